@@ -1,0 +1,10 @@
+export * from './errors.ts';
+export * from './telemetry.ts';
+export * from './topics.ts';
+export * from './control.ts';
+export * from './sparkplug/payload.ts';
+export { DataType } from './sparkplug/schema.ts';
+export * from './profiles/profile.ts';
+export * from './profiles/registers.ts';
+export * from './profiles/catalog.ts';
+export * from './identity.ts';
