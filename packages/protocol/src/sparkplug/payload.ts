@@ -149,23 +149,30 @@ export function decodeDeviceData(bytes: Uint8Array): DecodedDeviceData {
   const payload = decodePayload(bytes);
   const metrics = payload.metrics ?? [];
   if (metrics.length === 0) throw new ProtocolError('batch_missing', 'DDATA has no metrics');
-  if (metrics.length - 1 > MAX_SAMPLES_PER_BATCH) {
-    throw new ProtocolError('batch_too_large', `DDATA carries ${metrics.length - 1} samples, at most ${MAX_SAMPLES_PER_BATCH} allowed`);
-  }
   const head = metrics[0]!;
   const seq = head.long_value;
   if (head.name !== BATCH_METRIC || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
     throw new ProtocolError('batch_missing', `DDATA must start with a ${BATCH_METRIC} metric holding the batch sequence`);
   }
+  if (metrics.length - 1 > MAX_SAMPLES_PER_BATCH) {
+    throw new ProtocolError('batch_too_large', `DDATA carries ${metrics.length - 1} samples, at most ${MAX_SAMPLES_PER_BATCH} allowed`, { seq });
+  }
   const samples: Sample[] = new Array(metrics.length - 1);
-  for (let i = 1; i < metrics.length; i++) {
-    const m = metrics[i]!;
-    samples[i - 1] = {
-      point: requireName(m, i),
-      ts: requireTimestamp(m, i),
-      value: metricValue(m, i),
-      quality: qualityOf(m, i),
-    };
+  try {
+    for (let i = 1; i < metrics.length; i++) {
+      const m = metrics[i]!;
+      samples[i - 1] = {
+        point: requireName(m, i),
+        ts: requireTimestamp(m, i),
+        value: metricValue(m, i),
+        quality: qualityOf(m, i),
+      };
+    }
+  } catch (err) {
+    // The batch sequence is known: say which batch is bad, so the server can refuse it for good
+    // instead of the guardian redelivering it forever.
+    if (err instanceof ProtocolError) throw new ProtocolError(err.code, err.message, { ...err.details, seq });
+    throw err;
   }
   return { seq, samples };
 }

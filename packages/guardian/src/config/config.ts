@@ -1,0 +1,149 @@
+/**
+ * The guardian's configuration: one YAML file, every field validated at start. A mistake gives
+ * one clear message naming the file, the field and what to write instead.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ShellguardError, isValidId } from '@shellguard/protocol';
+
+export class ConfigError extends ShellguardError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('config_invalid', message, details);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface EquipmentConfig {
+  /** Asset id, e.g. AHU-01 (Sparkplug device id). */
+  asset: string;
+  name: string;
+  area: string;
+  profile: string;
+  host: string;
+  port: number;
+  unitId: number;
+  pollIntervalMs: number;
+  /** Fast path for safety points (door contacts, breakers); 0 disables it. */
+  fastPollIntervalMs: number;
+  timeoutMs: number;
+}
+
+export interface GuardianConfig {
+  site: string;
+  dataDir: string;
+  server: {
+    /** mqtts://host:port of the broker */
+    mqttUrl: string;
+    caFile: string;
+    /** Operational certificate issued for this guardian's identity key. */
+    certFile: string;
+  };
+  /** Extra profile folder besides the built-in profiles. */
+  profilesDir?: string;
+  queue: { maxBatches: number };
+  equipment: EquipmentConfig[];
+}
+
+type Obj = Record<string, unknown>;
+
+class Reader {
+  constructor(private readonly source: string, private readonly baseDir: string) {}
+
+  fail(at: string, message: string): never {
+    throw new ConfigError(`${this.source}: ${at}: ${message}`, { source: this.source, field: at });
+  }
+
+  obj(at: string, v: unknown): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(at, 'must be a mapping (key: value)');
+    return v as Obj;
+  }
+
+  str(at: string, v: unknown, fallback?: string): string {
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (typeof v !== 'string' || v.trim() === '') this.fail(at, 'is required and must be a non-empty string');
+    return v;
+  }
+
+  id(at: string, v: unknown): string {
+    const s = this.str(at, v);
+    if (!isValidId(s)) this.fail(at, `"${s}" may use only letters, digits and . _ : - (at most 128)`);
+    return s;
+  }
+
+  int(at: string, v: unknown, min: number, max: number, fallback?: number): number {
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(at, `must be a whole number from ${min} to ${max}`);
+    return v;
+  }
+
+  file(at: string, v: unknown): string {
+    return path.resolve(this.baseDir, this.str(at, v));
+  }
+
+  noUnknown(at: string, o: Obj, known: string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!known.includes(k)) this.fail(at === '' ? k : `${at}.${k}`, `unknown field (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+/** Validates a parsed config document. Relative paths are resolved against `baseDir`. */
+export function validateGuardianConfig(doc: unknown, source: string, baseDir: string): GuardianConfig {
+  const r = new Reader(source, baseDir);
+  const d = r.obj('(root)', doc);
+  r.noUnknown('', d, ['site', 'dataDir', 'server', 'profilesDir', 'queue', 'equipment']);
+  const server = r.obj('server', d.server);
+  r.noUnknown('server', server, ['mqttUrl', 'caFile', 'certFile']);
+  const mqttUrl = r.str('server.mqttUrl', server.mqttUrl);
+  if (!/^mqtts:\/\/[^/]+:\d+$/.test(mqttUrl)) r.fail('server.mqttUrl', 'must be mqtts://host:port (plain mqtt:// is not allowed: the uplink is always TLS)');
+  const queue = d.queue === undefined ? {} : r.obj('queue', d.queue);
+  r.noUnknown('queue', queue, ['maxBatches']);
+  if (!Array.isArray(d.equipment) || d.equipment.length === 0) r.fail('equipment', 'must list at least one piece of equipment');
+  const seen = new Set<string>();
+  const equipment = (d.equipment as unknown[]).map((raw, i): EquipmentConfig => {
+    const at = `equipment[${i}]`;
+    const e = r.obj(at, raw);
+    r.noUnknown(at, e, ['asset', 'name', 'area', 'profile', 'host', 'port', 'unitId', 'pollIntervalMs', 'fastPollIntervalMs', 'timeoutMs']);
+    const asset = r.id(`${at}.asset`, e.asset);
+    if (seen.has(asset)) r.fail(`${at}.asset`, `asset ${asset} is listed twice`);
+    seen.add(asset);
+    return {
+      asset,
+      name: r.str(`${at}.name`, e.name, asset),
+      area: r.id(`${at}.area`, e.area ?? 'unassigned'),
+      profile: r.id(`${at}.profile`, e.profile),
+      host: r.str(`${at}.host`, e.host),
+      port: r.int(`${at}.port`, e.port, 1, 65535, 502),
+      unitId: r.int(`${at}.unitId`, e.unitId, 0, 255, 1),
+      pollIntervalMs: r.int(`${at}.pollIntervalMs`, e.pollIntervalMs, 100, 3_600_000, 1000),
+      fastPollIntervalMs: r.int(`${at}.fastPollIntervalMs`, e.fastPollIntervalMs, 0, 60_000, 250),
+      timeoutMs: r.int(`${at}.timeoutMs`, e.timeoutMs, 50, 60_000, 1000),
+    };
+  });
+  const config: GuardianConfig = {
+    site: r.id('site', d.site),
+    dataDir: r.file('dataDir', d.dataDir),
+    server: { mqttUrl, caFile: r.file('server.caFile', server.caFile), certFile: r.file('server.certFile', server.certFile) },
+    queue: { maxBatches: r.int('queue.maxBatches', queue.maxBatches, 100, 100_000_000, 5_000_000) },
+    equipment,
+  };
+  if (d.profilesDir !== undefined) config.profilesDir = r.file('profilesDir', d.profilesDir);
+  return config;
+}
+
+export function loadGuardianConfig(file: string): GuardianConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read guardian config ${file}: ${(err as Error).message}`, { source: file });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`, { source: file });
+  }
+  return validateGuardianConfig(doc, file, path.dirname(path.resolve(file)));
+}

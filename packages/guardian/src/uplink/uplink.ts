@@ -1,0 +1,219 @@
+/**
+ * The guardian's uplink: one MQTT 3.1.1 session over mutual TLS to the server's broker.
+ *
+ * Sparkplug B (spec §7) asks for QoS 0 data and births; delivery is guaranteed one level up,
+ * end to end: a batch stays in the outbox until the server's ack says it is durably stored, and is
+ * published again after a reconnect or when no ack came in time. The server stores a batch once
+ * however often it arrives, so redelivery is always safe.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import {
+  ControlKinds, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, encodeNodeDeath,
+  errorMessage, sparkplugTopic, type AssetBirth,
+} from '@shellguard/protocol';
+import type { Outbox, QueuedBatch } from '../queue/outbox.ts';
+
+export interface UplinkTls {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export interface UplinkOptions {
+  /** e.g. mqtts://127.0.0.1:8883 */
+  url: string;
+  deviceId: string;
+  site: string;
+  version: string;
+  tls: UplinkTls;
+  outbox: Outbox;
+  assets: AssetBirth[];
+  logger: Logger;
+  now?: () => number;
+  /** Batches published but not yet acknowledged, at most. */
+  window?: number;
+  /** Publish a batch again when its ack has not come after this long. */
+  resendAfterMs?: number;
+  reconnectPeriodMs?: number;
+}
+
+export interface UplinkStats {
+  connected: boolean;
+  inFlight: number;
+  publishedBatches: number;
+  acknowledgedBatches: number;
+  resentBatches: number;
+  rejectedBatches: number;
+  connects: number;
+}
+
+export class Uplink {
+  private readonly opts: Required<Pick<UplinkOptions, 'window' | 'resendAfterMs' | 'reconnectPeriodMs'>> & UplinkOptions;
+  private readonly now: () => number;
+  private client: MqttClient | undefined;
+  /** seq -> when it was last published */
+  private readonly inFlight = new Map<number, number>();
+  /** Highest seq published in this session; the next pump continues after it. */
+  private cursor = 0;
+  private sparkplugSeq = 0;
+  private bdSeq = 0;
+  private ready = false;
+  private pumping = false;
+  private resendTimer: NodeJS.Timeout | undefined;
+  private readonly counters = { publishedBatches: 0, acknowledgedBatches: 0, resentBatches: 0, rejectedBatches: 0, connects: 0 };
+
+  constructor(options: UplinkOptions) {
+    this.opts = { window: 64, resendAfterMs: 15_000, reconnectPeriodMs: 1_000, ...options };
+    this.now = options.now ?? Date.now;
+  }
+
+  private get ackTopic(): string {
+    return controlTopic(this.opts.deviceId, 'down', ControlKinds.ack);
+  }
+
+  start(): void {
+    const { deviceId, site, tls } = this.opts;
+    this.bdSeq = this.opts.outbox.nextBdSeq();
+    this.client = mqtt.connect(this.opts.url, {
+      protocolVersion: 4,
+      clientId: deviceId,
+      clean: true,
+      keepalive: 15,
+      reconnectPeriod: this.opts.reconnectPeriodMs,
+      connectTimeout: 10_000,
+      queueQoSZero: false,
+      ca: tls.caPem,
+      cert: tls.certPem,
+      key: tls.keyPem,
+      rejectUnauthorized: true,
+      // Sparkplug §7.1: the broker announces our death with the bdSeq of this session.
+      will: {
+        topic: sparkplugTopic({ group: site, type: 'NDEATH', edge: deviceId }),
+        payload: Buffer.from(encodeNodeDeath(this.bdSeq, this.now())),
+        qos: 1,
+        retain: false,
+      },
+    });
+    this.client.on('connect', () => { void this.onConnect(); });
+    this.client.on('close', () => this.onDisconnect());
+    this.client.on('error', (err) => this.opts.logger.warn({ err: errorMessage(err) }, 'uplink connection error'));
+    this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    this.resendTimer = setInterval(() => this.resendOverdue(), Math.min(1_000, this.opts.resendAfterMs));
+    this.resendTimer.unref();
+  }
+
+  private async onConnect(): Promise<void> {
+    const client = this.client!;
+    this.counters.connects += 1;
+    this.opts.logger.info({ url: this.opts.url }, 'uplink connected');
+    this.inFlight.clear();
+    this.cursor = 0;
+    this.sparkplugSeq = 0;
+    try {
+      await client.subscribeAsync(this.ackTopic, { qos: 0 });
+      const { deviceId, site, version } = this.opts;
+      const now = this.now();
+      await client.publishAsync(sparkplugTopic({ group: site, type: 'NBIRTH', edge: deviceId }),
+        Buffer.from(encodeNodeBirth(this.bdSeq, version, { sparkplugSeq: this.nextSparkplugSeq(), now })), { qos: 0 });
+      for (const { asset, ...birth } of this.opts.assets) {
+        await client.publishAsync(sparkplugTopic({ group: site, type: 'DBIRTH', edge: deviceId, device: asset }),
+          Buffer.from(encodeDeviceBirth(birth, { sparkplugSeq: this.nextSparkplugSeq(), now })), { qos: 0 });
+      }
+      this.ready = true;
+      this.pump();
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'uplink session setup failed; will retry on reconnect');
+    }
+  }
+
+  private onDisconnect(): void {
+    if (this.ready) this.opts.logger.warn({ pending: this.opts.outbox.stats().pendingBatches }, 'uplink disconnected; telemetry is queued on disk');
+    this.ready = false;
+    this.inFlight.clear();
+  }
+
+  private nextSparkplugSeq(): number {
+    const s = this.sparkplugSeq;
+    this.sparkplugSeq = (s + 1) & 0xff;
+    return s;
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    if (topic !== this.ackTopic) return;
+    let ack;
+    try {
+      ack = decodeBatchAck(payload);
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'ignored a malformed batch ack');
+      return;
+    }
+    const { outbox } = this.opts;
+    if (ack.stored.length > 0) this.counters.acknowledgedBatches += outbox.acknowledge(ack.stored);
+    if (ack.rejected.length > 0) {
+      const moved = outbox.setAside(ack.rejected, this.now());
+      this.counters.rejectedBatches += moved;
+      for (const r of ack.rejected) this.opts.logger.error({ seq: r.seq, reason: r.reason }, 'server refused a batch for good; it is kept in the rejected table');
+    }
+    for (const seq of ack.stored) this.inFlight.delete(seq);
+    for (const r of ack.rejected) this.inFlight.delete(r.seq);
+    this.pump();
+  }
+
+  /** Publishes queued batches until the in-flight window is full. Call after new data is queued. */
+  pump(): void {
+    if (!this.ready || this.pumping || !this.client) return;
+    this.pumping = true;
+    try {
+      while (this.ready && this.inFlight.size < this.opts.window) {
+        const batches = this.opts.outbox.peek(this.cursor, this.opts.window - this.inFlight.size);
+        if (batches.length === 0) break;
+        for (const b of batches) {
+          this.publishBatch(b);
+          this.cursor = b.seq;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private publishBatch(b: QueuedBatch): void {
+    const { deviceId, site } = this.opts;
+    const payload = encodeDeviceData(b.seq, b.samples, { sparkplugSeq: this.nextSparkplugSeq(), now: this.now() });
+    this.inFlight.set(b.seq, this.now());
+    this.counters.publishedBatches += 1;
+    this.client!.publish(sparkplugTopic({ group: site, type: 'DDATA', edge: deviceId, device: b.asset }), Buffer.from(payload), { qos: 0 });
+  }
+
+  private resendOverdue(): void {
+    if (!this.ready) return;
+    const cutoff = this.now() - this.opts.resendAfterMs;
+    for (const [seq, sentAt] of this.inFlight) {
+      if (sentAt > cutoff) continue;
+      const batch = this.opts.outbox.find(seq);
+      if (!batch) { this.inFlight.delete(seq); continue; }
+      this.counters.resentBatches += 1;
+      this.publishBatch(batch);
+    }
+  }
+
+  stats(): UplinkStats {
+    return { connected: this.ready, inFlight: this.inFlight.size, ...this.counters };
+  }
+
+  /** Ends the session cleanly (the broker then does not publish our will; we send NDEATH ourselves). */
+  async stop(): Promise<void> {
+    if (this.resendTimer) clearInterval(this.resendTimer);
+    const client = this.client;
+    if (!client) return;
+    if (this.ready) {
+      try {
+        await client.publishAsync(sparkplugTopic({ group: this.opts.site, type: 'NDEATH', edge: this.opts.deviceId }),
+          Buffer.from(encodeNodeDeath(this.bdSeq, this.now())), { qos: 0 });
+      } catch { /* closing anyway */ }
+    }
+    this.ready = false;
+    await client.endAsync();
+  }
+}
