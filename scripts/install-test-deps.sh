@@ -8,7 +8,7 @@ set -euo pipefail
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
-python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies: all present"
   exit 0

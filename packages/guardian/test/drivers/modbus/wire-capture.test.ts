@@ -1,0 +1,106 @@
+/**
+ * Read-only on the wire (ARCHITECTURE.md §2): a packet capture of the guardian's Modbus traffic,
+ * taken by tshark while it polls an independent server and while writes are attempted, contains
+ * only the allowed function codes 1, 2, 3, 4 and 43.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ModbusError } from '../../../src/drivers/modbus/errors.ts';
+import { encodeRequest, type ReadRequest } from '../../../src/drivers/modbus/pdu.ts';
+import { ModbusTcpClient } from '../../../src/drivers/modbus/tcp-client.ts';
+import { buildReadPlan } from '../../../src/polling/read-plan.ts';
+import { pollAsset } from '../../../src/polling/poller.ts';
+import { INTEROP_PROFILE, startPymodbusServer, type PymodbusServer } from './pymodbus-server.ts';
+
+const PORT = 16200;
+const hasTshark = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!hasTshark) console.warn('wire-capture: tshark is not installed (apt-get install tshark); skipping the on-the-wire read-only proof');
+
+async function startCapture(file: string): Promise<ChildProcess> {
+  const tshark = spawn('tshark', ['-i', 'lo', '-f', `tcp port ${PORT}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    tshark.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('Capture started')) resolve();
+    });
+    tshark.once('exit', (code) => reject(new Error(`tshark exited (${code}) before capturing (capturing on lo needs root or CAP_NET_RAW):\n${stderr}`)));
+  });
+  return tshark;
+}
+
+function capturedFunctionCodes(file: string): number[] {
+  const read = spawnSync('tshark', ['-r', file, '-d', `tcp.port==${PORT},mbtcp`, '-Y', 'modbus', '-T', 'fields', '-e', 'modbus.func_code'], {
+    encoding: 'utf8',
+  });
+  if (read.status !== 0) throw new Error(`tshark could not read ${file}: ${read.stderr}`);
+  return read.stdout.split(/[\s,]+/).filter((s) => s.length > 0).map(Number);
+}
+
+async function stopCapture(tshark: ChildProcess): Promise<void> {
+  if (tshark.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    tshark.once('exit', () => resolve());
+    tshark.kill('SIGINT');
+  });
+}
+
+describe.skipIf(!hasTshark)('Modbus traffic on the wire (tshark capture)', () => {
+  let dir: string;
+  let pymodbus: PymodbusServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'shellguard-capture-'));
+    pymodbus = await startPymodbusServer(PORT);
+  });
+
+  afterAll(async () => {
+    await pymodbus?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('carries only function codes 1, 2, 3, 4 and 43 while polling and while writes are attempted', async () => {
+    const file = path.join(dir, 'modbus.pcap');
+    const tshark = await startCapture(file);
+    const client = new ModbusTcpClient({ host: '127.0.0.1', port: PORT });
+    const plan = buildReadPlan(INTEROP_PROFILE);
+    const fastPlan = buildReadPlan(INTEROP_PROFILE, { onlyFast: true });
+    let requests = 0;
+    const refused: string[] = [];
+    try {
+      for (let round = 0; round < 10; round++) {
+        const full = await pollAsset(client, 1, INTEROP_PROFILE, plan, Date.now);
+        const fast = await pollAsset(client, 1, INTEROP_PROFILE, fastPlan, Date.now);
+        expect(full.errors).toEqual([]);
+        expect(fast.errors).toEqual([]);
+        requests += plan.blocks.length + fastPlan.blocks.length;
+        // Attempted writes, interleaved with the polls: refused before any byte is built.
+        for (const functionCode of [5, 6, 15, 16, 22, 23, 8]) {
+          try {
+            encodeRequest({ functionCode, address: 0, quantity: 1, value: 1 } as unknown as ReadRequest);
+          } catch (err) {
+            if (err instanceof ModbusError) refused.push(err.code);
+          }
+        }
+      }
+      await client.readDeviceIdentification(1, 'basic');
+      requests++;
+      await client.close();
+      // dumpcap hands packets over in batches: wait until the file holds every request and its
+      // response before stopping, or the last batch may be lost.
+      await expect.poll(() => capturedFunctionCodes(file).length, { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(2 * requests);
+    } finally {
+      await client.close();
+      await stopCapture(tshark);
+    }
+    expect(refused).toEqual(Array.from({ length: 70 }, () => 'modbus_function_refused'));
+
+    const codes = capturedFunctionCodes(file);
+    // every request and its response are in the capture
+    expect(codes.length).toBeGreaterThanOrEqual(2 * requests);
+    expect(new Set(codes)).toEqual(new Set([1, 2, 3, 4, 43]));
+  });
+});
