@@ -1,0 +1,263 @@
+/**
+ * The embedded MQTT broker (aedes, MQTT 3.1.1) behind a TLS 1.3 listener that requires a client
+ * certificate from the site CA. The certificate's subject CN is the device id; the MQTT client
+ * id must equal it, and a device may publish and subscribe only under its own topics
+ * (ARCHITECTURE.md §2, least privilege; ACL rules live in @shellguard/protocol).
+ */
+import { createServer, type TLSSocket } from 'node:tls';
+import type { EventEmitter } from 'node:events';
+import type { Socket, AddressInfo } from 'node:net';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import type { Logger } from 'pino';
+import {
+  deviceMayPublish, deviceMaySubscribe, errorMessage, parseControlTopic, parseSparkplugTopic,
+} from '@shellguard/protocol';
+import { BrokerError } from './broker-error.ts';
+import { peerIdentity } from './peer-identity.ts';
+
+export interface BrokerTlsOptions {
+  certPem: string;
+  keyPem: string;
+  /** Trust anchors for client certificates (the site CA; several during a CA rotation). */
+  caPems: string[];
+}
+
+export interface BrokerOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 picks a free port; the chosen one is in the returned handle. */
+  port: number;
+  tls: BrokerTlsOptions;
+  logger: Logger;
+  /** Every accepted device publish, Will messages included. Keep it fast and non-throwing. */
+  onPublish?: (deviceId: string, topic: string, payload: Buffer) => void;
+  onClientConnected?: (deviceId: string) => void;
+  onClientDisconnected?: (deviceId: string) => void;
+  /** Consulted on every CONNECT after TLS has verified the certificate (revocation, quarantine). */
+  isDeviceAllowed?: (deviceId: string, certSerial: string) => boolean;
+}
+
+export interface BrokerStats {
+  refusedConnections: number;
+  refusedPublishes: number;
+  refusedSubscriptions: number;
+}
+
+export interface Broker {
+  readonly port: number;
+  /** Server-originated message to a device's `down` or Sparkplug command topics. */
+  publishToDevice(topic: string, payload: Buffer, qos: 0 | 1): Promise<void>;
+  connectedDevices(): string[];
+  disconnectDevice(deviceId: string): void;
+  stats(): BrokerStats;
+  close(): Promise<void>;
+}
+
+/** MQTT 3.1.1 §3.2.2.3 CONNACK return code 5. */
+const NOT_AUTHORIZED = 5;
+/** setTimeout's ceiling; a longer certificate just gets its session re-checked after ~24 days. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function notAuthorized(message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: NOT_AUTHORIZED }) as AuthenticateError;
+}
+
+/** Topics the server may publish to: one device's control `down` subtree or its Sparkplug commands. */
+function isDeviceBoundTopic(topic: string): boolean {
+  const control = parseControlTopic(topic);
+  if (control) return control.direction === 'down';
+  const sparkplug = parseSparkplugTopic(topic);
+  return sparkplug !== undefined && (sparkplug.type === 'NCMD' || sparkplug.type === 'DCMD');
+}
+
+export async function startBroker(options: BrokerOptions): Promise<Broker> {
+  const log = options.logger.child({ component: 'broker' });
+  const stats: BrokerStats = { refusedConnections: 0, refusedPublishes: 0, refusedSubscriptions: 0 };
+  const onPublish = options.onPublish;
+  const clients = new Map<string, Client>();
+  const expiryTimers = new Map<Client, NodeJS.Timeout>();
+
+  /** Callbacks run inside aedes' pipeline: a throw there must not take the broker down. */
+  function callSafely<T>(callback: () => T, fallback: T): T {
+    try {
+      return callback();
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'broker callback failed');
+      return fallback;
+    }
+  }
+
+  const aedes = await Aedes.createBroker({
+    connectTimeout: 10_000,
+    drainTimeout: 30_000,
+
+    authenticate(client, _username, _password, done) {
+      const peer = peerIdentity(client.conn);
+      if (!peer) {
+        stats.refusedConnections++;
+        log.warn({ clientId: client.id }, 'connection refused: certificate does not name a device');
+        return done(notAuthorized('certificate does not name a device'), false);
+      }
+      if (client.id !== peer.deviceId) {
+        stats.refusedConnections++;
+        log.warn({ deviceId: peer.deviceId, clientId: client.id }, 'connection refused: client id is not the certificate device id');
+        return done(notAuthorized('client id must be the device id'), false);
+      }
+      if (options.isDeviceAllowed && !callSafely(() => options.isDeviceAllowed!(peer.deviceId, peer.certSerial), false)) {
+        stats.refusedConnections++;
+        log.warn({ deviceId: peer.deviceId, certSerial: peer.certSerial }, 'connection refused: device not allowed');
+        return done(notAuthorized('device not allowed'), false);
+      }
+      done(null, true);
+    },
+
+    authorizePublish(client, packet, done) {
+      // client is null only for Will messages of sessions this broker no longer holds: no
+      // verified identity to check them against, so they are dropped.
+      if (client && deviceMayPublish(client.id, packet.topic)) return done(null);
+      stats.refusedPublishes++;
+      log.warn({ deviceId: client?.id ?? null, topic: packet.topic }, 'publish refused');
+      // MQTT-3.3.5-2: a refused PUBLISH cannot be reported in 3.1.1; aedes closes the connection.
+      done(new BrokerError('publish_refused', 'publish outside the device topics', { topic: packet.topic }));
+    },
+
+    authorizeSubscribe(client, subscription, done) {
+      if (deviceMaySubscribe(client.id, subscription.topic)) return done(null, subscription);
+      stats.refusedSubscriptions++;
+      log.warn({ deviceId: client.id, topic: subscription.topic }, 'subscription refused');
+      // MQTT 3.1.1 §3.9.3: SUBACK return code 0x80 (failure) for this filter.
+      done(null, null);
+    },
+
+    published(packet, client, done) {
+      if (client && onPublish) {
+        try {
+          onPublish(client.id, packet.topic, packet.payload as Buffer);
+        } catch (err) {
+          log.error({ deviceId: client.id, topic: packet.topic, err: errorMessage(err) }, 'onPublish callback failed');
+        }
+      }
+      done(null);
+    },
+  });
+
+  aedes.on('clientReady', (client) => {
+    clients.set(client.id, client);
+    // Operational certificates are short-lived (24 h): end the session when the certificate
+    // ends, so the device has to come back with a renewed one.
+    const peer = peerIdentity(client.conn);
+    if (peer) {
+      const delay = Math.min(Math.max(peer.notAfterMs - Date.now(), 0), MAX_TIMER_MS);
+      const timer = setTimeout(() => {
+        log.info({ deviceId: client.id }, 'certificate expired; disconnecting');
+        client.close();
+      }, delay);
+      timer.unref();
+      expiryTimers.set(client, timer);
+    }
+    log.info({ deviceId: client.id }, 'device connected');
+    if (options.onClientConnected) callSafely(() => options.onClientConnected!(client.id), undefined);
+  });
+  aedes.on('clientDisconnect', (client) => {
+    clearTimeout(expiryTimers.get(client));
+    expiryTimers.delete(client);
+    // A reconnect with the same id takes the session over; only the current one counts.
+    if (clients.get(client.id) !== client) return;
+    clients.delete(client.id);
+    log.info({ deviceId: client.id }, 'device disconnected');
+    if (options.onClientDisconnected) callSafely(() => options.onClientDisconnected!(client.id), undefined);
+  });
+  aedes.on('clientError', (client, err) => {
+    log.info({ clientId: client.id, err: err.message }, 'client error; connection closed');
+  });
+  aedes.on('connectionError', (client, err) => {
+    log.info({ clientId: client.id, err: err.message }, 'connection error before CONNECT completed');
+  });
+  // aedes emits 'error' from background work (e.g. clearing Wills); without a listener node would
+  // throw it and end the process.
+  (aedes as EventEmitter).on('error', (err: Error) => log.error({ err: err.message }, 'broker error'));
+
+  const sockets = new Set<Socket>();
+  const server = createServer({
+    cert: options.tls.certPem,
+    key: options.tls.keyPem,
+    ca: options.tls.caPems,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.3',
+    handshakeTimeout: 10_000,
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    aedes.handle(socket);
+  });
+  server.on('tlsClientError', (err, socket) => {
+    stats.refusedConnections++;
+    // When the chain does not verify (unknown CA, expired, ...) node hangs up without telling
+    // why in `err`; the verification result is on the socket.
+    log.warn(
+      { remoteAddress: socket.remoteAddress, reason: socket.authorizationError ?? null, err: err.message },
+      'TLS handshake refused',
+    );
+    socket.destroy();
+  });
+  server.on('error', (err) => log.error({ err: err.message }, 'TLS listener error'));
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch(async (err: unknown) => {
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    throw err;
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host, port }, 'MQTT broker listening (TLS 1.3, client certificates required)');
+
+  return {
+    port,
+
+    publishToDevice(topic, payload, qos) {
+      if (!isDeviceBoundTopic(topic)) {
+        return Promise.reject(new BrokerError('topic_not_device_bound', `"${topic}" is not a device down or command topic`, { topic }));
+      }
+      const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain: false, dup: false };
+      return new Promise((resolve, reject) => {
+        aedes.publish(packet, (err) => {
+          if (err) reject(new BrokerError('publish_failed', err.message, { topic }));
+          else resolve();
+        });
+      });
+    },
+
+    connectedDevices() {
+      return [...clients.keys()];
+    },
+
+    disconnectDevice(deviceId) {
+      const client = clients.get(deviceId);
+      if (!client) return;
+      log.info({ deviceId }, 'disconnecting device');
+      client.close();
+    },
+
+    stats() {
+      return { ...stats };
+    },
+
+    async close() {
+      const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      for (const timer of expiryTimers.values()) clearTimeout(timer);
+      expiryTimers.clear();
+      await listenerClosed;
+    },
+  };
+}

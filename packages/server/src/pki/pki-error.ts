@@ -1,0 +1,24 @@
+import { ShellguardError } from '@shellguard/protocol';
+
+export type PkiErrorCode =
+  /** The CSR's self-signature does not verify: it was not made with the key it carries. */
+  | 'csr_invalid_signature'
+  /** The CSR could not be parsed, or carries a key other than ECDSA P-256. */
+  | 'csr_malformed'
+  /** The CSR's subject CN is not the device id derived from its public key. */
+  | 'csr_id_mismatch'
+  /** A CA already exists where a new one was to be written. */
+  | 'ca_exists'
+  /** The CA directory or one of its files is missing or unreadable. */
+  | 'ca_missing'
+  /** The CA key file is readable by group or others. */
+  | 'key_file_permissions';
+
+export class PkiError extends ShellguardError {
+  declare readonly code: PkiErrorCode;
+
+  constructor(code: PkiErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, details);
+    this.name = 'PkiError';
+  }
+}

@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { eventually, mosquittoArgs, run, startBrokerFixture, type BrokerFixture } from './broker-fixture.ts';
+
+describe('startBroker with failing callbacks', () => {
+  let fixture: BrokerFixture | undefined;
+  afterEach(async () => {
+    await fixture?.close();
+    fixture = undefined;
+  });
+
+  it('refuses the connection when the allow check throws', async () => {
+    let onPublishCalls = 0;
+    fixture = await startBrokerFixture({
+      onPublish: () => void onPublishCalls++,
+      isDeviceAllowed: () => {
+        throw new Error('revocation list unavailable');
+      },
+    });
+    const device = await fixture.issueDevice('device');
+    const result = await run('mosquitto_pub', [...mosquittoArgs(fixture, device.deviceId, device), '-t', `spBv1.0/s/NDATA/${device.deviceId}`, '-m', 'x']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('not authorised');
+    expect(onPublishCalls).toBe(0);
+  });
+
+  it('keeps serving the device when onPublish throws', async () => {
+    let onPublishCalls = 0;
+    fixture = await startBrokerFixture({
+      onPublish: () => {
+        onPublishCalls++;
+        throw new Error('ingest is broken');
+      },
+    });
+    const device = await fixture.issueDevice('device');
+    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${fixture.broker.port}`, {
+      ca: fixture.ca.certPem, cert: device.certPem, key: device.keyPem,
+      clientId: device.deviceId, protocolVersion: 4, reconnectPeriod: 0,
+    });
+    const topic = `spBv1.0/s/NDATA/${device.deviceId}`;
+    await client.publishAsync(topic, 'one', { qos: 1 });
+    await client.publishAsync(topic, 'two', { qos: 1 });
+    await eventually(() => onPublishCalls >= 2);
+    expect(client.connected).toBe(true);
+    await client.endAsync();
+    expect(fixture.logs).toContainEqual(expect.objectContaining({ msg: 'onPublish callback failed', err: 'ingest is broken' }));
+  });
+});

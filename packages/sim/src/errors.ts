@@ -1,0 +1,16 @@
+import { ShellguardError } from '@shellguard/protocol';
+
+/**
+ * Errors raised by the simulator. Codes:
+ * - `unknown_asset`: an asset id the site does not have, or of the wrong type for the action.
+ * - `unsupported_fault`: a fault kind the asset type cannot develop.
+ * - `invalid_option`: a site option out of range.
+ * - `profile_missing`: the profile an asset type needs is not in the profile set.
+ * - `port_unavailable`: an equipment server could not listen on its port.
+ */
+export class SimError extends ShellguardError {
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, details);
+    this.name = 'SimError';
+  }
+}
