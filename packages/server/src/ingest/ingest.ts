@@ -9,16 +9,11 @@
 import type { Logger } from 'pino';
 import {
   ControlKinds, ProtocolError, controlTopic, decodeDeviceBirth, decodeDeviceData, decodeNodeState, encodeBatchAck,
-  errorMessage, parseSparkplugTopic, type AssetBirth, type Sample,
+  errorMessage, parseSparkplugTopic, type AssetBirth,
 } from '@shellguard/protocol';
+import type { AppendResult, IncomingBatch } from '../telemetry/index.ts';
 
-export interface IncomingBatch {
-  deviceId: string;
-  site: string;
-  asset: string;
-  seq: number;
-  samples: Sample[];
-}
+export type { IncomingBatch };
 
 /** What ingest needs from storage: narrow on purpose, so any store can sit behind it. */
 export interface IngestStorage {
@@ -26,22 +21,11 @@ export interface IngestStorage {
    * Stores new batches in one transaction. Batches already stored earlier are reported as
    * duplicates and not stored again; both kinds are durable when this returns.
    */
-  storeBatches(batches: IncomingBatch[]): StoreOutcome;
+  storeBatches(batches: IncomingBatch[]): AppendResult;
   recordAssetBirth(deviceId: string, site: string, birth: AssetBirth, now: number): void;
   recordDeviceOnline(deviceId: string, site: string, version: string, now: number): void;
   recordDeviceOffline(deviceId: string, now: number): void;
   recordDeviceSeen(deviceId: string, now: number): void;
-}
-
-export interface BatchRef {
-  deviceId: string;
-  seq: number;
-}
-
-export interface StoreOutcome {
-  stored: BatchRef[];
-  duplicates: BatchRef[];
-  samplesStored: number;
 }
 
 export interface AckPublisher {
@@ -176,7 +160,7 @@ export class Ingest {
     this.pendingRejections = new Map();
     const acks = new Map<string, number[]>();
     if (batches.length > 0) {
-      let outcome: StoreOutcome;
+      let outcome: AppendResult;
       try {
         outcome = this.storage.storeBatches(batches);
       } catch (err) {

@@ -1,0 +1,199 @@
+/**
+ * The guardian: reads its equipment, queues what it read on disk, and sends it upstream.
+ *
+ *   equipment --(Modbus, read-only)--> poller --> outbox (SQLite) --> uplink (MQTT/mTLS) --> server
+ *
+ * Each asset is polled on its own timer; a slow or dead device never holds up the others.
+ * Safety points (door contacts, breakers) are also polled on a fast path and queued the moment
+ * they change (ARCHITECTURE.md §3).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import {
+  BUILTIN_PROFILE_DIR, ShellguardError, errorMessage, loadProfiles, type AssetBirth, type EquipmentProfile, type Sample,
+} from '@shellguard/protocol';
+import type { GuardianConfig, EquipmentConfig } from './config/config.ts';
+import { ModbusTcpClient } from './drivers/modbus/tcp-client.ts';
+import { FileKeyStore } from './identity/file-key-store.ts';
+import { buildReadPlan, type ReadPlan } from './polling/read-plan.ts';
+import { pollAsset } from './polling/poller.ts';
+import { Outbox } from './queue/outbox.ts';
+import { Uplink, type UplinkStats } from './uplink/uplink.ts';
+
+export const GUARDIAN_VERSION = '0.1.0';
+
+export class GuardianError extends ShellguardError {}
+
+export interface GuardianStats {
+  deviceId: string;
+  polls: number;
+  pollErrors: number;
+  overruns: number;
+  samplesRead: number;
+  queue: ReturnType<Outbox['stats']>;
+  uplink: UplinkStats;
+}
+
+export interface GuardianHandle {
+  deviceId: string;
+  stats(): GuardianStats;
+  stop(): Promise<void>;
+}
+
+interface AssetPoller {
+  config: EquipmentConfig;
+  profile: EquipmentProfile;
+  client: ModbusTcpClient;
+  plan: ReadPlan;
+  fastPlan: ReadPlan | undefined;
+  busy: boolean;
+  fastBusy: boolean;
+  lastFast: Map<string, Sample['value']>;
+  timers: NodeJS.Timeout[];
+  lastErrorLogged: number;
+}
+
+export interface StartGuardianOptions {
+  logger: Logger;
+  now?: () => number;
+  /** For tests and benchmarks: how long the uplink waits for an ack before publishing again. */
+  resendAfterMs?: number;
+}
+
+function readPem(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new GuardianError('file_unreadable', `cannot read the ${what} at ${file}: ${errorMessage(err)}`, { file });
+  }
+}
+
+function resolveProfiles(config: GuardianConfig): Map<string, EquipmentProfile> {
+  const profiles = loadProfiles(BUILTIN_PROFILE_DIR);
+  if (config.profilesDir) for (const [id, p] of loadProfiles(config.profilesDir)) profiles.set(id, p);
+  for (const e of config.equipment) {
+    if (!profiles.has(e.profile)) {
+      throw new GuardianError('profile_unknown', `equipment ${e.asset} names profile "${e.profile}", which is not installed (known: ${[...profiles.keys()].join(', ')})`);
+    }
+  }
+  return profiles;
+}
+
+export async function startGuardian(config: GuardianConfig, options: StartGuardianOptions): Promise<GuardianHandle> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const keys = await FileKeyStore.open(config.dataDir);
+  const certPem = readPem(config.server.certFile, 'guardian certificate');
+  const caPem = readPem(config.server.caFile, 'site CA certificate');
+  const cert = new X509Certificate(certPem);
+  if (!cert.publicKey.equals(keys.publicKey())) {
+    throw new GuardianError('certificate_key_mismatch',
+      `the certificate at ${config.server.certFile} was not issued for this guardian's identity key (device id ${keys.deviceId}); request a new one with \`shellguard guardian csr\``);
+  }
+  const profiles = resolveProfiles(config);
+  const outbox = new Outbox(path.join(config.dataDir, 'queue.sqlite'), { maxBatches: config.queue.maxBatches });
+  const assets: AssetBirth[] = config.equipment.map((e) => {
+    const profile = profiles.get(e.profile)!;
+    return {
+      asset: e.asset, name: e.name, type: profile.type, area: e.area, profile: profile.id,
+      points: profile.points.map((p) => ({ name: p.name, unit: p.unit, kind: p.kind, description: p.description })),
+    };
+  });
+  const uplink = new Uplink({
+    url: config.server.mqttUrl,
+    deviceId: keys.deviceId,
+    site: config.site,
+    version: GUARDIAN_VERSION,
+    tls: { caPem, certPem, keyPem: keys.tlsPrivateKeyPem() },
+    outbox,
+    assets,
+    logger: logger.child({ part: 'uplink' }),
+    now,
+    ...(options.resendAfterMs ? { resendAfterMs: options.resendAfterMs } : {}),
+  });
+  const counters = { polls: 0, pollErrors: 0, overruns: 0, samplesRead: 0 };
+
+  let stopping = false;
+  const enqueue = (asset: string, samples: Sample[]): void => {
+    if (samples.length === 0 || stopping) return;
+    try {
+      const r = outbox.enqueue(asset, samples, now());
+      counters.samplesRead += samples.length;
+      if (r.overflowed) logger.error({ asset, droppedSeq: r.overflowed.seq, droppedSamples: r.overflowed.samples }, 'telemetry queue is full: dropped the oldest batch; raise queue.maxBatches or restore the uplink');
+    } catch (err) {
+      logger.error({ asset, err: errorMessage(err) }, 'could not queue telemetry (is the disk full?); these samples are lost');
+    }
+    uplink.pump();
+  };
+
+  const pollers: AssetPoller[] = config.equipment.map((e) => {
+    const profile = profiles.get(e.profile)!;
+    const fast = profile.points.some((p) => p.fast) && e.fastPollIntervalMs > 0;
+    return {
+      config: e, profile,
+      client: new ModbusTcpClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs }),
+      plan: buildReadPlan(profile),
+      fastPlan: fast ? buildReadPlan(profile, { onlyFast: true }) : undefined,
+      busy: false, fastBusy: false, lastFast: new Map(), timers: [], lastErrorLogged: 0,
+    };
+  });
+
+  const pollOnce = async (p: AssetPoller): Promise<void> => {
+    if (p.busy) { counters.overruns += 1; return; }
+    p.busy = true;
+    try {
+      const result = await pollAsset(p.client, p.config.unitId, p.profile, p.plan, now);
+      counters.polls += 1;
+      if (result.errors.length > 0) {
+        counters.pollErrors += 1;
+        if (now() - p.lastErrorLogged > 60_000) {
+          p.lastErrorLogged = now();
+          logger.warn({ asset: p.config.asset, errors: result.errors.map((e) => `${e.error.code}: ${e.error.message}`) }, 'points could not be read; stored with bad quality');
+        }
+      }
+      for (const s of result.samples) if (p.lastFast.has(s.point)) p.lastFast.set(s.point, s.value);
+      enqueue(p.config.asset, result.samples);
+    } finally {
+      p.busy = false;
+    }
+  };
+
+  const pollFast = async (p: AssetPoller): Promise<void> => {
+    if (p.fastBusy || p.busy || !p.fastPlan) return;
+    p.fastBusy = true;
+    try {
+      const result = await pollAsset(p.client, p.config.unitId, p.profile, p.fastPlan, now);
+      const changed = result.samples.filter((s) => s.value !== null && p.lastFast.get(s.point) !== s.value);
+      for (const s of result.samples) if (s.value !== null) p.lastFast.set(s.point, s.value);
+      enqueue(p.config.asset, changed);
+    } finally {
+      p.fastBusy = false;
+    }
+  };
+
+  uplink.start();
+  for (const p of pollers) {
+    const slow = setInterval(() => { void pollOnce(p); }, p.config.pollIntervalMs);
+    p.timers.push(slow);
+    void pollOnce(p);
+    if (p.fastPlan) p.timers.push(setInterval(() => { void pollFast(p); }, p.config.fastPollIntervalMs));
+  }
+  logger.info({ deviceId: keys.deviceId, assets: pollers.length, site: config.site }, 'guardian started');
+
+  return {
+    deviceId: keys.deviceId,
+    stats: () => ({ deviceId: keys.deviceId, ...counters, queue: outbox.stats(), uplink: uplink.stats() }),
+    async stop() {
+      stopping = true;
+      for (const p of pollers) {
+        for (const t of p.timers) clearInterval(t);
+        await p.client.close();
+      }
+      await uplink.stop();
+      outbox.close();
+    },
+  };
+}
