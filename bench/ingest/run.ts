@@ -107,6 +107,19 @@ async function endToEnd(): Promise<{ pointsPerSec: number; acked: number; peakMi
   }
 }
 
+/** Independent check that what was acknowledged is really in the server's database, once. */
+function storedInDatabase(): { batches: number; samples: number; hotRows: number } {
+  const db = new Database(path.join(dir, 'server', 'shellguard.sqlite'), { readonly: true });
+  try {
+    const b = db.prepare('SELECT count(*) AS n, coalesce(sum(samples), 0) AS s FROM batches').get() as { n: number; s: number };
+    const hot = db.prepare('SELECT count(*) AS n FROM samples_hot').get() as { n: number };
+    const chunked = db.prepare('SELECT coalesce(sum(count), 0) AS n FROM chunks').get() as { n: number };
+    return { batches: b.n, samples: b.s, hotRows: hot.n + chunked.n };
+  } finally {
+    db.close();
+  }
+}
+
 function rawInsert(rows: number): number {
   const db = new Database(path.join(dir, 'raw.sqlite'));
   db.pragma('journal_mode = WAL');
@@ -125,6 +138,10 @@ function rawInsert(rows: number): number {
 
 try {
   const e2e = await endToEnd();
+  const stored = storedInDatabase();
+  if (stored.samples < e2e.acked || stored.hotRows !== stored.samples) {
+    throw new Error(`stored data does not match: acked ${e2e.acked} samples, batches table says ${stored.samples}, sample rows ${stored.hotRows}`);
+  }
   process.stderr.write('raw better-sqlite3 baseline...\n');
   const raw = rawInsert(e2e.acked);
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -135,6 +152,7 @@ try {
   console.log(`| raw better-sqlite3 insert of the same ${fmt(e2e.acked)} rows, rows/s | ${fmt(raw)} |`);
   console.log(`| ratio raw / end to end | ${(raw / e2e.pointsPerSec).toFixed(2)}x |`);
   console.log(`| server peak memory (VmHWM) | ${e2e.peakMiB.toFixed(0)} MiB |`);
+  console.log(`| stored in the server database (checked after the run) | ${fmt(stored.batches)} batches, ${fmt(stored.hotRows)} sample rows |`);
   console.log(`| run | ${seconds} s, ${guardians} guardians, ${batchSamples} samples/batch, window ${window}, ${fmt(e2e.batches)} batches |`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -147,6 +147,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     try {
       const result = await pollAsset(p.client, p.config.unitId, p.profile, p.plan, now);
       counters.polls += 1;
+      if (stopping) return;
       if (result.errors.length > 0) {
         counters.pollErrors += 1;
         if (now() - p.lastErrorLogged > 60_000) {

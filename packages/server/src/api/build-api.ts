@@ -1,0 +1,106 @@
+/**
+ * The HTTP API (fastify 5, TypeBox schemas, OpenAPI generated from them at /api/v1/openapi.json).
+ * `buildApi` returns the fastify instance without listening; the caller listens on it.
+ */
+import swagger from '@fastify/swagger';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import { ShellguardError } from '@shellguard/protocol';
+import type { ApiTokens } from '../auth/api-tokens.ts';
+import type { SiteRegistry } from '../registry/site-registry.ts';
+import type { TelemetryStore } from '../telemetry/telemetry-store.ts';
+import { errorBody, httpStatusFor } from './api-error.ts';
+import { requireBearerToken } from './bearer-auth.ts';
+import { registryRoutes } from './registry-routes.ts';
+import { ErrorResponse } from './schemas.ts';
+import { telemetryRoutes } from './telemetry-routes.ts';
+
+export const API_PREFIX = '/api/v1';
+export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
+
+export interface BuildApiOptions {
+  store: TelemetryStore;
+  registry: SiteRegistry;
+  tokens: Pick<ApiTokens, 'verify'>;
+  logger: Logger;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { certPem: string; keyPem: string };
+  /** Counters shown by GET /health (e.g. `() => ingest.stats()`). */
+  healthCounters?: () => Record<string, unknown>;
+  now?: () => number;
+  version?: string;
+}
+
+export function buildApi(options: BuildApiOptions): FastifyInstance {
+  const now = options.now ?? Date.now;
+  const serverOptions: FastifyServerOptions & { https?: { cert: string; key: string } } = {
+    loggerInstance: options.logger as unknown as FastifyBaseLogger,
+    // Never put request headers (Authorization) in logs: fastify's default request serializer
+    // logs method, url, host and remote address only, and no route takes a token in its URL.
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  };
+  if (options.tls) serverOptions.https = { cert: options.tls.certPem, key: options.tls.keyPem };
+  const app = Fastify(serverOptions as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
+
+  requireBearerToken(app, options.tokens);
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err.validation) {
+      return reply.code(400).send(errorBody('bad_request', `invalid request: ${err.message}`));
+    }
+    if (err instanceof ShellguardError) {
+      const status = httpStatusFor(err.code);
+      if (status >= 500) request.log.error({ code: err.code, err: err.message }, 'request failed');
+      return reply.code(status).send(errorBody(err.code, status >= 500 ? 'internal error' : err.message));
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send(errorBody('bad_request', err.message));
+    }
+    request.log.error({ err: err.message }, 'request failed');
+    return reply.code(500).send(errorBody('internal', 'internal error; see the server log'));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Shellguard API',
+        version: options.version ?? '0.1.0',
+        description: 'Sites, assets, points, telemetry and guardians. Every route needs `Authorization: Bearer <API token>`.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'sgt_<id>_<secret>' } } },
+      security: [{ bearerAuth: [] }],
+    },
+  });
+
+  // Routes are registered after swagger, so its onRoute hook sees every one of them.
+  app.register(async (api) => {
+    api.get('/openapi.json', {
+      schema: { tags: ['meta'], summary: 'This OpenAPI document', response: { 401: ErrorResponse } },
+    }, async () => app.swagger());
+
+    api.get('/health', {
+      schema: {
+        tags: ['meta'],
+        summary: 'Liveness and ingest counters',
+        response: {
+          200: Type.Object({
+            status: Type.Literal('ok'),
+            time: Type.Integer(),
+            ingest: Type.Record(Type.String(), Type.Unknown()),
+          }),
+          401: ErrorResponse,
+        },
+      },
+    }, async () => ({ status: 'ok' as const, time: now(), ingest: options.healthCounters?.() ?? {} }));
+
+    await api.register(registryRoutes, { registry: options.registry, store: options.store });
+    await api.register(telemetryRoutes, { store: options.store, now });
+  }, { prefix: API_PREFIX });
+
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,3 @@
+export { buildApi, API_PREFIX, OPENAPI_PATH, type BuildApiOptions } from './build-api.ts';
+export { ApiError, httpStatusFor, type ApiErrorCode, type ErrorBody } from './api-error.ts';
+export { parseBucket } from './time-query.ts';

@@ -1,0 +1,83 @@
+/** Sites, areas, assets and devices (ARCHITECTURE.md §4). */
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { SiteRegistry } from '../registry/site-registry.ts';
+import type { TelemetryStore } from '../telemetry/telemetry-store.ts';
+import { ApiError } from './api-error.ts';
+import { Area, Asset, AssetDetail, Device, ErrorResponse, Site } from './schemas.ts';
+
+export interface RegistryRoutesOptions {
+  registry: SiteRegistry;
+  store: TelemetryStore;
+}
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse };
+
+export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = async (app, { registry, store }) => {
+  app.get('/sites', {
+    schema: { tags: ['sites'], summary: 'List sites', response: { 200: Type.Object({ sites: Type.Array(Site) }), ...errors } },
+  }, async () => ({ sites: registry.listSites() }));
+
+  app.get('/sites/:site/areas', {
+    schema: {
+      tags: ['sites'],
+      summary: 'List the areas of a site',
+      params: Type.Object({ site: Type.String({ minLength: 1 }) }),
+      response: { 200: Type.Object({ areas: Type.Array(Area) }), ...errors },
+    },
+  }, async (req) => {
+    if (!registry.listSites().some((s) => s.id === req.params.site)) {
+      throw new ApiError('not_found', `no site "${req.params.site}"`);
+    }
+    return { areas: registry.listAreas(req.params.site) };
+  });
+
+  app.get('/assets', {
+    schema: {
+      tags: ['assets'],
+      summary: 'List assets, optionally of one site and/or one type',
+      querystring: Type.Object({ site: Type.Optional(Type.String()), type: Type.Optional(Type.String()) }),
+      response: { 200: Type.Object({ assets: Type.Array(Asset) }), ...errors },
+    },
+  }, async (req) => ({ assets: registry.listAssets({ site: req.query.site, type: req.query.type }) }));
+
+  app.get('/assets/:asset', {
+    schema: {
+      tags: ['assets'],
+      summary: 'One asset with its points and their latest values',
+      params: Type.Object({ asset: Type.String({ minLength: 1 }) }),
+      querystring: Type.Object({
+        site: Type.Optional(Type.String({ description: 'Required when the asset id exists in several sites' })),
+      }),
+      response: { 200: AssetDetail, 409: ErrorResponse, ...errors },
+    },
+  }, async (req) => {
+    const found = registry.findAssets(req.params.asset, req.query.site);
+    if (found.length === 0) throw new ApiError('not_found', `no asset "${req.params.asset}"`);
+    if (found.length > 1) {
+      throw new ApiError('asset_ambiguous', `asset "${req.params.asset}" exists in several sites; add ?site=`, {
+        sites: found.map((a) => a.site),
+      });
+    }
+    const asset = found[0]!;
+    const declared = registry.listPoints(asset.site, asset.id);
+    const names = new Set(declared.map((p) => p.name));
+    // Points that reported samples without being declared in a birth are shown too.
+    const undeclared = store.pointsOf(asset.site, asset.id).filter((p) => !names.has(p.point));
+    const points = [
+      ...declared.map((p) => ({ name: p.name, unit: p.unit, kind: p.kind as string, description: p.description })),
+      ...undeclared.map((p) => ({ name: p.point, unit: '', kind: 'analog', description: '' })),
+    ].map((p) => {
+      const id = store.pointId(asset.site, asset.id, p.name);
+      return { id, ...p, latest: store.latest(id) ?? null };
+    });
+    return { ...asset, points };
+  });
+
+  app.get('/devices', {
+    schema: {
+      tags: ['devices'],
+      summary: 'Guardians with their site, online state, last seen time, version and asset count',
+      response: { 200: Type.Object({ devices: Type.Array(Device) }), ...errors },
+    },
+  }, async () => ({ devices: registry.listDevices() }));
+};

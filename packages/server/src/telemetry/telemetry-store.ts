@@ -1,0 +1,84 @@
+/**
+ * The telemetry store port (STYLE.md §1): what ingest and the HTTP API need from wherever samples
+ * live. The embedded implementation is {@link SqliteTelemetryStore}; a PostgreSQL one can sit
+ * behind the same interface and the same contract tests.
+ */
+import type { Sample } from '@shellguard/protocol';
+
+/** One batch as ingest hands it over: a guardian's durable sequence number and its samples. */
+export interface IncomingBatch {
+  /** Guardian device id (from its certificate). */
+  deviceId: string;
+  site: string;
+  asset: string;
+  seq: number;
+  samples: Sample[];
+}
+
+export interface BatchRef {
+  deviceId: string;
+  seq: number;
+}
+
+/**
+ * Both lists are durable when `appendBatches` returns, and both are to be acknowledged:
+ * a duplicate was stored by an earlier call (a redelivery) and was not stored again.
+ */
+export interface AppendResult {
+  stored: BatchRef[];
+  duplicates: BatchRef[];
+  samplesStored: number;
+}
+
+/** A stored reading. Booleans are stored as 1 / 0; a failed read has `value: null`. */
+export interface StoredSample {
+  ts: number;
+  value: number | null;
+  quality: number;
+}
+
+export type LatestValue = StoredSample;
+
+/** Aggregate of the non-null values whose `ts` falls in [ts, ts + bucketMs). */
+export interface SampleBucket {
+  ts: number;
+  min: number;
+  avg: number;
+  max: number;
+  count: number;
+}
+
+/** What a numeric point id stands for. */
+export interface PointRef {
+  id: number;
+  site: string;
+  asset: string;
+  point: string;
+}
+
+export interface CompactionStepResult {
+  /** Rows moved from the hot table into chunks (0: nothing was old enough). */
+  rowsMoved: number;
+  chunksWritten: number;
+}
+
+export interface TelemetryStore {
+  /**
+   * Stores every batch not stored before, in one transaction, and reports which were stored and
+   * which were duplicates (same deviceId and seq as an earlier batch). Throws if the transaction
+   * fails; nothing of the call is stored then, so nothing may be acknowledged.
+   */
+  appendBatches(batches: readonly IncomingBatch[]): AppendResult;
+  /** The id of a point, created if the store has never seen it. Ids never change. */
+  pointId(site: string, asset: string, point: string): number;
+  findPointId(site: string, asset: string, point: string): number | undefined;
+  describePoint(pointId: number): PointRef | undefined;
+  /** Points of an asset that have an id (sampled at least once or looked up through `pointId`). */
+  pointsOf(site: string, asset: string): PointRef[];
+  latest(pointId: number): LatestValue | undefined;
+  /** Samples with from <= ts <= to, oldest first, at most `limit`. */
+  querySamples(pointId: number, from: number, to: number, limit: number): StoredSample[];
+  /** Buckets aligned to multiples of `bucketMs` (epoch-based), oldest first; empty buckets are left out. */
+  queryBuckets(pointId: number, from: number, to: number, bucketMs: number): SampleBucket[];
+  close(): void;
+}

@@ -1,0 +1,189 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { Quality, type AssetBirth } from '@shellguard/protocol';
+import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
+import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
+import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
+import { ApiTokens } from '../../src/auth/api-tokens.ts';
+import { buildApi } from '../../src/api/build-api.ts';
+
+const T0 = 1_749_999_960_000; // a multiple of one minute
+const ahu: AssetBirth = {
+  asset: 'AHU-1', name: 'Air handler 1', type: 'ahu', area: 'hall-1', profile: 'generic-ahu',
+  points: [
+    { name: 'supply_air_temp', unit: 'degC', kind: 'analog', description: 'Supply air temperature' },
+    { name: 'fan_running', unit: '', kind: 'binary', description: 'Fan running' },
+  ],
+};
+
+let db: SqliteDatabase;
+let store: SqliteTelemetryStore;
+let registry: SqliteSiteRegistry;
+let app: FastifyInstance;
+let base: string;
+let admin: string;
+let tempId: number;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  db = openDatabase(':memory:');
+  store = new SqliteTelemetryStore(db, { hotRetentionMs: 0 });
+  registry = new SqliteSiteRegistry(db);
+  const tokens = new ApiTokens(db);
+  admin = tokens.ensureAdminToken()!;
+  registry.recordDeviceOnline('dev-1', 'site-a', '0.1.0', T0);
+  registry.recordAssetBirth('dev-1', 'site-a', ahu, T0);
+  registry.recordAssetBirth('dev-2', 'site-b', { ...ahu, asset: 'UPS-1', type: 'ups', area: 'elec-1', points: [] }, T0);
+  const samples = Array.from({ length: 120 }, (_, i) => ({
+    point: 'supply_air_temp', ts: T0 + i * 1000, value: 18 + (i % 60) / 10, quality: Quality.good,
+  }));
+  store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', seq: 1, samples: samples.slice(0, 70) }]);
+  store.compactAll(); // part of the data in chunks, the rest hot
+  store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', seq: 2, samples: samples.slice(70) }]);
+  tempId = store.findPointId('site-a', 'AHU-1', 'supply_air_temp')!;
+
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
+  app = buildApi({
+    store, registry, tokens, logger, now: () => T0 + 200_000, healthCounters: () => ({ samplesStored: 120 }),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/v1`;
+});
+
+afterAll(async () => {
+  await app?.close();
+  store.close();
+  registry.close();
+  db.close();
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+type Json = Record<string, any>;
+
+async function get(path: string, token: string | null = admin) {
+  const res = await fetch(`${base}${path}`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: (await res.json()) as Json };
+}
+
+describe('HTTP API authentication', () => {
+  it.each(['/sites', '/health', '/openapi.json', '/points/1/samples', '/no/such/route'])(
+    'refuses %s without a token with 401 and a JSON error',
+    async (path) => {
+      const res = await get(path, null);
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+    },
+  );
+
+  it('refuses a wrong token and a malformed header', async () => {
+    expect((await get('/sites', 'sgt_0123456789abcdef_' + 'A'.repeat(43))).status).toBe(401);
+    expect((await get('/sites', admin.slice(0, -2))).status).toBe(401);
+    const res = await fetch(`${base}/sites`, { headers: { authorization: `Basic ${admin}` } });
+    expect(res.status).toBe(401);
+  });
+
+  it('never writes the token to the log', () => {
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines.join('\n')).not.toContain(admin.slice(4));
+  });
+});
+
+describe('HTTP API routes', () => {
+  it('answers with the admin token', async () => {
+    const res = await get('/sites');
+    expect(res.status).toBe(200);
+    expect(res.body.sites.map((s: { id: string }) => s.id)).toEqual(['site-a', 'site-b']);
+    expect((await get('/sites/site-a/areas')).body).toEqual({ areas: [{ site: 'site-a', id: 'hall-1', assetCount: 1 }] });
+    expect((await get('/sites/nowhere/areas')).status).toBe(404);
+  });
+
+  it('serves an OpenAPI document listing the routes', async () => {
+    const res = await get('/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toMatch(/^3\./);
+    expect(Object.keys(res.body.paths).sort()).toEqual([
+      '/api/v1/assets', '/api/v1/assets/{asset}', '/api/v1/devices', '/api/v1/health', '/api/v1/openapi.json',
+      '/api/v1/points/{pointId}/latest', '/api/v1/points/{pointId}/samples', '/api/v1/sites', '/api/v1/sites/{site}/areas',
+    ]);
+    expect(res.body.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('lists and filters assets, and shows one with its points and latest values', async () => {
+    expect((await get('/assets?type=ups')).body.assets.map((a: { id: string }) => a.id)).toEqual(['UPS-1']);
+    expect((await get('/assets?site=site-a')).body.assets).toHaveLength(1);
+    const res = await get('/assets/AHU-1');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ site: 'site-a', id: 'AHU-1', type: 'ahu', deviceId: 'dev-1' });
+    const temp = res.body.points.find((p: { name: string }) => p.name === 'supply_air_temp');
+    expect(temp).toMatchObject({ id: tempId, unit: 'degC', latest: { ts: T0 + 119_000, value: 18 + 59 / 10, quality: 192 } });
+    const fan = res.body.points.find((p: { name: string }) => p.name === 'fan_running');
+    expect(fan.latest).toBeNull();
+    expect((await get('/assets/NOPE')).status).toBe(404);
+  });
+
+  it('returns the latest value of a point', async () => {
+    const res = await get(`/points/${tempId}/latest`);
+    expect(res.body).toEqual({
+      point: { id: tempId, site: 'site-a', asset: 'AHU-1', name: 'supply_air_temp' },
+      latest: { ts: T0 + 119_000, value: 23.9, quality: 192 },
+    });
+    expect((await get('/points/99999/latest')).status).toBe(404);
+  });
+
+  it('returns the samples that were appended, across chunks and hot rows', async () => {
+    const res = await get(`/points/${tempId}/samples?from=${T0 + 65_000}&to=${T0 + 74_000}`);
+    expect(res.status).toBe(200);
+    expect(res.body.samples.map((s: { ts: number }) => s.ts - T0)).toEqual(
+      [65, 66, 67, 68, 69, 70, 71, 72, 73, 74].map((s) => s * 1000),
+    );
+    expect(res.body.samples[0]).toEqual({ ts: T0 + 65_000, value: 18.5, quality: 192 });
+    const limited = await get(`/points/${tempId}/samples?from=${T0}&to=${T0 + 1e6}&limit=5`);
+    expect(limited.body.samples).toHaveLength(5);
+    // Default range: the hour before now.
+    expect((await get(`/points/${tempId}/samples`)).body.samples).toHaveLength(120);
+  });
+
+  it('aggregates samples into buckets', async () => {
+    const res = await get(`/points/${tempId}/samples?from=${T0}&to=${T0 + 119_999}&bucket=1m`);
+    expect(res.status).toBe(200);
+    expect(res.body.bucketMs).toBe(60_000);
+    // Each minute holds 18.0, 18.1, ..., 23.9 once.
+    expect(res.body.buckets).toHaveLength(2);
+    for (const [i, b] of res.body.buckets.entries()) {
+      expect(b).toMatchObject({ ts: T0 + i * 60_000, min: 18, max: 23.9, count: 60 });
+      expect(b.avg).toBeCloseTo(20.95, 9);
+    }
+    expect((await get(`/points/${tempId}/samples?from=${T0}&to=${T0 + 119_999}&bucket=60000`)).body.buckets).toHaveLength(2);
+  });
+
+  it.each([
+    ['from=abc', /from/],
+    ['limit=0', /limit/],
+    ['limit=1000001', /limit/],
+    ['bucket=5x', /bucket/],
+    ['bucket=0', /bucket/],
+    [`from=${T0 + 10}&to=${T0}`, /from/],
+    [`from=0&to=${T0}&bucket=1ms`, /buckets/],
+  ])('answers 400 with a clear message for ?%s', async (query, message) => {
+    const res = await get(`/points/${tempId}/samples?${query}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('bad_request');
+    expect(res.body.error.message).toMatch(message);
+    expect(JSON.stringify(res.body)).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+
+  it('answers 400 for a non-numeric point id', async () => {
+    const res = await get('/points/abc/latest');
+    expect(res.status).toBe(400);
+  });
+
+  it('lists devices with their asset count and reports health counters', async () => {
+    const devices = (await get('/devices')).body.devices;
+    expect(devices.find((d: { id: string }) => d.id === 'dev-1')).toMatchObject({
+      site: 'site-a', online: true, version: '0.1.0', assetCount: 1,
+    });
+    expect((await get('/health')).body).toEqual({ status: 'ok', time: T0 + 200_000, ingest: { samplesStored: 120 } });
+  });
+});
