@@ -128,7 +128,13 @@ export class Uplink {
   }
 
   private onDisconnect(): void {
-    if (this.ready) this.opts.logger.warn({ pending: this.opts.outbox.stats().pendingBatches }, 'uplink disconnected; telemetry is queued on disk');
+    if (this.ready) {
+      this.opts.logger.warn({ pending: this.opts.outbox.stats().pendingBatches }, 'uplink disconnected; telemetry is queued on disk');
+      // Sparkplug §7.1: every new session has its own bdSeq, carried by its NBIRTH and its will.
+      this.bdSeq = this.opts.outbox.nextBdSeq();
+      const will = this.client?.options.will;
+      if (will) will.payload = Buffer.from(encodeNodeDeath(this.bdSeq, this.now()));
+    }
     this.ready = false;
     this.inFlight.clear();
   }

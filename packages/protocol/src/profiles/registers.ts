@@ -35,7 +35,10 @@ export function decodePointValue(point: ProfilePoint, words: ArrayLike<number>):
   if (point.type === 'float32' && !Number.isFinite(raw)) {
     throw new ProtocolError('register_not_finite', `${point.name} holds a non-finite float`);
   }
-  return raw * point.scale + point.offset;
+  if (point.scale === 1 && point.offset === 0) return raw;
+  // raw * 0.1 is 83.10000000000001 in binary floating point; 12 significant digits is far beyond
+  // any register's resolution, and gives operators the number the device meant (83.1).
+  return Number.parseFloat((raw * point.scale + point.offset).toPrecision(12));
 }
 
 function clampInt(v: number, min: number, max: number): number {
