@@ -8,9 +8,9 @@ import { ShellguardError } from '@shellguard/protocol';
  * - `profile_missing`: the profile an asset type needs is not in the profile set.
  * - `port_unavailable`: an equipment server could not listen on its port.
  */
-export class SimError extends ShellguardError {
-  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, details);
-    this.name = 'SimError';
-  }
-}
+export type SimErrorCode =
+  | 'unknown_asset' | 'unsupported_fault' | 'invalid_option' | 'profile_missing' | 'port_unavailable'
+  // Modbus exceptions the simulated equipment answers with (register-map.ts).
+  | 'illegal_data_address' | 'server_device_failure';
+
+export class SimError extends ShellguardError<SimErrorCode> {}

@@ -10,7 +10,6 @@ import { ShellguardError, isValidId } from '@shellguard/protocol';
 export class ConfigError extends ShellguardError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('config_invalid', message, details);
-    this.name = 'ConfigError';
   }
 }
 

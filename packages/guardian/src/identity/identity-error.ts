@@ -6,11 +6,4 @@ export type IdentityErrorCode =
   /** The identity key file exists but does not hold a usable ECDSA P-256 private key. */
   | 'key_invalid';
 
-export class IdentityError extends ShellguardError {
-  declare readonly code: IdentityErrorCode;
-
-  constructor(code: IdentityErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, details);
-    this.name = 'IdentityError';
-  }
-}
+export class IdentityError extends ShellguardError<IdentityErrorCode> {}

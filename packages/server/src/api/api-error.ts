@@ -12,14 +12,7 @@ export type ApiErrorCode =
   | 'asset_ambiguous'
   | 'internal';
 
-export class ApiError extends ShellguardError {
-  declare readonly code: ApiErrorCode;
-
-  constructor(code: ApiErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, details);
-    this.name = 'ApiError';
-  }
-}
+export class ApiError extends ShellguardError<ApiErrorCode> {}
 
 const STATUS_BY_CODE: Record<string, number> = {
   unauthorized: 401,

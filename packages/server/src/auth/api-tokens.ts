@@ -35,14 +35,7 @@ const MIGRATIONS: Migration[] = [
 
 export type AuthErrorCode = 'auth_bad_role' | 'auth_bad_name';
 
-export class AuthError extends ShellguardError {
-  declare readonly code: AuthErrorCode;
-
-  constructor(code: AuthErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, details);
-    this.name = 'AuthError';
-  }
-}
+export class AuthError extends ShellguardError<AuthErrorCode> {}
 
 /** Who a verified token speaks for. Carries no secret. */
 export interface TokenPrincipal {

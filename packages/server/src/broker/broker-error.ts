@@ -8,11 +8,4 @@ export type BrokerErrorCode =
   /** The broker is closed or failed to route the message. */
   | 'publish_failed';
 
-export class BrokerError extends ShellguardError {
-  declare readonly code: BrokerErrorCode;
-
-  constructor(code: BrokerErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, details);
-    this.name = 'BrokerError';
-  }
-}
+export class BrokerError extends ShellguardError<BrokerErrorCode> {}

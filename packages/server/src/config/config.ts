@@ -9,7 +9,6 @@ import { ShellguardError } from '@shellguard/protocol';
 export class ServerConfigError extends ShellguardError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('config_invalid', message, details);
-    this.name = 'ServerConfigError';
   }
 }
 

@@ -14,11 +14,4 @@ export type PkiErrorCode =
   /** The CA key file is readable by group or others. */
   | 'key_file_permissions';
 
-export class PkiError extends ShellguardError {
-  declare readonly code: PkiErrorCode;
-
-  constructor(code: PkiErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, details);
-    this.name = 'PkiError';
-  }
-}
+export class PkiError extends ShellguardError<PkiErrorCode> {}

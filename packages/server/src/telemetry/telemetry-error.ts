@@ -8,11 +8,4 @@ export type TelemetryErrorCode =
   /** The store was used after `close()`. */
   | 'telemetry_closed';
 
-export class TelemetryError extends ShellguardError {
-  declare readonly code: TelemetryErrorCode;
-
-  constructor(code: TelemetryErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, details);
-    this.name = 'TelemetryError';
-  }
-}
+export class TelemetryError extends ShellguardError<TelemetryErrorCode> {}

@@ -24,14 +24,7 @@ export type ModbusErrorCode =
   /** `close()` was called. */
   | 'modbus_client_closed';
 
-export class ModbusError extends ShellguardError {
-  declare readonly code: ModbusErrorCode;
-
-  constructor(code: ModbusErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(code, message, details);
-    this.name = 'ModbusError';
-  }
-}
+export class ModbusError extends ShellguardError<ModbusErrorCode> {}
 
 /** Exception codes, Modbus Application Protocol v1.1b3 §7. */
 export const EXCEPTION_NAMES: Readonly<Record<number, string>> = {
