@@ -1,0 +1,72 @@
+/**
+ * Looking into the server's database (`<dataDir>/shellguard.sqlite`) from outside the process:
+ * read-only while it runs (WAL lets a reader look without blocking the writer), and through the
+ * server's own telemetry store once it has stopped.
+ */
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { SqliteTelemetryStore, openDatabase } from '@shellguard/server';
+
+export function serverDbFile(dataDir: string): string {
+  return path.join(dataDir, 'shellguard.sqlite');
+}
+
+/** device id -> (seq -> sample count) of every batch the server stored. */
+export function readStoredBatches(dataDir: string): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  const file = serverDbFile(dataDir);
+  if (!existsSync(file)) return out;
+  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5_000 });
+  try {
+    const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batches'").get();
+    if (!hasTable) return out;
+    for (const r of db.prepare('SELECT device_id, seq, samples FROM batches').iterate() as Iterable<{ device_id: string; seq: number; samples: number }>) {
+      let m = out.get(r.device_id);
+      if (!m) out.set(r.device_id, (m = new Map()));
+      m.set(r.seq, r.samples);
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+export interface StoredSampleRow {
+  site: string;
+  asset: string;
+  point: string;
+  ts: number;
+  value: number | null;
+  quality: number;
+}
+
+export interface StoredTelemetry {
+  samples: StoredSampleRow[];
+  /** Rows in the hot table plus samples inside compacted chunks, counted in SQL. */
+  rowCount: number;
+  /** Sum of the `samples` column of `batches`. */
+  batchSampleTotal: number;
+}
+
+/** Every stored sample, read through the server's own store. Only once the server has stopped. */
+export function readStoredTelemetry(dataDir: string): StoredTelemetry {
+  const db = openDatabase(serverDbFile(dataDir));
+  try {
+    const store = new SqliteTelemetryStore(db);
+    const series = db.prepare('SELECT id, site, asset, point FROM series').all() as { id: number; site: string; asset: string; point: string }[];
+    const samples: StoredSampleRow[] = [];
+    for (const s of series) {
+      for (const x of store.querySamples(s.id, 0, Number.MAX_SAFE_INTEGER, 10_000_000)) {
+        samples.push({ site: s.site, asset: s.asset, point: s.point, ts: x.ts, value: x.value, quality: x.quality });
+      }
+    }
+    const hot = (db.prepare('SELECT count(*) AS n FROM samples_hot').get() as { n: number }).n;
+    const chunked = (db.prepare('SELECT coalesce(sum(count), 0) AS n FROM chunks').get() as { n: number }).n;
+    const batchSampleTotal = (db.prepare('SELECT coalesce(sum(samples), 0) AS n FROM batches').get() as { n: number }).n;
+    store.close();
+    return { samples, rowCount: hot + chunked, batchSampleTotal };
+  } finally {
+    db.close();
+  }
+}
