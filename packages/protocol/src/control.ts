@@ -54,3 +54,44 @@ export function decodeBatchAck(bytes: Uint8Array): BatchAck {
   }
   return { v: 1, stored: stored as number[], rejected: rej };
 }
+
+/** A guardian's crash or error report (shellguard/v1/device/<id>/up/report). */
+export interface DeviceReport {
+  v: 1;
+  kind: 'crash' | 'error';
+  /** epoch ms on the device */
+  at: number;
+  /** One line: what happened. */
+  message: string;
+  /** Stack or context; never secrets. */
+  detail: string;
+}
+
+export const MAX_REPORT_BYTES = 16 * 1024;
+
+export function encodeDeviceReport(report: Omit<DeviceReport, 'v'>): Buffer {
+  const body = { v: 1, kind: report.kind, at: report.at, message: report.message.slice(0, 500), detail: report.detail };
+  let bytes = Buffer.from(JSON.stringify(body));
+  if (bytes.length > MAX_REPORT_BYTES) {
+    // Keep the report within bounds by cutting the detail, never by dropping the report.
+    body.detail = body.detail.slice(0, Math.max(0, body.detail.length - (bytes.length - MAX_REPORT_BYTES) - 32)) + ' [truncated]';
+    bytes = Buffer.from(JSON.stringify(body));
+  }
+  return bytes;
+}
+
+export function decodeDeviceReport(bytes: Uint8Array): DeviceReport {
+  if (bytes.length > MAX_REPORT_BYTES) throw new ProtocolError('report_too_large', `report of ${bytes.length} bytes exceeds ${MAX_REPORT_BYTES}`);
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new ProtocolError('control_not_json', 'device report is not valid JSON');
+  }
+  if (typeof o !== 'object' || o === null || o.v !== 1) throw new ProtocolError('control_version', 'device report must be an object with v: 1');
+  if (o.kind !== 'crash' && o.kind !== 'error') throw new ProtocolError('control_invalid', 'device report kind must be crash or error');
+  if (typeof o.at !== 'number' || !Number.isFinite(o.at) || typeof o.message !== 'string' || typeof o.detail !== 'string') {
+    throw new ProtocolError('control_invalid', 'device report needs at (number), message and detail (strings)');
+  }
+  return { v: 1, kind: o.kind, at: o.at, message: o.message.slice(0, 500), detail: o.detail };
+}

@@ -8,3 +8,4 @@ export * from './profiles/profile.ts';
 export * from './profiles/registers.ts';
 export * from './profiles/catalog.ts';
 export * from './identity.ts';
+export * from './attestation.ts';

@@ -94,6 +94,8 @@ export function parseControlTopic(topic: string): ControlTopic | undefined {
 export const ControlKinds = {
   /** server -> guardian: which batches are durably stored (or permanently refused). */
   ack: 'ack',
+  /** guardian -> server: a crash or error report (bounded, rate-limited on both sides). */
+  report: 'report',
 } as const;
 
 /**
