@@ -2,12 +2,19 @@
 /**
  * `shellguard`: one command line for every part. It only wires the packages together.
  */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { ShellguardError } from '@shellguard/protocol';
+import { ApiClientError, apiClientOptionsFrom, createApiClient, type ApiClient, type ApiClientOptions } from './api-client.ts';
+import { claimDevice, claimDevicesFromCsv, listDevices, releaseDevice, revokeDevice } from './commands/device.ts';
+import { createGroup, parseReleaseManifest, registerRelease } from './commands/group.ts';
+import { printVersionReport } from './commands/fleet.ts';
+import { listAudit, verifyAudit } from './commands/audit.ts';
+import { createToken, listTokens, revokeToken } from './commands/token.ts';
 import { runDemo } from './commands/demo.ts';
 import { runServer } from './commands/server.ts';
-import { runGuardian, writeGuardianCsr } from './commands/guardian.ts';
-import { initCa, issueCertificate } from './commands/ca.ts';
+import { printGuardianId, printGuardianMeasurements, runGuardian } from './commands/guardian.ts';
+import { initCa, rotateCa } from './commands/ca.ts';
 import { runSim } from './commands/sim.ts';
 
 function port(value: string): number {
@@ -47,25 +54,25 @@ guardian.command('run', { isDefault: true })
   .description('poll equipment and send telemetry upstream')
   .requiredOption('--config <file>', 'guardian.yaml')
   .action(runGuardian);
-guardian.command('csr')
-  .description('create the identity key if needed and write a certificate request for it')
+guardian.command('id')
+  .description('print the device id to claim (creates the identity key on first use; the key never leaves the box)')
   .requiredOption('--data-dir <dir>', 'the guardian\'s data folder (holds identity.key)')
-  .requiredOption('--out <file>', 'where to write the CSR (PEM)')
-  .action(writeGuardianCsr);
+  .action(printGuardianId);
+guardian.command('measure')
+  .description('print the release manifest (reference values) this guardian attests with, for `shellguard group release`')
+  .requiredOption('--config <file>', 'guardian.yaml')
+  .action(printGuardianMeasurements);
 
 const ca = program.command('ca').description('the site certificate authority');
 ca.command('init')
-  .description('create a site CA (refuses to overwrite one)')
-  .requiredOption('--dir <dir>', 'folder for ca.crt and ca.key')
-  .option('--name <cn>', 'CA common name', 'Shellguard site CA')
+  .description('create the site PKI: a root CA (its key may then go offline) and an issuing CA')
+  .requiredOption('--dir <dir>', 'folder for the PKI')
+  .option('--name <cn>', 'root CA common name', 'Shellguard site root CA')
   .action(initCa);
-ca.command('issue')
-  .description('issue a guardian certificate from its CSR (device id = SHA-256 of its public key)')
-  .requiredOption('--dir <dir>', 'CA folder')
-  .requiredOption('--csr <file>', 'the guardian\'s CSR (PEM)')
-  .requiredOption('--out <file>', 'where to write the certificate')
-  .option('--hours <n>', 'validity in hours', positive, 24)
-  .action(issueCertificate);
+ca.command('rotate')
+  .description('create a new issuing CA signed by the root (needs root.key); certificates of the old one stay valid')
+  .requiredOption('--dir <dir>', 'folder of the PKI')
+  .action(rotateCa);
 
 program.command('sim')
   .description('run simulated equipment: Modbus TCP servers on loopback')
@@ -76,10 +83,116 @@ program.command('sim')
   .option('--fault <asset:kind...>', 'inject a slow fault, e.g. AHU-01:fan-bearing or GEN-01:coolant-drift')
   .action(runSim);
 
+// ---------------------------------------------------------------- admin verbs (over the HTTP API)
+
+/** --server, --token and --ca on a command that talks to the API. */
+function apiCommand(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'API base URL, e.g. https://127.0.0.1:8443 (default: SHELLGUARD_SERVER)')
+    .option('--token <token>', 'API token (default: SHELLGUARD_TOKEN; prefer the variable: arguments show in ps)')
+    .option('--ca <file>', 'CA certificate (PEM) to trust for the server, e.g. the site root (default: SHELLGUARD_CA)');
+}
+
+function client(opts: ApiClientOptions): ApiClient {
+  return createApiClient(apiClientOptionsFrom({ server: opts.server, token: opts.token, ca: opts.ca }));
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number, 0 or more');
+  return n;
+}
+
+const out = process.stdout;
+
+class UsageError extends ShellguardError<'cli_usage'> {}
+
+const device = program.command('device').description('claim, revoke, release and list devices (guardians)');
+apiCommand(device.command('claim [deviceId]'))
+  .description('claim a device into a site and group, or many from a CSV (columns device_id,site,group; header required)')
+  .option('--site <site>', 'site id')
+  .option('--group <group>', 'device group id')
+  .option('--csv <file>', 'claim every line of this CSV instead')
+  .action(async (deviceId: string | undefined, opts: ApiClientOptions & { site?: string; group?: string; csv?: string }) => {
+    if (opts.csv) {
+      if (deviceId) throw new UsageError('cli_usage', 'give either a device id or --csv, not both');
+      const failed = await claimDevicesFromCsv(client(opts), out, readFileSync(opts.csv, 'utf8'), opts.csv);
+      if (failed > 0) process.exitCode = 1;
+      return;
+    }
+    if (!deviceId || !opts.site || !opts.group) {
+      throw new UsageError('cli_usage', 'usage: shellguard device claim <deviceId> --site S --group G (or --csv FILE)');
+    }
+    await claimDevice(client(opts), out, deviceId, { site: opts.site, group: opts.group });
+  });
+apiCommand(device.command('revoke <deviceId>'))
+  .description('revoke a device for good: certificates revoked, disconnected from the broker')
+  .requiredOption('--reason <text>', 'why (kept in the audit log)')
+  .action(async (deviceId: string, opts: ApiClientOptions & { reason: string }) => revokeDevice(client(opts), out, deviceId, opts));
+apiCommand(device.command('release <deviceId>'))
+  .description('lift a quarantine so the device may attest again')
+  .option('--reason <text>', 'why (kept in the audit log)')
+  .action(async (deviceId: string, opts: ApiClientOptions & { reason?: string }) => releaseDevice(client(opts), out, deviceId, opts));
+apiCommand(device.command('list'))
+  .description('the fleet view: claim state, last attestation, version, certificate expiry, reports')
+  .option('--json', 'print JSON')
+  .action(async (opts: ApiClientOptions & { json?: boolean }) => listDevices(client(opts), out, opts));
+
+const group = program.command('group').description('device groups and their reference releases');
+apiCommand(group.command('create <groupId>'))
+  .description('define a device group in a site with its minimum secure version')
+  .requiredOption('--site <site>', 'site id')
+  .requiredOption('--min-version <version>', 'minimum secure version (semver)')
+  .action(async (id: string, opts: ApiClientOptions & { site: string; minVersion: string }) => createGroup(client(opts), out, id, opts));
+apiCommand(group.command('release <groupId>'))
+  .description('register a release (reference manifest) devices of the group may run')
+  .requiredOption('--file <manifest.json>', '{"swname", "swversion", "components": [{"component", "digest"}]}')
+  .action(async (id: string, opts: ApiClientOptions & { file: string }) =>
+    registerRelease(client(opts), out, id, parseReleaseManifest(readFileSync(opts.file, 'utf8'), opts.file)));
+
+const fleet = program.command('fleet').description('the fleet as a whole');
+apiCommand(fleet.command('report'))
+  .description('"right version everywhere": devices whose measured software differs from their group\'s release')
+  .option('--json', 'print JSON')
+  .action(async (opts: ApiClientOptions & { json?: boolean }) => {
+    if ((await printVersionReport(client(opts), out, opts)) > 0) process.exitCode = 1;
+  });
+
+const audit = program.command('audit').description('the hash-chained audit log');
+apiCommand(audit.command('verify'))
+  .description('walk the hash chain; exits 1 and says where if it is broken')
+  .action(async (opts: ApiClientOptions) => {
+    if (!(await verifyAudit(client(opts), out))) process.exitCode = 1;
+  });
+apiCommand(audit.command('list'))
+  .description('audit events in order')
+  .option('--after <seq>', 'only events after this sequence number', nonNegative)
+  .option('--limit <n>', 'at most this many (max 1000)', positive, 100)
+  .option('--target <target>', 'only events about this target, e.g. device:<id>')
+  .option('--json', 'print JSON')
+  .action(async (opts: ApiClientOptions & { after?: number; limit: number; target?: string; json?: boolean }) =>
+    listAudit(client(opts), out, opts));
+
+const token = program.command('token').description('API tokens (admin token needed)');
+apiCommand(token.command('create'))
+  .description('create an API token with a role; its value is printed once')
+  .requiredOption('--name <name>', 'who or what will use it')
+  .requiredOption('--role <role>', 'admin, engineer, technician, manager or viewer')
+  .action(async (opts: ApiClientOptions & { name: string; role: string }) => createToken(client(opts), out, opts));
+apiCommand(token.command('list'))
+  .description('API tokens with their roles (never their values)')
+  .action(async (opts: ApiClientOptions) => listTokens(client(opts), out));
+apiCommand(token.command('revoke <tokenId>'))
+  .description('revoke an API token (the 16-hex id from token list)')
+  .action(async (tokenId: string, opts: ApiClientOptions) => revokeToken(client(opts), out, tokenId));
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ShellguardError) {
+  if (err instanceof ApiClientError) {
+    // The API's own code first, as the API said it.
+    process.stderr.write(`shellguard: ${err.describe()}\n`);
+  } else if (err instanceof ShellguardError) {
     process.stderr.write(`shellguard: ${err.message} [${err.code}]\n`);
   } else {
     process.stderr.write(`shellguard: unexpected failure: ${err instanceof Error ? err.message : String(err)}\n`);

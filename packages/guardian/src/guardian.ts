@@ -8,12 +8,16 @@
  * they change (ARCHITECTURE.md §3).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
-  BUILTIN_PROFILE_DIR, ShellguardError, errorMessage, loadProfiles, type AssetBirth, type EquipmentProfile, type Sample,
+  BUILTIN_PROFILE_DIR, ShellguardError, errorMessage, loadProfileCatalog, type AssetBirth, type CatalogEntry,
+  type EquipmentProfile, type Measurement, type Sample,
 } from '@shellguard/protocol';
+import {
+  CertificateKeeper, GUARDIAN_SWNAME, type CertificateKeeperOptions, defaultBundleDirs, enrol, guardianPackageVersion, incrementBootCount, measureGuardian,
+} from './attestation/index.ts';
+import { Reporter, pendingCrashReports, removeCrashReport, reportFromError } from './reports/reporter.ts';
 import type { GuardianConfig, EquipmentConfig } from './config/config.ts';
 import { ModbusTcpClient } from './drivers/modbus/tcp-client.ts';
 import { FileKeyStore } from './identity/file-key-store.ts';
@@ -22,7 +26,7 @@ import { pollAsset } from './polling/poller.ts';
 import { Outbox } from './queue/outbox.ts';
 import { Uplink, type UplinkStats } from './uplink/uplink.ts';
 
-export const GUARDIAN_VERSION = '0.1.0';
+export const GUARDIAN_VERSION = guardianPackageVersion();
 
 export class GuardianError extends ShellguardError {}
 
@@ -34,6 +38,8 @@ export interface GuardianStats {
   samplesRead: number;
   queue: ReturnType<Outbox['stats']>;
   uplink: UplinkStats;
+  /** Operational certificate expiry (epoch ms). */
+  certificateNotAfter: number | undefined;
 }
 
 export interface GuardianHandle {
@@ -57,9 +63,13 @@ interface AssetPoller {
 
 export interface StartGuardianOptions {
   logger: Logger;
+  /** The YAML file the config came from: it is measured for attestation. */
+  configFile: string;
   now?: () => number;
   /** For tests and benchmarks: how long the uplink waits for an ack before publishing again. */
   resendAfterMs?: number;
+  /** For fake-time tests: the timers the certificate keeper schedules renewals with. */
+  keeperTimers?: Pick<CertificateKeeperOptions, 'setTimer' | 'clearTimer'>;
 }
 
 function readPem(file: string, what: string): string {
@@ -70,15 +80,27 @@ function readPem(file: string, what: string): string {
   }
 }
 
-function resolveProfiles(config: GuardianConfig): Map<string, EquipmentProfile> {
-  const profiles = loadProfiles(BUILTIN_PROFILE_DIR);
-  if (config.profilesDir) for (const [id, p] of loadProfiles(config.profilesDir)) profiles.set(id, p);
+/** The profiles this guardian's equipment uses, and the files they came from. */
+function resolveProfiles(config: GuardianConfig): { profiles: Map<string, EquipmentProfile>; files: string[] } {
+  const catalog: Map<string, CatalogEntry> = loadProfileCatalog(BUILTIN_PROFILE_DIR);
+  if (config.profilesDir) for (const [id, e] of loadProfileCatalog(config.profilesDir)) catalog.set(id, e);
+  const profiles = new Map<string, EquipmentProfile>();
+  const files = new Set<string>();
   for (const e of config.equipment) {
-    if (!profiles.has(e.profile)) {
-      throw new GuardianError('profile_unknown', `equipment ${e.asset} names profile "${e.profile}", which is not installed (known: ${[...profiles.keys()].join(', ')})`);
+    const entry = catalog.get(e.profile);
+    if (!entry) {
+      throw new GuardianError('profile_unknown', `equipment ${e.asset} names profile "${e.profile}", which is not installed (known: ${[...catalog.keys()].join(', ')})`);
     }
+    profiles.set(e.profile, entry.profile);
+    files.add(entry.file);
   }
-  return profiles;
+  return { profiles, files: [...files] };
+}
+
+/** What attestation measures for this config: the same digests `startGuardian` sends as evidence. */
+export async function measureGuardianConfig(config: GuardianConfig, configFile: string): Promise<Measurement[]> {
+  const { files } = resolveProfiles(config);
+  return measureGuardian({ configFile, profileFiles: files, bundleDirs: defaultBundleDirs() });
 }
 
 export async function startGuardian(config: GuardianConfig, options: StartGuardianOptions): Promise<GuardianHandle> {
@@ -86,14 +108,27 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   const now = options.now ?? Date.now;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const keys = await FileKeyStore.open(config.dataDir);
-  const certPem = readPem(config.server.certFile, 'guardian certificate');
-  const caPem = readPem(config.server.caFile, 'site CA certificate');
-  const cert = new X509Certificate(certPem);
-  if (!cert.publicKey.equals(keys.publicKey())) {
-    throw new GuardianError('certificate_key_mismatch',
-      `the certificate at ${config.server.certFile} was not issued for this guardian's identity key (device id ${keys.deviceId}); request a new one with \`shellguard guardian csr\``);
-  }
-  const profiles = resolveProfiles(config);
+  const caPem = readPem(config.server.caFile, 'site root CA certificate');
+  const { profiles } = resolveProfiles(config);
+  const bootcount = incrementBootCount(config.dataDir);
+  // What this guardian runs, measured now: a change on disk after this is caught at the next start.
+  const measurements = await measureGuardianConfig(config, options.configFile);
+  const holder: { uplink?: Uplink } = {};
+  const keeper = new CertificateKeeper({
+    dataDir: config.dataDir,
+    keyStore: keys,
+    rootCaPem: caPem,
+    logger: logger.child({ part: 'attestation' }),
+    now,
+    enrol: () => enrol({
+      apiUrl: config.server.apiUrl, rootCaPem: caPem, keyStore: keys, measurements,
+      swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, bootcount, now,
+    }),
+    onRenewed: (chainPem) => holder.uplink?.updateCredentials(chainPem),
+    ...(options.keeperTimers ?? {}),
+  });
+  // No operational certificate, no connection: attestation must pass first (ARCHITECTURE.md §2).
+  const certPem = await keeper.ensureCertificate();
   const outbox = new Outbox(path.join(config.dataDir, 'queue.sqlite'), { maxBatches: config.queue.maxBatches });
   const assets: AssetBirth[] = config.equipment.map((e) => {
     const profile = profiles.get(e.profile)!;
@@ -102,6 +137,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
       points: profile.points.map((p) => ({ name: p.name, unit: p.unit, kind: p.kind, description: p.description })),
     };
   });
+  const reporter = new Reporter({ send: (payload) => holder.uplink?.publishReport(payload) ?? false, now, logger: logger.child({ part: 'reports' }) });
   const uplink = new Uplink({
     url: config.server.mqttUrl,
     deviceId: keys.deviceId,
@@ -112,8 +148,12 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     assets,
     logger: logger.child({ part: 'uplink' }),
     now,
+    onReady: () => reporter.flush(),
     ...(options.resendAfterMs ? { resendAfterMs: options.resendAfterMs } : {}),
   });
+  holder.uplink = uplink;
+  // Crash reports left by an earlier run are uploaded, then deleted once sent.
+  for (const c of pendingCrashReports(config.dataDir)) reporter.report(c.report, () => removeCrashReport(c.file));
   const counters = { polls: 0, pollErrors: 0, overruns: 0, samplesRead: 0 };
 
   let stopping = false;
@@ -152,6 +192,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
         counters.pollErrors += 1;
         if (now() - p.lastErrorLogged > 60_000) {
           p.lastErrorLogged = now();
+          reporter.report(reportFromError('error', result.errors[0]!.error, now()));
           logger.warn({ asset: p.config.asset, errors: result.errors.map((e) => `${e.error.code}: ${e.error.message}`) }, 'points could not be read; stored with bad quality');
         }
       }
@@ -186,9 +227,11 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
 
   return {
     deviceId: keys.deviceId,
-    stats: () => ({ deviceId: keys.deviceId, ...counters, queue: outbox.stats(), uplink: uplink.stats() }),
+    stats: () => ({ deviceId: keys.deviceId, ...counters, queue: outbox.stats(), uplink: uplink.stats(), certificateNotAfter: keeper.current()?.notAfter }),
     async stop() {
       stopping = true;
+      keeper.stop();
+      reporter.stop();
       for (const p of pollers) {
         for (const t of p.timers) clearInterval(t);
         await p.client.close();

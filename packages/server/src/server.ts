@@ -3,25 +3,29 @@
  * HTTPS API, started together and stopped in the order that loses nothing (API and broker first,
  * so no new data arrives; then ingest flushes; then the store closes).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { errorMessage } from '@shellguard/protocol';
+import { ControlKinds, decodeDeviceReport, errorMessage, parseControlTopic } from '@shellguard/protocol';
 import type { ServerConfig } from './config/config.ts';
 import { openDatabase } from './db/index.ts';
 import { SqliteTelemetryStore } from './telemetry/index.ts';
 import { Ingest, type IngestStats, type IngestStorage } from './ingest/ingest.ts';
 import { startBroker, type Broker, type BrokerStats } from './broker/index.ts';
-import { issueServerCertificate, loadCa, type IssuedKeyPair, type SiteCa } from './pki/index.ts';
+import { openPki } from './pki/index.ts';
 import { SqliteSiteRegistry } from './registry/index.ts';
 import { ApiTokens } from './auth/index.ts';
 import { buildApi } from './api/index.ts';
+import { SqliteAuditLog } from './audit/index.ts';
+import { SqliteIncidentLog } from './incidents/index.ts';
+import { FleetService, type CertificateIssuer } from './fleet/index.ts';
+import type { Pki } from './pki/index.ts';
 
 export interface ServerStats {
   ingest: IngestStats;
   broker: BrokerStats;
   connectedDevices: number;
+  fleet: { deviceId: string; state: string; lastAttestation: unknown }[];
 }
 
 export interface ServerHandle {
@@ -29,6 +33,10 @@ export interface ServerHandle {
   mqttPort: number;
   /** Only on first start: the admin API token in plain text, to show once. Only its hash is stored. */
   adminToken?: string;
+  /** Claims, groups, releases, attestation and revocation (also reachable over the API). */
+  fleet: FleetService;
+  /** The site root CA certificate devices trust. */
+  rootPem: string;
   stats(): ServerStats;
   stop(): Promise<void>;
 }
@@ -36,36 +44,29 @@ export interface ServerHandle {
 export interface StartServerOptions {
   logger: Logger;
   now?: () => number;
+  /** Lifetime of operational certificates (default 24 h). */
+  certificateValidityHours?: number;
 }
 
-const RENEW_SERVER_CERT_BEFORE_MS = 30 * 24 * 3600 * 1000;
-
-/** The server's own TLS certificate (broker and API), issued by the site CA and renewed well before expiry. */
-async function serverTlsIdentity(config: ServerConfig, ca: SiteCa, now: number): Promise<IssuedKeyPair> {
-  const dir = path.join(config.dataDir, 'tls');
-  const certFile = path.join(dir, 'server.crt');
-  const keyFile = path.join(dir, 'server.key');
-  if (existsSync(certFile) && existsSync(keyFile)) {
-    const certPem = readFileSync(certFile, 'utf8');
-    const cert = new X509Certificate(certPem);
-    const issuedByCurrentCa = cert.checkIssued(new X509Certificate(ca.certPem));
-    if (issuedByCurrentCa && Date.parse(cert.validTo) - now > RENEW_SERVER_CERT_BEFORE_MS) {
-      return { certPem, keyPem: readFileSync(keyFile, 'utf8') };
-    }
-  }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const issued = await issueServerCertificate(ca, { ...config.tlsNames, validityDays: 365, now: new Date(now) });
-  writeFileSync(keyFile, issued.keyPem, { mode: 0o600 });
-  writeFileSync(certFile, issued.certPem);
-  return issued;
+/** The fleet asks the site PKI for operational certificates through this narrow port. */
+function certificateIssuer(pki: Pki): CertificateIssuer {
+  return {
+    signOperationalCertificate: (device, policy) =>
+      pki.signOperationalCertificate(device, { validityHours: policy.validityHours, ...(policy.now !== undefined ? { now: policy.now } : {}) }),
+    rootPem: () => pki.rootPem,
+    generateCrls: (revoked) => pki.generateCrls(revoked),
+  };
 }
 
 export async function startServer(config: ServerConfig, options: StartServerOptions): Promise<ServerHandle> {
   const { logger } = options;
   const now = options.now ?? Date.now;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const ca = loadCa(config.caDir);
-  const tls = await serverTlsIdentity(config, ca, now());
+  const pki = await openPki(config.caDir, { clock: now });
+  // A fresh TLS certificate from the current issuing CA at every start: it follows CA rotation by
+  // itself, and clients that trust the root verify it through the chain we present.
+  const serverCert = await pki.issueServerCertificate({ ...config.tlsNames, validityDays: 365, now: new Date(now()) });
+  const tls = { certPem: serverCert.chainPem, keyPem: serverCert.keyPem };
 
   const db = openDatabase(path.join(config.dataDir, 'shellguard.sqlite'));
   const store = new SqliteTelemetryStore(db, { now });
@@ -74,15 +75,32 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   registry.startFlushing();
   const tokens = new ApiTokens(db, { now });
   const adminToken = tokens.ensureAdminToken();
-
-  // The ingest sends acks through the broker, and the broker feeds the ingest: tie the knot late.
+  // The ingest and the fleet act through the broker, and the broker feeds the ingest: tie the knot late.
   const brokerRef: { current?: Broker } = {};
+  const audit = new SqliteAuditLog(db, { now });
+  const incidents = new SqliteIncidentLog(db, { now });
+  // Revoked or quarantined devices are dropped from the broker at once (and refused on reconnect).
+  const disconnect = (deviceId: string) => brokerRef.current?.disconnectDevice(deviceId);
+  const fleet = new FleetService({
+    db, issuer: certificateIssuer(pki), audit, incidents, now,
+    certificateValidityHours: options.certificateValidityHours ?? 24,
+    onRevoked: disconnect,
+    onQuarantined: disconnect,
+  });
+
   const storage: IngestStorage = {
     storeBatches: (batches) => store.appendBatches(batches),
     recordAssetBirth: (deviceId, site, birth, at) => registry.recordAssetBirth(deviceId, site, birth, at),
     recordDeviceOnline: (deviceId, site, version, at) => registry.recordDeviceOnline(deviceId, site, version, at),
     recordDeviceOffline: (deviceId, at) => registry.recordDeviceOffline(deviceId, at),
     recordDeviceSeen: (deviceId, at) => registry.recordDeviceSeen(deviceId, at),
+  };
+  const recordDeviceReport = (deviceId: string, payload: Buffer): void => {
+    try {
+      if (!fleet.recordReport(deviceId, decodeDeviceReport(payload))) logger.debug({ deviceId }, 'device report dropped by the rate limit');
+    } catch (err) {
+      logger.warn({ deviceId, err: errorMessage(err) }, 'refused a malformed device report');
+    }
   };
   const ingest = new Ingest({
     storage,
@@ -98,9 +116,15 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const broker = await startBroker({
     host: config.mqtt.host,
     port: config.mqtt.port,
-    tls: { certPem: tls.certPem, keyPem: tls.keyPem, caPems: [ca.certPem] },
+    tls: { certPem: tls.certPem, keyPem: tls.keyPem, caPems: [pki.rootPem] },
     logger,
-    onPublish: (deviceId, topic, payload) => ingest.accept(deviceId, topic, payload),
+    onPublish: (deviceId, topic, payload) => {
+      const control = parseControlTopic(topic);
+      if (control?.kind === ControlKinds.report) recordDeviceReport(deviceId, payload);
+      else ingest.accept(deviceId, topic, payload);
+    },
+    // Every CONNECT: claimed, not revoked, not quarantined, and this exact certificate not revoked.
+    isDeviceAllowed: (deviceId, certSerial) => fleet.isDeviceAllowed(deviceId, certSerial),
     onClientDisconnected: (deviceId) => registry.recordDeviceOffline(deviceId, now()),
   });
   brokerRef.current = broker;
@@ -108,9 +132,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     ingest: ingest.stats(),
     broker: broker.stats(),
     connectedDevices: broker.connectedDevices().length,
+    fleet: fleet.fleetView().map((d) => ({ deviceId: d.deviceId, state: d.state, lastAttestation: d.lastAttestation })),
   });
   const api = await buildApi({
-    store, registry, tokens, logger: logger.child({ part: 'api' }), tls, now,
+    store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls, now, fleet, audit, incidents,
     healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats() }),
   });
   await api.listen({ host: config.api.host, port: config.api.port });
@@ -123,6 +148,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     apiPort,
     mqttPort: broker.port,
     ...(adminToken ? { adminToken } : {}),
+    fleet,
+    rootPem: pki.rootPem,
     stats,
     async stop() {
       if (stopped) return;

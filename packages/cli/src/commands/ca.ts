@@ -1,14 +1,13 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { initCaDirectory, issueDeviceCertificate, loadCa } from '@shellguard/server';
+import { openPki } from '@shellguard/server';
 
 export async function initCa(opts: { dir: string; name: string }): Promise<void> {
-  await initCaDirectory(opts.dir, { commonName: opts.name });
-  process.stdout.write(`site CA created in ${opts.dir} (ca.crt, ca.key: keep ca.key offline or on the server only)\n`);
+  const pki = await openPki(opts.dir, { commonName: opts.name });
+  process.stdout.write(`site PKI ready in ${opts.dir}: root CA (root.crt, root.key — move root.key offline once the issuing CA exists) and issuing CA ${pki.issuingCertPems().length > 1 ? '(several)' : ''}\n`);
 }
 
-export async function issueCertificate(opts: { dir: string; csr: string; out: string; hours: number }): Promise<void> {
-  const ca = loadCa(opts.dir);
-  const certPem = await issueDeviceCertificate(ca, readFileSync(opts.csr, 'utf8'), { validityHours: opts.hours });
-  writeFileSync(opts.out, certPem);
-  process.stdout.write(`certificate written to ${opts.out}, valid ${opts.hours} h\n`);
+/** A new issuing CA signed by the root; certificates from the old one stay valid until they expire. */
+export async function rotateCa(opts: { dir: string }): Promise<void> {
+  const pki = await openPki(opts.dir);
+  await pki.rotate();
+  process.stdout.write(`new issuing CA created; ${pki.issuingCertPems().length} issuing CAs are trusted through the root\n`);
 }

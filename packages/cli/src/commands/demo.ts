@@ -2,10 +2,14 @@
  * `shellguard demo`: a whole virtual site on one machine — site CA, server (broker, ingest, store,
  * HTTPS API), simulated equipment with slowly developing faults, and guardians polling it.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { FileKeyStore, startGuardian, validateGuardianConfig, type GuardianHandle } from '@shellguard/guardian';
-import { issueDeviceCertificate, openCaDirectory, startServer } from '@shellguard/server';
+import { stringify as toYaml } from 'yaml';
+import {
+  FileKeyStore, GUARDIAN_SWNAME, GUARDIAN_VERSION, loadGuardianConfig, measureGuardianConfig, startGuardian, type GuardianHandle,
+} from '@shellguard/guardian';
+import { openPki, startServer } from '@shellguard/server';
+import type { Measurement } from '@shellguard/protocol';
 import { startSimulatedSite, type SimulatedAsset } from '@shellguard/sim';
 import { createLogger, untilSignalled } from '../logging.ts';
 
@@ -20,6 +24,15 @@ export interface DemoOptions {
 }
 
 const SITE = 'site-1';
+const GROUP = 'site-1-guardians';
+const DEMO_ACTOR = 'system:demo';
+
+/** One release holding every guardian's measurements: same runtime and bundle, a config digest per guardian. */
+function mergeManifests(all: Measurement[][]): Measurement[] {
+  const seen = new Map<string, Measurement>();
+  for (const m of all.flat()) seen.set(`${m.component}/${m.digest}`, m);
+  return [...seen.values()];
+}
 
 function split<T>(items: T[], parts: number): T[][] {
   const out: T[][] = Array.from({ length: Math.min(parts, items.length) }, () => []);
@@ -29,6 +42,8 @@ function split<T>(items: T[], parts: number): T[][] {
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
   const dir = path.resolve(opts.dir);
+  // Every demo starts from a clean slate: a new site PKI, a new admin token, new guardians.
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const logFile = path.join(dir, 'demo.log');
   const logger = createLogger('demo', logFile);
@@ -36,7 +51,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 
   out(`Shellguard demo — state in ${dir}, logs in ${logFile}`);
   const caDir = path.join(dir, 'ca');
-  const ca = await openCaDirectory(caDir, { commonName: 'Shellguard demo site CA' });
+  const pki = await openPki(caDir, { commonName: 'Shellguard demo site root CA' });
+  const rootFile = path.join(caDir, 'root.crt');
   const server = await startServer({
     dataDir: path.join(dir, 'server'),
     caDir,
@@ -45,8 +61,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
   }, { logger: logger.child({ part: 'server' }) });
   const tokenFile = path.join(dir, 'admin-token');
-  if (server.adminToken) writeFileSync(tokenFile, `${server.adminToken}\n`, { mode: 0o600 });
-  const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '(the admin token was shown when this demo folder was first created)';
+  const token = server.adminToken!;
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  void pki;
 
   const sim = await startSimulatedSite({
     site: SITE, assets: opts.assets, basePort: opts.simPort, seed: 1,
@@ -60,25 +77,34 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   if (ahu) sim.model.injectFault({ asset: ahu, kind: 'fan-bearing' });
   if (gen) sim.model.injectFault({ asset: gen, kind: 'coolant-drift' });
 
-  const guardians: GuardianHandle[] = [];
+  // Enrolment as an operator does it: claim each guardian's id into the group, register the
+  // release it runs (reference values), then the guardian attests and gets its 24 h certificate.
+  server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: GUARDIAN_VERSION }, DEMO_ACTOR);
   const groups = split(sim.assets, opts.guardians);
+  const configFiles: string[] = [];
+  const manifests: Measurement[][] = [];
   for (const [i, assets] of groups.entries()) {
     const gdir = path.join(dir, `guardian-${i + 1}`);
     mkdirSync(gdir, { recursive: true, mode: 0o700 });
     const keys = await FileKeyStore.open(gdir);
-    // Enrolment for now: the demo CA signs the guardian's CSR directly. Attestation-gated
-    // issuance replaces exactly this step.
-    const certFile = path.join(gdir, 'guardian.crt');
-    writeFileSync(certFile, await issueDeviceCertificate(ca, await keys.createCsr(), { validityHours: 24 }));
-    const config = validateGuardianConfig({
+    const configFile = path.join(gdir, 'guardian.yaml');
+    writeFileSync(configFile, toYaml({
       site: SITE,
       dataDir: gdir,
-      server: { mqttUrl: `mqtts://127.0.0.1:${server.mqttPort}`, caFile: path.join(caDir, 'ca.crt'), certFile },
+      server: { mqttUrl: `mqtts://127.0.0.1:${server.mqttPort}`, apiUrl: `https://127.0.0.1:${server.apiPort}`, caFile: rootFile },
       equipment: assets.map((a: SimulatedAsset) => ({
         asset: a.id, name: a.name, area: a.area, profile: a.profile, host: a.host, port: a.port, unitId: a.unitId,
       })),
-    }, 'demo', dir);
-    guardians.push(await startGuardian(config, { logger: logger.child({ part: `guardian-${i + 1}` }) }));
+    }));
+    server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, DEMO_ACTOR);
+    manifests.push(await measureGuardianConfig(loadGuardianConfig(configFile), configFile));
+    configFiles.push(configFile);
+  }
+  server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components: mergeManifests(manifests) }, DEMO_ACTOR);
+
+  const guardians: GuardianHandle[] = [];
+  for (const [i, configFile] of configFiles.entries()) {
+    guardians.push(await startGuardian(loadGuardianConfig(configFile), { logger: logger.child({ part: `guardian-${i + 1}` }), configFile }));
   }
 
   const api = `https://127.0.0.1:${server.apiPort}/api/v1`;
@@ -86,7 +112,16 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   out(`  site ${SITE}: ${sim.assets.length} simulated assets, ${guardians.length} guardians, broker mqtts://127.0.0.1:${server.mqttPort} (client certificates required)`);
   out(`  API      ${api}   (OpenAPI: ${api}/openapi.json)`);
   out(`  token    ${token}`);
-  out(`  try      curl --cacert ${path.join(caDir, 'ca.crt')} -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/assets`);
+  out(`  try      curl --cacert ${rootFile} -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/assets`);
+  out(`           curl --cacert ${rootFile} -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/fleet`);
+  out('');
+  out('  guardian                                                          claim      attestation         certificate until');
+  for (const d of server.fleet.fleetView()) {
+    const a = d.lastAttestation;
+    const attest = a ? `${a.result}${a.reason ? ` (${a.reason})` : ''} ${new Date(a.at).toISOString().slice(11, 19)}` : 'never';
+    const until = d.certificateNotAfter ? new Date(d.certificateNotAfter).toISOString().replace('T', ' ').slice(0, 16) : '-';
+    out(`  ${d.deviceId}  ${d.state.padEnd(10)} ${attest.padEnd(19)} ${until} UTC`);
+  }
   out('');
 
   const isTty = process.stdout.isTTY === true;
@@ -100,7 +135,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     lastSamples = s.ingest.samplesStored;
     lastTime = now;
     const queued = guardians.reduce((n, g) => n + g.stats().queue.pendingBatches, 0);
-    const line = `  ingest ${rate.toFixed(0).padStart(6)} points/s · stored ${s.ingest.samplesStored} · queued batches ${queued} · guardians online ${s.connectedDevices}/${guardians.length} · refused writes to equipment: ${sim.writesReceived()}`;
+    const attested = s.fleet.filter((d) => d.state === 'claimed' && (d.lastAttestation as { result?: string } | undefined)?.result === 'pass').length;
+    const line = `  ingest ${rate.toFixed(0).padStart(6)} points/s · stored ${s.ingest.samplesStored} · queued batches ${queued} · guardians attested ${attested}/${guardians.length}, online ${s.connectedDevices} · writes to equipment: ${sim.writesReceived()}`;
     ticks += 1;
     if (isTty) process.stdout.write(`\r${line.padEnd(140)}`);
     else if (ticks % 10 === 0) out(line);

@@ -1,19 +1,43 @@
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { FileKeyStore, loadGuardianConfig, startGuardian } from '@shellguard/guardian';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  FileKeyStore, GUARDIAN_SWNAME, GUARDIAN_VERSION, loadGuardianConfig, measureGuardianConfig, startGuardian, writeCrashReport,
+} from '@shellguard/guardian';
 import { createLogger, untilSignalled } from '../logging.ts';
 
 export async function runGuardian(opts: { config: string }): Promise<void> {
   const config = loadGuardianConfig(opts.config);
   const logger = createLogger('guardian');
-  const guardian = await startGuardian(config, { logger });
+  // A crash leaves a bounded report on disk; the next start uploads it (issue 3: failure reporting).
+  process.on('uncaughtException', (err) => {
+    writeCrashReport(config.dataDir, err);
+    logger.fatal({ err: err.message }, 'guardian crashed; a crash report was written and will be uploaded at the next start');
+    process.exit(1);
+  });
+  const guardian = await startGuardian(config, { logger, configFile: opts.config });
   const sig = await untilSignalled();
   logger.info({ signal: sig }, 'stopping');
   await guardian.stop();
 }
 
-export async function writeGuardianCsr(opts: { dataDir: string; out: string }): Promise<void> {
+/** Prints the device id (creating the identity key on first use): what an operator claims. */
+export async function printGuardianId(opts: { dataDir: string }): Promise<void> {
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const keys = await FileKeyStore.open(opts.dataDir);
-  writeFileSync(opts.out, await keys.createCsr());
-  process.stdout.write(`device id ${keys.deviceId}\nCSR written to ${opts.out}\n`);
+  process.stdout.write(`${keys.deviceId}\n`);
+}
+
+/**
+ * Prints the release manifest (reference values) of this guardian as installed with this config:
+ * what an engineer registers for the device's group with `shellguard group release`.
+ */
+export async function printGuardianMeasurements(opts: { config: string }): Promise<void> {
+  const config = loadGuardianConfig(opts.config);
+  const components = await measureGuardianConfig(config, opts.config);
+  const manifest = { swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components };
+  process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+export function readText(file: string): string {
+  return readFileSync(path.resolve(file), 'utf8');
 }

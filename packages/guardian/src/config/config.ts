@@ -34,9 +34,10 @@ export interface GuardianConfig {
   server: {
     /** mqtts://host:port of the broker */
     mqttUrl: string;
+    /** https://host:port of the server's API, where the guardian attests to get its operational certificate. */
+    apiUrl: string;
+    /** The site's root CA certificate: the only anchor trusted for the server. */
     caFile: string;
-    /** Operational certificate issued for this guardian's identity key. */
-    certFile: string;
   };
   /** Extra profile folder besides the built-in profiles. */
   profilesDir?: string;
@@ -93,9 +94,11 @@ export function validateGuardianConfig(doc: unknown, source: string, baseDir: st
   const d = r.obj('(root)', doc);
   r.noUnknown('', d, ['site', 'dataDir', 'server', 'profilesDir', 'queue', 'equipment']);
   const server = r.obj('server', d.server);
-  r.noUnknown('server', server, ['mqttUrl', 'caFile', 'certFile']);
+  r.noUnknown('server', server, ['mqttUrl', 'apiUrl', 'caFile']);
   const mqttUrl = r.str('server.mqttUrl', server.mqttUrl);
   if (!/^mqtts:\/\/[^/]+:\d+$/.test(mqttUrl)) r.fail('server.mqttUrl', 'must be mqtts://host:port (plain mqtt:// is not allowed: the uplink is always TLS)');
+  const apiUrl = r.str('server.apiUrl', server.apiUrl);
+  if (!/^https:\/\/[^/]+:\d+$/.test(apiUrl)) r.fail('server.apiUrl', 'must be https://host:port (attestation is never sent in the clear)');
   const queue = d.queue === undefined ? {} : r.obj('queue', d.queue);
   r.noUnknown('queue', queue, ['maxBatches']);
   if (!Array.isArray(d.equipment) || d.equipment.length === 0) r.fail('equipment', 'must list at least one piece of equipment');
@@ -123,7 +126,7 @@ export function validateGuardianConfig(doc: unknown, source: string, baseDir: st
   const config: GuardianConfig = {
     site: r.id('site', d.site),
     dataDir: r.file('dataDir', d.dataDir),
-    server: { mqttUrl, caFile: r.file('server.caFile', server.caFile), certFile: r.file('server.certFile', server.certFile) },
+    server: { mqttUrl, apiUrl, caFile: r.file('server.caFile', server.caFile) },
     queue: { maxBatches: r.int('queue.maxBatches', queue.maxBatches, 100, 100_000_000, 5_000_000) },
     equipment,
   };

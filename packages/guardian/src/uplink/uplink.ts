@@ -36,6 +36,8 @@ export interface UplinkOptions {
   /** Publish a batch again when its ack has not come after this long. */
   resendAfterMs?: number;
   reconnectPeriodMs?: number;
+  /** Called each time a session is set up (births sent): a good moment to flush reports. */
+  onReady?: () => void;
 }
 
 export interface UplinkStats {
@@ -46,6 +48,8 @@ export interface UplinkStats {
   resentBatches: number;
   rejectedBatches: number;
   connects: number;
+  /** Times the client certificate was replaced (renewals). */
+  credentialUpdates: number;
 }
 
 export class Uplink {
@@ -61,10 +65,13 @@ export class Uplink {
   private ready = false;
   private pumping = false;
   private resendTimer: NodeJS.Timeout | undefined;
-  private readonly counters = { publishedBatches: 0, acknowledgedBatches: 0, resentBatches: 0, rejectedBatches: 0, connects: 0 };
+  private stopping = false;
+  private readonly counters = {
+    publishedBatches: 0, acknowledgedBatches: 0, resentBatches: 0, rejectedBatches: 0, connects: 0, credentialUpdates: 0,
+  };
 
   constructor(options: UplinkOptions) {
-    this.opts = { window: 64, resendAfterMs: 15_000, reconnectPeriodMs: 1_000, ...options };
+    this.opts = { window: 64, resendAfterMs: 15_000, reconnectPeriodMs: 1_000, ...options, tls: { ...options.tls } };
     this.now = options.now ?? Date.now;
   }
 
@@ -122,6 +129,11 @@ export class Uplink {
       }
       this.ready = true;
       this.pump();
+      try {
+        this.opts.onReady?.();
+      } catch (err) {
+        this.opts.logger.warn({ err: errorMessage(err) }, 'uplink onReady hook failed');
+      }
     } catch (err) {
       this.opts.logger.warn({ err: errorMessage(err) }, 'uplink session setup failed; will retry on reconnect');
     }
@@ -204,12 +216,61 @@ export class Uplink {
     }
   }
 
+  /**
+   * Presents a new client certificate (a renewed operational certificate: leaf + issuing CA PEM,
+   * for the same identity key) from now on. A connected session is ended cleanly (NDEATH, then
+   * DISCONNECT) and opened again at once, so the broker sees the new certificate; a connection
+   * attempt in progress is dropped and retried with it. Nothing is lost: batches stay in the
+   * outbox until acknowledged and the new session publishes everything not yet acknowledged.
+   */
+  updateCredentials(certChainPem: string): void {
+    this.opts.tls.certPem = certChainPem;
+    this.counters.credentialUpdates += 1;
+    const client = this.client;
+    if (!client || this.stopping) return;
+    // mqtt.js builds every new TLS stream from client.options (connect/tls.js), so this is what
+    // the next connection presents.
+    client.options.cert = certChainPem;
+    if (client.connected) {
+      this.opts.logger.info('uplink reconnecting to present the renewed certificate');
+      void this.reconnectGracefully(client);
+    } else {
+      // Connecting or waiting to retry: drop a handshake that may still use the old certificate;
+      // the reconnect timer retries with the new one.
+      client.stream?.destroy();
+    }
+  }
+
+  private async reconnectGracefully(client: MqttClient): Promise<void> {
+    if (this.ready) {
+      try {
+        // Sparkplug §7.1: a clean DISCONNECT suppresses the will, so announce the death ourselves.
+        await client.publishAsync(sparkplugTopic({ group: this.opts.site, type: 'NDEATH', edge: this.opts.deviceId }),
+          Buffer.from(encodeNodeDeath(this.bdSeq, this.now())), { qos: 0 });
+      } catch { /* reconnecting anyway */ }
+    }
+    if (this.stopping || this.client !== client) return;
+    // mqtt.js: reconnect() on a connected client ends the session and connects again at once.
+    client.reconnect();
+  }
+
+  /**
+   * Publishes an encoded DeviceReport on up/report (QoS 0). Returns false when not connected;
+   * the caller keeps the report and tries again later.
+   */
+  publishReport(payload: Buffer): boolean {
+    if (!this.ready || !this.client) return false;
+    this.client.publish(controlTopic(this.opts.deviceId, 'up', ControlKinds.report), payload, { qos: 0 });
+    return true;
+  }
+
   stats(): UplinkStats {
     return { connected: this.ready, inFlight: this.inFlight.size, ...this.counters };
   }
 
   /** Ends the session cleanly (the broker then does not publish our will; we send NDEATH ourselves). */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.resendTimer) clearInterval(this.resendTimer);
     const client = this.client;
     if (!client) return;

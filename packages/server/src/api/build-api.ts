@@ -8,10 +8,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import { ShellguardError } from '@shellguard/protocol';
 import type { ApiTokens } from '../auth/api-tokens.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { IncidentLog } from '../incidents/incident-log.ts';
 import type { SiteRegistry } from '../registry/site-registry.ts';
 import type { TelemetryStore } from '../telemetry/telemetry-store.ts';
 import { errorBody, httpStatusFor } from './api-error.ts';
+import { ATTESTATION_ANONYMOUS_ROUTES, attestationRoutes } from './attestation-routes.ts';
+import { auditRoutes, incidentRoutes } from './audit-routes.ts';
 import { requireBearerToken } from './bearer-auth.ts';
+import { DEFAULT_ATTESTATION_RATE_LIMIT, type RateLimit } from './client-rate-limiter.ts';
+import type { FleetApi } from './fleet-api.ts';
+import { fleetRoutes } from './fleet-routes.ts';
+import { tokenRoutes, type TokenAdmin } from './token-routes.ts';
 import { registryRoutes } from './registry-routes.ts';
 import { ErrorResponse } from './schemas.ts';
 import { telemetryRoutes } from './telemetry-routes.ts';
@@ -30,6 +38,39 @@ export interface BuildApiOptions {
   healthCounters?: () => Record<string, unknown>;
   now?: () => number;
   version?: string;
+  /** Claims, groups, releases, attestation, revocation and fleet views; routes exist only when given. */
+  fleet?: FleetApi;
+  /** GET /audit and /audit/verify, when given. */
+  audit?: AuditLog;
+  /** GET /incidents, when given. */
+  incidents?: IncidentLog;
+  /** GET/POST /tokens and POST /tokens/:id/revoke (admin only), when given together with `audit`. */
+  tokenAdmin?: TokenAdmin;
+  /** Per client address, on the token-less attestation routes (default: burst 200, 50/s). */
+  attestationRateLimit?: RateLimit;
+}
+
+/**
+ * Statuses of codes raised behind the routes (fleet service, edge hooks). Kept here, beside the
+ * error handler, so the mapping to HTTP stays in one place (STYLE.md §5).
+ */
+const EDGE_STATUS_BY_CODE: Record<string, number> = {
+  forbidden: 403,
+  body_too_large: 413,
+  rate_limited: 429,
+  device_id_invalid: 400,
+  invalid_input: 400,
+  device_unclaimed: 404,
+  group_unknown: 404,
+  device_already_claimed: 409,
+  device_revoked: 409,
+  device_not_quarantined: 409,
+  group_site_mismatch: 409,
+  release_conflict: 409,
+};
+
+function statusFor(code: string): number {
+  return EDGE_STATUS_BY_CODE[code] ?? httpStatusFor(code);
 }
 
 export function buildApi(options: BuildApiOptions): FastifyInstance {
@@ -43,14 +84,18 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
   if (options.tls) serverOptions.https = { cert: options.tls.certPem, key: options.tls.keyPem };
   const app = Fastify(serverOptions as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
 
-  requireBearerToken(app, options.tokens);
+  // The attestation exchange is the only token-less pair of routes, and only when it is served.
+  requireBearerToken(app, options.tokens, { anonymous: options.fleet ? ATTESTATION_ANONYMOUS_ROUTES : [] });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err.validation) {
       return reply.code(400).send(errorBody('bad_request', `invalid request: ${err.message}`));
     }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send(errorBody('body_too_large', err.message));
+    }
     if (err instanceof ShellguardError) {
-      const status = httpStatusFor(err.code);
+      const status = statusFor(err.code);
       if (status >= 500) request.log.error({ code: err.code, err: err.message }, 'request failed');
       return reply.code(status).send(errorBody(err.code, status >= 500 ? 'internal error' : err.message));
     }
@@ -70,7 +115,8 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
       info: {
         title: 'Shellguard API',
         version: options.version ?? '0.1.0',
-        description: 'Sites, assets, points, telemetry and guardians. Every route needs `Authorization: Bearer <API token>`.',
+        description: 'Sites, assets, points, telemetry, guardians, fleet and audit. Every route needs `Authorization: Bearer <API token>`, '
+          + 'except the attestation exchange (POST /api/v1/attestation/*), which guardians call with signed evidence.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'sgt_<id>_<secret>' } } },
       security: [{ bearerAuth: [] }],
@@ -100,6 +146,16 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
 
     await api.register(registryRoutes, { registry: options.registry, store: options.store });
     await api.register(telemetryRoutes, { store: options.store, now });
+    if (options.fleet) {
+      await api.register(attestationRoutes, {
+        fleet: options.fleet, apiPrefix: API_PREFIX, rateLimit: options.attestationRateLimit ?? DEFAULT_ATTESTATION_RATE_LIMIT, now,
+      });
+      await api.register(fleetRoutes, { fleet: options.fleet });
+    }
+    if (options.audit) await api.register(auditRoutes, { audit: options.audit });
+    if (options.incidents) await api.register(incidentRoutes, { incidents: options.incidents });
+    // Token management changes who may act: never without the audit log.
+    if (options.tokenAdmin && options.audit) await api.register(tokenRoutes, { tokens: options.tokenAdmin, audit: options.audit });
   }, { prefix: API_PREFIX });
 
   return app as unknown as FastifyInstance;

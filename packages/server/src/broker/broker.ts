@@ -1,10 +1,12 @@
 /**
  * The embedded MQTT broker (aedes, MQTT 3.1.1) behind a TLS 1.3 listener that requires a client
- * certificate from the site CA. The certificate's subject CN is the device id; the MQTT client
- * id must equal it, and a device may publish and subscribe only under its own topics
- * (ARCHITECTURE.md §2, least privilege; ACL rules live in @shellguard/protocol).
+ * certificate chaining to the site root CA (through an issuing CA the device presents). Only an
+ * OPERATIONAL certificate (OPERATIONAL_POLICY_OID, issued after attestation) gets in. The
+ * certificate's subject CN is the device id; the MQTT client id must equal it, and a device may
+ * publish and subscribe only under its own topics (ARCHITECTURE.md §2, least privilege; ACL rules
+ * live in @shellguard/protocol).
  */
-import { createServer, type TLSSocket } from 'node:tls';
+import { createServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { EventEmitter } from 'node:events';
 import type { Socket, AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
@@ -16,9 +18,13 @@ import { BrokerError } from './broker-error.ts';
 import { peerIdentity } from './peer-identity.ts';
 
 export interface BrokerTlsOptions {
+  /** The server certificate followed by its issuing CA (Pki.issueServerCertificate's chainPem). */
   certPem: string;
   keyPem: string;
-  /** Trust anchors for client certificates (the site CA; several during a CA rotation). */
+  /**
+   * Trust anchors for client certificates: the site ROOT (several during a root rotation).
+   * Devices send their issuing CA with their certificate, so issuing CAs need not be listed.
+   */
   caPems: string[];
 }
 
@@ -33,7 +39,10 @@ export interface BrokerOptions {
   onPublish?: (deviceId: string, topic: string, payload: Buffer) => void;
   onClientConnected?: (deviceId: string) => void;
   onClientDisconnected?: (deviceId: string) => void;
-  /** Consulted on every CONNECT after TLS has verified the certificate (revocation, quarantine). */
+  /**
+   * Consulted on every CONNECT after TLS has verified the certificate and its operational policy
+   * (claim, revocation, quarantine). certSerial is lowercase hex, as Pki reports serials.
+   */
   isDeviceAllowed?: (deviceId: string, certSerial: string) => boolean;
 }
 
@@ -49,6 +58,11 @@ export interface Broker {
   publishToDevice(topic: string, payload: Buffer, qos: 0 | 1): Promise<void>;
   connectedDevices(): string[];
   disconnectDevice(deviceId: string): void;
+  /**
+   * Replaces the client-certificate trust anchors for connections from now on (a root
+   * rotation); sessions already open are not affected.
+   */
+  setTrustAnchors(caPems: string[]): void;
   stats(): BrokerStats;
   close(): Promise<void>;
 }
@@ -97,6 +111,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         stats.refusedConnections++;
         log.warn({ clientId: client.id }, 'connection refused: certificate does not name a device');
         return done(notAuthorized('certificate does not name a device'), false);
+      }
+      // RFC 5280 §4.2.1.4: the policy says what the certificate may be used for; an identity
+      // certificate on the same chain (no attestation behind it) must not reach the plant data.
+      if (!peer.operational) {
+        stats.refusedConnections++;
+        log.warn({ deviceId: peer.deviceId, certSerial: peer.certSerial }, 'connection refused: not an operational certificate');
+        return done(notAuthorized('an operational certificate is required'), false);
       }
       if (client.id !== peer.deviceId) {
         stats.refusedConnections++;
@@ -178,13 +199,16 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   (aedes as EventEmitter).on('error', (err: Error) => log.error({ err: err.message }, 'broker error'));
 
   const sockets = new Set<Socket>();
-  const server = createServer({
+  const secureContext = (caPems: string[]): SecureContextOptions => ({
     cert: options.tls.certPem,
     key: options.tls.keyPem,
-    ca: options.tls.caPems,
+    ca: caPems,
+    minVersion: 'TLSv1.3',
+  });
+  const server = createServer({
+    ...secureContext(options.tls.caPems),
     requestCert: true,
     rejectUnauthorized: true,
-    minVersion: 'TLSv1.3',
     handshakeTimeout: 10_000,
   });
   server.on('connection', (socket: Socket) => {
@@ -245,6 +269,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       if (!client) return;
       log.info({ deviceId }, 'disconnecting device');
       client.close();
+    },
+
+    setTrustAnchors(caPems) {
+      server.setSecureContext(secureContext([...caPems]));
+      log.info({ trustAnchors: caPems.length }, 'client certificate trust anchors replaced');
     },
 
     stats() {

@@ -24,6 +24,8 @@ export interface DeviceCertificatePolicy {
   /** 24 h is the default for operational certificates (ARCHITECTURE.md §2). */
   validityHours: number;
   now?: Date;
+  /** Certificate policy OIDs (RFC 5280 §4.2.1.4); OPERATIONAL_POLICY_OID marks an operational certificate. */
+  certificatePolicies?: string[];
 }
 
 export async function verifyDeviceCsr(csrPem: string): Promise<VerifiedDeviceCsr> {
@@ -82,7 +84,8 @@ export async function signDeviceCertificate(ca: SiteCa, csr: VerifiedDeviceCsr, 
     subject: [{ CN: [csr.deviceId] }],
     issuer: signer.certificate.subject,
     notBefore: new Date(now.getTime() - NOT_BEFORE_BACKDATE_MS),
-    notAfter: new Date(now.getTime() + policy.validityHours * HOUR_MS),
+    // RFC 5280 §6.1.3: a certificate outliving its issuer would stop verifying early anyway.
+    notAfter: new Date(Math.min(now.getTime() + policy.validityHours * HOUR_MS, signer.certificate.notAfter.getTime())),
     publicKey: subjectKey,
     signingKey: signer.signingKey,
     signingAlgorithm: SIGNING_ALGORITHM,
@@ -92,6 +95,7 @@ export async function signDeviceCertificate(ca: SiteCa, csr: VerifiedDeviceCsr, 
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
       await x509.SubjectKeyIdentifierExtension.create(subjectKey),
       authorityKeyIdentifier(signer),
+      ...(policy.certificatePolicies?.length ? [new x509.CertificatePolicyExtension(policy.certificatePolicies, false)] : []),
     ],
   });
   return cert.toString('pem');

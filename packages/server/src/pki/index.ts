@@ -1,10 +1,17 @@
 export { PkiError, type PkiErrorCode } from './pki-error.ts';
 export {
-  createSiteCa, issueServerCertificate, caPublicKey,
-  type SiteCa, type IssuedKeyPair, type CreateSiteCaOptions, type IssueServerCertificateOptions,
+  createSiteCa, createIssuingCa, issueServerCertificate, caPublicKey,
+  type SiteCa, type IssuedKeyPair, type CreateSiteCaOptions, type CreateIssuingCaOptions, type IssueServerCertificateOptions,
 } from './site-ca.ts';
 export {
   verifyDeviceCsr, signDeviceCertificate, issueDeviceCertificate,
   type VerifiedDeviceCsr, type DeviceCertificatePolicy,
 } from './device-certificate.ts';
 export { initCaDirectory, loadCa, openCaDirectory, CA_CERT_FILE, CA_KEY_FILE } from './ca-directory.ts';
+export { OPERATIONAL_POLICY_OID, certificatePolicies, hasOperationalPolicy, policyOidsOf } from './operational-policy.ts';
+export { createCrl, type RevokedCertificate, type CrlOptions } from './certificate-revocation-list.ts';
+export {
+  openPki, ROOT_CERT_FILE, ROOT_KEY_FILE, ISSUING_DIR,
+  type Pki, type OpenPkiOptions, type DeviceKey, type SignCertificateOptions, type SignedCertificate,
+  type ServerCertificate, type Instant,
+} from './site-pki.ts';

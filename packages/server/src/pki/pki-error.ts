@@ -12,6 +12,10 @@ export type PkiErrorCode =
   /** The CA directory or one of its files is missing or unreadable. */
   | 'ca_missing'
   /** The CA key file is readable by group or others. */
-  | 'key_file_permissions';
+  | 'key_file_permissions'
+  /** An operation needs the root CA key, and root.key is not in the CA folder (moved offline). */
+  | 'root_key_offline'
+  /** A CA file is there but unusable: an issuing CA not signed by the root, a key not matching its certificate. */
+  | 'ca_invalid';
 
 export class PkiError extends ShellguardError<PkiErrorCode> {}

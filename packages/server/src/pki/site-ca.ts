@@ -10,6 +10,7 @@ import {
   privateKeyPem, randomSerialNumber,
 } from './keys.ts';
 import { PkiError } from './pki-error.ts';
+import { ANY_POLICY_OID } from './operational-policy.ts';
 
 /** A CA as stored on disk: its certificate and its PKCS#8 private key, both PEM. */
 export interface SiteCa {
@@ -27,6 +28,17 @@ export interface CreateSiteCaOptions {
   commonName: string;
   validityDays: number;
   now?: Date;
+  /**
+   * RFC 5280 §4.2.1.9 path length: 0 (default) for a CA that signs only end-entity
+   * certificates, 1 for a root that signs issuing CAs.
+   */
+  pathLength?: number;
+}
+
+export interface CreateIssuingCaOptions {
+  commonName: string;
+  validityDays: number;
+  now?: Date;
 }
 
 export async function createSiteCa(options: CreateSiteCaOptions): Promise<SiteCa> {
@@ -41,10 +53,41 @@ export async function createSiteCa(options: CreateSiteCaOptions): Promise<SiteCa
     keys,
     signingAlgorithm: SIGNING_ALGORITHM,
     extensions: [
-      // RFC 5280 §4.2.1.9: a CA that only issues end-entity certificates (path length 0).
-      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.BasicConstraintsExtension(true, options.pathLength ?? 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: privateKeyPem(privateKey) };
+}
+
+/**
+ * An issuing CA signed by `root` (which must be a CA with path length >= 1). It signs only
+ * end-entity certificates (path length 0); its validity never outlasts the root's.
+ */
+export async function createIssuingCa(root: SiteCa, options: CreateIssuingCaOptions): Promise<SiteCa> {
+  const now = options.now ?? new Date();
+  const signer = await caSigner(root);
+  const { privateKey, publicKey } = generateP256Key();
+  const subjectPublicKey = await importPublicKey(publicKey);
+  const notAfter = Math.min(now.getTime() + options.validityDays * DAY_MS, signer.certificate.notAfter.getTime());
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialNumber(),
+    subject: [{ CN: [options.commonName] }],
+    issuer: signer.certificate.subject,
+    notBefore: new Date(now.getTime() - NOT_BEFORE_BACKDATE_MS),
+    notAfter: new Date(notAfter),
+    publicKey: subjectPublicKey,
+    signingKey: signer.signingKey,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      // anyPolicy: the operational policy of the leaves survives RFC 5280 §6.1 policy processing
+      // for relying parties that run it.
+      new x509.CertificatePolicyExtension([ANY_POLICY_OID], false),
+      await x509.SubjectKeyIdentifierExtension.create(subjectPublicKey),
+      authorityKeyIdentifier(signer),
     ],
   });
   return { certPem: cert.toString('pem'), keyPem: privateKeyPem(privateKey) };

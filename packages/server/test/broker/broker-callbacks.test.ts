@@ -34,7 +34,7 @@ describe('startBroker with failing callbacks', () => {
     });
     const device = await fixture.issueDevice('device');
     const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${fixture.broker.port}`, {
-      ca: fixture.ca.certPem, cert: device.certPem, key: device.keyPem,
+      ca: fixture.rootPem, cert: device.certPem, key: device.keyPem,
       clientId: device.deviceId, protocolVersion: 4, reconnectPeriod: 0,
     });
     const topic = `spBv1.0/s/NDATA/${device.deviceId}`;

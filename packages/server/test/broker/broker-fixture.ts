@@ -1,19 +1,24 @@
 /**
- * Test fixture: a site CA, a second unrelated CA, server and device certificates written to a
- * temporary directory (mosquitto_* read them from files), and a broker started with them.
+ * Test fixture: a site PKI (root + issuing CA) in a temporary directory, server and device
+ * certificates written there too (mosquitto_* read them from files), and a broker started with
+ * them, trusting the root.
  */
 import { spawn } from 'node:child_process';
+import { X509Certificate, createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createSiteCa, issueDeviceCertificate, issueServerCertificate, type SiteCa } from '../../src/pki/index.ts';
+import { issueDeviceCertificate, openPki, type Pki, type SiteCa } from '../../src/pki/index.ts';
 import { startBroker, type Broker, type BrokerOptions } from '../../src/broker/index.ts';
 import { makeDeviceCsr } from '../pki/device-csr.ts';
 
 export interface DeviceFiles {
   deviceId: string;
+  /** What the device presents: its certificate, then the issuing CA when there is one. */
   certPem: string;
+  /** Lowercase hex. */
+  serial: string;
   keyPem: string;
   certFile: string;
   keyFile: string;
@@ -25,9 +30,22 @@ export interface Published {
   payload: string;
 }
 
+export interface IssueDeviceOptions {
+  /** Another PKI (a foreign root) instead of the fixture's. */
+  pki?: Pki;
+  /** Sign directly with this CA (leaf only, no policy) instead of a PKI. */
+  ca?: SiteCa;
+  /** 'identity' leaves the operational policy out. Default 'operational'. */
+  kind?: 'operational' | 'identity';
+  now?: Date;
+  validityHours?: number;
+}
+
 export interface BrokerFixture {
   dir: string;
-  ca: SiteCa;
+  pki: Pki;
+  /** The site root, what devices trust for the server. */
+  rootPem: string;
   caFile: string;
   broker: Broker;
   published: Published[];
@@ -35,16 +53,15 @@ export interface BrokerFixture {
   /** Every log record the broker wrote, parsed. */
   logs: Record<string, unknown>[];
   deniedDevices: Set<string>;
-  issueDevice(name: string, options?: { ca?: SiteCa; now?: Date; validityHours?: number }): Promise<DeviceFiles>;
+  issueDevice(name: string, options?: IssueDeviceOptions): Promise<DeviceFiles>;
   close(): Promise<void>;
 }
 
 export async function startBrokerFixture(overrides: Partial<BrokerOptions> = {}): Promise<BrokerFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-broker-'));
-  const ca = await createSiteCa({ commonName: 'Test site CA', validityDays: 30 });
-  const caFile = join(dir, 'ca.crt');
-  writeFileSync(caFile, ca.certPem);
-  const server = await issueServerCertificate(ca, { hostnames: ['localhost'], ips: ['127.0.0.1'], validityDays: 30 });
+  const pki = await openPki(join(dir, 'ca'), { commonName: 'Test site' });
+  const caFile = join(dir, 'ca', 'root.crt');
+  const server = await pki.issueServerCertificate({ hostnames: ['localhost'], ips: ['127.0.0.1'], validityDays: 30 });
   const published: Published[] = [];
   const events: string[] = [];
   const deniedDevices = new Set<string>();
@@ -53,7 +70,7 @@ export async function startBrokerFixture(overrides: Partial<BrokerOptions> = {})
 
   const broker = await startBroker({
     port: 0,
-    tls: { certPem: server.certPem, keyPem: server.keyPem, caPems: [ca.certPem] },
+    tls: { certPem: server.chainPem, keyPem: server.keyPem, caPems: [pki.rootPem] },
     logger: pino({ level: 'info' }, logDestination),
     onPublish: (deviceId, topic, payload) => published.push({ deviceId, topic, payload: payload.toString() }),
     onClientConnected: (deviceId) => events.push(`connected ${deviceId}`),
@@ -62,21 +79,32 @@ export async function startBrokerFixture(overrides: Partial<BrokerOptions> = {})
     ...overrides,
   });
 
-  async function issueDevice(name: string, options: { ca?: SiteCa; now?: Date; validityHours?: number } = {}): Promise<DeviceFiles> {
+  async function issueDevice(name: string, options: IssueDeviceOptions = {}): Promise<DeviceFiles> {
     const device = await makeDeviceCsr();
-    const certPem = await issueDeviceCertificate(options.ca ?? ca, device.csrPem, {
-      validityHours: options.validityHours ?? 24,
-      ...(options.now ? { now: options.now } : {}),
-    });
+    const validity = { validityHours: options.validityHours ?? 24, ...(options.now ? { now: options.now } : {}) };
+    let certPem: string;
+    let serial: string;
+    if (options.ca) {
+      certPem = await issueDeviceCertificate(options.ca, device.csrPem, validity);
+      serial = new X509Certificate(certPem).serialNumber.toLowerCase();
+    } else {
+      const signer = options.pki ?? pki;
+      const key = { deviceId: device.deviceId, publicKey: createPublicKey(device.keyPem) };
+      const signed = options.kind === 'identity'
+        ? await signer.issueIdentityCertificate(key, validity)
+        : await signer.signOperationalCertificate(key, validity);
+      certPem = signed.chainPem;
+      serial = signed.serial;
+    }
     const certFile = join(dir, `${name}.crt`);
     const keyFile = join(dir, `${name}.key`);
     writeFileSync(certFile, certPem);
     writeFileSync(keyFile, device.keyPem, { mode: 0o600 });
-    return { deviceId: device.deviceId, certPem, keyPem: device.keyPem, certFile, keyFile };
+    return { deviceId: device.deviceId, certPem, serial, keyPem: device.keyPem, certFile, keyFile };
   }
 
   return {
-    dir, ca, caFile, broker, published, events, logs, deniedDevices, issueDevice,
+    dir, pki, rootPem: pki.rootPem, caFile, broker, published, events, logs, deniedDevices, issueDevice,
     async close() {
       await broker.close();
       rmSync(dir, { recursive: true, force: true });

@@ -25,7 +25,7 @@ describe('startBroker', () => {
 
   async function connectDevice(device: DeviceFiles, clientId = device.deviceId): Promise<mqtt.MqttClient> {
     return mqtt.connectAsync(`mqtts://127.0.0.1:${fixture.broker.port}`, {
-      ca: fixture.ca.certPem,
+      ca: fixture.rootPem,
       cert: device.certPem,
       key: device.keyPem,
       clientId,
@@ -185,7 +185,7 @@ describe('startBroker', () => {
         const refusedBefore = fixture.broker.stats().refusedPublishes;
 
         const forger = await mqtt.connectAsync(`mqtts://127.0.0.1:${fixture.broker.port}`, {
-          ca: fixture.ca.certPem, cert: deviceA.certPem, key: deviceA.keyPem, clientId: deviceA.deviceId,
+          ca: fixture.rootPem, cert: deviceA.certPem, key: deviceA.keyPem, clientId: deviceA.deviceId,
           protocolVersion: 4, reconnectPeriod: 0,
           will: { topic: downTopic, payload: Buffer.from('forged-will'), qos: 0, retain: false },
         });
@@ -257,7 +257,7 @@ describe('startBroker', () => {
   describe('misbehaving clients', () => {
     it('survives garbage after the TLS handshake and keeps serving devices', async () => {
       const socket = tlsConnect({
-        host: '127.0.0.1', port: fixture.broker.port, ca: fixture.ca.certPem, cert: deviceA.certPem, key: deviceA.keyPem,
+        host: '127.0.0.1', port: fixture.broker.port, ca: fixture.rootPem, cert: deviceA.certPem, key: deviceA.keyPem,
       });
       await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));

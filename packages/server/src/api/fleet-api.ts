@@ -1,0 +1,33 @@
+/**
+ * What the HTTP routes need from the fleet (claims, groups, releases, attestation, revocation,
+ * views): a port, so the routes depend on this and not on the service behind it (STYLE.md §1).
+ * fleet/FleetService implements it. Write methods record their own audit event with the `actor`
+ * they are given (`token:<id>`).
+ *
+ * Errors: `challenge` and `appraise` throw an error whose `code` is an AttestationRefusal (-> 403);
+ * the others throw errors with a fleet code (mapped in build-api.ts: 400, 404 or 409).
+ */
+import type { ChallengeResponse, EnrolmentResponse } from '@shellguard/protocol';
+import type {
+  BulkClaimItem, BulkClaimResult, ClaimRecord, DeviceClaim, FleetDevice, GroupDefinition, GroupRecord, ReleaseManifest,
+  ReleaseRecord, StoredReport, VersionDrift,
+} from './fleet-schemas.ts';
+
+type MaybePromise<T> = T | Promise<T>;
+
+export interface FleetApi {
+  claim(claim: DeviceClaim, actor: string): MaybePromise<ClaimRecord>;
+  claimMany(claims: BulkClaimItem[], actor: string): MaybePromise<BulkClaimResult>;
+  defineGroup(group: GroupDefinition, actor: string): MaybePromise<GroupRecord>;
+  registerRelease(release: ReleaseManifest & { group: string }, actor: string): MaybePromise<ReleaseRecord>;
+  challenge(deviceId: string): MaybePromise<ChallengeResponse>;
+  appraise(evidence: string): Promise<EnrolmentResponse>;
+  revoke(deviceId: string, actor: string, reason: string): MaybePromise<ClaimRecord>;
+  releaseQuarantine(deviceId: string, actor: string, reason?: string): MaybePromise<ClaimRecord>;
+  /** One PEM CRL per issuing CA. */
+  crls(): Promise<string[]>;
+  fleetView(): MaybePromise<FleetDevice[]>;
+  versionReport(): MaybePromise<VersionDrift[]>;
+  /** Newest first. */
+  reports(deviceId: string): MaybePromise<StoredReport[]>;
+}

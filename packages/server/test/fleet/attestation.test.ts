@@ -1,0 +1,299 @@
+import { X509Certificate, randomBytes, sign } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AttestationRefusals, encodeEvidence, type AttestationRefusal } from '@shellguard/protocol';
+import { AttestationError } from '../../src/fleet/index.ts';
+import { BUNDLE_1_0, T0, TestGuardian, digest, fleetFixture, type FleetFixture } from './fleet-fixture.ts';
+
+const HOUR = 3_600_000;
+
+async function refusal(promise: Promise<unknown>): Promise<AttestationRefusal> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(AttestationError);
+    const code = (err as AttestationError).code;
+    expect(AttestationRefusals).toContain(code);
+    return code;
+  }
+  throw new Error('expected the appraisal to be refused');
+}
+
+describe('FleetService attestation', () => {
+  let f: FleetFixture;
+  let alice: TestGuardian;
+  let bob: TestGuardian;
+
+  beforeEach(async () => {
+    f = await fleetFixture();
+    alice = new TestGuardian('alice');
+    bob = new TestGuardian('bob');
+    f.setupGroup([alice.configDigest, bob.configDigest]);
+    f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
+    f.fleet.claim({ deviceId: bob.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
+  });
+  afterEach(() => f.close());
+
+  /** Nothing was issued: no certificate signed, no row, and the device is not allowed on the broker. */
+  function expectNothingIssued(): void {
+    expect(f.issuer.signed).toBe(0);
+    expect(f.certificateRows()).toBe(0);
+  }
+
+  function stateOf(g: TestGuardian) {
+    return f.fleet.getClaim(g.deviceId)?.state;
+  }
+
+  it('issues a 24 h operational certificate for fresh, authentic, matching evidence', async () => {
+    const { nonce, expiresAt } = f.fleet.challenge(alice.deviceId);
+    expect(expiresAt).toBe(T0 + 60_000);
+    f.clock.now += 5_000;
+    const res = await f.fleet.appraise(alice.evidence(nonce, f.clock.now));
+
+    const leaf = new X509Certificate(res.certificatePem);
+    expect(leaf.subject).toBe(`CN=${alice.deviceId}`);
+    expect(Date.parse(leaf.validTo)).toBe(res.notAfter);
+    // X.509 times have one-second resolution.
+    expect(Math.abs(res.notAfter - (f.clock.now + 24 * HOUR))).toBeLessThan(1000);
+    expect(Date.parse(leaf.validFrom)).toBeLessThanOrEqual(f.clock.now);
+    expect(leaf.publicKey.export({ format: 'jwk' })).toEqual(alice.publicKey.export({ format: 'jwk' }));
+    const ca = new X509Certificate(res.caPems[0]!);
+    expect(leaf.verify(ca.publicKey)).toBe(true);
+    // leaf + issuing CA, concatenated
+    expect(res.certificatePem.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+
+    // The broker's question, with the serial as node reports it (uppercase hex).
+    expect(f.fleet.isDeviceAllowed(alice.deviceId, leaf.serialNumber)).toBe(true);
+    expect(f.fleet.isDeviceAllowed(bob.deviceId, leaf.serialNumber)).toBe(false);
+    expect(f.fleet.isDeviceAllowed(alice.deviceId, 'deadbeef')).toBe(false);
+    f.clock.now = res.notAfter + 1;
+    expect(f.fleet.isDeviceAllowed(alice.deviceId, leaf.serialNumber)).toBe(false);
+
+    const [record] = f.fleet.attestations(alice.deviceId);
+    expect(record).toMatchObject({ result: 'pass', authentic: true, swversion: '1.1.0', certSerial: leaf.serialNumber.toLowerCase().replace(/^0+/, '') });
+    expect(f.audit.actions()).toContain('attestation.pass');
+    expect(f.incidents.incidents).toHaveLength(0);
+  });
+
+  it('uses the configured certificate validity', async () => {
+    const g = await fleetFixture({ certificateValidityHours: 6 });
+    try {
+      g.setupGroup([alice.configDigest]);
+      g.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
+      const res = await g.fleet.appraise(alice.evidence(g.fleet.challenge(alice.deviceId).nonce, g.clock.now));
+      expect(Math.abs(res.notAfter - (g.clock.now + 6 * HOUR))).toBeLessThan(1000);
+    } finally {
+      g.close();
+    }
+  });
+
+  it('refuses a forged signature (signature_invalid) and does not quarantine', async () => {
+    const { nonce } = f.fleet.challenge(alice.deviceId);
+    // Alice's key in the header, signed by someone else.
+    const forged = encodeEvidence(alice.claims(nonce, f.clock.now), alice.publicKey, (d) => sign('sha256', d, bob.privateKey));
+    expect(await refusal(f.fleet.appraise(forged))).toBe('signature_invalid');
+    // Random bytes as the signature.
+    const good = alice.evidence(nonce, f.clock.now);
+    const randomSig = `${good.slice(0, good.lastIndexOf('.'))}.${randomBytes(64).toString('base64url')}`;
+    expect(await refusal(f.fleet.appraise(randomSig))).toBe('signature_invalid');
+    expectNothingIssued();
+    expect(stateOf(alice)).toBe('claimed');
+    expect(f.quarantined).toEqual([]);
+    // The nonce was not spent by the forgery: alice can still use it.
+    await f.fleet.appraise(good);
+  });
+
+  it("refuses evidence signed by another device's key (key_mismatch)", async () => {
+    const { nonce } = f.fleet.challenge(alice.deviceId);
+    // Bob signs with his own key, but the ueid names alice.
+    const evidence = bob.evidence(nonce, f.clock.now, { ueid: alice.claims(nonce, 0).ueid });
+    expect(await refusal(f.fleet.appraise(evidence))).toBe('key_mismatch');
+    expectNothingIssued();
+    expect(stateOf(alice)).toBe('claimed');
+    expect(stateOf(bob)).toBe('claimed');
+  });
+
+  it('refuses a replayed nonce (nonce_replayed)', async () => {
+    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const evidence = alice.evidence(nonce, f.clock.now);
+    await f.fleet.appraise(evidence);
+    f.issuer.signed = 0;
+    f.db.prepare('DELETE FROM fleet_certificates').run();
+    expect(await refusal(f.fleet.appraise(evidence))).toBe('nonce_replayed');
+    expectNothingIssued();
+    expect(stateOf(alice)).toBe('claimed');
+  });
+
+  it('refuses an expired nonce (nonce_expired)', async () => {
+    const { nonce, expiresAt } = f.fleet.challenge(alice.deviceId);
+    f.clock.now = expiresAt + 1;
+    expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('nonce_expired');
+    expectNothingIssued();
+  });
+
+  it('refuses a nonce issued to another device or never issued (nonce_unknown)', async () => {
+    const { nonce } = f.fleet.challenge(bob.deviceId);
+    expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('nonce_unknown');
+    expect(await refusal(f.fleet.appraise(alice.evidence(randomBytes(32).toString('base64url'), f.clock.now)))).toBe('nonce_unknown');
+    expectNothingIssued();
+  });
+
+  it('refuses an unclaimed device, at the challenge and at the appraisal (device_unclaimed)', async () => {
+    const stranger = new TestGuardian('stranger');
+    expect(() => f.fleet.challenge(stranger.deviceId)).toThrow(expect.objectContaining({ code: 'device_unclaimed' }));
+    expect(() => f.fleet.challenge('not-a-device')).toThrow(expect.objectContaining({ code: 'device_unclaimed' }));
+    // Evidence from an unclaimed device, carrying a nonce issued to a claimed one.
+    const { nonce } = f.fleet.challenge(alice.deviceId);
+    expect(await refusal(f.fleet.appraise(stranger.evidence(nonce, f.clock.now)))).toBe('device_unclaimed');
+    expectNothingIssued();
+    expect(f.incidents.incidents.at(-1)).toMatchObject({ reason: 'device_unclaimed' });
+  });
+
+  it('refuses measurements that do not match (a guardian file modified on disk) and quarantines the device', async () => {
+    alice.measurements = alice.measurements.map((m) => m.component === 'guardian-bundle' ? { ...m, digest: digest('patched bundle') } : m);
+    const { nonce } = f.fleet.challenge(alice.deviceId);
+    expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('measurements_mismatch');
+    expectNothingIssued();
+    expect(stateOf(alice)).toBe('quarantined');
+    expect(f.fleet.getClaim(alice.deviceId)?.reason).toBe('measurements_mismatch');
+    expect(f.quarantined).toEqual([alice.deviceId]);
+    expect(f.audit.actions()).toEqual(expect.arrayContaining(['attestation.refused', 'device.quarantine']));
+    const incident = f.incidents.incidents.at(-1)!;
+    expect(incident).toMatchObject({ kind: 'attestation_failed', reason: 'measurements_mismatch', deviceId: alice.deviceId });
+    expect(JSON.stringify(incident.detail)).toContain('guardian-bundle');
+    const [record] = f.fleet.attestations(alice.deviceId);
+    expect(record).toMatchObject({ result: 'fail', reason: 'measurements_mismatch', authentic: true });
+  });
+
+  it('refuses evidence missing a required component (measurements_mismatch)', async () => {
+    alice.measurements = alice.measurements.filter((m) => m.component !== 'profiles');
+    const { nonce } = f.fleet.challenge(alice.deviceId);
+    expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('measurements_mismatch');
+    expectNothingIssued();
+  });
+
+  it('refuses a version below the group minimum (version_below_minimum) and quarantines', async () => {
+    f.fleet.defineGroup({ id: 'ahu-gw', site: 'dc1', minSecureVersion: '1.1.0' }, 'token:admin');
+    alice.swversion = '1.0.0';
+    alice.measurements = alice.measurements.map((m) => m.component === 'guardian-bundle' ? { ...m, digest: BUNDLE_1_0 } : m);
+    const { nonce } = f.fleet.challenge(alice.deviceId);
+    expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('version_below_minimum');
+    expectNothingIssued();
+    expect(stateOf(alice)).toBe('quarantined');
+  });
+
+  it('refuses a quarantined device until an operator releases it (device_quarantined)', async () => {
+    const genuine = [...alice.measurements];
+    alice.measurements = alice.measurements.map((m) => m.component === 'runtime' ? { ...m, digest: digest('other node') } : m);
+    await refusal(f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now)));
+    alice.measurements = genuine;
+    expect(await refusal(f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now)))).toBe('device_quarantined');
+    expectNothingIssued();
+
+    expect(() => f.fleet.releaseQuarantine(bob.deviceId, 'token:admin')).toThrow(expect.objectContaining({ code: 'device_not_quarantined' }));
+    f.fleet.releaseQuarantine(alice.deviceId, 'token:admin');
+    expect(f.audit.actions()).toContain('device.quarantine.release');
+    await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now));
+    expect(f.issuer.signed).toBe(1);
+  });
+
+  it('refuses a revoked device (device_revoked), disconnects it and lists its certificate for the CRL', async () => {
+    const res = await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now));
+    const serial = new X509Certificate(res.certificatePem).serialNumber;
+    expect(f.fleet.isDeviceAllowed(alice.deviceId, serial)).toBe(true);
+    const pending = f.fleet.challenge(alice.deviceId).nonce;
+
+    f.clock.now += 1000;
+    f.fleet.revoke(alice.deviceId, 'token:admin', 'stolen from the plant room');
+    expect(f.revoked).toEqual([alice.deviceId]);
+    expect(f.fleet.isDeviceAllowed(alice.deviceId, serial)).toBe(false);
+    expect(f.audit.events.at(-1)).toMatchObject({ action: 'device.revoke', target: `device:${alice.deviceId}` });
+
+    f.issuer.signed = 0;
+    expect(() => f.fleet.challenge(alice.deviceId)).toThrow(expect.objectContaining({ code: 'device_revoked' }));
+    expect(await refusal(f.fleet.appraise(alice.evidence(pending, f.clock.now)))).toBe('device_revoked');
+    expect(f.issuer.signed).toBe(0);
+    expect(f.fleet.getClaim(alice.deviceId)?.state).toBe('revoked');
+
+    const crls = await f.fleet.crls();
+    expect(crls).toHaveLength(1);
+    expect(f.issuer.crlRequests.at(-1)).toEqual([{ serial: serial.toLowerCase().replace(/^0+/, ''), revokedAt: f.clock.now }]);
+    // Revocation is final.
+    expect(() => f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin'))
+      .toThrow(expect.objectContaining({ code: 'device_revoked' }));
+  });
+
+  it('never returns a certificate for a device revoked while it was being signed', async () => {
+    const sign = f.issuer.signOperationalCertificate.bind(f.issuer);
+    let serial = '';
+    f.issuer.signOperationalCertificate = async (device, policy) => {
+      const issued = await sign(device, policy);
+      serial = issued.serial;
+      f.fleet.revoke(alice.deviceId, 'token:admin', 'revoked mid-flight');
+      return issued;
+    };
+    expect(await refusal(f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now)))).toBe('device_revoked');
+    expect(f.fleet.isDeviceAllowed(alice.deviceId, serial)).toBe(false);
+    await f.fleet.crls();
+    expect(f.issuer.crlRequests.at(-1)!.map((r) => r.serial)).toEqual([serial.replace(/^0+/, '')]);
+  });
+
+  it('refuses a group without reference values (no_reference_values) without quarantining', async () => {
+    f.fleet.defineGroup({ id: 'empty', site: 'dc1', minSecureVersion: '1.0.0' }, 'token:admin');
+    const carol = new TestGuardian('carol');
+    f.fleet.claim({ deviceId: carol.deviceId, site: 'dc1', group: 'empty' }, 'token:admin');
+    expect(await refusal(f.fleet.appraise(carol.evidence(f.fleet.challenge(carol.deviceId).nonce, f.clock.now)))).toBe('no_reference_values');
+    expect(stateOf(carol)).toBe('claimed');
+    expectNothingIssued();
+  });
+
+  it('refuses malformed evidence (evidence_malformed)', async () => {
+    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const good = alice.evidence(nonce, f.clock.now);
+    const cases = [
+      'not a jws',
+      'a.b',
+      'x'.repeat(20_000),
+      alice.evidence(nonce, f.clock.now, { bootcount: -1 }),
+      alice.evidence(nonce, f.clock.now, { swversion: 'latest' }),
+      alice.evidence(nonce, f.clock.now, { eat_profile: 'other' }),
+      alice.evidence(nonce, f.clock.now, { measurements: [{ component: 'runtime', digest: 'XYZ' }] }),
+      alice.evidence(nonce, f.clock.now, { ueid: 'AAAA' }),
+      // alg none
+      `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${good.split('.')[1]}.`,
+    ];
+    for (const c of cases) expect(await refusal(f.fleet.appraise(c))).toBe('evidence_malformed');
+    expectNothingIssued();
+    expect(stateOf(alice)).toBe('claimed');
+  });
+
+  it('records unauthenticated refusals as audit events and incidents, at most once a minute per device and reason', async () => {
+    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const forged = encodeEvidence(alice.claims(nonce, f.clock.now), alice.publicKey, (d) => sign('sha256', d, bob.privateKey));
+    for (let i = 0; i < 5; i++) await refusal(f.fleet.appraise(forged));
+    const refused = f.audit.events.filter((e) => e.action === 'attestation.refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ actor: 'system', target: `device:${alice.deviceId}`, detail: { reason: 'signature_invalid', authentic: false } });
+    expect(f.incidents.incidents).toHaveLength(1);
+    expect(f.incidents.incidents[0]).toMatchObject({ reason: 'signature_invalid', severity: 'high', deviceId: alice.deviceId });
+    f.clock.now += 61_000;
+    await refusal(f.fleet.appraise(forged));
+    expect(f.incidents.incidents).toHaveLength(2);
+    // Not shown as the device's own last attestation.
+    expect(f.fleet.fleetView().find((d) => d.deviceId === alice.deviceId)?.lastAttestation).toBeUndefined();
+  });
+
+  it('renews across several days on fake time, one certificate per appraisal', async () => {
+    const serials = new Set<string>();
+    for (let day = 0; day < 4; day++) {
+      for (let renewal = 0; renewal < 2; renewal++) {
+        const res = await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now));
+        const serial = new X509Certificate(res.certificatePem).serialNumber;
+        serials.add(serial);
+        expect(f.fleet.isDeviceAllowed(alice.deviceId, serial)).toBe(true);
+        f.clock.now += 12 * HOUR;
+      }
+    }
+    expect(serials.size).toBe(8);
+    expect(f.certificateRows()).toBe(8);
+  });
+});
