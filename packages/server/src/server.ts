@@ -15,7 +15,7 @@ import { startBroker, type Broker, type BrokerStats } from './broker/index.ts';
 import { openPki } from './pki/index.ts';
 import { SqliteSiteRegistry } from './registry/index.ts';
 import { ApiTokens } from './auth/index.ts';
-import { buildApi } from './api/index.ts';
+import { buildApi, type RateLimit } from './api/index.ts';
 import { SqliteAuditLog } from './audit/index.ts';
 import { SqliteIncidentLog } from './incidents/index.ts';
 import { FleetService, type CertificateIssuer } from './fleet/index.ts';
@@ -46,6 +46,8 @@ export interface StartServerOptions {
   now?: () => number;
   /** Lifetime of operational certificates (default 24 h). */
   certificateValidityHours?: number;
+  /** Per-IP limit on the unauthenticated attestation routes (benchmarks raise it; default 200 burst, 50/s). */
+  attestationRateLimit?: RateLimit;
 }
 
 /** The fleet asks the site PKI for operational certificates through this narrow port. */
@@ -136,6 +138,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   });
   const api = await buildApi({
     store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls, now, fleet, audit, incidents,
+    ...(options.attestationRateLimit ? { attestationRateLimit: options.attestationRateLimit } : {}),
     healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats() }),
   });
   await api.listen({ host: config.api.host, port: config.api.port });

@@ -285,6 +285,7 @@ export class FleetService {
         ON CONFLICT (id) DO UPDATE SET min_secure_version = excluded.min_secure_version, updated_by = excluded.updated_by, updated_at = excluded.updated_at`),
       insertRelease: db.prepare(`INSERT INTO fleet_releases (group_id, swname, swversion, components, registered_by, registered_at)
         VALUES (?, ?, ?, ?, ?, ?)`),
+      extendRelease: db.prepare('UPDATE fleet_releases SET components = ? WHERE group_id = ? AND swversion = ?'),
       insertAttestation: db.prepare(`INSERT INTO fleet_attestations
         (device_id, at, result, reason, authentic, swversion, measurements, cert_serial, cert_not_after)
         VALUES (@deviceId, @at, @result, @reason, @authentic, @swversion, @measurements, @certSerial, @certNotAfter)`),
@@ -355,9 +356,16 @@ export class FleetService {
       const same = existing.swname === input.swname && existing.components.length === components.length
         && components.every((c) => existing.components.some((e) => e.component === c.component && e.digest === c.digest));
       if (same) return existing;
-      throw new FleetError('release_conflict', `group ${group.id} already has a different release ${input.swversion}`, {
-        group: group.id, swversion: input.swversion,
-      });
+      // The same software with another guardian's configuration or profiles: add those per-device
+      // reference values to the release. Different code under the same version is a conflict.
+      const code = (list: readonly Measurement[]) => list.filter((c) => !isPerDeviceComponent(c.component))
+        .map((c) => `${c.component} ${c.digest}`).sort().join('\n');
+      if (existing.swname !== input.swname || code(existing.components) !== code(components)) {
+        throw new FleetError('release_conflict', `group ${group.id} already has a different release ${input.swversion}`, {
+          group: group.id, swversion: input.swversion,
+        });
+      }
+      return this.extendRelease(existing, components, actor);
     }
     const at = this.now();
     const record: ReleaseRecord = { group: group.id, swname: input.swname, swversion: input.swversion, components, registeredBy: actor, registeredAt: at };
@@ -732,6 +740,21 @@ export class FleetService {
     this.claims.set(input.deviceId, {
       ...input, state: 'claimed', claimedBy: actor, claimedAt: at, changedBy: actor, changedAt: at,
     });
+  }
+
+  private extendRelease(existing: ReleaseRecord, components: readonly Measurement[], actor: string): ReleaseRecord {
+    const added = components.filter((c) => !existing.components.some((e) => e.component === c.component && e.digest === c.digest));
+    const merged = [...existing.components, ...added];
+    this.db.transaction(() => {
+      this.stmt.extendRelease.run(JSON.stringify(merged), existing.group, existing.swversion);
+      this.audit.record({
+        actor, action: 'group.release.extend', target: `group:${existing.group}`,
+        detail: { swname: existing.swname, swversion: existing.swversion, added },
+      });
+    })();
+    (existing as { components: Measurement[] }).components = merged;
+    this.allowedByGroup.delete(existing.group);
+    return existing;
   }
 
   private addReleaseToCache(release: ReleaseRecord): void {

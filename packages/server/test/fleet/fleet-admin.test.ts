@@ -65,6 +65,15 @@ describe('FleetService administration', () => {
         .toThrow(expect.objectContaining({ code: 'invalid_input' }));
     });
 
+    it('adds another guardian\'s configuration to a release of the same code, and audits it', () => {
+      const code = [{ component: 'runtime', digest: RUNTIME }, { component: 'guardian-bundle', digest: BUNDLE_1_1 }];
+      f.fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components: [...code, { component: 'config', digest: digest('config a') }] }, 'token:eng');
+      const extended = f.fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components: [...code, { component: 'config', digest: digest('config b') }] }, 'token:eng');
+      expect(extended.components.filter((c) => c.component === 'config').map((c) => c.digest)).toEqual([digest('config a'), digest('config b')]);
+      expect(f.fleet.listReleases('ahu-gw').filter((r) => r.swversion === '1.1.0')).toHaveLength(1);
+      expect(f.audit.list({}).map((e) => e.action)).toContain('group.release.extend');
+    });
+
     it('registers releases idempotently, refuses a conflicting one and lists them newest first', () => {
       const components = [{ component: 'runtime', digest: RUNTIME }, { component: 'guardian-bundle', digest: BUNDLE_1_1 }, { component: 'profiles', digest: digest('profiles v1') }];
       f.fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components }, 'token:eng');
