@@ -111,8 +111,6 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   const caPem = readPem(config.server.caFile, 'site root CA certificate');
   const { profiles } = resolveProfiles(config);
   const bootcount = incrementBootCount(config.dataDir);
-  // What this guardian runs, measured now: a change on disk after this is caught at the next start.
-  const measurements = await measureGuardianConfig(config, options.configFile);
   const holder: { uplink?: Uplink } = {};
   const keeper = new CertificateKeeper({
     dataDir: config.dataDir,
@@ -120,8 +118,10 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     rootCaPem: caPem,
     logger: logger.child({ part: 'attestation' }),
     now,
-    enrol: () => enrol({
-      apiUrl: config.server.apiUrl, rootCaPem: caPem, keyStore: keys, measurements,
+    // Measured afresh for every attestation: software changed on disk since the start is caught
+    // at the next renewal, not only at the next restart.
+    enrol: async () => enrol({
+      apiUrl: config.server.apiUrl, rootCaPem: caPem, keyStore: keys, measurements: await measureGuardianConfig(config, options.configFile),
       swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, bootcount, now,
     }),
     onRenewed: (chainPem) => holder.uplink?.updateCredentials(chainPem),
