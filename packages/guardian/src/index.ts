@@ -7,3 +7,4 @@ export { GUARDIAN_SWNAME, EnrolmentRefused } from './attestation/index.ts';
 export { writeCrashReport } from './reports/reporter.ts';
 export { Outbox } from './queue/outbox.ts';
 export { Uplink } from './uplink/uplink.ts';
+export { enrol, type Enrolment, type EnrolOptions } from './attestation/index.ts';
