@@ -93,13 +93,27 @@ export async function createIssuingCa(root: SiteCa, options: CreateIssuingCaOpti
   return { certPem: cert.toString('pem'), keyPem: privateKeyPem(privateKey) };
 }
 
-/** Everything an issuing function needs from the CA, parsed once per call. */
+/** Everything an issuing function needs from the CA, parsed once per CA. */
 export interface CaSigner {
   certificate: InstanceType<typeof x509.X509Certificate>;
   signingKey: webcrypto.CryptoKey;
 }
 
-export async function caSigner(ca: SiteCa): Promise<CaSigner> {
+/** Parsed signers per CA object: a CA signs thousands of certificates, parsing its key once is enough. */
+const signers = new WeakMap<SiteCa, Promise<CaSigner>>();
+
+export function caSigner(ca: SiteCa): Promise<CaSigner> {
+  let signer = signers.get(ca);
+  if (!signer) {
+    signer = parseCaSigner(ca);
+    signers.set(ca, signer);
+    // A refused key must be refused again next time, not cached as a rejected promise forever.
+    signer.catch(() => signers.delete(ca));
+  }
+  return signer;
+}
+
+async function parseCaSigner(ca: SiteCa): Promise<CaSigner> {
   const certificate = new x509.X509Certificate(ca.certPem);
   // Refuse a key that does not belong to the certificate: certificates signed with it would
   // not chain, and the mistake would surface only as TLS handshake failures far away.
