@@ -5,7 +5,7 @@ export { startBroker, type Broker, type BrokerOptions } from './broker/index.ts'
 export { Ingest, type IngestStats } from './ingest/ingest.ts';
 export { openDatabase } from './db/index.ts';
 export { SqliteTelemetryStore, type TelemetryStore } from './telemetry/index.ts';
-export { FleetService, AttestationError, FleetError, type FleetDeviceView } from './fleet/index.ts';
+export { FleetService, AttestationError, FleetError, type FleetDeviceView, type VersionDrift } from './fleet/index.ts';
 export type { RateLimit } from './api/index.ts';
 export { SqliteAuditLog, type AuditLog } from './audit/index.ts';
 export { SqliteIncidentLog, type IncidentLog } from './incidents/index.ts';

@@ -1,4 +1,5 @@
 /** `shellguard fleet report`: devices whose measured software differs from their group's release. */
+import type { VersionDrift } from '@shellguard/server';
 import type { ApiClient } from '../api-client.ts';
 
 /** Where a command writes what a person reads (stdout in the CLI, a buffer in tests). */
@@ -17,15 +18,6 @@ export function isoTime(ms: number | undefined): string {
   return ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-interface VersionDrift {
-  deviceId: string;
-  site: string;
-  group: string;
-  swversion: string;
-  measuredAt: number;
-  target: { swname: string; swversion: string };
-  differences: { component: string; expected?: string; measured?: string }[];
-}
 
 /** Returns the number of devices off their group's release (the CLI exits 1 when there are any). */
 export async function printVersionReport(client: ApiClient, out: Output, opts: { json?: boolean } = {}): Promise<number> {

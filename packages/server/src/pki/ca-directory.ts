@@ -2,7 +2,7 @@
  * The CA on disk: `<dir>/ca.crt` (public) and `<dir>/ca.key` (mode 0600). Creation never
  * overwrites: replacing a CA silently would orphan every certificate in the field.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PkiError } from './pki-error.ts';
 import { createSiteCa, type CreateSiteCaOptions, type SiteCa } from './site-ca.ts';
@@ -12,20 +12,12 @@ export const CA_KEY_FILE = 'ca.key';
 
 const DEFAULT_CA: CreateSiteCaOptions = { commonName: 'Shellguard site CA', validityDays: 3650 };
 
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Creates a new CA in `dir`. Throws `ca_exists` if either file is already there. */
 export async function initCaDirectory(dir: string, options: Partial<CreateSiteCaOptions> = {}): Promise<SiteCa> {
   const certPath = join(dir, CA_CERT_FILE);
   const keyPath = join(dir, CA_KEY_FILE);
-  if (exists(certPath) || exists(keyPath)) {
+  if (existsSync(certPath) || existsSync(keyPath)) {
     throw new PkiError('ca_exists', `a CA already exists in ${dir}; refusing to overwrite it`, { dir });
   }
   const ca = await createSiteCa({ ...DEFAULT_CA, ...options });
@@ -69,6 +61,6 @@ export function loadCa(dir: string): SiteCa {
 
 /** Loads the CA in `dir`, creating it on first start. */
 export async function openCaDirectory(dir: string, options: Partial<CreateSiteCaOptions> = {}): Promise<SiteCa> {
-  if (exists(join(dir, CA_KEY_FILE)) || exists(join(dir, CA_CERT_FILE))) return loadCa(dir);
+  if (existsSync(join(dir, CA_KEY_FILE)) || existsSync(join(dir, CA_CERT_FILE))) return loadCa(dir);
   return initCaDirectory(dir, options);
 }

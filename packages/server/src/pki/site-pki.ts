@@ -12,7 +12,7 @@
  * Files are never overwritten: replacing a CA would orphan every certificate in the field.
  */
 import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEVICE_ID_PATTERN, deviceIdFromPublicKey } from '@shellguard/protocol';
 import { isP256 } from './keys.ts';
@@ -105,14 +105,6 @@ interface IssuingCa extends SiteCa {
 }
 
 
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Reads a private key file, refusing one readable by group or others. */
 function readKeyFile(path: string): string {
@@ -165,7 +157,7 @@ function sameKey(certPem: string, keyPem: string): boolean {
 }
 
 function loadIssuingCas(issuingDir: string, root: X509Certificate): IssuingCa[] {
-  const names = exists(issuingDir) ? readdirSync(issuingDir).filter((name) => name.endsWith('.crt')).sort().reverse() : [];
+  const names = existsSync(issuingDir) ? readdirSync(issuingDir).filter((name) => name.endsWith('.crt')).sort().reverse() : [];
   return names.map((name) => {
     const certPath = join(issuingDir, name);
     const keyPath = join(issuingDir, `${name.slice(0, -'.crt'.length)}.key`);
@@ -191,7 +183,7 @@ async function createIssuingCaFile(caDir: string, root: SiteCa, commonName: stri
   // Two rotations within one millisecond: the second takes the next free name.
   for (let offset = 0; ; offset++) {
     const base = join(issuingDir, fileTimestamp(new Date(now.getTime() + offset)));
-    if (exists(`${base}.crt`) || exists(`${base}.key`)) continue;
+    if (existsSync(`${base}.crt`) || existsSync(`${base}.key`)) continue;
     writeCa(`${base}.crt`, `${base}.key`, ca);
     return;
   }
@@ -217,8 +209,8 @@ export async function openPki(caDir: string, options: OpenPkiOptions = {}): Prom
   const rootKeyPath = join(caDir, ROOT_KEY_FILE);
   const issuingDir = join(caDir, ISSUING_DIR);
 
-  if (!exists(rootCertPath)) {
-    if (exists(rootKeyPath)) {
+  if (!existsSync(rootCertPath)) {
+    if (existsSync(rootKeyPath)) {
       throw new PkiError('ca_missing', `${rootKeyPath} exists without ${rootCertPath}; restore the certificate`, { dir: caDir });
     }
     const now = toDate(options.now);
@@ -237,7 +229,7 @@ export async function openPki(caDir: string, options: OpenPkiOptions = {}): Prom
 
   /** The root with its key, read from disk at the moment it is needed (it may come and go). */
   function rootWithKey(): SiteCa {
-    if (!exists(rootKeyPath)) {
+    if (!existsSync(rootKeyPath)) {
       throw new PkiError('root_key_offline', `the root CA key is not in ${caDir}; bring ${ROOT_KEY_FILE} back to create an issuing CA`, { dir: caDir });
     }
     const keyPem = readKeyFile(rootKeyPath);
