@@ -3,6 +3,10 @@
  * bad message by reason, logs it without the payload, refuses the batch for good when it can name
  * it, and still stores the good data that follows. Bytes are sent with mosquitto_pub, a client
  * that is not ours.
+ *
+ * "Authenticated" as issue 3 defines it: the device is claimed into a group, attested (real
+ * evidence over HTTPS against the group's registered release) and holds the operational
+ * certificate the server issued, which the broker checks on every CONNECT.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,23 +18,29 @@ import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import mqtt from 'mqtt';
-import { FileKeyStore } from '@shellguard/guardian';
+import { FileKeyStore, GUARDIAN_SWNAME, enrol } from '@shellguard/guardian';
 import {
-  DataType, Quality, controlTopic, decodeBatchAck, encodeDeviceData, sparkplugTopic, type BatchAck,
+  DataType, Quality, controlTopic, decodeBatchAck, encodeDeviceData, sparkplugTopic, type BatchAck, type Measurement,
 } from '@shellguard/protocol';
-import { initCaDirectory, issueDeviceCertificate, startServer, type ServerHandle, type SiteCa } from '@shellguard/server';
+import { ROOT_CERT_FILE, startServer, type ServerHandle } from '@shellguard/server';
 
 const run = promisify(execFile);
+const SITE = 'site-1';
+const GROUP = 'hostile-devices';
+const SWVERSION = '0.1.0';
+/** Reference values for a made-up release: the device attests with exactly these. */
+const MEASUREMENTS: Measurement[] = ['runtime', 'guardian-bundle', 'config', 'profiles']
+  .map((component, i) => ({ component, digest: String(i + 1).repeat(64) }));
 let dir: string;
 let server: ServerHandle;
-let ca: SiteCa;
+let rootFile: string;
 let device: { id: string; keyFile: string; certFile: string };
 let token: string;
 const logLines: string[] = [];
 
 function health(): Promise<{ ingest: { rejected: Record<string, number>; samplesStored: number } }> {
   return new Promise((resolve, reject) => {
-    https.get(`https://127.0.0.1:${server.apiPort}/api/v1/health`, { ca: ca.certPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
+    https.get(`https://127.0.0.1:${server.apiPort}/api/v1/health`, { ca: server.rootPem, headers: { authorization: `Bearer ${token}` } }, (res) => {
       let text = '';
       res.on('data', (c) => { text += String(c); }).on('end', () => resolve(JSON.parse(text)));
     }).on('error', reject);
@@ -40,7 +50,7 @@ function health(): Promise<{ ingest: { rejected: Record<string, number>; samples
 async function mosquittoPub(topic: string, file: string): Promise<void> {
   await run('mosquitto_pub', [
     '-h', '127.0.0.1', '-p', String(server.mqttPort), '-V', 'mqttv311', '-i', device.id,
-    '--cafile', path.join(dir, 'ca', 'ca.crt'), '--cert', device.certFile, '--key', device.keyFile,
+    '--cafile', rootFile, '--cert', device.certFile, '--key', device.keyFile,
     '-t', topic, '-f', file, '-q', '1',
   ], { timeout: 10_000 });
 }
@@ -56,7 +66,6 @@ async function until<T>(what: string, f: () => Promise<T | undefined>): Promise<
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'sg-hostile-'));
-  ca = await initCaDirectory(path.join(dir, 'ca'), { commonName: 'hostile test CA' });
   const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
   server = await startServer({
     dataDir: path.join(dir, 'server'), caDir: path.join(dir, 'ca'),
@@ -64,9 +73,18 @@ beforeAll(async () => {
     tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
   }, { logger: pino({ level: 'info' }, sink) });
   token = server.adminToken!;
+  rootFile = path.join(dir, 'ca', ROOT_CERT_FILE);
   const keys = await FileKeyStore.open(path.join(dir, 'device'));
-  const certFile = path.join(dir, 'device', 'cert.pem');
-  writeFileSync(certFile, await issueDeviceCertificate(ca, await keys.createCsr(), { validityHours: 1 }));
+  server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: SWVERSION }, 'test');
+  server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: SWVERSION, components: MEASUREMENTS }, 'test');
+  server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, 'test');
+  const enrolment = await enrol({
+    apiUrl: `https://127.0.0.1:${server.apiPort}`, rootCaPem: server.rootPem, keyStore: keys, measurements: MEASUREMENTS,
+    swname: GUARDIAN_SWNAME, swversion: SWVERSION, bootcount: 1, now: Date.now,
+  });
+  // leaf + issuing CA: the chain mosquitto_pub and mqtt.js present.
+  const certFile = path.join(dir, 'device', 'operational.pem');
+  writeFileSync(certFile, enrolment.certificatePem);
   device = { id: keys.deviceId, keyFile: path.join(dir, 'device', 'identity.key'), certFile };
 });
 
@@ -77,7 +95,7 @@ afterAll(async () => {
 
 describe('a server receiving malformed telemetry from an authenticated device', () => {
   it('counts and logs each bad message, refuses the nameable batch for good, and keeps storing good data', async () => {
-    const topic = sparkplugTopic({ group: 'site-1', type: 'DDATA', edge: device.id, device: 'AHU-01' });
+    const topic = sparkplugTopic({ group: SITE, type: 'DDATA', edge: device.id, device: 'AHU-01' });
     const garbage = path.join(dir, 'garbage.bin');
     writeFileSync(garbage, Buffer.from('this is not protobuf \u0000\u00ff\u00fe'));
     await mosquittoPub(topic, garbage);
@@ -91,7 +109,7 @@ describe('a server receiving malformed telemetry from an authenticated device', 
 
     // Listen for acks as the device would, then send the bad batch and a good one.
     const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${server.mqttPort}`, {
-      protocolVersion: 4, clientId: device.id, ca: ca.certPem, reconnectPeriod: 0,
+      protocolVersion: 4, clientId: device.id, ca: server.rootPem, reconnectPeriod: 0,
       key: readFileSync(device.keyFile), cert: readFileSync(device.certFile),
     });
     const acks: BatchAck[] = [];

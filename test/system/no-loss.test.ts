@@ -5,7 +5,10 @@
  * samples the guardians read — checked by sequence and by content.
  *
  * Real processes (`shellguard server`, `shellguard guardian run`), real mutual TLS, a TCP relay the
- * test can cut between guardians and broker, simulated equipment on loopback. What the guardians
+ * test can cut between guardians and broker, simulated equipment on loopback. Enrolment as an
+ * operator does it (issue 3): `ca init`, `guardian id`, then through the admin CLI `group create`,
+ * `device claim` and `group release` with the manifest `guardian measure` prints; each guardian
+ * attests over HTTPS at its first start and receives its operational certificate. What the guardians
  * committed is known from a ledger trigger in their queue database (see support/guardian-queue.ts);
  * what the server stored is read from its database after it stopped.
  */
@@ -23,9 +26,11 @@ import { readStoredBatches, readStoredTelemetry } from './support/server-store.t
 import { sleep, waitFor } from './support/wait-for.ts';
 
 const SITE = 'site-1';
+const GROUP = 'no-loss-guardians';
 const BROKER_PORT = 19010;
 const RELAY_PORT = 19011;
 const API_PORT = 19012;
+const API_URL = `https://127.0.0.1:${API_PORT}`;
 const SIM_BASE_PORT = 19100;
 const ASSETS = 10;
 const POLL_MS = 200;
@@ -43,6 +48,8 @@ interface GuardianUnderTest {
 describe('no loss, no duplicates', () => {
   let work: string;
   let caDir: string;
+  let rootFile: string;
+  let adminEnv: NodeJS.ProcessEnv = {};
   let serverDir: string;
   let serverConfig: string;
   let server: CliProcess | undefined;
@@ -61,8 +68,9 @@ describe('no loss, no duplicates', () => {
       dataDir: g.dir,
       server: {
         mqttUrl: `mqtts://127.0.0.1:${RELAY_PORT}`,
-        caFile: path.join(caDir, 'ca.crt'),
-        certFile: path.join(g.dir, 'guardian.crt'),
+        // Attestation goes straight to the API, not through the relay the test cuts.
+        apiUrl: API_URL,
+        caFile: rootFile,
       },
       equipment: g.assets.map((a) => ({
         asset: a.id, name: a.name, area: a.area, profile: a.profile, host: a.host, port: a.port, unitId: a.unitId,
@@ -76,6 +84,20 @@ describe('no loss, no duplicates', () => {
 
   const startGuardian = (g: GuardianUnderTest, mode: 'flow' | 'drain'): CliProcess =>
     new CliProcess(g.name, ['guardian', 'run', '--config', writeGuardianConfig(g, mode)], { logFile: path.join(work, `${g.name}.log`) });
+
+  /** The admin CLI against the running server; the token travels in the environment, not in argv. */
+  const admin = (args: string[]): Promise<string> => runCli(args, { env: adminEnv });
+
+  /**
+   * Registers the release this guardian runs with this config, as printed by `guardian measure`.
+   * Same software, another config: the server adds the config digest to the registered release.
+   */
+  async function registerRelease(g: GuardianUnderTest, mode: 'flow' | 'drain'): Promise<void> {
+    const manifest = await runCli(['guardian', 'measure', '--config', writeGuardianConfig(g, mode)]);
+    const file = path.join(g.dir, `release-${mode}.json`);
+    writeFileSync(file, manifest);
+    await admin(['group', 'release', GROUP, '--file', file]);
+  }
 
   const diagnostics = (): string => {
     const lines = guardians.map((g) => {
@@ -91,6 +113,7 @@ describe('no loss, no duplicates', () => {
   beforeAll(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'sg-no-loss-'));
     caDir = path.join(work, 'ca');
+    rootFile = path.join(caDir, 'root.crt');
     serverDir = path.join(work, 'server');
     await runCli(['ca', 'init', '--dir', caDir]);
 
@@ -103,13 +126,11 @@ describe('no loss, no duplicates', () => {
       mkdirSync(dir, { recursive: true });
       guardians.push({ name, dir, deviceId: '', assets: sim.assets.filter((_, k) => k % 2 === i) });
     }
-    // Enrolment through the CLI, as an operator does it: CSR on the guardian, certificate from the CA.
+    // The identity key is made on the guardian; the operator reads the device id to claim.
     await Promise.all(guardians.map(async (g) => {
-      const out = await runCli(['guardian', 'csr', '--data-dir', g.dir, '--out', path.join(g.dir, 'req.csr')]);
-      const m = out.match(/device id ([0-9a-f]+)/);
-      if (!m) throw new Error(`guardian csr printed no device id:\n${out}`);
-      g.deviceId = m[1]!;
-      await runCli(['ca', 'issue', '--dir', caDir, '--csr', path.join(g.dir, 'req.csr'), '--out', path.join(g.dir, 'guardian.crt'), '--hours', '24']);
+      const out = (await runCli(['guardian', 'id', '--data-dir', g.dir])).trim();
+      if (!/^[0-9a-f]{64}$/.test(out)) throw new Error(`guardian id printed no device id:\n${out}`);
+      g.deviceId = out;
       installBatchLedger(g.dir);
     }));
 
@@ -141,8 +162,20 @@ describe('no loss, no duplicates', () => {
     server = startServer();
     const [, adminToken] = await server.waitForLine(/^admin API token \(shown once, store it now\): (\S+)$/, 60_000);
     await server.waitForLine(/^API https:\/\//, 60_000);
+    adminEnv = { SHELLGUARD_SERVER: API_URL, SHELLGUARD_TOKEN: adminToken!, SHELLGUARD_CA: rootFile };
+    // Claim both guardians into a group and register the release they run: without this they
+    // get no certificate and cannot connect at all.
+    await admin(['group', 'create', GROUP, '--site', SITE, '--min-version', '0.1.0']);
+    await Promise.all(guardians.map((g) => admin(['device', 'claim', g.deviceId, '--site', SITE, '--group', GROUP])));
+    for (const g of guardians) await registerRelease(g, 'flow');
+    step('claimed and release registered');
     for (const g of guardians) g.process = startGuardian(g, 'flow');
     await waitFor('both guardians have batches stored', () => guardians.every((g) => storedBatches(g) >= PROGRESS), { timeoutMs, diagnostics });
+    const byId = (a: { deviceId: string }, b: { deviceId: string }) => a.deviceId.localeCompare(b.deviceId);
+    const fleet = JSON.parse(await admin(['device', 'list', '--json'])) as { deviceId: string; state: string; lastAttestation?: { result: string } }[];
+    expect(fleet.map((d) => ({ deviceId: d.deviceId, state: d.state, attestation: d.lastAttestation?.result })).sort(byId),
+      'both guardians attested and hold operational certificates')
+      .toEqual(guardians.map((g) => ({ deviceId: g.deviceId, state: 'claimed', attestation: 'pass' })).sort(byId));
     step('flowing');
 
     // 2. kill -9 the server; the guardians keep reading and queue on disk.
@@ -196,6 +229,9 @@ describe('no loss, no duplicates', () => {
       expect(exit, `${g.name} stops cleanly on SIGTERM`).toEqual({ code: 0, signal: null });
     }
     const beforeDrain = nextSeqs();
+    // The drain config is another config of the same release: register it before the guardians
+    // run with it, so any attestation they make with it passes.
+    for (const g of guardians) await registerRelease(g, 'drain');
     for (const g of guardians) g.process = startGuardian(g, 'drain');
     await waitFor('every guardian queue is empty after its final poll', () => guardians.every((g, i) => {
       const q = readQueueState(g.dir);
@@ -207,7 +243,7 @@ describe('no loss, no duplicates', () => {
     }
     // The restarted server saw the guardian crash, the cut and the drain: it stored or recognised
     // every redelivery, failed no store and refused no message.
-    const health = await getJson(`https://127.0.0.1:${API_PORT}/api/v1/health`, { caPem: readFileSync(path.join(caDir, 'ca.crt'), 'utf8'), token: adminToken! });
+    const health = await getJson(`https://127.0.0.1:${API_PORT}/api/v1/health`, { caPem: readFileSync(rootFile, 'utf8'), token: adminToken! });
     expect(health.status).toBe(200);
     const ingest = (health.body as { ingest: { batchesStored: number; batchesDuplicate: number; storeFailures: number; rejected: Record<string, number> } }).ingest;
     expect(ingest).toMatchObject({ storeFailures: 0, rejected: {} });

@@ -12,8 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileKeyStore, startGuardian, validateGuardianConfig, type GuardianHandle } from '@shellguard/guardian';
-import { initCaDirectory, issueDeviceCertificate, startServer, type ServerHandle } from '@shellguard/server';
+import { stringify as toYaml } from 'yaml';
+import {
+  FileKeyStore, GUARDIAN_SWNAME, GUARDIAN_VERSION, loadGuardianConfig, measureGuardianConfig, startGuardian, type GuardianHandle,
+} from '@shellguard/guardian';
+import { ROOT_CERT_FILE, openPki, startServer, type ServerHandle } from '@shellguard/server';
 import { getJson } from './support/https-json.ts';
 import { captureModbus, hasTshark, type ModbusCapture } from './support/packet-capture.ts';
 import { startPymodbusServer, type PymodbusServer } from './support/pymodbus-server.ts';
@@ -23,6 +26,8 @@ const MODBUS_PORT = 19200;
 const MQTT_PORT = 19201;
 const API_PORT = 19202;
 const SITE = 'interop-site';
+const GROUP = 'interop-guardians';
+const ACTOR = 'test:pymodbus-e2e';
 const ASSET = 'PYM-01';
 /** Enough polls to see that the value is stable, not a one-off. */
 const SAMPLES_PER_POINT = 5;
@@ -124,8 +129,9 @@ describe('guardian against an independent Modbus server (pymodbus), end to end',
     pymodbus = await startPymodbusServer(MODBUS_PORT);
     if (hasTshark) capture = await captureModbus(MODBUS_PORT, path.join(work, 'modbus.pcap'));
 
-    const ca = await initCaDirectory(caDir);
-    caPem = readFileSync(path.join(caDir, 'ca.crt'), 'utf8');
+    await openPki(caDir, { commonName: 'pymodbus interop root CA' });
+    const rootFile = path.join(caDir, ROOT_CERT_FILE);
+    caPem = readFileSync(rootFile, 'utf8');
     server = await startServer({
       dataDir: path.join(work, 'server'),
       caDir,
@@ -136,17 +142,24 @@ describe('guardian against an independent Modbus server (pymodbus), end to end',
     if (!server.adminToken) throw new Error('a first start must create an admin API token');
     token = server.adminToken;
 
-    const keys = await FileKeyStore.open(guardianDir);
-    const certFile = path.join(guardianDir, 'guardian.crt');
-    writeFileSync(certFile, await issueDeviceCertificate(ca, await keys.createCsr(), { validityHours: 24 }));
-    const config = validateGuardianConfig({
+    const configFile = path.join(guardianDir, 'guardian.yaml');
+    writeFileSync(configFile, toYaml({
       site: SITE,
       dataDir: guardianDir,
       profilesDir,
-      server: { mqttUrl: `mqtts://127.0.0.1:${MQTT_PORT}`, caFile: path.join(caDir, 'ca.crt'), certFile },
+      server: { mqttUrl: `mqtts://127.0.0.1:${MQTT_PORT}`, apiUrl: `https://127.0.0.1:${API_PORT}`, caFile: rootFile },
       equipment: [{ asset: ASSET, name: 'pymodbus fixture', area: 'interop-lab', profile: 'pymodbus-interop', host: '127.0.0.1', port: MODBUS_PORT, unitId: 1, pollIntervalMs: 200 }],
-    }, 'pymodbus-e2e', work);
-    guardian = await startGuardian(config, { logger });
+    }));
+    const config = loadGuardianConfig(configFile);
+    // Enrolment: claim the guardian, register the release it runs (with the custom profile); it
+    // attests at start and receives its operational certificate.
+    const keys = await FileKeyStore.open(guardianDir);
+    server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, ACTOR);
+    server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, ACTOR);
+    server.fleet.registerRelease({
+      group: GROUP, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components: await measureGuardianConfig(config, configFile),
+    }, ACTOR);
+    guardian = await startGuardian(config, { logger, configFile });
   }, 90_000);
 
   afterAll(async () => {

@@ -105,9 +105,13 @@ export class CliProcess {
   }
 }
 
-/** Runs a one-shot command (e.g. `ca init`) to completion; returns its stdout or throws with its output. */
-export async function runCli(args: string[], timeoutMs = 60_000): Promise<string> {
-  const p = new CliProcess(`shellguard ${args.slice(0, 2).join(' ')}`, args);
+/**
+ * Runs a one-shot command (e.g. `ca init`) to completion; returns its stdout or throws with its output.
+ * `env` adds variables (e.g. SHELLGUARD_TOKEN, so a token never shows in the argument list).
+ */
+export async function runCli(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const p = new CliProcess(`shellguard ${args.slice(0, 2).join(' ')}`, args, options.env ? { env: options.env } : {});
   let out = '';
   p.child.stdout!.on('data', (chunk: string) => { out += chunk; });
   const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
