@@ -15,7 +15,7 @@ import {
   type EquipmentProfile, type Measurement, type Sample,
 } from '@shellguard/protocol';
 import {
-  CertificateKeeper, GUARDIAN_SWNAME, type CertificateKeeperOptions, defaultBundleDirs, enrol, guardianPackageVersion, incrementBootCount, measureGuardian,
+  CertificateKeeper, EnrolmentRefused, GUARDIAN_SWNAME, writeFileAtomically, type CertificateKeeperOptions, defaultBundleDirs, enrol, guardianPackageVersion, incrementBootCount, measureGuardian,
 } from './attestation/index.ts';
 import { Reporter, pendingCrashReports, removeCrashReport, reportFromError } from './reports/reporter.ts';
 import type { GuardianConfig, EquipmentConfig } from './config/config.ts';
@@ -103,6 +103,27 @@ export async function measureGuardianConfig(config: GuardianConfig, configFile: 
   return measureGuardian({ configFile, profileFiles: files, bundleDirs: defaultBundleDirs() });
 }
 
+const ATTESTED_MEASUREMENTS_FILE = 'attested-measurements.json';
+
+async function certificateForStart(keeper: CertificateKeeper, dataDir: string, measured: Measurement[]): Promise<string> {
+  let attested: string | undefined;
+  try {
+    attested = readFileSync(path.join(dataDir, ATTESTED_MEASUREMENTS_FILE), 'utf8');
+  } catch {
+    attested = undefined;
+  }
+  if (attested === JSON.stringify(measured)) return keeper.ensureCertificate();
+  try {
+    return (await keeper.renew()).certChainPem;
+  } catch (err) {
+    // Refused: the new software is not trusted, and the old certificate must not hide that.
+    if (err instanceof EnrolmentRefused) throw err;
+    // Server unreachable: keep reading equipment with the stored certificate while it is valid;
+    // the keeper keeps retrying, and the broker checks the device again on every connect.
+    return keeper.ensureCertificate();
+  }
+}
+
 export async function startGuardian(config: GuardianConfig, options: StartGuardianOptions): Promise<GuardianHandle> {
   const { logger } = options;
   const now = options.now ?? Date.now;
@@ -120,15 +141,22 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     now,
     // Measured afresh for every attestation: software changed on disk since the start is caught
     // at the next renewal, not only at the next restart.
-    enrol: async () => enrol({
-      apiUrl: config.server.apiUrl, rootCaPem: caPem, keyStore: keys, measurements: await measureGuardianConfig(config, options.configFile),
-      swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, bootcount, now,
-    }),
+    enrol: async () => {
+      const measurements = await measureGuardianConfig(config, options.configFile);
+      const enrolment = await enrol({
+        apiUrl: config.server.apiUrl, rootCaPem: caPem, keyStore: keys, measurements,
+        swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, bootcount, now,
+      });
+      writeFileAtomically(path.join(config.dataDir, ATTESTED_MEASUREMENTS_FILE), JSON.stringify(measurements));
+      return enrolment;
+    },
     onRenewed: (chainPem) => holder.uplink?.updateCredentials(chainPem),
     ...(options.keeperTimers ?? {}),
   });
   // No operational certificate, no connection: attestation must pass first (ARCHITECTURE.md §2).
-  const certPem = await keeper.ensureCertificate();
+  // A stored certificate is reused across restarts only while this guardian still runs exactly what
+  // it attested with; otherwise it attests again now, so changed software is caught at start.
+  const certPem = await certificateForStart(keeper, config.dataDir, await measureGuardianConfig(config, options.configFile));
   const outbox = new Outbox(path.join(config.dataDir, 'queue.sqlite'), { maxBatches: config.queue.maxBatches });
   const assets: AssetBirth[] = config.equipment.map((e) => {
     const profile = profiles.get(e.profile)!;

@@ -83,7 +83,9 @@ export async function signDeviceCertificate(ca: SiteCa, csr: VerifiedDeviceCsr, 
     serialNumber: randomSerialNumber(),
     subject: [{ CN: [csr.deviceId] }],
     issuer: signer.certificate.subject,
-    notBefore: new Date(now.getTime() - NOT_BEFORE_BACKDATE_MS),
+    // Backdated for clock skew, but never by more than a tenth of a short lifetime: devices renew
+    // at 2/3 of notBefore..notAfter, which must stay in the future when the certificate arrives.
+    notBefore: new Date(now.getTime() - Math.min(NOT_BEFORE_BACKDATE_MS, (policy.validityHours * HOUR_MS) / 10)),
     // RFC 5280 §6.1.3: a certificate outliving its issuer would stop verifying early anyway.
     notAfter: new Date(Math.min(now.getTime() + policy.validityHours * HOUR_MS, signer.certificate.notAfter.getTime())),
     publicKey: subjectKey,
