@@ -9,3 +9,4 @@ export { FleetService, AttestationError, FleetError, type FleetDeviceView, type 
 export type { RateLimit } from './api/index.ts';
 export { SqliteAuditLog, type AuditLog } from './audit/index.ts';
 export { SqliteIncidentLog, type IncidentLog } from './incidents/index.ts';
+export * from './alarms/index.ts';

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ControlKinds, decodeDeviceReport, errorMessage, parseControlTopic } from '@shellguard/protocol';
+import { ControlKinds, decodeDeviceReport, errorMessage, loadProfiles, parseControlTopic } from '@shellguard/protocol';
 import type { ServerConfig } from './config/config.ts';
 import { openDatabase } from './db/index.ts';
 import { SqliteTelemetryStore } from './telemetry/index.ts';
@@ -20,6 +20,8 @@ import { SqliteAuditLog } from './audit/index.ts';
 import { SqliteIncidentLog } from './incidents/index.ts';
 import { FleetService, type CertificateIssuer } from './fleet/index.ts';
 import type { Pki } from './pki/index.ts';
+import { AlarmEngine, WebhookNotifier } from './alarms/index.ts';
+import { loadDefaultAlarmRules } from './alarms/default-rules.ts';
 
 export interface ServerStats {
   ingest: IngestStats;
@@ -37,6 +39,8 @@ export interface ServerHandle {
   fleet: FleetService;
   /** The site root CA certificate devices trust. */
   rootPem: string;
+  /** ISA-18.2 alarms evaluated on stored telemetry. */
+  alarms: AlarmEngine;
   stats(): ServerStats;
   stop(): Promise<void>;
 }
@@ -92,11 +96,30 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
 
   const storage: IngestStorage = {
     storeBatches: (batches) => store.appendBatches(batches),
-    recordAssetBirth: (deviceId, site, birth, at) => registry.recordAssetBirth(deviceId, site, birth, at),
+    recordAssetBirth: (deviceId, site, birth, at) => {
+      registry.recordAssetBirth(deviceId, site, birth, at);
+      alarms.setAssetProfile(site, birth.asset, birth.profile);
+    },
     recordDeviceOnline: (deviceId, site, version, at) => registry.recordDeviceOnline(deviceId, site, version, at),
     recordDeviceOffline: (deviceId, at) => registry.recordDeviceOffline(deviceId, at),
     recordDeviceSeen: (deviceId, at) => registry.recordDeviceSeen(deviceId, at),
   };
+  const profiles = loadProfiles();
+  const notifier = new WebhookNotifier({
+    webhooks: config.alarms?.webhooks ?? [],
+    onDeliveryFailed: (failure) => {
+      if (failure.final) logger.warn({ webhook: failure.webhook, deliveryId: failure.deliveryId, attempts: failure.attempt, reason: failure.reason }, 'alarm webhook delivery failed; giving up');
+    },
+  });
+  const alarms = new AlarmEngine({
+    db, audit, now, notifier,
+    assetProfile: (site, asset) => registry.findAssets(asset, site)[0]?.profile,
+    profiles: (id) => profiles.get(id),
+  });
+  const definedRules = loadDefaultAlarmRules(alarms);
+  if (definedRules > 0) logger.info({ rules: definedRules }, 'default alarm rules defined');
+  alarms.start();
+
   const recordDeviceReport = (deviceId: string, payload: Buffer): void => {
     try {
       if (!fleet.recordReport(deviceId, decodeDeviceReport(payload))) logger.debug({ deviceId }, 'device report dropped by the rate limit');
@@ -108,6 +131,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     storage,
     logger: logger.child({ part: 'ingest' }),
     now,
+    // Alarms are evaluated on what was stored, once: redeliveries never raise an alarm twice.
+    onStored: (batches) => {
+      for (const b of batches) for (const sample of b.samples) alarms.evaluate(b.site, b.asset, sample.point, sample);
+    },
     publishToDevice: (deviceId, topic, payload) => {
       registry.recordDeviceSeen(deviceId, now());
       brokerRef.current?.publishToDevice(topic, payload, 0).catch((err: unknown) => {
@@ -153,6 +180,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     ...(adminToken ? { adminToken } : {}),
     fleet,
     rootPem: pki.rootPem,
+    alarms,
     stats,
     async stop() {
       if (stopped) return;
@@ -160,6 +188,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       await api.close();
       await broker.close();
       ingest.close();
+      alarms.stop();
+      notifier.close();
       registry.close();
       store.close();
       db.close();

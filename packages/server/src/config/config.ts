@@ -26,6 +26,10 @@ export interface ServerConfig {
   api: ListenConfig;
   /** Names and addresses the server's TLS certificate is valid for. */
   tlsNames: { hostnames: string[]; ips: string[] };
+  alarms?: {
+    /** Signed webhooks notified of every annunciated alarm change. */
+    webhooks: { id: string; url: string; secret: string }[];
+  };
 }
 
 type Obj = Record<string, unknown>;
@@ -58,13 +62,30 @@ function strings(source: string, at: string, v: unknown, fallback: string[]): st
 
 export function validateServerConfig(doc: unknown, source: string, baseDir: string): ServerConfig {
   const d = obj(source, '(root)', doc);
-  const known = ['dataDir', 'caDir', 'mqtt', 'api', 'tls'];
+  const known = ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms'];
   for (const k of Object.keys(d)) if (!known.includes(k)) fail(source, k, `unknown field (known: ${known.join(', ')})`);
   const dir = (at: string, v: unknown): string => {
     if (typeof v !== 'string' || v === '') fail(source, at, 'is required: a folder path');
     return path.resolve(baseDir, v);
   };
   const tls = obj(source, 'tls', d.tls);
+  const alarms = obj(source, 'alarms', d.alarms);
+  for (const k of Object.keys(alarms)) if (k !== 'webhooks') fail(source, `alarms.${k}`, 'unknown field (known: webhooks)');
+  const webhooksRaw = alarms.webhooks ?? [];
+  if (!Array.isArray(webhooksRaw)) fail(source, 'alarms.webhooks', 'must be a list of {id, url, secret}');
+  const webhooks = webhooksRaw.map((w: unknown, i: number) => {
+    const o = obj(source, `alarms.webhooks[${i}]`, w);
+    const str = (k: string) => {
+      const v = o[k];
+      if (typeof v !== 'string' || v === '') fail(source, `alarms.webhooks[${i}].${k}`, 'is required');
+      return v;
+    };
+    const url = str('url');
+    if (!/^https?:\/\//.test(url)) fail(source, `alarms.webhooks[${i}].url`, 'must be an http(s) URL');
+    const secret = str('secret');
+    if (secret.length < 16) fail(source, `alarms.webhooks[${i}].secret`, 'must be at least 16 characters (it signs every notification)');
+    return { id: str('id'), url, secret };
+  });
   return {
     dataDir: dir('dataDir', d.dataDir),
     caDir: dir('caDir', d.caDir),
@@ -74,6 +95,7 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
       hostnames: strings(source, 'tls.hostnames', tls.hostnames, ['localhost']),
       ips: strings(source, 'tls.ips', tls.ips, ['127.0.0.1']),
     },
+    alarms: { webhooks },
   };
 }
 

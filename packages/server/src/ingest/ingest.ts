@@ -37,6 +37,12 @@ export interface IngestOptions {
   publishToDevice: AckPublisher;
   logger: Logger;
   now?: () => number;
+  /**
+   * Called after a flush with the batches stored for the first time (not redeliveries), e.g. for
+   * alarm evaluation. Runs after the acknowledgement is decided; a throw here is logged, never
+   * un-stores anything.
+   */
+  onStored?: (batches: readonly IncomingBatch[]) => void;
   /** Flush when this many samples are waiting... */
   maxPendingSamples?: number;
   /** ...or this long after the first one arrived. */
@@ -62,6 +68,7 @@ export class Ingest {
   private readonly now: () => number;
   private readonly maxPendingSamples: number;
   private readonly flushIntervalMs: number;
+  private readonly onStored: ((batches: readonly IncomingBatch[]) => void) | undefined;
   private pending: IncomingBatch[] = [];
   private pendingSamples = 0;
   private pendingRejections = new Map<string, { seq: number; reason: string }[]>();
@@ -78,6 +85,7 @@ export class Ingest {
     this.now = opts.now ?? Date.now;
     this.maxPendingSamples = opts.maxPendingSamples ?? 20_000;
     this.flushIntervalMs = opts.flushIntervalMs ?? 20;
+    this.onStored = opts.onStored;
   }
 
   /** Called for every publish the broker accepted from an authenticated device. */
@@ -177,11 +185,23 @@ export class Ingest {
         if (!list) acks.set(deviceId, (list = []));
         list.push(seq);
       }
+      if (this.onStored && outcome.stored.length > 0) this.notifyStored(batches, outcome);
     }
     const devices = new Set([...acks.keys(), ...rejections.keys()]);
     for (const deviceId of devices) {
       const payload = encodeBatchAck({ stored: acks.get(deviceId) ?? [], rejected: rejections.get(deviceId) ?? [] });
       this.publishToDevice(deviceId, controlTopic(deviceId, 'down', ControlKinds.ack), payload);
+    }
+  }
+
+  private notifyStored(batches: IncomingBatch[], outcome: AppendResult): void {
+    const fresh = outcome.duplicates.length === 0
+      ? batches
+      : batches.filter((b) => !outcome.duplicates.some((d) => d.deviceId === b.deviceId && d.seq === b.seq));
+    try {
+      this.onStored!(fresh);
+    } catch (err) {
+      this.logger.error({ err: errorMessage(err) }, 'evaluating stored telemetry failed; the data is stored and acknowledged');
     }
   }
 
