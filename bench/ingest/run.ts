@@ -12,13 +12,16 @@
  *   npm run bench:ingest -- [--seconds 20] [--guardians 4] [--batch 2000] [--window 16]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { FileKeyStore } from '@shellguard/guardian';
-import { initCaDirectory, issueDeviceCertificate } from '@shellguard/server';
+import https from 'node:https';
+import { FileKeyStore, GUARDIAN_SWNAME, enrol } from '@shellguard/guardian';
+import type { Measurement } from '@shellguard/protocol';
+import { openPki } from '@shellguard/server';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -48,6 +51,20 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
   });
 }
 
+function postJson(url: string, token: string, ca: string, body: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', ca, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += String(c); }).on('end', () => {
+        if ((res.statusCode ?? 0) >= 300) reject(new Error(`POST ${url}: ${res.statusCode} ${text}`));
+        else resolve();
+      });
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 function peakRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -66,7 +83,7 @@ function progress(label: string, totalMs: number): () => void {
 
 async function endToEnd(): Promise<{ pointsPerSec: number; acked: number; peakMiB: number; batches: number }> {
   const caDir = path.join(dir, 'ca');
-  const ca = await initCaDirectory(caDir, { commonName: 'bench CA' });
+  const pki = await openPki(caDir, { commonName: 'bench root CA' });
   writeFileSync(path.join(dir, 'server.yaml'), [
     `dataDir: ${path.join(dir, 'server')}`,
     `caDir: ${caDir}`,
@@ -77,19 +94,30 @@ async function endToEnd(): Promise<{ pointsPerSec: number; acked: number; peakMi
     cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, SHELLGUARD_LOG_LEVEL: 'warn' },
   });
   try {
-    const m = await waitForLine(server, /broker mqtts:\/\/127\.0\.0\.1:(\d+)/, 60_000);
-    const mqttPort = Number(m[1]);
+    const m = await waitForLine(server, /admin API token[^:]*: (\S+)\n[\s\S]*API https:\/\/127\.0\.0\.1:(\d+)\/api\/v1 +broker mqtts:\/\/127\.0\.0\.1:(\d+)/, 60_000);
+    const [token, apiPort, mqttPort] = [m[1]!, Number(m[2]), Number(m[3])];
+    // Enrol the simulated guardians as real ones are: group, release, claim, then attestation.
+    const api = (route: string, body: unknown) => postJson(`https://127.0.0.1:${apiPort}/api/v1${route}`, token, pki.rootPem, body);
+    const measurements: Measurement[] = ['runtime', 'guardian-bundle', 'config', 'profiles']
+      .map((component) => ({ component, digest: createHash('sha256').update(`bench ${component}`).digest('hex') }));
+    await api('/groups', { id: 'bench', site: 'bench', minSecureVersion: '0.1.0' });
+    await api('/groups/bench/releases', { swname: GUARDIAN_SWNAME, swversion: '0.1.0', components: measurements });
     const devices = [];
     for (let i = 0; i < guardians; i++) {
       const gdir = path.join(dir, `g${i}`);
       const keys = await FileKeyStore.open(gdir);
+      await api('/claims', { deviceId: keys.deviceId, site: 'bench', group: 'bench' });
+      const enrolment = await enrol({
+        apiUrl: `https://127.0.0.1:${apiPort}`, rootCaPem: pki.rootPem, keyStore: keys, measurements,
+        swname: GUARDIAN_SWNAME, swversion: '0.1.0', bootcount: 1, now: Date.now,
+      });
       const certFile = path.join(gdir, 'cert.pem');
-      writeFileSync(certFile, await issueDeviceCertificate(ca, await keys.createCsr(), { validityHours: 2 }));
+      writeFileSync(certFile, enrolment.certificatePem);
       devices.push({ deviceId: keys.deviceId, keyFile: path.join(gdir, 'identity.key'), certFile });
     }
     const specFile = path.join(dir, 'load.json');
     writeFileSync(specFile, JSON.stringify({
-      url: `mqtts://127.0.0.1:${mqttPort}`, caFile: path.join(caDir, 'ca.crt'), site: 'bench', devices,
+      url: `mqtts://127.0.0.1:${mqttPort}`, caFile: path.join(caDir, 'root.crt'), site: 'bench', devices,
       durationMs: seconds * 1000, batchSamples, pointsPerAsset, window,
     }));
     const load = spawn(process.execPath, [...tsx, path.join(ROOT, 'bench/ingest/load-guardians.ts'), specFile], {
