@@ -47,6 +47,7 @@ export interface ApiClient {
   get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
   getText(path: string): Promise<string>;
   post<T>(path: string, body: unknown): Promise<T>;
+  put<T>(path: string, body: unknown): Promise<T>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
@@ -88,7 +89,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const baseUrl = `${url.origin}${basePath}`;
   const token = options.token;
 
-  function send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; type: string; text: string }> {
+  function send(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<{ status: number; type: string; text: string }> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const target = new URL(`${baseUrl}${path}`);
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json, */*' };
@@ -150,6 +151,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     },
     async post<T>(path: string, body: unknown): Promise<T> {
       const res = await send('POST', path, body);
+      check(res);
+      return parse<T>(res);
+    },
+    async put<T>(path: string, body: unknown): Promise<T> {
+      const res = await send('PUT', path, body);
       check(res);
       return parse<T>(res);
     },

@@ -16,6 +16,10 @@ import { runServer } from './commands/server.ts';
 import { printGuardianId, printGuardianMeasurements, runGuardian } from './commands/guardian.ts';
 import { initCa, rotateCa } from './commands/ca.ts';
 import { runSim } from './commands/sim.ts';
+import {
+  acknowledgeAlarm, defineAlarmRules, listAlarmRules, listAlarms, parseAlarmId, parseAlarmRuleFile, removeAlarmFromService,
+  returnAlarmToService, setAssetMode, shelveAlarm, showAlarm, unshelveAlarm,
+} from './commands/alarms.ts';
 
 function port(value: string): number {
   const n = Number(value);
@@ -185,6 +189,66 @@ apiCommand(token.command('list'))
 apiCommand(token.command('revoke <tokenId>'))
   .description('revoke an API token (the 16-hex id from token list)')
   .action(async (tokenId: string, opts: ApiClientOptions) => revokeToken(client(opts), out, tokenId));
+
+const alarms = program.command('alarms').description('ISA-18.2 alarms: list, inspect, acknowledge, shelve, take out of service');
+apiCommand(alarms.command('list'))
+  .description('alarms, critical first then most recently changed')
+  .option('--state <state>', 'normal, unack-active, ack-active, unack-rtn, shelved, suppressed or out-of-service')
+  .option('--site <site>', 'only this site')
+  .option('--asset <asset>', 'only this asset')
+  .option('--priority <priority>', 'critical, high, medium or low')
+  .option('--json', 'print JSON')
+  .action(async (opts: ApiClientOptions & { state?: string; site?: string; asset?: string; priority?: string; json?: boolean }) =>
+    listAlarms(client(opts), out, opts));
+apiCommand(alarms.command('show <id>'))
+  .description('one alarm and its history (activations, clears, every operator action)')
+  .option('--json', 'print JSON')
+  .action(async (id: string, opts: ApiClientOptions & { json?: boolean }) => showAlarm(client(opts), out, parseAlarmId(id), opts));
+apiCommand(alarms.command('ack <id>'))
+  .description('acknowledge an alarm (admin, engineer or technician token)')
+  .option('--comment <text>', 'why (kept in the alarm history)')
+  .action(async (id: string, opts: ApiClientOptions & { comment?: string }) => acknowledgeAlarm(client(opts), out, parseAlarmId(id), opts));
+apiCommand(alarms.command('shelve <id>'))
+  .description('shelve an alarm: one-shot (until it clears) or timed; never beyond its rule\'s maximum')
+  .requiredOption('--kind <kind>', 'one-shot or timed')
+  .option('--minutes <n>', 'how long (needed for timed)', positive)
+  .option('--comment <text>', 'why (kept in the alarm history)')
+  .action(async (id: string, opts: ApiClientOptions & { kind: string; minutes?: number; comment?: string }) =>
+    shelveAlarm(client(opts), out, parseAlarmId(id), opts));
+apiCommand(alarms.command('unshelve <id>'))
+  .description('unshelve an alarm: it annunciates again')
+  .option('--comment <text>', 'why (kept in the alarm history)')
+  .action(async (id: string, opts: ApiClientOptions & { comment?: string }) => unshelveAlarm(client(opts), out, parseAlarmId(id), opts));
+apiCommand(alarms.command('oos <id>'))
+  .description('take an alarm out of service, e.g. a broken transmitter (admin or engineer token)')
+  .option('--comment <text>', 'why (kept in the alarm history)')
+  .action(async (id: string, opts: ApiClientOptions & { comment?: string }) =>
+    removeAlarmFromService(client(opts), out, parseAlarmId(id), opts));
+apiCommand(alarms.command('rts <id>'))
+  .description('return an out-of-service alarm to service (admin or engineer token)')
+  .option('--comment <text>', 'why (kept in the alarm history)')
+  .action(async (id: string, opts: ApiClientOptions & { comment?: string }) =>
+    returnAlarmToService(client(opts), out, parseAlarmId(id), opts));
+
+const alarmRules = program.command('alarm-rules').description('alarm rules per equipment profile and point');
+apiCommand(alarmRules.command('list'))
+  .description('rule definitions')
+  .option('--profile <profile>', 'only rules of this equipment profile')
+  .option('--json', 'print JSON')
+  .action(async (opts: ApiClientOptions & { profile?: string; json?: boolean }) => listAlarmRules(client(opts), out, opts));
+apiCommand(alarmRules.command('define'))
+  .description('define (or redefine) rules from a YAML or JSON file: one rule, a list, or {rules: [...]} (admin or engineer token)')
+  .requiredOption('--file <file>', 'rule.yaml or rule.json')
+  .action(async (opts: ApiClientOptions & { file: string }) => {
+    await defineAlarmRules(client(opts), out, parseAlarmRuleFile(readFileSync(opts.file, 'utf8'), opts.file));
+  });
+
+const asset = program.command('asset').description('assets');
+apiCommand(asset.command('mode <site> <asset> <mode>'))
+  .description('normal or maintenance: in maintenance the asset\'s alarms are suppressed by design (admin or engineer token)')
+  .option('--comment <text>', 'why (kept in the alarm history)')
+  .action(async (site: string, assetId: string, mode: string, opts: ApiClientOptions & { comment?: string }) =>
+    setAssetMode(client(opts), out, site, assetId, mode, opts));
 
 try {
   await program.parseAsync(process.argv);

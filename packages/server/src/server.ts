@@ -164,7 +164,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     fleet: fleet.fleetView().map((d) => ({ deviceId: d.deviceId, state: d.state, lastAttestation: d.lastAttestation })),
   });
   const api = await buildApi({
-    store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls, now, fleet, audit, incidents,
+    store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls, now, fleet, audit, incidents, alarms,
     ...(options.attestationRateLimit ? { attestationRateLimit: options.attestationRateLimit } : {}),
     healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats() }),
   });

@@ -12,6 +12,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { IncidentLog } from '../incidents/incident-log.ts';
 import type { SiteRegistry } from '../registry/site-registry.ts';
 import type { TelemetryStore } from '../telemetry/telemetry-store.ts';
+import { alarmRoutes, type AlarmsApi } from './alarm-routes.ts';
 import { errorBody, httpStatusFor } from './api-error.ts';
 import { ATTESTATION_ANONYMOUS_ROUTES, attestationRoutes } from './attestation-routes.ts';
 import { auditRoutes, incidentRoutes } from './audit-routes.ts';
@@ -48,6 +49,8 @@ export interface BuildApiOptions {
   tokenAdmin?: TokenAdmin;
   /** Per client address, on the token-less attestation routes (default: burst 200, 50/s). */
   attestationRateLimit?: RateLimit;
+  /** Alarms, their history, operator actions, rules, overrides and asset modes; routes exist only when given. */
+  alarms?: AlarmsApi;
 }
 
 /**
@@ -67,6 +70,20 @@ const EDGE_STATUS_BY_CODE: Record<string, number> = {
   device_not_quarantined: 409,
   group_site_mismatch: 409,
   release_conflict: 409,
+  // Alarms (AlarmError): unknown things, invalid requests, and actions the alarm's state refuses.
+  alarm_not_found: 404,
+  rule_not_found: 404,
+  rule_invalid: 400,
+  shelve_duration_invalid: 400,
+  shelve_too_long: 400,
+  asset_mode_invalid: 400,
+  actor_required: 400,
+  alarm_not_unacknowledged: 409,
+  alarm_not_active: 409,
+  alarm_already_shelved: 409,
+  alarm_not_shelved: 409,
+  alarm_already_out_of_service: 409,
+  alarm_not_out_of_service: 409,
 };
 
 function statusFor(code: string): number {
@@ -115,7 +132,7 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
       info: {
         title: 'Shellguard API',
         version: options.version ?? '0.1.0',
-        description: 'Sites, assets, points, telemetry, guardians, fleet and audit. Every route needs `Authorization: Bearer <API token>`, '
+        description: 'Sites, assets, points, telemetry, guardians, fleet, alarms and audit. Every route needs `Authorization: Bearer <API token>`, '
           + 'except the attestation exchange (POST /api/v1/attestation/*), which guardians call with signed evidence.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'sgt_<id>_<secret>' } } },
@@ -154,6 +171,7 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     }
     if (options.audit) await api.register(auditRoutes, { audit: options.audit });
     if (options.incidents) await api.register(incidentRoutes, { incidents: options.incidents });
+    if (options.alarms) await api.register(alarmRoutes, { alarms: options.alarms });
     // Token management changes who may act: never without the audit log.
     if (options.tokenAdmin && options.audit) await api.register(tokenRoutes, { tokens: options.tokenAdmin, audit: options.audit });
   }, { prefix: API_PREFIX });

@@ -3,3 +3,4 @@ export { ApiError, httpStatusFor, type ApiErrorCode, type ErrorBody } from './ap
 export { parseBucket } from './time-query.ts';
 export { DEFAULT_ATTESTATION_RATE_LIMIT, type RateLimit } from './client-rate-limiter.ts';
 export type { FleetApi } from './fleet-api.ts';
+export { alarmRoutes, ALARM_OPERATOR_ROLES, type AlarmsApi, type AlarmRoutesOptions } from './alarm-routes.ts';

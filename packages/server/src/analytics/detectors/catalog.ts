@@ -1,0 +1,11 @@
+import { contextualAnomaly } from './contextual-anomaly.ts';
+import type { DetectorFactory } from './detector.ts';
+import { shellguard } from './shellguard.ts';
+import { windowedGaussian } from './windowed-gaussian.ts';
+
+/** Every detector by its results-folder name, for the server's configuration and `bench/nab`. */
+export const detectorFactories: Readonly<Record<string, DetectorFactory>> = {
+  windowedGaussian,
+  contextualAnomaly,
+  shellguard,
+};

@@ -1,0 +1,160 @@
+/**
+ * Asset health, maintenance recommendations, work orders, the reactive-work KPI and fleet peers
+ * over HTTP (issue 4). Reading needs any token; creating work orders needs admin, engineer or
+ * technician, and the caller is recorded as the work order's author (`token:<id>`).
+ */
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AssetHealth } from '../analytics/health/asset-health.ts';
+import {
+  MaintenanceError, type MaintenanceBook,
+} from '../analytics/maintenance/maintenance-book.ts';
+import type { PeerOutlier } from '../analytics/peers/fleet-peers.ts';
+import type { Role } from '../auth/roles.ts';
+import { ApiError } from './api-error.ts';
+import { actorOf, requireRole } from './bearer-auth.ts';
+import { ErrorResponse } from './schemas.ts';
+
+/** What the routes call: a port, so they can be tested against fakes. */
+export interface AnalyticsApi {
+  health(site?: string): AssetHealth[];
+  peers(profile: string): PeerOutlier[];
+  maintenance: Pick<MaintenanceBook,
+    'recommendations' | 'workOrderFromRecommendation' | 'workOrders' | 'createWorkOrder' | 'completeWorkOrder' | 'reactiveShare'>;
+}
+
+export interface AnalyticsRoutesOptions {
+  analytics: AnalyticsApi;
+}
+
+export const WORK_ORDER_ROLES: readonly Role[] = ['admin', 'engineer', 'technician'];
+
+const readErrors = { 400: ErrorResponse, 401: ErrorResponse };
+const writeErrors = { ...readErrors, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
+const worker = requireRole(WORK_ORDER_ROLES);
+
+const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Any = Type.Unknown();
+
+/** Maintenance codes as the edge knows them (build-api maps not_found/bad_request/conflict-free codes). */
+function translate(err: unknown): never {
+  if (err instanceof MaintenanceError) {
+    if (err.code === 'recommendation_not_found' || err.code === 'work_order_not_found') throw new ApiError('not_found', err.message);
+    if (err.code === 'work_order_invalid') throw new ApiError('bad_request', err.message);
+  }
+  throw err;
+}
+
+export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> = async (app, { analytics }) => {
+  app.get('/asset-health', {
+    schema: {
+      tags: ['analytics'], summary: 'Health index 0-100 per asset, worst first (from anomaly scores and active alarms)',
+      querystring: Type.Object({ site: Type.Optional(Name) }), response: { 200: Type.Object({ assets: Type.Array(Any) }), ...readErrors },
+    },
+  }, async (req) => ({ assets: analytics.health(req.query.site) }));
+
+  app.get('/recommendations', {
+    schema: {
+      tags: ['analytics'], summary: 'Maintenance recommendations with their evidence, newest first',
+      querystring: Type.Object({ site: Type.Optional(Name), status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('work-order')])) }),
+      response: { 200: Type.Object({ recommendations: Type.Array(Any) }), ...readErrors },
+    },
+  }, async (req) => ({
+    recommendations: analytics.maintenance.recommendations({
+      ...(req.query.site !== undefined ? { site: req.query.site } : {}), ...(req.query.status !== undefined ? { status: req.query.status } : {}),
+    }),
+  }));
+
+  app.post('/recommendations/:id/work-order', {
+    onRequest: worker,
+    preValidation: async (request) => { if (request.body === undefined || request.body === null) request.body = {}; },
+    schema: {
+      tags: ['analytics'], summary: 'Turn an open recommendation into a predictive work order (409 if it already has one)',
+      params: IdParams, body: Type.Object({ title: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }),
+      response: { 201: Type.Object({ workOrder: Any }), ...writeErrors },
+    },
+  }, async (req, reply) => {
+    try {
+      const workOrder = analytics.maintenance.workOrderFromRecommendation(req.params.id, actorOf(req), req.body.title);
+      return reply.code(201).send({ workOrder });
+    } catch (err) {
+      if (err instanceof MaintenanceError && err.code === 'recommendation_closed') {
+        return reply.code(409).send({ error: { code: err.code, message: err.message } });
+      }
+      return translate(err);
+    }
+  });
+
+  app.get('/work-orders', {
+    schema: {
+      tags: ['analytics'], summary: 'Work orders, newest first',
+      querystring: Type.Object({
+        site: Type.Optional(Name), status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('done')])),
+        type: Type.Optional(Type.Union([Type.Literal('planned'), Type.Literal('predictive'), Type.Literal('reactive')])),
+      }),
+      response: { 200: Type.Object({ workOrders: Type.Array(Any) }), ...readErrors },
+    },
+  }, async (req) => {
+    const { site, status, type } = req.query;
+    return {
+      workOrders: analytics.maintenance.workOrders({
+        ...(site !== undefined ? { site } : {}), ...(status !== undefined ? { status } : {}), ...(type !== undefined ? { type } : {}),
+      }),
+    };
+  });
+
+  app.post('/work-orders', {
+    onRequest: worker,
+    schema: {
+      tags: ['analytics'], summary: 'Create a planned or reactive work order (predictive ones come from recommendations)',
+      body: Type.Object({
+        site: Name, asset: Name, point: Type.Optional(Name),
+        type: Type.Union([Type.Literal('planned'), Type.Literal('reactive')]), title: Type.String({ minLength: 1, maxLength: 500 }),
+      }, { additionalProperties: false }),
+      response: { 201: Type.Object({ workOrder: Any }), ...writeErrors },
+    },
+  }, async (req, reply) => {
+    try {
+      return reply.code(201).send({ workOrder: analytics.maintenance.createWorkOrder(req.body, actorOf(req)) });
+    } catch (err) {
+      return translate(err);
+    }
+  });
+
+  app.post('/work-orders/:id/done', {
+    onRequest: worker,
+    preValidation: async (request) => { if (request.body === undefined || request.body === null) request.body = {}; },
+    schema: {
+      tags: ['analytics'], summary: 'Mark a work order done', params: IdParams,
+      response: { 200: Type.Object({ workOrder: Any }), ...writeErrors },
+    },
+  }, async (req) => {
+    try {
+      return { workOrder: analytics.maintenance.completeWorkOrder(req.params.id) };
+    } catch (err) {
+      return translate(err);
+    }
+  });
+
+  app.get('/kpi/reactive-share', {
+    schema: {
+      tags: ['analytics'], summary: 'Share of reactive work orders per site and ISO week (Monday 00:00 UTC), oldest first',
+      querystring: Type.Object({ site: Type.Optional(Name), from: Type.Optional(Type.Integer()), to: Type.Optional(Type.Integer()) }),
+      response: { 200: Type.Object({ periods: Type.Array(Any) }), ...readErrors },
+    },
+  }, async (req) => {
+    const { site, from, to } = req.query;
+    return {
+      periods: analytics.maintenance.reactiveShare({
+        ...(site !== undefined ? { site } : {}), ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}),
+      }),
+    };
+  });
+
+  app.get('/peers', {
+    schema: {
+      tags: ['analytics'], summary: 'Assets of one equipment profile across all sites, most unusual first (robust z vs peers\' median/MAD)',
+      querystring: Type.Object({ profile: Name }), response: { 200: Type.Object({ assets: Type.Array(Any) }), ...readErrors },
+    },
+  }, async (req) => ({ assets: analytics.peers(req.query.profile) }));
+};

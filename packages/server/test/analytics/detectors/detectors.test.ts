@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { detectorFactories } from '../../../src/analytics/detectors/catalog.ts';
+import { ContextualAnomaly, DEFAULT_CONTEXTUAL_ANOMALY } from '../../../src/analytics/detectors/contextual-anomaly.ts';
+import type { DetectorFactory, DetectorOptions } from '../../../src/analytics/detectors/detector.ts';
+import { erfc } from '../../../src/analytics/detectors/windowed-gaussian.ts';
+
+const MINUTE = 60_000;
+
+function run(factory: DetectorFactory, values: number[], options: DetectorOptions): number[] {
+  const detector = factory.create(options);
+  return values.map((value, i) => detector.update({ ts: i * MINUTE, value }));
+}
+
+/** A deterministic pseudo-random sequence (mulberry32) so the tests never depend on Math.random. */
+function noise(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// One contract suite run against every detector (STYLE: one suite per interface).
+describe.each(Object.entries(detectorFactories))('detector %s', (_name, factory) => {
+  it('scores every finite sample in [0, 1], whatever the input and the declared range', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1e12, max: 1e12, noNaN: true }), { minLength: 1, maxLength: 300 }),
+        fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+        fc.double({ min: 0, max: 1e6, noNaN: true }),
+        fc.integer({ min: 0, max: 200 }),
+        (values, inputMin, span, probationaryPeriod) => {
+          const scores = run(factory, values, { inputMin, inputMax: inputMin + span, probationaryPeriod });
+          return scores.every((s) => Number.isFinite(s) && s >= 0 && s <= 1);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('gives the same scores for the same input (deterministic)', () => {
+    const rnd = noise(7);
+    const values = Array.from({ length: 2000 }, (_, i) => Math.sin(i / 20) * 10 + rnd() * 3);
+    const options = { inputMin: -15, inputMax: 15, probationaryPeriod: 300 };
+    expect(run(factory, values, options)).toEqual(run(factory, values, options));
+  });
+
+  it('scores a spike after a long flat signal above anything it scored on the flat part', () => {
+    const values = Array.from({ length: 1500 }, (_, i) => (i === 1200 ? 100 : 10));
+    const scores = run(factory, values, { inputMin: 10, inputMax: 100, probationaryPeriod: 225 });
+    const flatMax = Math.max(...scores.slice(225, 1200));
+    expect(scores[1200]).toBeGreaterThan(0.5);
+    expect(scores[1200]).toBeGreaterThan(flatMax);
+  });
+
+  it('scores a flat signal low once probation is over', () => {
+    const values = Array.from({ length: 2000 }, () => 42);
+    const scores = run(factory, values, { inputMin: 40, inputMax: 50, probationaryPeriod: 300 });
+    expect(Math.max(...scores.slice(300))).toBeLessThan(0.1);
+  });
+});
+
+describe('ContextualAnomaly', () => {
+  it('keeps its context tables within the cap over a million samples of noise', () => {
+    const maxContexts = 1000;
+    const detector = new ContextualAnomaly(
+      { inputMin: 0, inputMax: 1, probationaryPeriod: 750 },
+      { ...DEFAULT_CONTEXTUAL_ANOMALY, maxContexts },
+    );
+    const rnd = noise(11);
+    let peak = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      detector.update({ ts: i * MINUTE, value: rnd() });
+      if (i % 50_000 === 0) peak = Math.max(peak, detector.contextCount);
+    }
+    expect(detector.contextCount).toBeLessThanOrEqual(maxContexts);
+    expect(peak).toBeLessThanOrEqual(maxContexts);
+    // Semi-contexts are created only with a context: at most two per context.
+    expect(detector.semiContextCount).toBeLessThanOrEqual(2 * maxContexts);
+  });
+
+  it('learns a repeating pattern and stops flagging it', () => {
+    const pattern = [0, 2, 5, 7, 5, 2];
+    const values = Array.from({ length: 3000 }, (_, i) => pattern[i % pattern.length]!);
+    const scores = run({ name: 'cad', create: (o) => new ContextualAnomaly(o) }, values, {
+      inputMin: 0,
+      inputMax: 7,
+      probationaryPeriod: 450,
+    });
+    expect(Math.max(...scores.slice(1000))).toBe(0);
+  });
+});
+
+describe('erfc', () => {
+  it('matches reference values to 1e-12', () => {
+    // Reference values of erfc from standard tables (Abramowitz & Stegun, high-precision).
+    const cases: Array<[number, number]> = [
+      [0, 1],
+      [0.5, 0.4795001221869535],
+      [1, 0.15729920705028513],
+      [2, 0.004677734981047266],
+      [3, 2.209049699858544e-5],
+      [-1, 1.8427007929497148],
+    ];
+    for (const [x, expected] of cases) expect(Math.abs(erfc(x) - expected)).toBeLessThan(1e-12);
+  });
+});
