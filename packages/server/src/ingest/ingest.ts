@@ -195,9 +195,12 @@ export class Ingest {
   }
 
   private notifyStored(batches: IncomingBatch[], outcome: AppendResult): void {
-    const fresh = outcome.duplicates.length === 0
-      ? batches
-      : batches.filter((b) => !outcome.duplicates.some((d) => d.deviceId === b.deviceId && d.seq === b.seq));
+    // One flush can hold a batch and its redelivery: pass on each newly stored batch exactly once.
+    let fresh: IncomingBatch[] = batches;
+    if (outcome.duplicates.length > 0) {
+      const stored = new Set(outcome.stored.map((r) => `${r.deviceId}/${r.seq}`));
+      fresh = batches.filter((b) => stored.delete(`${b.deviceId}/${b.seq}`));
+    }
     try {
       this.onStored!(fresh);
     } catch (err) {

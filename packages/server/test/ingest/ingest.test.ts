@@ -60,6 +60,22 @@ describe('Ingest', () => {
     expect(ingest.stats()).toMatchObject({ batchesStored: 1, batchesDuplicate: 1, samplesStored: 1 });
   });
 
+  it('passes each newly stored batch on once, even when its redelivery is in the same flush', () => {
+    const storage = new MemoryStorage();
+    const seen: number[] = [];
+    const ingest = new Ingest({
+      storage, logger: pino({ level: 'silent' }), publishToDevice: () => {},
+      onStored: (batches) => seen.push(...batches.map((b) => b.seq)),
+    });
+    ingest.accept(DEV, topic(), data(5));
+    ingest.accept(DEV, topic(), data(5));
+    ingest.accept(DEV, topic(), data(6));
+    ingest.flush();
+    ingest.accept(DEV, topic(), data(6));
+    ingest.flush();
+    expect(seen).toEqual([5, 6]);
+  });
+
   it('does not acknowledge when the store fails, so the guardian redelivers', () => {
     const { storage, acks, ingest } = setup();
     storage.failNext = true;
