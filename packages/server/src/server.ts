@@ -22,6 +22,11 @@ import { FleetService, type CertificateIssuer } from './fleet/index.ts';
 import type { Pki } from './pki/index.ts';
 import { AlarmEngine, WebhookNotifier } from './alarms/index.ts';
 import { loadDefaultAlarmRules } from './alarms/default-rules.ts';
+import { LiveAnalytics } from './analytics/live/live-analytics.ts';
+import { MaintenanceBook } from './analytics/maintenance/maintenance-book.ts';
+import { assetHealth } from './analytics/health/asset-health.ts';
+import { rankPeers } from './analytics/peers/fleet-peers.ts';
+import type { AnalyticsApi } from './api/analytics-routes.ts';
 
 export interface ServerStats {
   ingest: IngestStats;
@@ -41,6 +46,9 @@ export interface ServerHandle {
   rootPem: string;
   /** ISA-18.2 alarms evaluated on stored telemetry. */
   alarms: AlarmEngine;
+  /** Live anomaly scoring and maintenance recommendations. */
+  live: LiveAnalytics;
+  maintenance: MaintenanceBook;
   stats(): ServerStats;
   stop(): Promise<void>;
 }
@@ -120,6 +128,28 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   if (definedRules > 0) logger.info({ rules: definedRules }, 'default alarm rules defined');
   alarms.start();
 
+  // Predictive maintenance: per-point minute means -> streaming detector and drift score ->
+  // anomaly alarms, and sustained deviations -> recommendations with evidence.
+  const maintenance = new MaintenanceBook({ db, now, pointId: (site, asset, point) => store.findPointId(site, asset, point) });
+  const live = new LiveAnalytics({
+    onScore: (site, asset, point, ts, score) => alarms.evaluateScore(site, asset, point, ts, score),
+    onSustained: (evidence) => {
+      const rec = maintenance.recommend(evidence);
+      logger.info({ recommendation: rec.id, site: evidence.site, asset: evidence.asset, point: evidence.point, zScore: evidence.zScore }, 'maintenance recommended');
+    },
+  });
+  const liveFlush = setInterval(() => live.flush(now()), 60_000);
+  liveFlush.unref();
+  const analytics: AnalyticsApi = {
+    health: (site) => assetHealth({ points: (s) => live.snapshot(s), alarms: (f) => alarms.list(f) }, site),
+    peers: (profile) => rankPeers({
+      points: () => live.snapshot(),
+      recentMean: (s, a, p, w) => live.recentMean(s, a, p, w),
+      profileOf: (s, a) => registry.findAssets(a, s)[0]?.profile,
+    }, profile),
+    maintenance,
+  };
+
   const recordDeviceReport = (deviceId: string, payload: Buffer): void => {
     try {
       if (!fleet.recordReport(deviceId, decodeDeviceReport(payload))) logger.debug({ deviceId }, 'device report dropped by the rate limit');
@@ -134,6 +164,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     // Alarms are evaluated on what was stored, once: redeliveries never raise an alarm twice.
     onStored: (batches) => {
       for (const b of batches) for (const sample of b.samples) alarms.evaluate(b.site, b.asset, sample.point, sample);
+      live.ingestBatches(batches);
     },
     publishToDevice: (deviceId, topic, payload) => {
       registry.recordDeviceSeen(deviceId, now());
@@ -164,9 +195,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     fleet: fleet.fleetView().map((d) => ({ deviceId: d.deviceId, state: d.state, lastAttestation: d.lastAttestation })),
   });
   const api = await buildApi({
-    store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls, now, fleet, audit, incidents, alarms,
+    store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls, now, fleet, audit, incidents, alarms, analytics,
     ...(options.attestationRateLimit ? { attestationRateLimit: options.attestationRateLimit } : {}),
-    healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats() }),
+    healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
   });
   await api.listen({ host: config.api.host, port: config.api.port });
   const address = api.server.address();
@@ -181,6 +212,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     fleet,
     rootPem: pki.rootPem,
     alarms,
+    live,
+    maintenance,
     stats,
     async stop() {
       if (stopped) return;
@@ -188,6 +221,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       await api.close();
       await broker.close();
       ingest.close();
+      clearInterval(liveFlush);
       alarms.stop();
       notifier.close();
       registry.close();

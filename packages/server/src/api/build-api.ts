@@ -19,6 +19,7 @@ import { auditRoutes, incidentRoutes } from './audit-routes.ts';
 import { requireBearerToken } from './bearer-auth.ts';
 import { DEFAULT_ATTESTATION_RATE_LIMIT, type RateLimit } from './client-rate-limiter.ts';
 import type { FleetApi } from './fleet-api.ts';
+import { analyticsRoutes, type AnalyticsApi } from './analytics-routes.ts';
 import { fleetRoutes } from './fleet-routes.ts';
 import { tokenRoutes, type TokenAdmin } from './token-routes.ts';
 import { registryRoutes } from './registry-routes.ts';
@@ -51,6 +52,8 @@ export interface BuildApiOptions {
   attestationRateLimit?: RateLimit;
   /** Alarms, their history, operator actions, rules, overrides and asset modes; routes exist only when given. */
   alarms?: AlarmsApi;
+  /** Asset health, maintenance recommendations, work orders, the reactive-work KPI and fleet peers. */
+  analytics?: AnalyticsApi;
 }
 
 /**
@@ -172,6 +175,7 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     if (options.audit) await api.register(auditRoutes, { audit: options.audit });
     if (options.incidents) await api.register(incidentRoutes, { incidents: options.incidents });
     if (options.alarms) await api.register(alarmRoutes, { alarms: options.alarms });
+    if (options.analytics) await api.register(analyticsRoutes, { analytics: options.analytics });
     // Token management changes who may act: never without the audit log.
     if (options.tokenAdmin && options.audit) await api.register(tokenRoutes, { tokens: options.tokenAdmin, audit: options.audit });
   }, { prefix: API_PREFIX });

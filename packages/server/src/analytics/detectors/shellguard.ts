@@ -2,6 +2,12 @@ import { ContextualAnomaly, DEFAULT_CONTEXTUAL_ANOMALY, RestPeriodGate, type Con
 import type { DetectorFactory, DetectorInput, DetectorOptions, StreamingDetector } from './detector.ts';
 import { erfc } from './windowed-gaussian.ts';
 
+/**
+ * `shellguard`: our production detector. The Contextual Anomaly Detector's raw score, with a small
+ * weight of Gaussian surprise (how many standard deviations from an exponentially weighted mean)
+ * mixed in before CAD's rest-period gate. The Gaussian part breaks ties among CAD's coarse score
+ * levels in favour of samples that are also far from normal. One configuration for every signal.
+ */
 export interface ShellguardConfig {
   cad: ContextualAnomalyConfig;
   /** samples in the running window of the Gaussian surprise signal */
@@ -12,8 +18,8 @@ export interface ShellguardConfig {
 
 export const DEFAULT_SHELLGUARD: ShellguardConfig = {
   cad: DEFAULT_CONTEXTUAL_ANOMALY,
-  gaussianWindow: Number(process.env.SG_GW ?? 1000),
-  gaussianWeight: Number(process.env.SG_W ?? 0.05),
+  gaussianWindow: 1000,
+  gaussianWeight: 0.05,
 };
 
 /** Exponentially weighted mean and variance: O(1) memory Gaussian reference. */

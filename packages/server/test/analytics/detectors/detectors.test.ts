@@ -66,7 +66,7 @@ describe.each(Object.entries(detectorFactories))('detector %s', (_name, factory)
 
 describe('ContextualAnomaly', () => {
   it('keeps its context tables within the cap over a million samples of noise', () => {
-    const maxContexts = 1000;
+    const maxContexts = 300;
     const detector = new ContextualAnomaly(
       { inputMin: 0, inputMax: 1, probationaryPeriod: 750 },
       { ...DEFAULT_CONTEXTUAL_ANOMALY, maxContexts },

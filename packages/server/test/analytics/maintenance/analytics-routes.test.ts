@@ -5,13 +5,16 @@ import type { Role } from '../../../src/auth/roles.ts';
 import { openDatabase } from '../../../src/db/database.ts';
 import { MaintenanceBook } from '../../../src/analytics/maintenance/maintenance-book.ts';
 import { analyticsRoutes } from '../../../src/api/analytics-routes.ts';
-import { ApiError } from '../../../src/api/api-error.ts';
+import { ApiError, errorBody, httpStatusFor } from '../../../src/api/api-error.ts';
 
 async function appWith(role: Role) {
   const book = new MaintenanceBook({ db: openDatabase(':memory:'), now: () => Date.UTC(2025, 5, 3) });
   const app = Fastify().withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onRequest', async (req) => { (req as unknown as { principal: unknown }).principal = { role, tokenId: 't1' }; });
-  app.setErrorHandler((err, _req, reply) => reply.code(err instanceof ApiError ? (err.code === 'not_found' ? 404 : 400) : (err.statusCode ?? 500)).send({ error: err.message }));
+  // As build-api's handler: ShellguardErrors by code, validation failures 400.
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => (err instanceof ApiError
+    ? reply.code(httpStatusFor(err.code)).send(errorBody(err.code, err.message))
+    : reply.code(err.statusCode ?? 500).send(errorBody('bad_request', err.message))));
   await app.register(analyticsRoutes, { prefix: '/api/v1', analytics: { health: () => [], peers: () => [], maintenance: book } });
   return { app, book };
 }
