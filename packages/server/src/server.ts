@@ -128,12 +128,18 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   if (definedRules > 0) logger.info({ rules: definedRules }, 'default alarm rules defined');
   alarms.start();
 
+  const isConditionPoint = (site: string, asset: string, point: string): boolean => {
+    const profile = profiles.get(registry.findAssets(asset, site)[0]?.profile ?? '');
+    return profile?.points.some((p) => p.name === point && p.condition) ?? false;
+  };
   // Predictive maintenance: per-point minute means -> streaming detector and drift score ->
   // anomaly alarms, and sustained deviations -> recommendations with evidence.
   const maintenance = new MaintenanceBook({ db, now, pointId: (site, asset, point) => store.findPointId(site, asset, point) });
   const live = new LiveAnalytics({
     onScore: (site, asset, point, ts, score) => alarms.evaluateScore(site, asset, point, ts, score),
     onSustained: (evidence) => {
+      // Only wear indicators become work: a drifting air temperature follows weather or load.
+      if (!isConditionPoint(evidence.site, evidence.asset, evidence.point)) return;
       const rec = maintenance.recommend(evidence);
       logger.info({ recommendation: rec.id, site: evidence.site, asset: evidence.asset, point: evidence.point, zScore: evidence.zScore }, 'maintenance recommended');
     },

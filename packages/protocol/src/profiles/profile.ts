@@ -27,6 +27,13 @@ export interface ProfilePoint extends PointDefinition {
   states?: Record<string, string>;
   /** Safety-relevant points (door contacts, breakers) are polled on the fast path. */
   fast: boolean;
+  /**
+   * Condition-monitoring points: their slow drift means wear (bearing vibration, motor current,
+   * filter pressure drop, coolant temperature), so a sustained deviation becomes a maintenance
+   * recommendation. Process values that follow load or weather (air temperatures, valve
+   * positions, humidity) still get anomaly scores and alarms, but never a work order.
+   */
+  condition: boolean;
 }
 
 export interface EquipmentProfile {
@@ -117,6 +124,7 @@ export function parseProfile(text: string, source = 'profile'): EquipmentProfile
       offset: num(source, `${at}.offset`, p.offset, 0),
       wordOrder: oneOf(source, `${at}.wordOrder`, p.wordOrder, ['big', 'little'] as const, 'big'),
       fast: p.fast === true,
+      condition: p.condition === true,
     };
     if (states) point.states = states;
     return point;
