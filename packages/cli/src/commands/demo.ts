@@ -136,7 +136,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     lastTime = now;
     const queued = guardians.reduce((n, g) => n + g.stats().queue.pendingBatches, 0);
     const attested = s.fleet.filter((d) => d.state === 'claimed' && (d.lastAttestation as { result?: string } | undefined)?.result === 'pass').length;
-    const line = `  ingest ${rate.toFixed(0).padStart(6)} points/s · stored ${s.ingest.samplesStored} · queued batches ${queued} · guardians attested ${attested}/${guardians.length}, online ${s.connectedDevices} · writes to equipment: ${sim.writesReceived()}`;
+    const line = `  ingest ${rate.toFixed(0).padStart(6)} points/s · stored ${s.ingest.samplesStored} · queued batches ${queued} · guardians attested ${attested}/${guardians.length}, online ${s.connectedDevices} · alarms active ${server.alarms.list({}).filter((a) => a.active).length} · recommendations ${server.maintenance.recommendations({ status: 'open' }).length} · writes to equipment: ${sim.writesReceived()}`;
     ticks += 1;
     if (isTty) process.stdout.write(`\r${line.padEnd(140)}`);
     else if (ticks % 10 === 0) out(line);
