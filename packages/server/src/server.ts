@@ -111,6 +111,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     recordDeviceOnline: (deviceId, site, version, at) => registry.recordDeviceOnline(deviceId, site, version, at),
     recordDeviceOffline: (deviceId, at) => registry.recordDeviceOffline(deviceId, at),
     recordDeviceSeen: (deviceId, at) => registry.recordDeviceSeen(deviceId, at),
+    claimedSite: (deviceId) => fleet.getClaim(deviceId)?.site,
   };
   const profiles = loadProfiles();
   const notifier = new WebhookNotifier({

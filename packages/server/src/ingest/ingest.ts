@@ -26,6 +26,11 @@ export interface IngestStorage {
   recordDeviceOnline(deviceId: string, site: string, version: string, now: number): void;
   recordDeviceOffline(deviceId: string, now: number): void;
   recordDeviceSeen(deviceId: string, now: number): void;
+  /**
+   * The site a device is claimed into, if claims are in use: telemetry under any other site's
+   * Sparkplug group is refused (least privilege: a device speaks only for its own site).
+   */
+  claimedSite?(deviceId: string): string | undefined;
 }
 
 export interface AckPublisher {
@@ -98,6 +103,12 @@ export class Ingest {
       return;
     }
     const now = this.now();
+    const claimed = this.storage.claimedSite?.(deviceId);
+    if (claimed !== undefined && claimed !== t.group) {
+      this.refuse(deviceId, 'site_mismatch', `device is claimed into site ${claimed} but published under ${t.group}`);
+      if (t.type === 'DDATA') this.rejectBatchOf(deviceId, payload, 'site_mismatch');
+      return;
+    }
     try {
       switch (t.type) {
         case 'DDATA': {
@@ -132,6 +143,21 @@ export class Ingest {
         this.scheduleFlush();
       }
     }
+  }
+
+  /** Tells the guardian a batch will never be stored, when its sequence can be read at all. */
+  private rejectBatchOf(deviceId: string, payload: Buffer, reason: string): void {
+    let seq: number | undefined;
+    try {
+      seq = decodeDeviceData(payload).seq;
+    } catch (err) {
+      if (err instanceof ProtocolError && typeof err.details.seq === 'number') seq = err.details.seq;
+    }
+    if (seq === undefined) return;
+    const list = this.pendingRejections.get(deviceId) ?? [];
+    list.push({ seq, reason });
+    this.pendingRejections.set(deviceId, list);
+    this.scheduleFlush();
   }
 
   private refuse(deviceId: string, code: string, message: string): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import {
-  Quality, decodeBatchAck, encodeDeviceData, sparkplugTopic, DataType, type AssetBirth,
+  Quality, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, sparkplugTopic, DataType, type AssetBirth,
 } from '@shellguard/protocol';
 import { Ingest, type IncomingBatch, type IngestStorage } from '../../src/ingest/ingest.ts';
 import type { AppendResult } from '../../src/telemetry/index.ts';
@@ -99,6 +99,20 @@ describe('Ingest', () => {
     ingest.flush();
     expect(acks[0]!.ack).toEqual({ v: 1, stored: [], rejected: [{ seq: 9, reason: 'metric_value' }] });
     expect(ingest.stats().rejected).toEqual({ metric_value: 1 });
+  });
+
+  it('refuses telemetry under a site the device is not claimed into, for good', () => {
+    const storage = Object.assign(new MemoryStorage(), { claimedSite: () => 'site-2' });
+    const acks: ReturnType<typeof decodeBatchAck>[] = [];
+    const ingest = new Ingest({ storage, logger: pino({ level: 'silent' }), publishToDevice: (_d, _t, p) => acks.push(decodeBatchAck(p)) });
+    ingest.accept(DEV, topic(), data(8)); // topic() publishes under site-1
+    ingest.accept(DEV, sparkplugTopic({ group: 'site-1', type: 'DBIRTH', edge: DEV, device: 'AHU-01' }),
+      Buffer.from(encodeDeviceBirth({ name: 'x', type: 'ahu', area: 'a', profile: 'p', points: [] }, { sparkplugSeq: 0, now: 1 })));
+    ingest.flush();
+    expect(storage.samples).toEqual([]);
+    expect(storage.births).toEqual([]);
+    expect(acks).toEqual([{ v: 1, stored: [], rejected: [{ seq: 8, reason: 'site_mismatch' }] }]);
+    expect(ingest.stats().rejected).toEqual({ site_mismatch: 2 });
   });
 
   it('counts garbage and keeps going', () => {
