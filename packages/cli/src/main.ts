@@ -20,6 +20,7 @@ import {
   acknowledgeAlarm, defineAlarmRules, listAlarmRules, listAlarms, parseAlarmId, parseAlarmRuleFile, removeAlarmFromService,
   returnAlarmToService, setAssetMode, shelveAlarm, showAlarm, unshelveAlarm,
 } from './commands/alarms.ts';
+import { createWorkOrder, listRecommendations, listWorkOrders, reactiveShare, workOrderFromRecommendation } from './commands/maintenance.ts';
 
 function port(value: string): number {
   const n = Number(value);
@@ -190,6 +191,33 @@ apiCommand(token.command('revoke <tokenId>'))
   .description('revoke an API token (the 16-hex id from token list)')
   .action(async (tokenId: string, opts: ApiClientOptions) => revokeToken(client(opts), out, tokenId));
 
+const maintenance = program.command('maintenance').description('predictive maintenance: recommendations, work orders, the reactive-work KPI');
+apiCommand(maintenance.command('recommendations'))
+  .description('maintenance recommendations with their evidence (point, since, how far from normal, chart link)')
+  .option('--site <site>', 'only this site')
+  .option('--status <status>', 'open or work-order')
+  .option('--json', 'print JSON')
+  .action(async (opts: ApiClientOptions & { site?: string; status?: string; json?: boolean }) => listRecommendations(client(opts), out, opts));
+apiCommand(maintenance.command('plan <recommendationId>'))
+  .description('turn a recommendation into a predictive work order (admin, engineer or technician token)')
+  .option('--title <text>', 'work order title')
+  .action(async (id: string, opts: ApiClientOptions & { title?: string }) => workOrderFromRecommendation(client(opts), out, id, opts));
+apiCommand(maintenance.command('work-order'))
+  .description('open a planned or reactive work order')
+  .requiredOption('--site <site>', 'site').requiredOption('--asset <asset>', 'asset')
+  .requiredOption('--type <type>', 'planned or reactive').requiredOption('--title <text>', 'what to do')
+  .option('--point <point>', 'the point concerned')
+  .action(async (opts: ApiClientOptions & { site: string; asset: string; type: string; title: string; point?: string }) => createWorkOrder(client(opts), out, opts));
+apiCommand(maintenance.command('work-orders'))
+  .description('work orders')
+  .option('--site <site>', 'only this site').option('--status <status>', 'open or done').option('--type <type>', 'planned, predictive or reactive')
+  .option('--json', 'print JSON')
+  .action(async (opts: ApiClientOptions & { site?: string; status?: string; type?: string; json?: boolean }) => listWorkOrders(client(opts), out, opts));
+apiCommand(maintenance.command('kpi'))
+  .description('share of reactive work per site and week')
+  .option('--site <site>', 'only this site')
+  .action(async (opts: ApiClientOptions & { site?: string }) => reactiveShare(client(opts), out, opts));
+
 const alarms = program.command('alarms').description('ISA-18.2 alarms: list, inspect, acknowledge, shelve, take out of service');
 apiCommand(alarms.command('list'))
   .description('alarms, critical first then most recently changed')
@@ -197,8 +225,9 @@ apiCommand(alarms.command('list'))
   .option('--site <site>', 'only this site')
   .option('--asset <asset>', 'only this asset')
   .option('--priority <priority>', 'critical, high, medium or low')
+  .option('--all', 'also alarms in the normal state')
   .option('--json', 'print JSON')
-  .action(async (opts: ApiClientOptions & { state?: string; site?: string; asset?: string; priority?: string; json?: boolean }) =>
+  .action(async (opts: ApiClientOptions & { state?: string; site?: string; asset?: string; priority?: string; all?: boolean; json?: boolean }) =>
     listAlarms(client(opts), out, opts));
 apiCommand(alarms.command('show <id>'))
   .description('one alarm and its history (activations, clears, every operator action)')

@@ -11,6 +11,6 @@ export { SqliteAuditLog, type AuditLog } from './audit/index.ts';
 export { SqliteIncidentLog, type IncidentLog } from './incidents/index.ts';
 export * from './alarms/index.ts';
 export { LiveAnalytics } from './analytics/live/live-analytics.ts';
-export { MaintenanceBook } from './analytics/maintenance/maintenance-book.ts';
+export { MaintenanceBook, type Recommendation, type WorkOrder } from './analytics/maintenance/maintenance-book.ts';
 export { detectorFactories } from './analytics/detectors/catalog.ts';
 export type { DetectorFactory, StreamingDetector } from './analytics/detectors/detector.ts';

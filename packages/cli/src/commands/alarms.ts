@@ -55,6 +55,8 @@ export interface ListAlarmsOptions {
   site?: string;
   asset?: string;
   priority?: string;
+  /** Also alarms in the normal state (cleared and acknowledged); by default an operator sees only what needs attention. */
+  all?: boolean;
   json?: boolean;
 }
 
@@ -62,17 +64,18 @@ export async function listAlarms(client: ApiClient, out: Output, opts: ListAlarm
   const { alarms } = await client.get<{ alarms: Alarm[] }>('/alarms', {
     state: opts.state, site: opts.site, asset: opts.asset, priority: opts.priority,
   });
+  const shown = opts.state || opts.all ? alarms : alarms.filter((a) => a.state !== 'normal');
   if (opts.json) {
-    out.write(`${JSON.stringify(alarms, null, 2)}\n`);
+    out.write(`${JSON.stringify(shown, null, 2)}\n`);
     return;
   }
-  if (alarms.length === 0) {
-    out.write('no alarms match\n');
+  if (shown.length === 0) {
+    out.write(alarms.length === 0 ? 'no alarms match\n' : `no alarms need attention (${alarms.length} in the normal state; --all lists them)\n`);
     return;
   }
   out.write(formatTable(
     ['ID', 'PRIORITY', 'STATE', 'ALARM', 'VALUE', 'CHANGED', 'DESCRIPTION', 'NOTES'],
-    alarms.map((a) => [String(a.id), a.priority, a.state, what(a), valueText(a.value), isoTime(a.changedAt), a.description || '-', flags(a)]),
+    shown.map((a) => [String(a.id), a.priority, a.state, what(a), valueText(a.value), isoTime(a.changedAt), a.description || '-', flags(a)]),
   ));
 }
 
