@@ -135,13 +135,8 @@ export class Ingest {
       if (!(err instanceof ProtocolError)) throw err;
       this.refuse(deviceId, err.code, err.message);
       const seq = err.details.seq;
-      if (t.type === 'DDATA' && typeof seq === 'number') {
-        // The batch can never be stored: tell the guardian so it stops redelivering it.
-        const list = this.pendingRejections.get(deviceId) ?? [];
-        list.push({ seq, reason: err.code });
-        this.pendingRejections.set(deviceId, list);
-        this.scheduleFlush();
-      }
+      // The batch can never be stored: tell the guardian so it stops redelivering it.
+      if (t.type === 'DDATA' && typeof seq === 'number') this.queueRejection(deviceId, seq, err.code);
     }
   }
 
@@ -153,7 +148,10 @@ export class Ingest {
     } catch (err) {
       if (err instanceof ProtocolError && typeof err.details.seq === 'number') seq = err.details.seq;
     }
-    if (seq === undefined) return;
+    if (seq !== undefined) this.queueRejection(deviceId, seq, reason);
+  }
+
+  private queueRejection(deviceId: string, seq: number, reason: string): void {
     const list = this.pendingRejections.get(deviceId) ?? [];
     list.push({ seq, reason });
     this.pendingRejections.set(deviceId, list);
