@@ -19,7 +19,7 @@ import {
 import { ROOT_CERT_FILE, openPki, startServer, type ServerHandle } from '@shellguard/server';
 import { getJson } from './support/https-json.ts';
 import { captureModbus, hasTshark, type ModbusCapture } from './support/packet-capture.ts';
-import { startPymodbusServer, type PymodbusServer } from './support/pymodbus-server.ts';
+import { startPymodbusServer, type PymodbusServer } from '../support/pymodbus-server.ts';
 import { waitFor } from './support/wait-for.ts';
 
 const MODBUS_PORT = 19200;

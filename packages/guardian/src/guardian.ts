@@ -133,6 +133,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   const { profiles } = resolveProfiles(config);
   const bootcount = incrementBootCount(config.dataDir);
   const holder: { uplink?: Uplink } = {};
+  let startMeasurements: Measurement[] | undefined;
   const keeper = new CertificateKeeper({
     dataDir: config.dataDir,
     keyStore: keys,
@@ -142,7 +143,9 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     // Measured afresh for every attestation: software changed on disk since the start is caught
     // at the next renewal, not only at the next restart.
     enrol: async () => {
-      const measurements = await measureGuardianConfig(config, options.configFile);
+      // The start-up measurement serves the first attestation; every later one measures afresh.
+      const measurements = startMeasurements ?? await measureGuardianConfig(config, options.configFile);
+      startMeasurements = undefined;
       const enrolment = await enrol({
         apiUrl: config.server.apiUrl, rootCaPem: caPem, keyStore: keys, measurements,
         swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, bootcount, now,
@@ -156,7 +159,9 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   // No operational certificate, no connection: attestation must pass first (ARCHITECTURE.md §2).
   // A stored certificate is reused across restarts only while this guardian still runs exactly what
   // it attested with; otherwise it attests again now, so changed software is caught at start.
-  const certPem = await certificateForStart(keeper, config.dataDir, await measureGuardianConfig(config, options.configFile));
+  startMeasurements = await measureGuardianConfig(config, options.configFile);
+  const certPem = await certificateForStart(keeper, config.dataDir, startMeasurements);
+  startMeasurements = undefined;
   const outbox = new Outbox(path.join(config.dataDir, 'queue.sqlite'), { maxBatches: config.queue.maxBatches });
   const assets: AssetBirth[] = config.equipment.map((e) => {
     const profile = profiles.get(e.profile)!;

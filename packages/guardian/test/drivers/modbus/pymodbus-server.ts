@@ -1,14 +1,10 @@
 /**
- * Starts test/fixtures/pymodbus/server.py — an independent Modbus TCP server (Debian's
- * python3-pymodbus) — and waits for its READY line.
+ * What test/fixtures/pymodbus/server.py serves, and a profile over it, for the driver's interop
+ * tests. The server itself is started by the shared test/support/pymodbus-server.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { parseProfile } from '@shellguard/protocol';
-
-const FIXTURES = fileURLToPath(new URL('../../../../../test/fixtures/pymodbus/', import.meta.url));
-export const SERVER_SCRIPT = `${FIXTURES}server.py`;
+import { PYMODBUS_FIXTURES as FIXTURES } from '../../../../../test/support/pymodbus-server.ts';
 
 /** The values server.py serves (see the comment in values.json for unlisted addresses). */
 export interface ServedValues {
@@ -31,39 +27,7 @@ export function servedRegister(table: 'holding' | 'input', address: number): num
   return SERVED[table][String(address)] ?? (address * 31 + 7) & 0xffff;
 }
 
-/** Debian installs python3-pymodbus for the system interpreter, which may not be first on PATH. */
-export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-
-export interface PymodbusServer {
-  port: number;
-  stop(): Promise<void>;
-}
-
-export async function startPymodbusServer(port: number): Promise<PymodbusServer> {
-  const child: ChildProcess = spawn(PYTHON, [SERVER_SCRIPT, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (stdout.includes('READY')) resolve();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`pymodbus server exited (${code}) before READY; is python3-pymodbus installed (apt-get install python3-pymodbus)?\n${stderr}`)),
-    );
-    child.once('error', reject);
-  });
-  return {
-    port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
+export { startPymodbusServer, type PymodbusServer } from '../../../../../test/support/pymodbus-server.ts';
 
 /** A profile over the values in test/fixtures/pymodbus/values.json. */
 export const INTEROP_PROFILE = parseProfile(`
