@@ -1,24 +1,71 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the interop tests use as independent peers:
-#   python3-pymodbus  an independent Modbus TCP server for interop tests
-#   tshark            packet capture, to prove what went over the wire
-#   mosquitto-clients mosquitto_pub / mosquitto_sub, an MQTT client that is not ours
-# Safe to run again: it installs only what is missing.
+# Installs the Debian packages the tests use as independent peers, and then checks that each one
+# really works the way the tests use it (the import or the command line, not just the package):
+#   python3-pymodbus    an independent Modbus TCP server (test/fixtures/pymodbus). pymodbus.server
+#                       imports `serial` and `serial_asyncio`, which Debian ships only as Recommends
+#                       of it (and we install without Recommends): python3-serial and
+#                       python3-serial-asyncio are therefore named explicitly
+#   tshark              packet capture, to prove what went over the wire
+#   mosquitto-clients   mosquitto_pub / mosquitto_sub, an MQTT client that is not ours
+#   openssl             an independent X.509 / CSR / CRL implementation
+# Safe to run again: it installs only what does not work yet, and fails loudly if a peer still
+# does not work afterwards.
 set -euo pipefail
+
+SYSTEM_PYTHON=/usr/bin/python3
+# Exactly the imports test/fixtures/pymodbus/server.py makes.
+PYMODBUS_IMPORTS='from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
+from pymodbus.device import ModbusDeviceIdentification
+from pymodbus.server import StartAsyncTcpServer'
+
+# name of the check -> packages that provide it
+check() {
+  case "$1" in
+    pymodbus) "$SYSTEM_PYTHON" -c "$PYMODBUS_IMPORTS" ;;
+    tshark) tshark --version ;;
+    # mosquitto_pub has no --version that exits 0: being on PATH and linking is the check.
+    mosquitto-clients) command -v mosquitto_pub && command -v mosquitto_sub && ldd "$(command -v mosquitto_pub)" | { ! grep -q 'not found'; } ;;
+    openssl) openssl version ;;
+  esac
+}
+packages_for() {
+  case "$1" in
+    pymodbus) echo "python3-pymodbus python3-serial python3-serial-asyncio" ;;
+    tshark) echo "tshark" ;;
+    mosquitto-clients) echo "mosquitto-clients" ;;
+    openssl) echo "openssl" ;;
+  esac
+}
+CHECKS=(pymodbus tshark mosquitto-clients openssl)
+
 need=()
-command -v tshark >/dev/null 2>&1 || need+=(tshark)
-command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
-/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
-if [ ${#need[@]} -eq 0 ]; then
-  echo "test dependencies: all present"
-  exit 0
+for c in "${CHECKS[@]}"; do
+  check "$c" >/dev/null 2>&1 && continue
+  # shellcheck disable=SC2207
+  need+=($(packages_for "$c"))
+done
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test dependencies: installing ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer no (tests run as root).
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections || true
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-echo "test dependencies: installing ${need[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-# tshark asks whether non-root users may capture; answer no (tests run as root).
-echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections || true
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-echo "test dependencies: installed ${need[*]}"
+
+failed=()
+for c in "${CHECKS[@]}"; do
+  check "$c" >/dev/null 2>&1 || failed+=("$c")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "test dependencies: still not working after install: ${failed[*]}" >&2
+  for c in "${failed[@]}"; do
+    echo "--- $c:" >&2
+    check "$c" >&2 || true
+  done
+  exit 1
+fi
+echo "test dependencies: all present (${CHECKS[*]})"
