@@ -1,5 +1,8 @@
 export { startServer, type ServerHandle, type ServerStats, type StartServerOptions } from './server.ts';
-export { loadServerConfig, validateServerConfig, ServerConfigError, type ServerConfig } from './config/config.ts';
+export {
+  loadServerConfig, validateServerConfig, ServerConfigError, DEFAULT_DEVICE_QUOTAS, DEFAULT_INGEST_LIMITS,
+  type AuditConfig, type DeviceQuotas, type IngestLimits, type ServerConfig,
+} from './config/config.ts';
 export * from './pki/index.ts';
 export { startBroker, type Broker, type BrokerOptions } from './broker/index.ts';
 export { Ingest, type IngestStats } from './ingest/ingest.ts';

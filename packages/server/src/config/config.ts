@@ -1,5 +1,7 @@
 /**
- * The server's configuration: one YAML file, validated at start with clear errors.
+ * The server's configuration: one YAML file, validated at start with clear errors. Every section
+ * refuses fields it does not know (a misspelt key is a mistake to report, never a default to
+ * fall back on silently).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,94 +19,248 @@ export interface ListenConfig {
   port: number;
 }
 
+/** Which sample times ingest believes (ARCHITECTURE.md §2: ingest refuses implausible times). */
+export interface IngestLimits {
+  /** A sample stamped further ahead of the server's clock than this is refused (ms). */
+  maxFutureSkewMs: number;
+  /**
+   * A sample older than this is refused (ms). Long enough that a guardian's outbox drains after a
+   * long outage: the default, 35 days, outlasts the outbox's own default capacity at 1 Hz.
+   */
+  maxAgeMs: number;
+  /** A guardian whose clock differs from the server's by more than this is flagged (ms). */
+  clockWarnMs: number;
+}
+
+/** What one guardian may make the server hold (ARCHITECTURE.md §2: quotas). */
+export interface DeviceQuotas {
+  /** Largest MQTT packet the broker's parser accepts; larger ones end the connection first. */
+  maxPacketBytes: number;
+  /** Distinct points (series) one asset may have. */
+  maxPointsPerAsset: number;
+  /** Distinct points (series) all the assets of one guardian may have together. */
+  maxPointsPerDevice: number;
+  /** Assets one guardian may report. */
+  maxAssetsPerDevice: number;
+  /** Sustained MQTT messages per second per guardian; beyond it the broker stops reading its socket. */
+  messagesPerSecond: number;
+  /** Messages a guardian may send at once above the sustained rate. */
+  messageBurst: number;
+}
+
+export interface AuditConfig {
+  /** The key of the audit chain (HMAC-SHA256): outside the database. Default <dataDir>/audit.key. */
+  keyFile: string;
+  /** Append-only file of signed anchors (count and head hash). Default <dataDir>/audit-anchors.log. */
+  anchorFile: string;
+  /** An anchor is written after this many events (default 100)... */
+  anchorEveryEvents: number;
+  /** ...or this long after the last one when events were added (ms, default 60 s). */
+  anchorIntervalMs: number;
+}
+
 export interface ServerConfig {
   /** Where the database and the server's own TLS key live. */
   dataDir: string;
-  /** The site CA folder (ca.crt, ca.key): trust anchor for devices, issuer of the server certificate. */
+  /** The site PKI folder made by `shellguard ca init`: trust anchor for devices, issuer of certificates. */
   caDir: string;
   mqtt: ListenConfig;
   api: ListenConfig;
   /** Names and addresses the server's TLS certificate is valid for. */
   tlsNames: { hostnames: string[]; ips: string[] };
   alarms?: {
-    /** Signed webhooks notified of every annunciated alarm change. */
+    /** Signed webhooks notified of every annunciated alarm change (and of audit anchors). */
     webhooks: { id: string; url: string; secret: string }[];
   };
+  /** Defaults: DEFAULT_INGEST_LIMITS. */
+  ingest?: Partial<IngestLimits>;
+  /** Defaults: DEFAULT_DEVICE_QUOTAS. */
+  quotas?: Partial<DeviceQuotas>;
+  /** Defaults: files in dataDir (see AuditConfig). */
+  audit?: Partial<AuditConfig>;
+}
+
+const SECOND = 1000;
+const DAY = 86_400 * SECOND;
+
+export const DEFAULT_INGEST_LIMITS: IngestLimits = {
+  maxFutureSkewMs: 300 * SECOND,
+  maxAgeMs: 35 * DAY,
+  clockWarnMs: 60 * SECOND,
+};
+
+export const DEFAULT_DEVICE_QUOTAS: DeviceQuotas = {
+  // A full batch (protocol MAX_SAMPLES_PER_BATCH samples) is well under this.
+  maxPacketBytes: 1 << 20,
+  maxPointsPerAsset: 1_000,
+  maxPointsPerDevice: 25_000,
+  maxAssetsPerDevice: 500,
+  messagesPerSecond: 2_000,
+  messageBurst: 10_000,
+};
+
+export function auditDefaults(dataDir: string): AuditConfig {
+  return {
+    keyFile: path.join(dataDir, 'audit.key'),
+    anchorFile: path.join(dataDir, 'audit-anchors.log'),
+    anchorEveryEvents: 100,
+    anchorIntervalMs: 60 * SECOND,
+  };
+}
+
+/** The limits in force: the configured ones over the defaults. */
+export function ingestLimitsOf(config: Pick<ServerConfig, 'ingest'>): IngestLimits {
+  return { ...DEFAULT_INGEST_LIMITS, ...config.ingest };
+}
+
+export function deviceQuotasOf(config: Pick<ServerConfig, 'quotas'>): DeviceQuotas {
+  return { ...DEFAULT_DEVICE_QUOTAS, ...config.quotas };
+}
+
+export function auditConfigOf(config: Pick<ServerConfig, 'audit' | 'dataDir'>): AuditConfig {
+  return { ...auditDefaults(config.dataDir), ...config.audit };
 }
 
 type Obj = Record<string, unknown>;
 
-function fail(source: string, at: string, message: string): never {
-  throw new ServerConfigError(`${source}: ${at}: ${message}`, { source, field: at });
+/** Reads one document, naming the file and the field in every error. */
+class Reader {
+  constructor(private readonly source: string, private readonly baseDir: string) {}
+
+  fail(at: string, message: string): never {
+    throw new ServerConfigError(`${this.source}: ${at}: ${message}`, { source: this.source, field: at });
+  }
+
+  /** A mapping with only the `known` keys; an absent section is an empty one. */
+  section(at: string, v: unknown, known: readonly string[]): Obj {
+    if (v === undefined || v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) this.fail(at, 'must be a mapping (key: value)');
+    const o = v as Obj;
+    for (const k of Object.keys(o)) {
+      if (!known.includes(k)) this.fail(at === '' ? k : `${at}.${k}`, `unknown field (known: ${known.join(', ')})`);
+    }
+    return o;
+  }
+
+  dir(at: string, v: unknown): string {
+    if (typeof v !== 'string' || v === '') this.fail(at, 'is required: a folder path');
+    return path.resolve(this.baseDir, v);
+  }
+
+  optionalFile(at: string, v: unknown): string | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v === '') this.fail(at, 'must be a file path');
+    return path.resolve(this.baseDir, v);
+  }
+
+  listen(at: string, v: unknown, defaultPort: number): ListenConfig {
+    const o = this.section(at, v, ['host', 'port']);
+    const host = o.host ?? '127.0.0.1';
+    if (typeof host !== 'string' || host === '') this.fail(`${at}.host`, 'must be an address to listen on, e.g. 127.0.0.1');
+    const port = o.port ?? defaultPort;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) this.fail(`${at}.port`, 'must be a port number 0-65535');
+    return { host, port };
+  }
+
+  strings(at: string, v: unknown, fallback: string[]): string[] {
+    if (v === undefined) return fallback;
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '')) this.fail(at, 'must be a list of strings');
+    return v as string[];
+  }
+
+  /** A whole number in [min, max], or undefined when absent. */
+  int(at: string, v: unknown, min: number, max: number): number | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(at, `must be a whole number from ${min} to ${max}`);
+    return v;
+  }
 }
 
-function obj(source: string, at: string, v: unknown): Obj {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(source, at, 'must be a mapping');
-  return v as Obj;
-}
-
-function listen(source: string, at: string, v: unknown, defaultPort: number): ListenConfig {
-  const o = obj(source, at, v);
-  for (const k of Object.keys(o)) if (k !== 'host' && k !== 'port') fail(source, `${at}.${k}`, 'unknown field (known: host, port)');
-  const host = o.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') fail(source, `${at}.host`, 'must be an address to listen on, e.g. 127.0.0.1');
-  const port = o.port ?? defaultPort;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) fail(source, `${at}.port`, 'must be a port number 0-65535');
-  return { host, port };
-}
-
-function strings(source: string, at: string, v: unknown, fallback: string[]): string[] {
-  if (v === undefined) return fallback;
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s !== '')) fail(source, at, 'must be a list of strings');
-  return v as string[];
+/** Drops undefined members, so `{ ...defaults, ...configured }` keeps the defaults. */
+function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 export function validateServerConfig(doc: unknown, source: string, baseDir: string): ServerConfig {
-  const d = obj(source, '(root)', doc);
-  const known = ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms'];
-  for (const k of Object.keys(d)) if (!known.includes(k)) fail(source, k, `unknown field (known: ${known.join(', ')})`);
-  const dir = (at: string, v: unknown): string => {
-    if (typeof v !== 'string' || v === '') fail(source, at, 'is required: a folder path');
-    return path.resolve(baseDir, v);
-  };
-  const tls = obj(source, 'tls', d.tls);
-  const alarms = obj(source, 'alarms', d.alarms);
-  for (const k of Object.keys(alarms)) if (k !== 'webhooks') fail(source, `alarms.${k}`, 'unknown field (known: webhooks)');
-  const webhooksRaw = alarms.webhooks ?? [];
-  if (!Array.isArray(webhooksRaw)) fail(source, 'alarms.webhooks', 'must be a list of {id, url, secret}');
-  const webhooks = webhooksRaw.map((w: unknown, i: number) => {
-    const o = obj(source, `alarms.webhooks[${i}]`, w);
-    const str = (k: string) => {
+  const r: Reader = new Reader(source, baseDir);
+  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit']);
+  const tls = r.section('tls', d.tls, ['hostnames', 'ips']);
+  const alarms = r.section('alarms', d.alarms, ['webhooks']);
+  const webhooksRaw: unknown = alarms.webhooks ?? [];
+  if (!Array.isArray(webhooksRaw)) r.fail('alarms.webhooks', 'must be a list of {id, url, secret}');
+  const webhooks = (webhooksRaw as unknown[]).map((w, i) => {
+    const at = `alarms.webhooks[${i}]`;
+    const o = r.section(at, w, ['id', 'url', 'secret']);
+    const str = (k: string): string => {
       const v = o[k];
-      if (typeof v !== 'string' || v === '') fail(source, `alarms.webhooks[${i}].${k}`, 'is required');
+      if (typeof v !== 'string' || v === '') r.fail(`${at}.${k}`, 'is required');
       return v;
     };
     const url = str('url');
-    if (!/^https?:\/\//.test(url)) fail(source, `alarms.webhooks[${i}].url`, 'must be an http(s) URL');
+    if (!/^https?:\/\//.test(url)) r.fail(`${at}.url`, 'must be an http(s) URL');
     const secret = str('secret');
-    if (secret.length < 16) fail(source, `alarms.webhooks[${i}].secret`, 'must be at least 16 characters (it signs every notification)');
+    if (secret.length < 16) r.fail(`${at}.secret`, 'must be at least 16 characters (it signs every notification)');
     return { id: str('id'), url, secret };
   });
+
+  const ingest = r.section('ingest', d.ingest, ['maxFutureSkewSeconds', 'maxAgeDays', 'clockWarnSeconds']);
+  const seconds = (at: string, v: unknown, min: number, max: number) => {
+    const n = r.int(at, v, min, max);
+    return n === undefined ? undefined : n * SECOND;
+  };
+  const quotas = r.section('quotas', d.quotas, [
+    'maxPacketBytes', 'maxPointsPerAsset', 'maxPointsPerDevice', 'maxAssetsPerDevice', 'messagesPerSecond', 'messageBurst',
+  ]);
+  const audit = r.section('audit', d.audit, ['keyFile', 'anchorFile', 'anchorEveryEvents', 'anchorIntervalSeconds']);
+
+  const dataDir = r.dir('dataDir', d.dataDir);
   return {
-    dataDir: dir('dataDir', d.dataDir),
-    caDir: dir('caDir', d.caDir),
-    mqtt: listen(source, 'mqtt', d.mqtt, 8883),
-    api: listen(source, 'api', d.api, 8443),
+    dataDir,
+    caDir: r.dir('caDir', d.caDir),
+    mqtt: r.listen('mqtt', d.mqtt, 8883),
+    api: r.listen('api', d.api, 8443),
     tlsNames: {
-      hostnames: strings(source, 'tls.hostnames', tls.hostnames, ['localhost']),
-      ips: strings(source, 'tls.ips', tls.ips, ['127.0.0.1']),
+      hostnames: r.strings('tls.hostnames', tls.hostnames, ['localhost']),
+      ips: r.strings('tls.ips', tls.ips, ['127.0.0.1']),
     },
     alarms: { webhooks },
+    ingest: defined<IngestLimits>({
+      maxFutureSkewMs: seconds('ingest.maxFutureSkewSeconds', ingest.maxFutureSkewSeconds, 1, 86_400),
+      maxAgeMs: (() => {
+        const days = r.int('ingest.maxAgeDays', ingest.maxAgeDays, 1, 3650);
+        return days === undefined ? undefined : days * DAY;
+      })(),
+      clockWarnMs: seconds('ingest.clockWarnSeconds', ingest.clockWarnSeconds, 1, 86_400),
+    }),
+    quotas: defined<DeviceQuotas>({
+      maxPacketBytes: r.int('quotas.maxPacketBytes', quotas.maxPacketBytes, 4096, 256 << 20),
+      maxPointsPerAsset: r.int('quotas.maxPointsPerAsset', quotas.maxPointsPerAsset, 1, 1_000_000),
+      maxPointsPerDevice: r.int('quotas.maxPointsPerDevice', quotas.maxPointsPerDevice, 1, 100_000_000),
+      maxAssetsPerDevice: r.int('quotas.maxAssetsPerDevice', quotas.maxAssetsPerDevice, 1, 1_000_000),
+      messagesPerSecond: r.int('quotas.messagesPerSecond', quotas.messagesPerSecond, 1, 10_000_000),
+      messageBurst: r.int('quotas.messageBurst', quotas.messageBurst, 1, 100_000_000),
+    }),
+    audit: defined<AuditConfig>({
+      keyFile: r.optionalFile('audit.keyFile', audit.keyFile),
+      anchorFile: r.optionalFile('audit.anchorFile', audit.anchorFile),
+      anchorEveryEvents: r.int('audit.anchorEveryEvents', audit.anchorEveryEvents, 1, 1_000_000),
+      anchorIntervalMs: seconds('audit.anchorIntervalSeconds', audit.anchorIntervalSeconds, 1, 86_400),
+    }),
   };
 }
 
 export function loadServerConfig(file: string): ServerConfig {
-  let doc: unknown;
+  let text: string;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ServerConfigError(`cannot read server config ${file}: ${(err as Error).message}`, { source: file });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ServerConfigError(`${file}: not valid YAML: ${(err as Error).message}`, { source: file });
   }
   return validateServerConfig(doc, file, path.dirname(path.resolve(file)));
 }
