@@ -1,7 +1,9 @@
 /**
  * The audit log port (ARCHITECTURE.md §2): every state-changing action lands in an append-only,
- * hash-chained log. Each event's hash covers the previous event's hash, so removing or editing
- * any event breaks the chain from there on, and `verify()` says where.
+ * keyed hash chain. Each event's hash is an HMAC, under a key kept outside the database, over the
+ * event and the previous event's hash; the chain's head is anchored outside the database too.
+ * Editing, re-chaining, deleting or cutting off events is therefore detected, and `verify()`
+ * says what and where.
  */
 export interface AuditEventInput {
   /** Who acted: `token:<id>` for an API token, `device:<id>` for a guardian, `system` for the server itself. */
@@ -21,11 +23,64 @@ export interface AuditEvent extends AuditEventInput {
   hash: string;
 }
 
+/** What verification can find. The list crosses the API: add codes, never rename them. */
+export const AUDIT_PROBLEM_CODES = [
+  /** The event's content no longer matches its keyed hash (edited, or re-hashed without the key). */
+  'event_edited',
+  /** The event's prevHash is not the previous event's hash. */
+  'chain_broken',
+  /** Sequence numbers are missing: events were deleted. */
+  'event_missing',
+  /** An anchor records more events than the log holds: its tail was cut off. */
+  'truncated',
+  /** An anchor records another hash (or keying) for an event than the log holds: history was rewritten. */
+  'anchor_mismatch',
+  /** A line of the anchor file is not an anchor signed with this key: edited, forged or torn. */
+  'anchor_invalid',
+  /** Anchors were expected but there are none: the anchor file was deleted or emptied. */
+  'anchors_missing',
+  /** The key used to verify is not the one the database says its chain was written with. */
+  'key_mismatch',
+] as const;
+export type AuditProblemCode = (typeof AUDIT_PROBLEM_CODES)[number];
+
+export interface AuditProblem {
+  code: AuditProblemCode;
+  /** The first event concerned, when the problem is about events. */
+  seq?: number;
+  /** The last event concerned, when the problem spans several (seq..lastSeq). */
+  lastSeq?: number;
+  /** The anchor file line concerned (1-based), for anchor problems. */
+  line?: number;
+  /** What is wrong, for a person. */
+  message: string;
+}
+
+export interface AuditAnchorSummary {
+  seq: number;
+  hash: string;
+  at: number;
+  /** Line in the anchor file. */
+  line: number;
+}
+
 export interface AuditVerification {
+  /** True when there is no problem at all. */
   ok: boolean;
+  /** Events present in the log. */
   events: number;
-  /** First sequence number whose hash does not match, when not ok. */
+  /** The first event a problem concerns, when not ok (kept for clients of the first version). */
   brokenAt?: number;
+  /**
+   * Events from this sequence number on are keyed (HMAC); those before it were written before
+   * the chain was keyed and are bound by the first keyed event's prevHash and by the anchors.
+   * Absent when the chain was never keyed.
+   */
+  keyedFromSeq?: number;
+  problems: AuditProblem[];
+  /** Problems found beyond those listed (the list is bounded). */
+  omittedProblems?: number;
+  anchors: { checked: number; newest?: AuditAnchorSummary };
 }
 
 export interface AuditLog {

@@ -1,18 +1,25 @@
 /**
- * The audit log in the server's SQLite database: an append-only, hash-chained table.
+ * The audit log in the server's SQLite database: an append-only, keyed hash chain.
  *
- * hash(n) = SHA-256(canonical JSON of { seq, at, actor, action, target, detail, prevHash }), with
- * prevHash = hash(n-1) and 64 zeros for the first event. Triggers refuse UPDATE and DELETE on the
- * table, so no code path through this database (a bug included) can rewrite history; someone with
- * the file and a SQLite shell still can, and `verify()` then says from which event on.
+ * hash(n) = HMAC-SHA256(audit key, event n and hash(n-1)) (see event-hash.ts), 64 zeros before the
+ * first event. The key lives outside the database (audit-key.ts); the database records only the
+ * key's id and from which event on the chain is keyed (`audit_chain`), so a server started with
+ * another key refuses, and a database written before keying keeps its legacy events verifiable.
+ * Triggers refuse UPDATE and DELETE, so no code path through this database (a bug included) can
+ * rewrite history; someone with the file and a SQLite shell can, but cannot make hashes the key
+ * verifies, and the anchors (audit-anchoring.ts) show a cut-off tail.
  */
-import { createHash } from 'node:crypto';
 import type { SqliteDatabase } from '../db/database.ts';
 import { runMigrations, type Migration } from '../db/migrations.ts';
 import type { AuditEvent, AuditEventInput, AuditLog, AuditVerification } from './audit-log.ts';
+import { AuditError } from './audit-error.ts';
+import { ephemeralAuditKey, type AuditKey } from './audit-key.ts';
+import type { AnchorFile } from './anchor-file.ts';
+import type { ChainHead } from './audit-anchoring.ts';
 import { canonicalJson } from './canonical-json.ts';
+import { verifyChain, type ChainKeying, type StoredAuditEvent } from './chain-verification.ts';
+import { GENESIS_HASH, keyedEventHash } from './event-hash.ts';
 
-export const GENESIS_HASH = '0'.repeat(64);
 export const MAX_AUDIT_PAGE = 1000;
 const DEFAULT_AUDIT_PAGE = 100;
 
@@ -38,16 +45,26 @@ const MIGRATIONS: Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END`);
     },
   },
+  {
+    version: 2,
+    description: 'the audit chain\'s keying: which key (its id, never the key) and from which event on',
+    up(db) {
+      db.exec(`CREATE TABLE audit_chain (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key_id TEXT NOT NULL,
+        keyed_from_seq INTEGER NOT NULL,
+        adopted_at INTEGER NOT NULL
+      )`);
+      db.exec(`CREATE TRIGGER audit_chain_no_update BEFORE UPDATE ON audit_chain
+        BEGIN SELECT RAISE(ABORT, 'the audit chain keying is written once'); END`);
+      db.exec(`CREATE TRIGGER audit_chain_no_delete BEFORE DELETE ON audit_chain
+        BEGIN SELECT RAISE(ABORT, 'the audit chain keying is written once'); END`);
+    },
+  },
 ];
 
 interface AuditRow {
   seq: number; at: number; actor: string; action: string; target: string; detail: string; prev_hash: string; hash: string;
-}
-
-/** The hash of an event: covers every field and the previous event's hash. */
-export function auditEventHash(event: Omit<AuditEvent, 'hash'>): string {
-  const { seq, at, actor, action, target, detail, prevHash } = event;
-  return createHash('sha256').update(canonicalJson({ seq, at, actor, action, target, detail, prevHash }), 'utf8').digest('hex');
 }
 
 function toEvent(row: AuditRow): AuditEvent {
@@ -57,23 +74,66 @@ function toEvent(row: AuditRow): AuditEvent {
   };
 }
 
+/** The stored events in order, as verification reads them. */
+export const STORED_EVENTS_SQL = `SELECT seq, at, actor, action, target, detail AS detailText, prev_hash AS prevHash, hash
+  FROM audit_events ORDER BY seq`;
+export const CHAIN_KEYING_SQL = 'SELECT key_id AS keyId, keyed_from_seq AS keyedFromSeq FROM audit_chain WHERE id = 1';
+
+/** Brings the audit tables up to date. */
+export function migrateAuditLog(db: SqliteDatabase): void {
+  runMigrations(db, 'audit', MIGRATIONS);
+}
+
+/** The keying the database records (migrating first), or undefined when its chain was never keyed. */
+export function chainKeying(db: SqliteDatabase): ChainKeying | undefined {
+  migrateAuditLog(db);
+  return db.prepare(CHAIN_KEYING_SQL).get() as ChainKeying | undefined;
+}
+
 export interface SqliteAuditLogOptions {
   now?: () => number;
+  /**
+   * The chain's key. Required for a database on disk; an in-memory database (tests) without one
+   * gets a random key that dies with the process.
+   */
+  key?: AuditKey;
+  /** The anchor file `verify()` checks; without one, a cut-off tail is not detected. */
+  anchors?: Pick<AnchorFile, 'path' | 'readLines'>;
+  /**
+   * Called after each recorded event, possibly inside the caller's transaction (which may still
+   * roll back): count, do no I/O. The anchoring hangs here.
+   */
+  onRecorded?: (event: AuditEvent) => void;
 }
 
 export class SqliteAuditLog implements AuditLog {
+  /** Events from this sequence number on are keyed; before it, legacy (see event-hash.ts). */
+  readonly keyedFromSeq: number;
+  readonly keyId: string;
   private readonly db: SqliteDatabase;
   private readonly now: () => number;
+  private readonly key: AuditKey;
+  private readonly anchors: Pick<AnchorFile, 'path' | 'readLines'> | undefined;
+  private readonly onRecorded: (event: AuditEvent) => void;
   private readonly appendTx: (input: AuditEventInput) => AuditEvent;
+  private readonly lastStatement: { get(): unknown };
 
   constructor(db: SqliteDatabase, options: SqliteAuditLogOptions = {}) {
     this.db = db;
     this.now = options.now ?? Date.now;
-    runMigrations(db, 'audit', MIGRATIONS);
+    if (options.key === undefined && !db.memory) {
+      throw new AuditError('audit_key_required', `the audit log of ${db.name} needs its key file (see audit.keyFile)`);
+    }
+    this.key = options.key ?? ephemeralAuditKey();
+    this.keyId = this.key.id;
+    this.anchors = options.anchors;
+    this.onRecorded = options.onRecorded ?? (() => undefined);
+    migrateAuditLog(db);
     const last = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+    this.lastStatement = last;
     const insert = db.prepare(`INSERT INTO audit_events (seq, at, actor, action, target, detail, prev_hash, hash)
       VALUES (@seq, @at, @actor, @action, @target, @detail, @prevHash, @hash)`);
-    const tx = db.transaction((input: AuditEventInput): AuditEvent => {
+    const append = (input: AuditEventInput): AuditEvent => {
       const prev = last.get() as { seq: number; hash: string } | undefined;
       // The detail is stored as its canonical text and hashed as what that text parses back to,
       // so verify() recomputes exactly the same bytes.
@@ -87,17 +147,21 @@ export class SqliteAuditLog implements AuditLog {
         detail: JSON.parse(detailText) as Record<string, unknown>,
         prevHash: prev?.hash ?? GENESIS_HASH,
       };
-      const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
+      const event: AuditEvent = { ...unhashed, hash: keyedEventHash(this.key, unhashed) };
       insert.run({ ...event, detail: detailText });
       return event;
-    });
+    };
+    const tx = db.transaction(append);
     // IMMEDIATE: take the write lock before reading the chain's tail, so two connections to the
     // same file cannot both append after the same event.
     this.appendTx = (input) => tx.immediate(input);
+    this.keyedFromSeq = this.adoptKey(append);
   }
 
   record(event: AuditEventInput): AuditEvent {
-    return this.appendTx(event);
+    const stored = this.appendTx(event);
+    this.onRecorded(stored);
+    return stored;
   }
 
   /** Events in sequence order, after `afterSeq` (default 0), at most `limit` (default 100, max 1000). */
@@ -112,37 +176,53 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   /**
-   * Walks the whole chain: sequence numbers without gaps from 1, each prevHash equal to the
-   * previous hash, each hash equal to the recomputed one. `brokenAt` is the first event that fails.
-   * (Cutting events off the end leaves a valid, shorter chain: compare `events` and the last hash
-   * with a copy kept elsewhere to detect that.)
+   * The last committed event (seq 0 and the genesis hash when empty), or undefined while this
+   * connection is inside a transaction whose events may still roll back.
    */
-  verify(): AuditVerification {
-    let expectedSeq = 1;
-    let prevHash = GENESIS_HASH;
-    let events = 0;
-    let brokenAt: number | undefined;
-    for (const row of this.db.prepare('SELECT * FROM audit_events ORDER BY seq').iterate() as IterableIterator<AuditRow>) {
-      events++;
-      let intact = row.seq === expectedSeq && row.prev_hash === prevHash;
-      if (intact) {
-        try {
-          intact = auditEventHash({ ...toEvent(row) }) === row.hash;
-        } catch {
-          intact = false; // detail is no longer JSON
-        }
-      }
-      if (!intact) {
-        brokenAt = Math.min(row.seq, expectedSeq);
-        break; // the iterator must be closed before the connection runs another statement
-      }
-      prevHash = row.hash;
-      expectedSeq++;
-    }
-    return brokenAt === undefined ? { ok: true, events } : { ok: false, events: this.count(), brokenAt };
+  head(): ChainHead | undefined {
+    if (this.db.inTransaction) return undefined;
+    const row = this.lastStatement.get() as ChainHead | undefined;
+    return row ?? { seq: 0, hash: GENESIS_HASH };
   }
 
-  private count(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM audit_events').get() as { n: number }).n;
+  /** Walks the whole chain with the key and checks every anchor (see chain-verification.ts). */
+  verify(): AuditVerification {
+    const keying = this.db.prepare(CHAIN_KEYING_SQL).get() as ChainKeying | undefined;
+    return verifyChain({
+      events: this.db.prepare(STORED_EVENTS_SQL).iterate() as IterableIterator<StoredAuditEvent>,
+      key: this.key,
+      keying,
+      ...(this.anchors ? { anchors: { file: this.anchors.path, lines: this.anchors.readLines() } } : {}),
+    });
+  }
+
+  /**
+   * Checks that the database's chain was written with this key, or adopts the key when it has
+   * none yet. A database with legacy (unkeyed) events gets a first keyed event that names the
+   * legacy head: its HMAC covers that hash, so re-chaining the legacy part breaks the link there.
+   */
+  private adoptKey(append: (input: AuditEventInput) => AuditEvent): number {
+    const read = () => this.db.prepare(CHAIN_KEYING_SQL).get() as ChainKeying | undefined;
+    const adopt = this.db.transaction((): ChainKeying => {
+      const existing = read();
+      if (existing) return existing;
+      const head = this.lastStatement.get() as ChainHead | undefined;
+      const keyedFromSeq = (head?.seq ?? 0) + 1;
+      this.db.prepare('INSERT INTO audit_chain (id, key_id, keyed_from_seq, adopted_at) VALUES (1, ?, ?, ?)')
+        .run(this.key.id, keyedFromSeq, this.now());
+      if (head) {
+        append({
+          actor: 'system', action: 'audit.chain.keyed', target: 'audit',
+          detail: { legacyEvents: head.seq, legacyHeadHash: head.hash, keyId: this.key.id },
+        });
+      }
+      return { keyId: this.key.id, keyedFromSeq };
+    });
+    const keying = adopt.immediate();
+    if (keying.keyId !== this.key.id) {
+      throw new AuditError('audit_key_mismatch', `this is not the key the audit chain of ${this.db.name} was written with `
+        + `(the database records key id ${keying.keyId}, the key given has id ${this.key.id})`, { expectedKeyId: keying.keyId, keyId: this.key.id });
+    }
+    return keying.keyedFromSeq;
   }
 }

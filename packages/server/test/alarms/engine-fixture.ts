@@ -1,6 +1,7 @@
 /** Shared fixture of the alarm tests: fake time, an engine on a database, samples. */
 import { Quality, type Sample } from '@shellguard/protocol';
 import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
+import { auditKeyFromBytes } from '../../src/audit/audit-key.ts';
 import type { SqliteDatabase } from '../../src/db/database.ts';
 import { AlarmEngine, type AlarmEngineOptions } from '../../src/alarms/alarm-engine.ts';
 import type { Scheduler } from '../../src/alarms/scheduler.ts';
@@ -51,8 +52,11 @@ export function sample(point: string, value: number | boolean | null, ts: number
   return { point, value, ts, quality: quality as Sample['quality'] };
 }
 
+const TEST_AUDIT_KEY = auditKeyFromBytes(Buffer.alloc(32, 7));
+
 export function openEngine(db: SqliteDatabase, time: FakeTime, extra: Partial<AlarmEngineOptions> = {}) {
-  const audit = new SqliteAuditLog(db, { now: () => time.now });
+  // One key for every engine opened on this database (a restart reopens it with the same key).
+  const audit = new SqliteAuditLog(db, { now: () => time.now, key: TEST_AUDIT_KEY });
   const profiles: Record<string, string> = { [`${SITE}/${AHU}`]: 'ahu-test', [`${SITE}/AHU-2`]: 'ahu-test', [`${SITE}/${GEN}`]: 'gen-test' };
   const engine = new AlarmEngine({
     db, audit, now: () => time.now, scheduler: time,
