@@ -4,12 +4,13 @@
  *
  *   raw verify        crypto.verify(ES256, ieee-p1363) with a reused KeyObject
  *   evidence verify   EvidenceVerifier.verify: JWS parse, strict claims, signature, key binding
- *   appraise (no CA)  FleetService challenge + appraise, with a CertificateIssuer that does not
- *                     sign (nonce, claim, reference values, SQLite records in WAL, audit call),
+ *   appraise (no CA)  FleetService challenge (its proof-of-possession check included) + appraise,
+ *                     with a CertificateIssuer that does not sign (nonce, claim, reference values,
+ *                     SQLite records in WAL, audit call),
  *                     one enrolment at a time and N in flight (concurrent requests share commits)
  *   appraise (CA)     the same with real operational certificates signed by a site CA
  *
- * Device-side signing of the evidence is done between timed sections and never counted.
+ * Device-side signing of challenge requests and evidence is done between timed sections and never counted.
  * The audit and incident logs are in-memory stand-ins here (the SQLite ones cost one more
  * insert per appraisal inside the same transaction).
  *
@@ -20,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  EAT_PROFILE, deviceIdFromPublicKey, encodeEvidence, ueidForKey, type Measurement,
+  EAT_PROFILE, deviceIdFromPublicKey, encodeChallengeRequest, encodeEvidence, ueidForKey, type ChallengeRequest, type Measurement,
 } from '@shellguard/protocol';
 import { openDatabase } from '../../packages/server/src/db/index.ts';
 import { createSiteCa, signDeviceCertificate, type SiteCa } from '../../packages/server/src/pki/index.ts';
@@ -60,11 +61,16 @@ function evidenceFor(d: Device, nonce: string): string {
   }, d.publicKey, (data) => sign('sha256', data, d.privateKey));
 }
 
+function challengeRequestFor(d: Device, now: number): ChallengeRequest {
+  return encodeChallengeRequest({ publicKey: d.publicKey, issuedAt: now, requestId: randomBytes(16).toString('base64url') },
+    (data) => sign('sha256', data, d.privateKey));
+}
+
 class NullAudit implements AuditLog {
   private seq = 0;
   record(e: AuditEventInput): AuditEvent { return { ...e, seq: ++this.seq, at: 0, prevHash: '', hash: '' }; }
   list(): AuditEvent[] { return []; }
-  verify() { return { ok: true, events: this.seq }; }
+  verify() { return { ok: true, events: this.seq, problems: [], anchors: { checked: 0 } }; }
 }
 class NullIncidents implements IncidentLog {
   raise(i: IncidentInput): Incident { return { ...i, id: 0, openedAt: 0, status: 'open' }; }
@@ -130,9 +136,11 @@ async function appraisalRate(issuer: CertificateIssuer, label: string, concurren
     let count = 0;
     const perRoundMs: number[] = [];
     for (let r = 0; r < rounds + 1; r++) {
-      // Challenges (timed), then the devices sign (not timed), then appraisals (timed).
+      // The devices sign challenge requests (not timed), challenges (timed), the devices sign
+      // evidence (not timed), then appraisals (timed).
+      const requests = devices.map((d) => challengeRequestFor(d, now));
       let t0 = process.hrtime.bigint();
-      const nonces = devices.map((d) => fleet.challenge(d.deviceId).nonce);
+      const nonces = requests.map((r) => fleet.challenge(r).nonce);
       let spent = process.hrtime.bigint() - t0;
       const tokens = devices.map((d, i) => evidenceFor(d, nonces[i]!));
       t0 = process.hrtime.bigint();

@@ -3,9 +3,10 @@
  * model: the guardian is the Attester, the server both Relying Party and Verifier).
  *
  *   guardian                                  server
- *   POST /api/v1/attestation/challenge {deviceId}      -> { nonce, expiresAt }      (claimed devices only)
- *   POST /api/v1/attestation/evidence  {evidence: JWS} -> { certificatePem, caPems, notAfter }
- *                                                      or 403 { error: { code: <AttestationRefusal>, message } }
+ *   POST /api/v1/attestation/challenge <ChallengeRequest> -> { nonce, expiresAt }
+ *        (signed by the identity key, see challenge-proof.ts; the same answer whatever the claim state)
+ *   POST /api/v1/attestation/evidence  {evidence: JWS}    -> { certificatePem, caPems, notAfter }
+ *                                                         or 403 { error: { code: <AttestationRefusal>, message } }
  *
  * Evidence is an RFC 9711 Entity Attestation Token in JWT form, signed ES256 by the device's
  * identity key, with the public key in the protected header (`jwk`): the verifier derives the
@@ -46,7 +47,6 @@ export interface EvidenceClaims {
   measurements: Measurement[];
 }
 
-export interface ChallengeRequest { deviceId: string }
 export interface ChallengeResponse { nonce: string; expiresAt: number }
 export interface EvidenceRequest { evidence: string }
 export interface EnrolmentResponse {
@@ -58,8 +58,11 @@ export interface EnrolmentResponse {
   notAfter: number;
 }
 
-/** Stable reason codes for a refused appraisal (one per failure, as the issue asks). */
+/** Stable reason codes for a refused challenge or appraisal (one per failure, as the issue asks). */
 export const AttestationRefusals = [
+  'challenge_proof_invalid', // challenge request malformed, key not the device's, or its signature does not verify
+  'challenge_stale',         // challenge request's issuedAt too far from the server clock (check the guardian's clock)
+  'challenge_replayed',      // challenge request id already seen
   'evidence_malformed',      // not a compact JWS / claims missing or of the wrong type
   'signature_invalid',       // the signature does not verify with the key in the header
   'key_mismatch',            // ueid names a device other than the key that signed

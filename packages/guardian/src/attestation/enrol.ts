@@ -1,17 +1,18 @@
 /**
  * Enrolment: the guardian's side of the attestation exchange (RFC 9334 background-check model,
- * the guardian is the Attester). It asks for a nonce, signs an EAT (RFC 9711) over its
- * measurements with its identity key, and receives a short-lived operational certificate.
+ * the guardian is the Attester). It asks for a nonce with a request signed by its identity key
+ * (proof of possession, protocol/challenge-proof.ts), signs an EAT (RFC 9711) over its
+ * measurements with the same key, and receives a short-lived operational certificate.
  *
  * The HTTPS client trusts only the site root CA: a server that cannot show a certificate chaining
  * to it never sees the evidence. Every byte coming back is size-limited and validated, and the
  * certificate is checked to be for our own key and to chain to that root before it is used.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes as nodeRandomBytes } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import {
-  ATTESTATION_CHALLENGE_PATH, ATTESTATION_EVIDENCE_PATH, EAT_PROFILE, ShellguardError, encodeEvidence, errorMessage,
-  ueidForKey, type EnrolmentResponse, type EvidenceClaims, type Measurement,
+  ATTESTATION_CHALLENGE_PATH, ATTESTATION_EVIDENCE_PATH, CHALLENGE_REQUEST_ID_BYTES, EAT_PROFILE, ShellguardError,
+  encodeChallengeRequest, encodeEvidence, errorMessage, ueidForKey, type EnrolmentResponse, type EvidenceClaims, type Measurement,
 } from '@shellguard/protocol';
 import type { KeyStore } from '../identity/key-store.ts';
 
@@ -64,6 +65,8 @@ export interface EnrolOptions {
   swversion: string;
   bootcount: number;
   now: () => number;
+  /** Source of the challenge request id (default node:crypto). */
+  randomBytes?: (n: number) => Buffer;
   /** Default: HTTPS trusting only rootCaPem. */
   request?: JsonPost;
 }
@@ -193,7 +196,13 @@ export async function enrol(options: EnrolOptions): Promise<Enrolment> {
   const post = options.request ?? httpsJsonPost(options.rootCaPem);
   const base = new URL(options.apiUrl);
 
-  const challenge = await post(new URL(ATTESTATION_CHALLENGE_PATH, base), { deviceId: keyStore.deviceId });
+  // Proof of possession: only the holder of the identity key can ask for this device's nonces.
+  const challengeRequest = encodeChallengeRequest({
+    publicKey: keyStore.publicKey(),
+    issuedAt: Math.floor(now()),
+    requestId: (options.randomBytes ?? nodeRandomBytes)(CHALLENGE_REQUEST_ID_BYTES).toString('base64url'),
+  }, (data) => keyStore.sign(data));
+  const challenge = await post(new URL(ATTESTATION_CHALLENGE_PATH, base), challengeRequest);
   if (challenge.status !== 200) throw failure('challenge', challenge);
   const c = challenge.body;
   if (!isObject(c) || typeof c.nonce !== 'string' || c.nonce.length === 0 || c.nonce.length > 512) {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  ATTESTATION_CHALLENGE_PATH, ATTESTATION_EVIDENCE_PATH, EAT_PROFILE, deviceIdFromUeid, type EvidenceClaims, type Measurement,
+  ATTESTATION_CHALLENGE_PATH, ATTESTATION_EVIDENCE_PATH, CHALLENGE_MAX_SKEW_MS, EAT_PROFILE, deviceIdFromUeid, verifyChallengeRequest,
+  type EvidenceClaims, type Measurement,
 } from '@shellguard/protocol';
 import { EnrolmentError, EnrolmentRefused, enrol, type EnrolOptions } from '../../src/attestation/enrol.ts';
 import { FileKeyStore } from '../../src/identity/file-key-store.ts';
@@ -14,7 +15,10 @@ import { createTestPki, type TestPki } from './openssl-pki.ts';
 
 type Behaviour = 'issue' | 'refuse_measurements' | 'unavailable' | 'foreign_certificate' | 'huge' | 'garbage';
 
-/** A tiny verifier: issues nonces, checks the ES256 signature and nonce, then issues a certificate. */
+/**
+ * A tiny verifier: checks the challenge request's proof of possession and issues nonces, checks the
+ * ES256 signature and nonce of the evidence, then issues a certificate.
+ */
 class TestVerifier {
   server!: Server;
   port = 0;
@@ -22,6 +26,7 @@ class TestVerifier {
   unclaimed = new Set<string>();
   readonly nonces = new Map<string, string>();
   readonly accepted: EvidenceClaims[] = [];
+  readonly challengeRequests: unknown[] = [];
   requests = 0;
 
   constructor(private readonly pki: TestPki, private readonly serverTls: { cert: string; key: string }) {}
@@ -38,10 +43,11 @@ class TestVerifier {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, string>;
         if (this.behaviour === 'unavailable') return reply(503, { error: { code: 'store_unavailable', message: 'try later' } });
         if (req.url === ATTESTATION_CHALLENGE_PATH) {
-          const deviceId = body.deviceId!;
-          if (this.unclaimed.has(deviceId)) return reply(403, { error: { code: 'device_unclaimed', message: 'claim this device first' } });
+          this.challengeRequests.push(body);
+          const proof = verifyChallengeRequest(body, { now: Date.now() });
+          if (!proof.ok) return reply(403, { error: { code: proof.refusal, message: proof.message } });
           const nonce = randomBytes(24).toString('base64url');
-          this.nonces.set(nonce, deviceId);
+          this.nonces.set(nonce, proof.request.deviceId);
           return reply(200, { nonce, expiresAt: Date.now() + 60_000 });
         }
         if (req.url === ATTESTATION_EVIDENCE_PATH) {
@@ -53,6 +59,7 @@ class TestVerifier {
             && verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'));
           if (!ok) return reply(403, { error: { code: 'signature_invalid', message: 'bad signature' } });
           const deviceId = deviceIdFromUeid(claims.ueid);
+          if (this.unclaimed.has(deviceId!)) return reply(403, { error: { code: 'device_unclaimed', message: 'claim this device first' } });
           if (this.nonces.get(claims.eat_nonce) !== deviceId) return reply(403, { error: { code: 'nonce_unknown', message: 'no such nonce' } });
           this.nonces.delete(claims.eat_nonce);
           if (this.behaviour === 'refuse_measurements') {
@@ -105,6 +112,7 @@ describe('enrol', () => {
   beforeEach(() => {
     verifier.behaviour = 'issue';
     verifier.unclaimed.clear();
+    verifier.challengeRequests.length = 0;
     options = {
       apiUrl: `https://127.0.0.1:${verifier.port}`,
       rootCaPem: pki.rootPem,
@@ -142,7 +150,28 @@ describe('enrol', () => {
     expect((err as EnrolmentRefused).serverMessage).toContain('not a registered release');
   });
 
-  it('reports a refused challenge for an unclaimed device as EnrolmentRefused', async () => {
+  it('signs the challenge request with the identity key, at its own clock, with a fresh request id', async () => {
+    const at = Date.now();
+    const ids = [Buffer.alloc(16, 1), Buffer.alloc(16, 2)];
+    await enrol({ ...options, now: () => at, randomBytes: () => ids.shift()! });
+    await enrol({ ...options, now: () => at, randomBytes: () => ids.shift()! });
+    const [first, second] = verifier.challengeRequests;
+    const check = verifyChallengeRequest(first, { now: at });
+    expect(check.ok && check.request).toMatchObject({ deviceId: keys.deviceId, issuedAt: at, requestId: Buffer.alloc(16, 1).toString('base64url') });
+    expect(first).toMatchObject({ publicKey: { kty: 'EC', crv: 'P-256' } });
+    expect((second as { requestId: string }).requestId).toBe(Buffer.alloc(16, 2).toString('base64url'));
+    // Only the key, never more of it.
+    expect(JSON.stringify(first)).not.toContain('"d"');
+  });
+
+  it('reports a challenge refused for its proof (a guardian clock far off) as EnrolmentRefused', async () => {
+    const err = await enrol({ ...options, now: () => Date.now() - 2 * CHALLENGE_MAX_SKEW_MS }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EnrolmentRefused);
+    expect((err as EnrolmentRefused).refusal).toBe('challenge_stale');
+    expect((err as EnrolmentRefused).serverMessage).toContain("guardian's clock");
+  });
+
+  it('reports an appraisal refused for an unclaimed device as EnrolmentRefused', async () => {
     verifier.unclaimed.add(keys.deviceId);
     const err = await enrol(options).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EnrolmentRefused);

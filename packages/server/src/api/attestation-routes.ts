@@ -1,8 +1,9 @@
 /**
- * The attestation exchange (RFC 9334 background-check model; protocol/attestation.ts): the only
- * routes reachable without an API token. The evidence authenticates itself (ES256 over the EAT,
- * key bound to the device id), so the exposure is bounded instead: small bodies, and a rate limit
- * per client address on the signature-verification work anyone can ask for.
+ * The attestation exchange (RFC 9334 background-check model; protocol/attestation.ts): routes
+ * reachable without an API token. Both requests authenticate themselves (the challenge request by
+ * proof of possession, protocol/challenge-proof.ts; the evidence by ES256 over the EAT; each key
+ * bound to the device id), so the exposure is bounded instead: small bodies, and a rate limit per
+ * client address on the signature-verification work anyone can ask for.
  */
 import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError } from 'fastify';
@@ -71,12 +72,12 @@ export const attestationRoutes: FastifyPluginAsyncTypebox<AttestationRoutesOptio
     bodyLimit: ATTESTATION_BODY_LIMIT,
     schema: {
       tags: ['attestation'],
-      summary: 'A single-use nonce for a claimed device (no API token: guardians call this)',
+      summary: 'A single-use nonce for the holder of a device key, proven by the signed request (no API token: guardians call this)',
       security: [],
       body: ChallengeRequest,
       response: { 200: ChallengeResponse, ...refusalResponses },
     },
-  }, async (req) => fleet.challenge(req.body.deviceId));
+  }, async (req) => fleet.challenge(req.body));
 
   app.post(relativeTo(options.apiPrefix, ATTESTATION_EVIDENCE_PATH), {
     bodyLimit: ATTESTATION_BODY_LIMIT,

@@ -7,7 +7,7 @@
  * Errors: `challenge` and `appraise` throw an error whose `code` is an AttestationRefusal (-> 403);
  * the others throw errors with a fleet code (mapped in build-api.ts: 400, 404 or 409).
  */
-import type { ChallengeResponse, EnrolmentResponse } from '@shellguard/protocol';
+import type { ChallengeRequest, ChallengeResponse, EnrolmentResponse } from '@shellguard/protocol';
 import type {
   BulkClaimItem, BulkClaimResult, ClaimRecord, DeviceClaim, FleetDevice, GroupDefinition, GroupRecord, ReleaseManifest,
   ReleaseRecord, StoredReport, VersionDrift,
@@ -20,7 +20,8 @@ export interface FleetApi {
   claimMany(claims: BulkClaimItem[], actor: string): MaybePromise<BulkClaimResult>;
   defineGroup(group: GroupDefinition, actor: string): MaybePromise<GroupRecord>;
   registerRelease(release: ReleaseManifest & { group: string }, actor: string): MaybePromise<ReleaseRecord>;
-  challenge(deviceId: string): MaybePromise<ChallengeResponse>;
+  /** Verifies the request's proof of possession before anything else (challenge_* refusals). */
+  challenge(request: ChallengeRequest): MaybePromise<ChallengeResponse>;
   appraise(evidence: string): Promise<EnrolmentResponse>;
   revoke(deviceId: string, actor: string, reason: string): MaybePromise<ClaimRecord>;
   releaseQuarantine(deviceId: string, actor: string, reason?: string): MaybePromise<ClaimRecord>;

@@ -1,8 +1,8 @@
 /**
  * Fleet administration and views: groups, releases (reference manifests), claims, revocation,
- * quarantine, the fleet view, the version report, device reports and the CRL. Reads need any
- * token; writes need an admin or engineer token, and the service records each write in the audit
- * log with the caller as actor (`token:<id>`).
+ * quarantine, the fleet view, the version report and device reports. Reads need any token; writes
+ * need an admin or engineer token, and the service records each write in the audit log with the
+ * caller as actor (`token:<id>`). The CRL, which needs no token, is in pki-routes.ts.
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { actorOf, requireRole, WRITER_ROLES } from './bearer-auth.ts';
@@ -104,15 +104,4 @@ export const fleetRoutes: FastifyPluginAsyncTypebox<FleetRoutesOptions> = async 
       params: DeviceIdParams, response: { 200: DeviceReportsResponse, ...readErrors },
     },
   }, async (req) => ({ reports: await fleet.reports(req.params.deviceId) }));
-
-  app.get('/pki/crl', {
-    schema: {
-      tags: ['pki'], summary: 'Certificate revocation lists, one PEM per issuing CA, for external brokers',
-      produces: ['application/x-pem-file'],
-      response: { 200: Type.String({ description: 'Concatenated PEM CRLs' }), ...readErrors },
-    },
-  }, async (_req, reply) => {
-    const crls = await fleet.crls();
-    return reply.type('application/x-pem-file').send(crls.map((p) => (p.endsWith('\n') ? p : `${p}\n`)).join(''));
-  });
 };

@@ -89,7 +89,22 @@ export const ReasonBody = Type.Object({ reason: Reason });
 export const OptionalReasonBody = Type.Object({ reason: Type.Optional(Reason) });
 export const DeviceIdParams = Type.Object({ deviceId: DeviceId });
 
-export const ChallengeRequest = Type.Object({ deviceId: DeviceId });
+/** protocol/challenge-proof.ts: a request signed by the device's identity key (proof of possession). */
+export const ChallengeRequest = Type.Object({
+  deviceId: DeviceId,
+  publicKey: Type.Object({
+    kty: Type.Literal('EC'),
+    crv: Type.Literal('P-256'),
+    x: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+    y: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  }, { additionalProperties: false, description: 'The identity public key, JWK (RFC 7517), public members only; must hash to deviceId' }),
+  issuedAt: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'The guardian\'s clock, epoch ms; within 5 minutes of the server\'s' }),
+  requestId: Type.String({ pattern: '^[A-Za-z0-9_-]{22,64}$', description: '16 or more random bytes, base64url; never reused' }),
+  signature: Type.String({
+    pattern: '^[A-Za-z0-9_-]{86}$',
+    description: 'ES256 (R || S, base64url) by the identity key over "shellguard-challenge-v1" 0x00 deviceId 0x00 issuedAt 0x00 requestId',
+  }),
+});
 export const ChallengeResponse = Type.Object({
   nonce: Type.String(),
   expiresAt: Type.Integer({ description: 'Epoch ms' }),
@@ -107,7 +122,7 @@ export const AttestationRefusalResponse = Type.Object({
     code: Type.Unsafe<AttestationRefusal>({ type: 'string', enum: [...AttestationRefusals] }),
     message: Type.String(),
   }),
-}, { description: 'The appraisal refused the device; `code` says why' });
+}, { description: 'The challenge or the appraisal was refused; `code` says why' });
 
 export const FleetDevice = Type.Object({
   deviceId: Type.String(),
@@ -174,11 +189,6 @@ export const AuditQuery = Type.Object({
   target: Type.Optional(Type.String({ maxLength: 300 })),
 });
 export const AuditListResponse = Type.Object({ events: Type.Array(AuditEvent) });
-export const AuditVerification = Type.Object({
-  ok: Type.Boolean(),
-  events: Type.Integer(),
-  brokenAt: Type.Optional(Type.Integer({ description: 'First sequence number whose hash or link does not match' })),
-});
 
 const IncidentStatus = Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('closed')]);
 export const Incident = Type.Object({

@@ -6,8 +6,13 @@
  * Kept in memory: a nonce lives for a minute, and a server restart only costs a device one
  * extra challenge. Used and expired nonces are remembered a while longer so that a replay is
  * reported as a replay rather than as an unknown nonce.
+ *
+ * Only callers that proved they hold a device's key reach `issue` (ChallengeVerifier), so the
+ * per-device cap lets a device drop only its own nonces. Ids without a claim get `unrecorded`
+ * nonces of the same form and lifetime that are never stored: anyone can mint keys, and those must
+ * not grow this store; appraisal refuses such devices before it looks at the nonce.
  */
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import { createHmac, randomBytes as nodeRandomBytes } from 'node:crypto';
 
 export type NonceCheck = 'ok' | 'nonce_unknown' | 'nonce_replayed' | 'nonce_expired';
 
@@ -35,6 +40,8 @@ export class NonceStore {
   private readonly random: (n: number) => Buffer;
   private readonly maxOutstanding: number;
   private readonly retainMs: number;
+  /** Per-process key of the unrecorded nonces: they look random and reveal nothing about the id. */
+  private readonly unrecordedKey: Buffer;
   private nextSweep = 0;
 
   constructor(options: NonceStoreOptions) {
@@ -43,6 +50,7 @@ export class NonceStore {
     this.random = options.randomBytes ?? nodeRandomBytes;
     this.maxOutstanding = options.maxOutstandingPerDevice ?? 4;
     this.retainMs = options.retainMs ?? 10 * options.ttlMs;
+    this.unrecordedKey = this.random(32);
   }
 
   issue(deviceId: string): { nonce: string; expiresAt: number } {
@@ -57,6 +65,16 @@ export class NonceStore {
     while (list.length > this.maxOutstanding) this.nonces.delete(list.shift()!);
     this.outstanding.set(deviceId, list);
     return { nonce, expiresAt };
+  }
+
+  /**
+   * A nonce indistinguishable from an issued one (32 bytes, same lifetime) that is not stored and
+   * will never be accepted: the answer to a proven challenge from a device with no claim, so the
+   * challenge does not tell anyone the claim state. `requestId` makes each one different.
+   */
+  unrecorded(deviceId: string, requestId: string): { nonce: string; expiresAt: number } {
+    const nonce = createHmac('sha256', this.unrecordedKey).update(`${deviceId}\0${requestId}`).digest('base64url');
+    return { nonce, expiresAt: this.now() + this.ttlMs };
   }
 
   /** Checks and, when valid, consumes the nonce: it can never be accepted twice. */

@@ -1,5 +1,8 @@
 /** A FleetApi that records what the routes asked for and answers with canned values. */
-import { ShellguardError, type ChallengeResponse, type EnrolmentResponse } from '@shellguard/protocol';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import {
+  ShellguardError, encodeChallengeRequest, type ChallengeRequest, type ChallengeResponse, type EnrolmentResponse,
+} from '@shellguard/protocol';
 import type { FleetApi } from '../../src/api/fleet-api.ts';
 import type {
   BulkClaimItem, BulkClaimResult, ClaimRecord, DeviceClaim, FleetDevice, GroupDefinition, GroupRecord, ReleaseManifest,
@@ -8,6 +11,13 @@ import type {
 
 export const DEVICE = 'd'.repeat(64);
 export const OTHER_DEVICE = 'e'.repeat(64);
+
+const challengeKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+/** A well-formed, signed challenge request (the fake does not verify it; the real service does). */
+export const CHALLENGE_REQUEST: ChallengeRequest = encodeChallengeRequest(
+  { publicKey: challengeKey.publicKey, issuedAt: 1_750_000_000_000, requestId: 'r'.repeat(22) },
+  (data) => sign('sha256', data, challengeKey.privateKey),
+);
 
 export interface FleetCall {
   method: string;
@@ -59,8 +69,8 @@ export class FakeFleet implements FleetApi {
     this.note('registerRelease', release, actor);
     return { ...release, registeredBy: actor, registeredAt: 4 };
   }
-  challenge(deviceId: string): ChallengeResponse {
-    this.note('challenge', deviceId);
+  challenge(request: ChallengeRequest): ChallengeResponse {
+    this.note('challenge', request);
     return { nonce: 'bm9uY2U', expiresAt: 60_000 };
   }
   async appraise(evidence: string): Promise<EnrolmentResponse> {

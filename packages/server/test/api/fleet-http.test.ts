@@ -14,7 +14,7 @@ import { ApiTokens } from '../../src/auth/api-tokens.ts';
 import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
 import { SqliteIncidentLog } from '../../src/incidents/sqlite-incident-log.ts';
 import { buildApi } from '../../src/api/build-api.ts';
-import { fleetFixture, RUNTIME, BUNDLE_1_1, digest, TestGuardian, type FleetFixture } from '../fleet/fleet-fixture.ts';
+import { fleetFixture, RUNTIME, BUNDLE_1_1, T0, digest, TestGuardian, type FleetFixture } from '../fleet/fleet-fixture.ts';
 
 let db: SqliteDatabase;
 let fx: FleetFixture;
@@ -35,16 +35,17 @@ function post(url: string, payload: object, token?: string) {
 function get(url: string, token: string) {
   return app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
 }
-async function nonceFor(deviceId: string): Promise<string> {
-  const res = await post(ATTESTATION_CHALLENGE_PATH, { deviceId });
+async function nonceFor(g: TestGuardian): Promise<string> {
+  const res = await post(ATTESTATION_CHALLENGE_PATH, g.challengeRequest(fx.clock.now));
   expect(res.statusCode).toBe(200);
   return asJson(res).nonce as string;
 }
 
 beforeAll(async () => {
   db = openDatabase(':memory:');
-  audit = new SqliteAuditLog(db, { now: () => fx.clock.now });
-  incidents = new SqliteIncidentLog(db, { now: () => fx.clock.now });
+  // The logs exist before the fixture whose clock they read (the audit log may read it at once).
+  audit = new SqliteAuditLog(db, { now: () => fx?.clock.now ?? T0 });
+  incidents = new SqliteIncidentLog(db, { now: () => fx?.clock.now ?? T0 });
   fx = await fleetFixture({ audit, incidents });
   const tokens = new ApiTokens(db);
   engineer = tokens.create('field engineer', 'engineer');
@@ -80,7 +81,7 @@ describe('fleet over HTTP with the real FleetService', () => {
     const events = asJson(await get('/api/v1/audit', viewer)).events as Json[];
     expect(events.length).toBeGreaterThanOrEqual(3);
     expect(new Set(events.map((e) => e.actor))).toEqual(new Set([`token:${engineer.tokenId}`]));
-    expect(asJson(await get('/api/v1/audit/verify', viewer))).toEqual({ ok: true, events: events.length });
+    expect(asJson(await get('/api/v1/audit/verify', viewer))).toMatchObject({ ok: true, events: events.length, problems: [] });
   });
 
   it('refuses a second claim of the same device with 409 device_already_claimed', async () => {
@@ -90,7 +91,7 @@ describe('fleet over HTTP with the real FleetService', () => {
   });
 
   it('enrols a guardian without a token: challenge, evidence, operational certificate', async () => {
-    const nonce = await nonceFor(guardian.deviceId);
+    const nonce = await nonceFor(guardian);
     const res = await post(ATTESTATION_EVIDENCE_PATH, { evidence: guardian.evidence(nonce, fx.clock.now) });
     expect(res.statusCode).toBe(200);
     const body = asJson(res);
@@ -103,7 +104,7 @@ describe('fleet over HTTP with the real FleetService', () => {
   });
 
   it('answers a replayed nonce with 403 nonce_replayed, and evidence signed by another key with 403', async () => {
-    const nonce = await nonceFor(guardian.deviceId);
+    const nonce = await nonceFor(guardian);
     const evidence = guardian.evidence(nonce, fx.clock.now);
     expect((await post(ATTESTATION_EVIDENCE_PATH, { evidence })).statusCode).toBe(200);
     const replay = await post(ATTESTATION_EVIDENCE_PATH, { evidence });
@@ -111,7 +112,7 @@ describe('fleet over HTTP with the real FleetService', () => {
     expect(asJson(replay).error.code).toBe('nonce_replayed');
 
     const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const forged = encodeEvidence(guardian.claims(await nonceFor(guardian.deviceId), fx.clock.now), other.publicKey,
+    const forged = encodeEvidence(guardian.claims(await nonceFor(guardian), fx.clock.now), other.publicKey,
       (data) => sign('sha256', data, other.privateKey));
     const res = await post(ATTESTATION_EVIDENCE_PATH, { evidence: forged });
     expect(res.statusCode).toBe(403);
@@ -122,7 +123,7 @@ describe('fleet over HTTP with the real FleetService', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     const challenge = await fetch(`${base}${ATTESTATION_CHALLENGE_PATH}`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: guardian.deviceId }),
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(guardian.challengeRequest(fx.clock.now)),
     });
     expect(challenge.status).toBe(200);
     expect(await challenge.json()).toMatchObject({ nonce: expect.any(String), expiresAt: expect.any(Number) });
@@ -133,10 +134,21 @@ describe('fleet over HTTP with the real FleetService', () => {
     expect(big.status).toBe(413);
   });
 
-  it('refuses a challenge for an unclaimed device with 403 device_unclaimed', async () => {
-    const res = await post(ATTESTATION_CHALLENGE_PATH, { deviceId: new TestGuardian('stranger').deviceId });
+  it('answers a proven challenge for an unclaimed device with 200, and its evidence with 403 device_unclaimed', async () => {
+    const stranger = new TestGuardian('stranger');
+    const res = await post(ATTESTATION_CHALLENGE_PATH, stranger.challengeRequest(fx.clock.now));
+    expect(res.statusCode).toBe(200);
+    const evidence = await post(ATTESTATION_EVIDENCE_PATH, { evidence: stranger.evidence(asJson(res).nonce as string, fx.clock.now) });
+    expect(evidence.statusCode).toBe(403);
+    expect(asJson(evidence).error.code).toBe('device_unclaimed');
+  });
+
+  it('refuses a challenge carrying only a device id (400), or one signed by another key (403 challenge_proof_invalid)', async () => {
+    expect((await post(ATTESTATION_CHALLENGE_PATH, { deviceId: guardian.deviceId })).statusCode).toBe(400);
+    const forged = { ...new TestGuardian('mallory').challengeRequest(fx.clock.now), deviceId: guardian.deviceId };
+    const res = await post(ATTESTATION_CHALLENGE_PATH, forged);
     expect(res.statusCode).toBe(403);
-    expect(asJson(res).error.code).toBe('device_unclaimed');
+    expect(asJson(res).error.code).toBe('challenge_proof_invalid');
   });
 
   it('lets a viewer read but not revoke; an engineer revokes, and the device is refused from then on', async () => {
@@ -147,10 +159,11 @@ describe('fleet over HTTP with the real FleetService', () => {
     expect(res.statusCode).toBe(200);
     expect(asJson(res).claim).toMatchObject({ state: 'revoked' });
     expect(fx.revoked).toEqual([guardian.deviceId]);
-    const challenge = await post(ATTESTATION_CHALLENGE_PATH, { deviceId: guardian.deviceId });
-    expect(challenge.statusCode).toBe(403);
-    expect(asJson(challenge).error.code).toBe('device_revoked');
-    const crl = await get('/api/v1/pki/crl', viewer);
+    // The challenge answers as for any device; the evidence is refused.
+    const evidence = await post(ATTESTATION_EVIDENCE_PATH, { evidence: guardian.evidence(await nonceFor(guardian), fx.clock.now) });
+    expect(evidence.statusCode).toBe(403);
+    expect(asJson(evidence).error.code).toBe('device_revoked');
+    const crl = await app.inject({ method: 'GET', url: '/api/v1/pki/crl' });
     expect(crl.statusCode).toBe(200);
     expect(crl.body).toMatch(/^CRL [0-9a-f]/);
     expect(asJson(await get('/api/v1/audit/verify', viewer)).ok).toBe(true);

@@ -10,7 +10,7 @@ import type { Role } from '../../src/auth/roles.ts';
 import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
 import { SqliteIncidentLog } from '../../src/incidents/sqlite-incident-log.ts';
 import { buildApi } from '../../src/api/build-api.ts';
-import { DEVICE, FakeFleet, OTHER_DEVICE, refusal } from './fleet-api-fake.ts';
+import { CHALLENGE_REQUEST, DEVICE, FakeFleet, OTHER_DEVICE, refusal } from './fleet-api-fake.ts';
 
 const T0 = 1_750_000_000_000;
 let db: SqliteDatabase;
@@ -41,7 +41,7 @@ const WRITES: Array<[string, unknown]> = [
   [`/api/v1/fleet/${DEVICE}/release`, { reason: 'checked on site' }],
 ];
 const READS = ['/api/v1/fleet', '/api/v1/fleet/version-report', `/api/v1/fleet/${DEVICE}/reports`, '/api/v1/incidents',
-  '/api/v1/audit', '/api/v1/audit/verify', '/api/v1/pki/crl'];
+  '/api/v1/audit', '/api/v1/audit/verify'];
 
 beforeAll(async () => {
   clock = T0;
@@ -168,8 +168,9 @@ describe('fleet routes: requests and answers', () => {
     expect(json(await call('GET', `/api/v1/fleet/${DEVICE}/reports`, 'viewer'))).toEqual({ reports: fleet.reports(DEVICE) });
   });
 
-  it('serves the CRLs as PEM text', async () => {
-    const res = await call('GET', '/api/v1/pki/crl', 'viewer');
+  it('serves the CRLs as PEM text without a token (RFC 5280 §5: relying parties fetch them freely)', async () => {
+    expect((await call('GET', '/api/v1/pki/crl', 'viewer')).statusCode).toBe(200);
+    const res = await call('GET', '/api/v1/pki/crl', null);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/x-pem-file/);
     expect(res.body).toBe('-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n-----BEGIN X509 CRL-----\nBBBB\n-----END X509 CRL-----\n');
@@ -178,13 +179,13 @@ describe('fleet routes: requests and answers', () => {
 
 describe('attestation routes', () => {
   it('are reachable without a token', async () => {
-    const challenge = await call('POST', ATTESTATION_CHALLENGE_PATH, null, { deviceId: DEVICE });
+    const challenge = await call('POST', ATTESTATION_CHALLENGE_PATH, null, CHALLENGE_REQUEST);
     expect(challenge.statusCode).toBe(200);
     expect(json(challenge)).toEqual({ nonce: 'bm9uY2U', expiresAt: 60_000 });
     const evidence = await call('POST', ATTESTATION_EVIDENCE_PATH, null, { evidence: 'a.b.c' });
     expect(evidence.statusCode).toBe(200);
     expect(json(evidence)).toEqual({ certificatePem: 'LEAF\nISSUING\n', caPems: ['ROOT'], notAfter: 86_400_000 });
-    expect(fleet.calls).toEqual([{ method: 'challenge', args: [DEVICE] }, { method: 'appraise', args: ['a.b.c'] }]);
+    expect(fleet.calls).toEqual([{ method: 'challenge', args: [CHALLENGE_REQUEST] }, { method: 'appraise', args: ['a.b.c'] }]);
   });
 
   it.each(AttestationRefusals)('answers the refusal %s with 403 and that code', async (code) => {
@@ -194,11 +195,19 @@ describe('attestation routes', () => {
     expect(json(res)).toEqual({ error: { code, message: `refused: ${code}` } });
   });
 
-  it('answers a refused challenge (unclaimed device) with 403 device_unclaimed', async () => {
-    fleet.failWith = refusal('device_unclaimed');
-    const res = await call('POST', ATTESTATION_CHALLENGE_PATH, null, { deviceId: OTHER_DEVICE });
-    expect(res.statusCode).toBe(403);
-    expect(json(res).error.code).toBe('device_unclaimed');
+  it.each(['challenge_proof_invalid', 'challenge_stale', 'challenge_replayed'] as const)(
+    'answers a challenge refused for its proof (%s) with 403 and that code', async (code) => {
+      fleet.failWith = refusal(code);
+      const res = await call('POST', ATTESTATION_CHALLENGE_PATH, null, CHALLENGE_REQUEST);
+      expect(res.statusCode).toBe(403);
+      expect(json(res).error.code).toBe(code);
+    },
+  );
+
+  it('refuses the old challenge request, a bare device id, with 400 before the fleet sees it', async () => {
+    const res = await call('POST', ATTESTATION_CHALLENGE_PATH, null, { deviceId: DEVICE });
+    expect(res.statusCode).toBe(400);
+    expect(fleet.calls).toEqual([]);
   });
 
   it('hides an internal failure behind a 500 without its message', async () => {
@@ -208,12 +217,16 @@ describe('attestation routes', () => {
     expect(res.body).not.toContain('/secret/path');
   });
 
-  it('exempts exactly those two POST routes: other methods, paths and neighbours still need a token', async () => {
+  it('exempts exactly those two POST routes and GET of the CRL: other methods, paths and neighbours still need a token', async () => {
     expect((await call('GET', ATTESTATION_CHALLENGE_PATH, null)).statusCode).toBe(401);
-    expect((await call('POST', `${ATTESTATION_CHALLENGE_PATH}/`, null, { deviceId: DEVICE })).statusCode).toBe(401);
+    expect((await call('POST', `${ATTESTATION_CHALLENGE_PATH}/`, null, CHALLENGE_REQUEST)).statusCode).toBe(401);
+    expect((await call('POST', '/api/v1/pki/crl', null, {})).statusCode).toBe(401);
+    expect((await call('GET', '/api/v1/pki/crl/', null)).statusCode).toBe(401);
+    expect((await call('GET', '/api/v1/pki', null)).statusCode).toBe(401);
     expect((await call('POST', '/api/v1/attestation', null, {})).statusCode).toBe(401);
     expect((await call('POST', `${ATTESTATION_EVIDENCE_PATH}x`, null, {})).statusCode).toBe(401);
-    expect((await call('POST', `${ATTESTATION_CHALLENGE_PATH}?x=1`, null, { deviceId: DEVICE })).statusCode).toBe(200);
+    expect((await call('POST', `${ATTESTATION_CHALLENGE_PATH}?x=1`, null, CHALLENGE_REQUEST)).statusCode).toBe(200);
+    expect((await call('GET', '/api/v1/pki/crl?x=1', null)).statusCode).toBe(200);
   });
 
   it('refuses a body over 16 KiB with 413 before the fleet sees it', async () => {
@@ -224,7 +237,11 @@ describe('attestation routes', () => {
   });
 
   it('refuses malformed requests with 400', async () => {
-    expect((await call('POST', ATTESTATION_CHALLENGE_PATH, null, { deviceId: 'not-hex' })).statusCode).toBe(400);
+    expect((await call('POST', ATTESTATION_CHALLENGE_PATH, null, { ...CHALLENGE_REQUEST, deviceId: 'not-hex' })).statusCode).toBe(400);
+    // A JWK with more than the public members (here a private key's "d") is not a public key.
+    const withD = { ...CHALLENGE_REQUEST, publicKey: { ...CHALLENGE_REQUEST.publicKey, d: 'A'.repeat(43) } };
+    expect((await call('POST', ATTESTATION_CHALLENGE_PATH, null, withD)).statusCode).toBe(400);
+    expect((await call('POST', ATTESTATION_CHALLENGE_PATH, null, { ...CHALLENGE_REQUEST, signature: 'x' })).statusCode).toBe(400);
     expect((await call('POST', ATTESTATION_EVIDENCE_PATH, null, {})).statusCode).toBe(400);
     expect(fleet.calls).toEqual([]);
   });
@@ -233,6 +250,9 @@ describe('attestation routes', () => {
     const doc = json(await call('GET', '/api/v1/openapi.json', 'viewer'));
     expect(doc.paths[ATTESTATION_CHALLENGE_PATH].post.security).toEqual([]);
     expect(doc.paths[ATTESTATION_EVIDENCE_PATH].post.security).toEqual([]);
+    expect(doc.paths['/api/v1/pki/crl'].get.security).toEqual([]);
+    expect(Object.keys(doc.paths[ATTESTATION_CHALLENGE_PATH].post.requestBody.content['application/json'].schema.properties))
+      .toEqual(['deviceId', 'publicKey', 'issuedAt', 'requestId', 'signature']);
     expect(doc.paths['/api/v1/claims'].post.security).toBeUndefined();
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([
       '/api/v1/groups', '/api/v1/groups/{group}/releases', '/api/v1/claims', '/api/v1/claims/bulk',
@@ -250,14 +270,14 @@ describe('attestation rate limit', () => {
       logger: pino({ level: 'silent' }), fleet: new FakeFleet(), now: () => now, attestationRateLimit: { burst: 3, perSecond: 1 },
     });
     try {
-      const ask = () => limited.inject({ method: 'POST', url: ATTESTATION_CHALLENGE_PATH, payload: { deviceId: DEVICE } });
+      const ask = () => limited.inject({ method: 'POST', url: ATTESTATION_CHALLENGE_PATH, payload: CHALLENGE_REQUEST });
       for (let i = 0; i < 3; i++) expect((await ask()).statusCode).toBe(200);
       const refused = await ask();
       expect(refused.statusCode).toBe(429);
       expect(refused.json<Json>().error.code).toBe('rate_limited');
       expect(refused.headers['retry-after']).toBe('1');
       const other = await limited.inject({
-        method: 'POST', url: ATTESTATION_CHALLENGE_PATH, payload: { deviceId: DEVICE }, remoteAddress: '127.0.0.2',
+        method: 'POST', url: ATTESTATION_CHALLENGE_PATH, payload: CHALLENGE_REQUEST, remoteAddress: '127.0.0.2',
       });
       expect(other.statusCode).toBe(200);
       now += 1000;
@@ -269,15 +289,27 @@ describe('attestation rate limit', () => {
   });
 });
 
+describe('CRL rate limit', () => {
+  it('refuses an address over its burst with 429, as the route needs no token', async () => {
+    const ask = (remoteAddress: string) => app.inject({ method: 'GET', url: '/api/v1/pki/crl', remoteAddress });
+    const codes: number[] = [];
+    for (let i = 0; i < 25; i++) codes.push((await ask('10.0.0.9')).statusCode);
+    expect(codes.filter((c) => c === 200)).toHaveLength(20);
+    expect(codes.at(-1)).toBe(429);
+    expect((await ask('10.0.0.10')).statusCode).toBe(200);
+  });
+});
+
 describe('without a fleet', () => {
-  it('serves no attestation route, and the path needs a token like any other', async () => {
+  it('serves no attestation or CRL route, and the paths need a token like any other', async () => {
     const plain = buildApi({
       store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens: { verify: () => undefined },
       logger: pino({ level: 'silent' }),
     });
     try {
-      const res = await plain.inject({ method: 'POST', url: ATTESTATION_CHALLENGE_PATH, payload: { deviceId: DEVICE } });
+      const res = await plain.inject({ method: 'POST', url: ATTESTATION_CHALLENGE_PATH, payload: CHALLENGE_REQUEST });
       expect(res.statusCode).toBe(401);
+      expect((await plain.inject({ method: 'GET', url: '/api/v1/pki/crl' })).statusCode).toBe(401);
     } finally {
       await plain.close();
     }
@@ -291,7 +323,7 @@ describe('audit and incident routes', () => {
     const res = json(await call('GET', `/api/v1/audit?afterSeq=${all[0].seq}&limit=1`, 'viewer'));
     expect(res.events).toHaveLength(1);
     expect(res.events[0]).toMatchObject({ seq: all[0].seq + 1, prevHash: all[0].hash, detail: { i: 1 } });
-    expect(json(await call('GET', '/api/v1/audit/verify', 'viewer'))).toEqual({ ok: true, events: all.length });
+    expect(json(await call('GET', '/api/v1/audit/verify', 'viewer'))).toMatchObject({ ok: true, events: all.length, problems: [] });
     expect((await call('GET', '/api/v1/audit?limit=0', 'viewer')).statusCode).toBe(400);
   });
 

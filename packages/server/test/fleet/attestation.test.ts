@@ -1,6 +1,8 @@
 import { X509Certificate, randomBytes, sign } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AttestationRefusals, encodeEvidence, type AttestationRefusal } from '@shellguard/protocol';
+import {
+  AttestationRefusals, CHALLENGE_MAX_SKEW_MS, encodeEvidence, type AttestationRefusal, type ChallengeRequest,
+} from '@shellguard/protocol';
 import { AttestationError } from '../../src/fleet/index.ts';
 import { BUNDLE_1_0, T0, TestGuardian, digest, fleetFixture, type FleetFixture } from './fleet-fixture.ts';
 
@@ -44,7 +46,7 @@ describe('FleetService attestation', () => {
   }
 
   it('issues a 24 h operational certificate for fresh, authentic, matching evidence', async () => {
-    const { nonce, expiresAt } = f.fleet.challenge(alice.deviceId);
+    const { nonce, expiresAt } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     expect(expiresAt).toBe(T0 + 60_000);
     f.clock.now += 5_000;
     const res = await f.fleet.appraise(alice.evidence(nonce, f.clock.now));
@@ -79,7 +81,7 @@ describe('FleetService attestation', () => {
     try {
       g.setupGroup([alice.configDigest]);
       g.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
-      const res = await g.fleet.appraise(alice.evidence(g.fleet.challenge(alice.deviceId).nonce, g.clock.now));
+      const res = await g.fleet.appraise(alice.evidence(g.fleet.challenge(alice.challengeRequest(g.clock.now)).nonce, g.clock.now));
       expect(Math.abs(res.notAfter - (g.clock.now + 6 * HOUR))).toBeLessThan(1000);
     } finally {
       g.close();
@@ -87,7 +89,7 @@ describe('FleetService attestation', () => {
   });
 
   it('refuses a forged signature (signature_invalid) and does not quarantine', async () => {
-    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     // Alice's key in the header, signed by someone else.
     const forged = encodeEvidence(alice.claims(nonce, f.clock.now), alice.publicKey, (d) => sign('sha256', d, bob.privateKey));
     expect(await refusal(f.fleet.appraise(forged))).toBe('signature_invalid');
@@ -103,7 +105,7 @@ describe('FleetService attestation', () => {
   });
 
   it("refuses evidence signed by another device's key (key_mismatch)", async () => {
-    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     // Bob signs with his own key, but the ueid names alice.
     const evidence = bob.evidence(nonce, f.clock.now, { ueid: alice.claims(nonce, 0).ueid });
     expect(await refusal(f.fleet.appraise(evidence))).toBe('key_mismatch');
@@ -113,7 +115,7 @@ describe('FleetService attestation', () => {
   });
 
   it('refuses a replayed nonce (nonce_replayed)', async () => {
-    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     const evidence = alice.evidence(nonce, f.clock.now);
     await f.fleet.appraise(evidence);
     f.issuer.signed = 0;
@@ -124,25 +126,26 @@ describe('FleetService attestation', () => {
   });
 
   it('refuses an expired nonce (nonce_expired)', async () => {
-    const { nonce, expiresAt } = f.fleet.challenge(alice.deviceId);
+    const { nonce, expiresAt } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     f.clock.now = expiresAt + 1;
     expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('nonce_expired');
     expectNothingIssued();
   });
 
   it('refuses a nonce issued to another device or never issued (nonce_unknown)', async () => {
-    const { nonce } = f.fleet.challenge(bob.deviceId);
+    const { nonce } = f.fleet.challenge(bob.challengeRequest(f.clock.now));
     expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('nonce_unknown');
     expect(await refusal(f.fleet.appraise(alice.evidence(randomBytes(32).toString('base64url'), f.clock.now)))).toBe('nonce_unknown');
     expectNothingIssued();
   });
 
-  it('refuses an unclaimed device, at the challenge and at the appraisal (device_unclaimed)', async () => {
+  it('answers a proven challenge from an unclaimed device like any other, and refuses it at the appraisal (device_unclaimed)', async () => {
     const stranger = new TestGuardian('stranger');
-    expect(() => f.fleet.challenge(stranger.deviceId)).toThrow(expect.objectContaining({ code: 'device_unclaimed' }));
-    expect(() => f.fleet.challenge('not-a-device')).toThrow(expect.objectContaining({ code: 'device_unclaimed' }));
+    const answer = f.fleet.challenge(stranger.challengeRequest(f.clock.now));
+    expect(answer).toEqual({ nonce: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), expiresAt: T0 + 60_000 });
+    expect(await refusal(f.fleet.appraise(stranger.evidence(answer.nonce, f.clock.now)))).toBe('device_unclaimed');
     // Evidence from an unclaimed device, carrying a nonce issued to a claimed one.
-    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     expect(await refusal(f.fleet.appraise(stranger.evidence(nonce, f.clock.now)))).toBe('device_unclaimed');
     expectNothingIssued();
     expect(f.incidents.incidents.at(-1)).toMatchObject({ reason: 'device_unclaimed' });
@@ -150,7 +153,7 @@ describe('FleetService attestation', () => {
 
   it('refuses measurements that do not match (a guardian file modified on disk) and quarantines the device', async () => {
     alice.measurements = alice.measurements.map((m) => m.component === 'guardian-bundle' ? { ...m, digest: digest('patched bundle') } : m);
-    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('measurements_mismatch');
     expectNothingIssued();
     expect(stateOf(alice)).toBe('quarantined');
@@ -166,7 +169,7 @@ describe('FleetService attestation', () => {
 
   it('refuses evidence missing a required component (measurements_mismatch)', async () => {
     alice.measurements = alice.measurements.filter((m) => m.component !== 'profiles');
-    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('measurements_mismatch');
     expectNothingIssued();
   });
@@ -175,7 +178,7 @@ describe('FleetService attestation', () => {
     f.fleet.defineGroup({ id: 'ahu-gw', site: 'dc1', minSecureVersion: '1.1.0' }, 'token:admin');
     alice.swversion = '1.0.0';
     alice.measurements = alice.measurements.map((m) => m.component === 'guardian-bundle' ? { ...m, digest: BUNDLE_1_0 } : m);
-    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     expect(await refusal(f.fleet.appraise(alice.evidence(nonce, f.clock.now)))).toBe('version_below_minimum');
     expectNothingIssued();
     expect(stateOf(alice)).toBe('quarantined');
@@ -184,23 +187,23 @@ describe('FleetService attestation', () => {
   it('refuses a quarantined device until an operator releases it (device_quarantined)', async () => {
     const genuine = [...alice.measurements];
     alice.measurements = alice.measurements.map((m) => m.component === 'runtime' ? { ...m, digest: digest('other node') } : m);
-    await refusal(f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now)));
+    await refusal(f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce, f.clock.now)));
     alice.measurements = genuine;
-    expect(await refusal(f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now)))).toBe('device_quarantined');
+    expect(await refusal(f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce, f.clock.now)))).toBe('device_quarantined');
     expectNothingIssued();
 
     expect(() => f.fleet.releaseQuarantine(bob.deviceId, 'token:admin')).toThrow(expect.objectContaining({ code: 'device_not_quarantined' }));
     f.fleet.releaseQuarantine(alice.deviceId, 'token:admin');
     expect(f.audit.actions()).toContain('device.quarantine.release');
-    await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now));
+    await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce, f.clock.now));
     expect(f.issuer.signed).toBe(1);
   });
 
   it('refuses a revoked device (device_revoked), disconnects it and lists its certificate for the CRL', async () => {
-    const res = await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now));
+    const res = await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce, f.clock.now));
     const serial = new X509Certificate(res.certificatePem).serialNumber;
     expect(f.fleet.isDeviceAllowed(alice.deviceId, serial)).toBe(true);
-    const pending = f.fleet.challenge(alice.deviceId).nonce;
+    const pending = f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce;
 
     f.clock.now += 1000;
     f.fleet.revoke(alice.deviceId, 'token:admin', 'stolen from the plant room');
@@ -209,7 +212,9 @@ describe('FleetService attestation', () => {
     expect(f.audit.events.at(-1)).toMatchObject({ action: 'device.revoke', target: `device:${alice.deviceId}` });
 
     f.issuer.signed = 0;
-    expect(() => f.fleet.challenge(alice.deviceId)).toThrow(expect.objectContaining({ code: 'device_revoked' }));
+    // The challenge does not say so (same answer as for a claimed device); the appraisal does.
+    const afterRevoke = f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce;
+    expect(await refusal(f.fleet.appraise(alice.evidence(afterRevoke, f.clock.now)))).toBe('device_revoked');
     expect(await refusal(f.fleet.appraise(alice.evidence(pending, f.clock.now)))).toBe('device_revoked');
     expect(f.issuer.signed).toBe(0);
     expect(f.fleet.getClaim(alice.deviceId)?.state).toBe('revoked');
@@ -231,7 +236,7 @@ describe('FleetService attestation', () => {
       f.fleet.revoke(alice.deviceId, 'token:admin', 'revoked mid-flight');
       return issued;
     };
-    expect(await refusal(f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now)))).toBe('device_revoked');
+    expect(await refusal(f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce, f.clock.now)))).toBe('device_revoked');
     expect(f.fleet.isDeviceAllowed(alice.deviceId, serial)).toBe(false);
     await f.fleet.crls();
     expect(f.issuer.crlRequests.at(-1)!.map((r) => r.serial)).toEqual([serial.replace(/^0+/, '')]);
@@ -241,13 +246,13 @@ describe('FleetService attestation', () => {
     f.fleet.defineGroup({ id: 'empty', site: 'dc1', minSecureVersion: '1.0.0' }, 'token:admin');
     const carol = new TestGuardian('carol');
     f.fleet.claim({ deviceId: carol.deviceId, site: 'dc1', group: 'empty' }, 'token:admin');
-    expect(await refusal(f.fleet.appraise(carol.evidence(f.fleet.challenge(carol.deviceId).nonce, f.clock.now)))).toBe('no_reference_values');
+    expect(await refusal(f.fleet.appraise(carol.evidence(f.fleet.challenge(carol.challengeRequest(f.clock.now)).nonce, f.clock.now)))).toBe('no_reference_values');
     expect(stateOf(carol)).toBe('claimed');
     expectNothingIssued();
   });
 
   it('refuses malformed evidence (evidence_malformed)', async () => {
-    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     const good = alice.evidence(nonce, f.clock.now);
     const cases = [
       'not a jws',
@@ -267,7 +272,7 @@ describe('FleetService attestation', () => {
   });
 
   it('records unauthenticated refusals as audit events and incidents, at most once a minute per device and reason', async () => {
-    const { nonce } = f.fleet.challenge(alice.deviceId);
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
     const forged = encodeEvidence(alice.claims(nonce, f.clock.now), alice.publicKey, (d) => sign('sha256', d, bob.privateKey));
     for (let i = 0; i < 5; i++) await refusal(f.fleet.appraise(forged));
     const refused = f.audit.events.filter((e) => e.action === 'attestation.refused');
@@ -286,7 +291,7 @@ describe('FleetService attestation', () => {
     const serials = new Set<string>();
     for (let day = 0; day < 4; day++) {
       for (let renewal = 0; renewal < 2; renewal++) {
-        const res = await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now));
+        const res = await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce, f.clock.now));
         const serial = new X509Certificate(res.certificatePem).serialNumber;
         serials.add(serial);
         expect(f.fleet.isDeviceAllowed(alice.deviceId, serial)).toBe(true);
@@ -295,5 +300,121 @@ describe('FleetService attestation', () => {
     }
     expect(serials.size).toBe(8);
     expect(f.certificateRows()).toBe(8);
+  });
+});
+
+describe('FleetService challenge: proof of possession', () => {
+  let f: FleetFixture;
+  let alice: TestGuardian;
+  let mallory: TestGuardian;
+
+  beforeEach(async () => {
+    f = await fleetFixture();
+    alice = new TestGuardian('alice');
+    mallory = new TestGuardian('mallory');
+    f.setupGroup([alice.configDigest]);
+    f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
+  });
+  afterEach(() => f.close());
+
+  function challengeRefusal(request: unknown): string | undefined {
+    try {
+      f.fleet.challenge(request as ChallengeRequest);
+    } catch (err) {
+      expect(err).toBeInstanceOf(AttestationError);
+      return (err as AttestationError).code;
+    }
+    return undefined;
+  }
+
+  it("refuses a request without the device's key behind it (challenge_proof_invalid)", () => {
+    expect(challengeRefusal({ deviceId: alice.deviceId })).toBe('challenge_proof_invalid');
+    expect(challengeRefusal('not-a-device')).toBe('challenge_proof_invalid');
+    // Mallory's own key and signature, presented for alice's id.
+    expect(challengeRefusal({ ...mallory.challengeRequest(f.clock.now), deviceId: alice.deviceId })).toBe('challenge_proof_invalid');
+    // Alice's key, Mallory's signature.
+    const genuine = alice.challengeRequest(f.clock.now);
+    const other = mallory.challengeRequest(f.clock.now, genuine.requestId);
+    expect(challengeRefusal({ ...genuine, signature: other.signature })).toBe('challenge_proof_invalid');
+  });
+
+  it("keeps a device's nonce working however many challenges others send for its id", async () => {
+    const { nonce } = f.fleet.challenge(alice.challengeRequest(f.clock.now));
+    for (let i = 0; i < 50; i++) {
+      expect(challengeRefusal({ deviceId: alice.deviceId })).toBe('challenge_proof_invalid');
+      expect(challengeRefusal({ ...mallory.challengeRequest(f.clock.now), deviceId: alice.deviceId })).toBe('challenge_proof_invalid');
+      // Proven, but for Mallory's own (unclaimed) key: answered, and touches nothing of alice's.
+      f.fleet.challenge(mallory.challengeRequest(f.clock.now));
+    }
+    await f.fleet.appraise(alice.evidence(nonce, f.clock.now));
+    expect(f.issuer.signed).toBe(1);
+  });
+
+  it('refuses a replayed request (challenge_replayed), for claimed and unclaimed keys alike', () => {
+    const request = alice.challengeRequest(f.clock.now);
+    f.fleet.challenge(request);
+    f.clock.now += 1000;
+    expect(challengeRefusal(request)).toBe('challenge_replayed');
+    const stranger = mallory.challengeRequest(f.clock.now);
+    f.fleet.challenge(stranger);
+    expect(challengeRefusal(stranger)).toBe('challenge_replayed');
+  });
+
+  it('still refuses a request made before the device was claimed when it is replayed after', () => {
+    const carol = new TestGuardian('carol');
+    const early = carol.challengeRequest(f.clock.now);
+    f.fleet.challenge(early);
+    f.fleet.claim({ deviceId: carol.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
+    expect(challengeRefusal(early)).toBe('challenge_replayed');
+  });
+
+  it('refuses a request issued more than the allowed skew from the server clock (challenge_stale)', () => {
+    const request = alice.challengeRequest(f.clock.now);
+    f.clock.now += CHALLENGE_MAX_SKEW_MS + 1;
+    expect(challengeRefusal(request)).toBe('challenge_stale');
+    expect(challengeRefusal(alice.challengeRequest(f.clock.now + CHALLENGE_MAX_SKEW_MS + 1))).toBe('challenge_stale');
+    expect(challengeRefusal(alice.challengeRequest(f.clock.now))).toBeUndefined();
+  });
+
+  it('honours a configured skew', async () => {
+    const g = await fleetFixture({ challengeMaxSkewMs: 10_000 });
+    try {
+      const request = alice.challengeRequest(g.clock.now - 10_001);
+      expect(() => g.fleet.challenge(request)).toThrow(expect.objectContaining({ code: 'challenge_stale' }));
+    } finally {
+      g.close();
+    }
+  });
+
+  it('gives the same answer for claimed, quarantined, revoked and unknown devices; the appraisal tells them apart', async () => {
+    const quarantined = new TestGuardian('quarantined');
+    const revoked = new TestGuardian('revoked');
+    f.setupGroup([alice.configDigest, quarantined.configDigest, revoked.configDigest]);
+    for (const g of [quarantined, revoked]) f.fleet.claim({ deviceId: g.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
+    f.fleet.revoke(revoked.deviceId, 'token:admin', 'stolen');
+    const genuine = [...quarantined.measurements];
+    quarantined.measurements = quarantined.measurements.map((m) => m.component === 'runtime' ? { ...m, digest: digest('other node') } : m);
+    await refusal(f.fleet.appraise(quarantined.evidence(f.fleet.challenge(quarantined.challengeRequest(f.clock.now)).nonce, f.clock.now)));
+    quarantined.measurements = genuine;
+    expect(f.fleet.getClaim(quarantined.deviceId)?.state).toBe('quarantined');
+
+    const devices = { claimed: alice, quarantined, revoked, unknown: mallory };
+    const answers = Object.fromEntries(Object.entries(devices).map(([k, g]) => [k, f.fleet.challenge(g.challengeRequest(f.clock.now))]));
+    const shape = (a: { nonce: string; expiresAt: number }) => ({ keys: Object.keys(a), nonceLength: a.nonce.length, expiresAt: a.expiresAt });
+    for (const a of Object.values(answers)) expect(shape(a)).toEqual(shape(answers.claimed!));
+
+    f.issuer.signed = 0;
+    const outcome = async (g: TestGuardian, nonce: string) => {
+      try {
+        await f.fleet.appraise(g.evidence(nonce, f.clock.now));
+        return 'pass';
+      } catch (err) {
+        return (err as AttestationError).code;
+      }
+    };
+    expect(await outcome(alice, answers.claimed!.nonce)).toBe('pass');
+    expect(await outcome(quarantined, answers.quarantined!.nonce)).toBe('device_quarantined');
+    expect(await outcome(revoked, answers.revoked!.nonce)).toBe('device_revoked');
+    expect(await outcome(mallory, answers.unknown!.nonce)).toBe('device_unclaimed');
   });
 });

@@ -2,9 +2,10 @@
  * A FleetService on an in-memory database, a real site CA behind the CertificateIssuer port,
  * in-memory audit and incident logs, fake time, and guardians with real P-256 keys.
  */
-import { X509Certificate, createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import {
-  EAT_PROFILE, deviceIdFromPublicKey, encodeEvidence, ueidForKey, type EvidenceClaims, type Measurement,
+  EAT_PROFILE, deviceIdFromPublicKey, encodeChallengeRequest, encodeEvidence, ueidForKey, type ChallengeRequest, type EvidenceClaims,
+  type Measurement,
 } from '@shellguard/protocol';
 import type { AuditEvent, AuditEventInput, AuditLog } from '../../src/audit/audit-log.ts';
 import type { Incident, IncidentInput, IncidentLog } from '../../src/incidents/incident-log.ts';
@@ -25,7 +26,7 @@ export class MemoryAuditLog implements AuditLog {
     return this.events.filter((e) => (options.target === undefined || e.target === options.target) && e.seq > (options.afterSeq ?? 0));
   }
   verify() {
-    return { ok: true, events: this.events.length };
+    return { ok: true, events: this.events.length, problems: [], anchors: { checked: 0 } };
   }
   actions(): string[] {
     return this.events.map((e) => e.action);
@@ -106,6 +107,11 @@ export class TestGuardian {
       eat_profile: EAT_PROFILE, eat_nonce: nonce, ueid: ueidForKey(this.publicKey), swname: 'shellguard-guardian',
       swversion: this.swversion, bootcount: this.bootcount, iat: Math.floor(now / 1000), measurements: this.measurements,
     };
+  }
+
+  /** A challenge request signed with this guardian's key (proof of possession), as enrol() sends it. */
+  challengeRequest(now: number, requestId = randomBytes(16).toString('base64url')): ChallengeRequest {
+    return encodeChallengeRequest({ publicKey: this.publicKey, issuedAt: now, requestId }, (data) => sign('sha256', data, this.privateKey));
   }
 
   evidence(nonce: string, now: number, overrides: Partial<EvidenceClaims> = {}): string {
