@@ -23,7 +23,7 @@ import {
   EnrolmentRefused, FileKeyStore, GUARDIAN_SWNAME, GUARDIAN_VERSION, loadGuardianConfig, measureGuardianConfig, startGuardian,
   type GuardianHandle,
 } from '@shellguard/guardian';
-import { startServer, type ServerHandle } from '@shellguard/server';
+import { initPki, startServer, type ServerHandle } from '@shellguard/server';
 import { BUILTIN_PROFILE_DIR, type Measurement } from '@shellguard/protocol';
 import { startSimulatedSite, type SimulatedAsset, type SimulatedSite } from '@shellguard/sim';
 import { getJson } from '../system/support/https-json.ts';
@@ -138,6 +138,7 @@ describe('a fleet of guardians renewing short-lived certificates', () => {
     serverDir = path.join(work, 'server');
     caDir = path.join(work, 'ca');
     logger = pino({ level: 'info' }, pino.destination({ dest: path.join(work, 'test.log'), sync: true }));
+    await initPki(caDir, { commonName: 'Renewal test site' });
     server = await startServer({
       dataDir: serverDir,
       caDir,
@@ -315,6 +316,7 @@ describe('a guardian whose profile changed on disk', () => {
 
   it('fails its next attestation with measurements_mismatch, gets no certificate, is quarantined and never reaches the broker', async () => {
     const serverDir = path.join(work, 'server');
+    await initPki(path.join(work, 'ca'), { commonName: 'Tamper test site' });
     server = await startServer({
       dataDir: serverDir, caDir: path.join(work, 'ca'),
       mqtt: { host: '127.0.0.1', port: 0 }, api: { host: '127.0.0.1', port: 0 },

@@ -16,7 +16,7 @@ import { stringify as toYaml } from 'yaml';
 import {
   FileKeyStore, GUARDIAN_SWNAME, GUARDIAN_VERSION, loadGuardianConfig, measureGuardianConfig, startGuardian, type GuardianHandle,
 } from '@shellguard/guardian';
-import { ROOT_CERT_FILE, openPki, startServer, type ServerHandle } from '@shellguard/server';
+import { ROOT_CERT_FILE, initPki, startServer, type ServerHandle } from '@shellguard/server';
 import { getJson } from './support/https-json.ts';
 import { captureModbus, hasTshark, type ModbusCapture } from './support/packet-capture.ts';
 import { startPymodbusServer, type PymodbusServer } from '../support/pymodbus-server.ts';
@@ -129,7 +129,7 @@ describe('guardian against an independent Modbus server (pymodbus), end to end',
     pymodbus = await startPymodbusServer(MODBUS_PORT);
     if (hasTshark) capture = await captureModbus(MODBUS_PORT, path.join(work, 'modbus.pcap'));
 
-    await openPki(caDir, { commonName: 'pymodbus interop root CA' });
+    await initPki(caDir, { commonName: 'pymodbus interop' });
     const rootFile = path.join(caDir, ROOT_CERT_FILE);
     caPem = readFileSync(rootFile, 'utf8');
     server = await startServer({

@@ -5,16 +5,17 @@
  * API's code, so a person sees "code: message".
  */
 import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ShellguardError, errorMessage } from '@shellguard/protocol';
+import { describeConnectionError, type ConnectionErrorCode } from './connection-error.ts';
 
 export type ApiClientErrorCode =
   | 'cli_no_server'
   | 'cli_no_token'
   | 'cli_insecure_server'
   | 'cli_ca_unreadable'
-  | 'api_unreachable'
+  | ConnectionErrorCode
   | 'api_bad_response'
   | (string & {});
 
@@ -50,8 +51,6 @@ export interface ApiClient {
   put<T>(path: string, body: unknown): Promise<T>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
 /** Options from the command line win over the environment. */
 export function apiClientOptionsFrom(opts: ApiClientOptions, env: NodeJS.ProcessEnv = process.env): ApiClientOptions {
   const server = opts.server ?? env.SHELLGUARD_SERVER;
@@ -73,9 +72,13 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   } catch {
     throw new ApiClientError('cli_no_server', `"${options.server}" is not a URL such as https://127.0.0.1:8443`);
   }
-  // The token must never cross a network in clear text; plain HTTP is tolerated on loopback only.
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
-    throw new ApiClientError('cli_insecure_server', `refusing to send an API token to ${url.origin}: use https://`);
+  // The API listens only in TLS, and a token never crosses a network in clear text: say so at
+  // once rather than let an http:// request end in "socket hang up".
+  if (url.protocol === 'http:') {
+    throw new ApiClientError('cli_insecure_server', `the API is HTTPS only: use https://${url.host}${url.pathname === '/' ? '' : url.pathname}`);
+  }
+  if (url.protocol !== 'https:') {
+    throw new ApiClientError('cli_no_server', `"${options.server}" is not an https:// URL such as https://127.0.0.1:8443`);
   }
   let ca: string | undefined;
   if (options.ca) {
@@ -97,9 +100,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = request(target, { method, headers, ...(ca ? { ca } : {}) }, (res: IncomingMessage) => {
+      const req = httpsRequest(target, { method, headers, ...(ca ? { ca } : {}) }, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({
@@ -107,7 +109,10 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         }));
         res.on('error', reject);
       });
-      req.on('error', (err) => reject(new ApiClientError('api_unreachable', `cannot reach ${url.origin}: ${errorMessage(err)}`)));
+      req.on('error', (err) => {
+        const failure = describeConnectionError(err, url.origin, options.ca);
+        reject(new ApiClientError(failure.code, failure.message));
+      });
       req.end(payload);
     });
   }

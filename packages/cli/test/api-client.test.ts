@@ -1,3 +1,5 @@
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClientError, apiClientOptionsFrom, createApiClient } from '../src/api-client.ts';
 import { startFakeApiServer, type FakeApiServer } from './fake-api-server.ts';
@@ -47,10 +49,49 @@ describe('createApiClient', () => {
     await expect(client.get('/fleet')).rejects.toMatchObject({ code: 'http_502', message: 'Bad gateway' });
   });
 
-  it('refuses a server whose certificate the CA does not vouch for', async () => {
+  it('refuses a server whose certificate no trusted CA vouches for, saying which root to trust and how', async () => {
     const client = createApiClient({ server: api.url, token: TOKEN });
-    await expect(client.get('/fleet')).rejects.toMatchObject({ code: 'api_unreachable' });
+    const err = await client.get('/fleet').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'api_untrusted_certificate' });
+    expect((err as ApiClientError).message).toContain(`${api.url} presented a certificate this machine does not trust`);
+    expect((err as ApiClientError).message).toContain('with --ca <root.crt> or SHELLGUARD_CA=<root.crt>');
+    expect((err as ApiClientError).message).toContain('shellguard ca init');
     expect(api.requests).toEqual([]);
+  });
+
+  it('names the CA file given when it does not vouch for the server', async () => {
+    const other = await startFakeApiServer();
+    try {
+      const client = createApiClient({ server: api.url, token: TOKEN, ca: other.caFile });
+      await expect(client.get('/fleet')).rejects.toMatchObject({
+        code: 'api_untrusted_certificate', message: expect.stringContaining(`certificate that ${other.caFile} does not vouch for`),
+      });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('says a port that does not answer in TLS is not the API', async () => {
+    const plain = createHttpServer((_req, res) => res.end('hello'));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+      const client = createApiClient({ server: url, token: TOKEN, ca: api.caFile });
+      await expect(client.get('/fleet')).rejects.toMatchObject({
+        code: 'api_not_tls', message: expect.stringContaining(`${url} does not answer in TLS`),
+      });
+    } finally {
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
+  });
+
+  it('says when nothing listens', async () => {
+    const closed = createHttpServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const client = createApiClient({ server: url, token: TOKEN, ca: api.caFile });
+    await expect(client.get('/fleet')).rejects.toMatchObject({ code: 'api_unreachable', message: expect.stringContaining(`cannot reach ${url}: `) });
   });
 
   it('reads text (the CRL) as it is', async () => {
@@ -59,11 +100,14 @@ describe('createApiClient', () => {
     expect(await client.getText('/pki/crl')).toBe('-----BEGIN X509 CRL-----\n');
   });
 
-  it('needs a server and a token, and never sends a token over plain HTTP off loopback', () => {
+  it('needs a server and a token, and refuses http:// up front (the API is HTTPS only), even on loopback', () => {
     expect(() => createApiClient({ token: TOKEN })).toThrow(expect.objectContaining({ code: 'cli_no_server' }));
     expect(() => createApiClient({ server: api.url })).toThrow(expect.objectContaining({ code: 'cli_no_token' }));
-    expect(() => createApiClient({ server: 'http://192.0.2.1:8443', token: TOKEN })).toThrow(expect.objectContaining({ code: 'cli_insecure_server' }));
-    expect(() => createApiClient({ server: 'http://127.0.0.1:8443', token: TOKEN })).not.toThrow();
+    expect(() => createApiClient({ server: 'http://192.0.2.1:8443', token: TOKEN }))
+      .toThrow(expect.objectContaining({ code: 'cli_insecure_server', message: 'the API is HTTPS only: use https://192.0.2.1:8443' }));
+    expect(() => createApiClient({ server: 'http://127.0.0.1:8443/api/v1', token: TOKEN }))
+      .toThrow(expect.objectContaining({ code: 'cli_insecure_server', message: 'the API is HTTPS only: use https://127.0.0.1:8443/api/v1' }));
+    expect(() => createApiClient({ server: 'ftp://127.0.0.1:8443', token: TOKEN })).toThrow(expect.objectContaining({ code: 'cli_no_server' }));
     expect(() => createApiClient({ server: api.url, token: TOKEN, ca: '/no/such/ca.pem' })).toThrow(expect.objectContaining({ code: 'cli_ca_unreadable' }));
   });
 });

@@ -6,7 +6,8 @@ import { ShellguardError } from '@shellguard/protocol';
  * - `unsupported_fault`: a fault kind the asset type cannot develop.
  * - `invalid_option`: a site option out of range.
  * - `profile_missing`: the profile an asset type needs is not in the profile set.
- * - `port_unavailable`: an equipment server could not listen on its port.
+ * - `port_unavailable`: an equipment server could not listen on its port for another reason than
+ *   those of protocol's ListenError (port_in_use, port_not_permitted, address_not_available).
  */
 export type SimErrorCode =
   | 'unknown_asset' | 'unsupported_fault' | 'invalid_option' | 'profile_missing' | 'port_unavailable'

@@ -2,16 +2,17 @@
  * `shellguard demo`: a whole virtual site on one machine — site CA, server (broker, ingest, store,
  * HTTPS API), simulated equipment with slowly developing faults, and guardians polling it.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import {
   FileKeyStore, GUARDIAN_SWNAME, GUARDIAN_VERSION, loadGuardianConfig, measureGuardianConfig, startGuardian, type GuardianHandle,
 } from '@shellguard/guardian';
-import { openPki, startServer } from '@shellguard/server';
+import { initPki, startServer } from '@shellguard/server';
 import type { Measurement } from '@shellguard/protocol';
 import { startSimulatedSite, type SimulatedAsset } from '@shellguard/sim';
 import { createLogger, untilSignalled } from '../logging.ts';
+import { prepareDemoDir } from './demo-dir.ts';
 
 export interface DemoOptions {
   dir: string;
@@ -41,17 +42,17 @@ function split<T>(items: T[], parts: number): T[][] {
 }
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
-  const dir = path.resolve(opts.dir);
-  // Every demo starts from a clean slate: a new site PKI, a new admin token, new guardians.
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Every demo starts from a clean slate: a new site PKI, a new admin token, new guardians. Only
+  // a folder the demo made itself is emptied; any other non-empty folder is refused.
+  const dir = prepareDemoDir(opts.dir);
   const logFile = path.join(dir, 'demo.log');
   const logger = createLogger('demo', logFile);
   const out = (line: string) => process.stdout.write(`${line}\n`);
 
   out(`Shellguard demo — state in ${dir}, logs in ${logFile}`);
   const caDir = path.join(dir, 'ca');
-  const pki = await openPki(caDir, { commonName: 'Shellguard demo site root CA' });
+  // `ca init`, as an operator does it before a server's first start.
+  await initPki(caDir, { commonName: 'Shellguard demo site' });
   const rootFile = path.join(caDir, 'root.crt');
   const server = await startServer({
     dataDir: path.join(dir, 'server'),
@@ -63,7 +64,6 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const tokenFile = path.join(dir, 'admin-token');
   const token = server.adminToken!;
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-  void pki;
 
   const sim = await startSimulatedSite({
     site: SITE, assets: opts.assets, basePort: opts.simPort, seed: 1,

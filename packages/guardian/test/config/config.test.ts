@@ -33,4 +33,38 @@ describe('validateGuardianConfig', () => {
     expect(() => check(doc)).toThrow(ConfigError);
     expect(() => check(doc)).toThrow(message);
   });
+
+  describe('refuses a misspelt key in every section, naming the file, the field and the keys it knows', () => {
+    it.each([
+      ['root', { ...valid, sever: {} }, 'sever', 'site, dataDir, server, profilesDir, queue, equipment'],
+      ['server', { ...valid, server: { ...valid.server, caFlie: 'root.crt' } }, 'server.caFlie', 'mqttUrl, apiUrl, caFile'],
+      ['queue', { ...valid, queue: { maxBatch: 1000 } }, 'queue.maxBatch', 'maxBatches'],
+      ['equipment[i]', { ...valid, equipment: [valid.equipment[0], { ...valid.equipment[0], asset: 'AHU-02', pollInterval: 500 }] }, 'equipment[1].pollInterval',
+        'asset, name, area, profile, host, port, unitId, pollIntervalMs, fastPollIntervalMs, timeoutMs'],
+    ])('%s', (_section, doc, field, known) => {
+      let err: unknown;
+      try {
+        check(doc);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).message).toBe(`guardian.yaml: ${field}: unknown field (known: ${known})`);
+      expect((err as ConfigError).details).toEqual({ source: 'guardian.yaml', field });
+    });
+  });
+
+  it('accepts every known key', () => {
+    const c = validateGuardianConfig({
+      ...valid, profilesDir: 'profiles', queue: { maxBatches: 1000 },
+      equipment: [{ ...valid.equipment[0], name: 'AHU 1', unitId: 3, pollIntervalMs: 500, fastPollIntervalMs: 0, timeoutMs: 200 }],
+    }, 'guardian.yaml', '/etc/shellguard');
+    expect(c).toMatchObject({ profilesDir: '/etc/shellguard/profiles', queue: { maxBatches: 1000 } });
+    expect(c.equipment[0]).toMatchObject({ name: 'AHU 1', unitId: 3, pollIntervalMs: 500, fastPollIntervalMs: 0, timeoutMs: 200 });
+  });
+
+  it('refuses a document that is not a mapping and a queue that is not one', () => {
+    expect(() => check(['site'])).toThrow('guardian.yaml: (root): must be a mapping');
+    expect(() => check({ ...valid, queue: 5 })).toThrow('guardian.yaml: queue: must be a mapping');
+  });
 });

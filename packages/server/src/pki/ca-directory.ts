@@ -1,6 +1,7 @@
 /**
  * The CA on disk: `<dir>/ca.crt` (public) and `<dir>/ca.key` (mode 0600). Creation never
- * overwrites: replacing a CA silently would orphan every certificate in the field.
+ * overwrites, and loading never creates: replacing a CA silently would orphan every certificate
+ * in the field.
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,7 +45,7 @@ export function loadCa(dir: string): SiteCa {
   try {
     mode = statSync(keyPath).mode;
   } catch {
-    throw new PkiError('ca_missing', `no CA key at ${keyPath}`, { path: keyPath });
+    throw new PkiError('ca_missing', `no CA key at ${keyPath}: create the CA there first, or point at the folder that holds it`, { path: keyPath });
   }
   if ((mode & 0o077) !== 0) {
     throw new PkiError('key_file_permissions', `${keyPath} is accessible by group or others (mode ${(mode & 0o777).toString(8)}); run chmod 600 on it`, {
@@ -57,10 +58,4 @@ export function loadCa(dir: string): SiteCa {
   } catch {
     throw new PkiError('ca_missing', `could not read the CA from ${dir}`, { dir });
   }
-}
-
-/** Loads the CA in `dir`, creating it on first start. */
-export async function openCaDirectory(dir: string, options: Partial<CreateSiteCaOptions> = {}): Promise<SiteCa> {
-  if (existsSync(join(dir, CA_KEY_FILE)) || existsSync(join(dir, CA_CERT_FILE))) return loadCa(dir);
-  return initCaDirectory(dir, options);
 }

@@ -7,11 +7,11 @@ export {
   verifyDeviceCsr, signDeviceCertificate, issueDeviceCertificate,
   type VerifiedDeviceCsr, type DeviceCertificatePolicy,
 } from './device-certificate.ts';
-export { initCaDirectory, loadCa, openCaDirectory, CA_CERT_FILE, CA_KEY_FILE } from './ca-directory.ts';
+export { initCaDirectory, loadCa, CA_CERT_FILE, CA_KEY_FILE } from './ca-directory.ts';
 export { OPERATIONAL_POLICY_OID, certificatePolicies, hasOperationalPolicy, policyOidsOf } from './operational-policy.ts';
 export { createCrl, type RevokedCertificate, type CrlOptions } from './certificate-revocation-list.ts';
 export {
-  openPki, ROOT_CERT_FILE, ROOT_KEY_FILE, ISSUING_DIR,
-  type Pki, type OpenPkiOptions, type DeviceKey, type SignCertificateOptions, type SignedCertificate,
+  initPki, openPki, ROOT_CERT_FILE, ROOT_KEY_FILE, ISSUING_DIR,
+  type Pki, type InitPkiOptions, type OpenPkiOptions, type DeviceKey, type SignCertificateOptions, type SignedCertificate,
   type ServerCertificate, type Instant,
 } from './site-pki.ts';

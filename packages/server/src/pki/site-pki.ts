@@ -39,12 +39,15 @@ const DEFAULT_COMMON_NAME = 'Shellguard site';
 export type Instant = Date | number;
 
 export interface OpenPkiOptions {
-  /** The time of creation on first start; default clock(). */
-  now?: Instant;
   /** Where every `now` left out comes from (ms since epoch). Default Date.now. */
   clock?: () => number;
-  /** Used to name the CAs on creation: "<commonName> root CA", "<commonName> issuing CA <time>". */
+  /** Used to name the CAs created: "<commonName> root CA", "<commonName> issuing CA <time>". Default: the root's name. */
   commonName?: string;
+}
+
+export interface InitPkiOptions extends OpenPkiOptions {
+  /** The time of creation; default clock(). */
+  now?: Instant;
 }
 
 export interface DeviceKey {
@@ -195,52 +198,93 @@ function siteNameOf(root: X509Certificate): string {
   return match?.[1]?.replace(/ root CA$/, '') ?? DEFAULT_COMMON_NAME;
 }
 
-/**
- * Opens the PKI in `caDir`, creating the root and a first issuing CA on first start.
- * Needs root.key only when an issuing CA has to be created.
- */
-export async function openPki(caDir: string, options: OpenPkiOptions = {}): Promise<Pki> {
-  const clock = options.clock ?? Date.now;
-  const toDate = (instant: Instant | undefined): Date => {
+function instantFrom(clock: () => number): (instant: Instant | undefined) => Date {
+  return (instant) => {
     if (instant === undefined) return new Date(clock());
     return instant instanceof Date ? instant : new Date(instant);
   };
+}
+
+/** The root certificate, refusing a root.key left without it (a new root would orphan every device). */
+function rootCertPathIn(caDir: string): string | undefined {
   const rootCertPath = join(caDir, ROOT_CERT_FILE);
+  if (existsSync(rootCertPath)) return rootCertPath;
   const rootKeyPath = join(caDir, ROOT_KEY_FILE);
-  const issuingDir = join(caDir, ISSUING_DIR);
-
-  if (!existsSync(rootCertPath)) {
-    if (existsSync(rootKeyPath)) {
-      throw new PkiError('ca_missing', `${rootKeyPath} exists without ${rootCertPath}; restore the certificate`, { dir: caDir });
-    }
-    const now = toDate(options.now);
-    const commonName = options.commonName ?? DEFAULT_COMMON_NAME;
-    const root = await createSiteCa({ commonName: `${commonName} root CA`, validityDays: ROOT_VALIDITY_DAYS, now, pathLength: 1 });
-    mkdirSync(caDir, { recursive: true, mode: 0o700 });
-    writeCa(rootCertPath, rootKeyPath, root);
+  if (existsSync(rootKeyPath)) {
+    throw new PkiError('ca_missing', `${rootKeyPath} exists without ${rootCertPath}; restore the certificate`, { dir: caDir });
   }
+  return undefined;
+}
 
+/** The root certificate from disk, refusing one that is not a self-signed CA. */
+function readRoot(rootCertPath: string): { rootPem: string; root: X509Certificate } {
   const rootPem = readFileSync(rootCertPath, 'utf8');
   const root = new X509Certificate(rootPem);
   if (!root.ca || !root.verify(root.publicKey)) {
     throw new PkiError('ca_invalid', `${rootCertPath} is not a self-signed CA certificate`, { path: rootCertPath });
   }
-  const siteName = options.commonName ?? siteNameOf(root);
+  return { rootPem, root };
+}
 
-  /** The root with its key, read from disk at the moment it is needed (it may come and go). */
-  function rootWithKey(): SiteCa {
-    if (!existsSync(rootKeyPath)) {
-      throw new PkiError('root_key_offline', `the root CA key is not in ${caDir}; bring ${ROOT_KEY_FILE} back to create an issuing CA`, { dir: caDir });
-    }
-    const keyPem = readKeyFile(rootKeyPath);
-    if (!sameKey(rootPem, keyPem)) throw new PkiError('ca_invalid', `${rootKeyPath} does not belong to ${rootCertPath}`, { path: rootKeyPath });
-    return { certPem: rootPem, keyPem };
+function hasIssuingCa(caDir: string): boolean {
+  const issuingDir = join(caDir, ISSUING_DIR);
+  return existsSync(issuingDir) && readdirSync(issuingDir).some((name) => name.endsWith('.crt'));
+}
+
+/**
+ * Creates the site PKI in `caDir` (`shellguard ca init`): a root CA and a first issuing CA.
+ * Refuses a folder that already holds one (`ca_exists`): a second root would orphan every
+ * certificate in the field. A root left without an issuing CA (an interrupted init) is completed.
+ */
+export async function initPki(caDir: string, options: InitPkiOptions = {}): Promise<Pki> {
+  const toDate = instantFrom(options.clock ?? Date.now);
+  const existingRoot = rootCertPathIn(caDir);
+  if (existingRoot && hasIssuingCa(caDir)) {
+    throw new PkiError('ca_exists', `a site PKI already exists in ${caDir}; refusing to create another: use it as it is, or \`shellguard ca rotate --dir ${caDir}\` for a new issuing CA`, { dir: caDir });
   }
+  const now = toDate(options.now);
+  if (!existingRoot) {
+    const commonName = options.commonName ?? DEFAULT_COMMON_NAME;
+    const root = await createSiteCa({ commonName: `${commonName} root CA`, validityDays: ROOT_VALIDITY_DAYS, now, pathLength: 1 });
+    mkdirSync(caDir, { recursive: true, mode: 0o700 });
+    writeCa(join(caDir, ROOT_CERT_FILE), join(caDir, ROOT_KEY_FILE), root);
+  }
+  const { rootPem, root } = readRoot(join(caDir, ROOT_CERT_FILE));
+  await createIssuingCaFile(caDir, rootWithKey(caDir, rootPem), options.commonName ?? siteNameOf(root), now);
+  return openPki(caDir, options);
+}
+
+/** The root with its key, read from disk at the moment it is needed (it may come and go). */
+function rootWithKey(caDir: string, rootPem: string): SiteCa {
+  const rootKeyPath = join(caDir, ROOT_KEY_FILE);
+  if (!existsSync(rootKeyPath)) {
+    throw new PkiError('root_key_offline', `the root CA key is not in ${caDir}; bring ${ROOT_KEY_FILE} back to create an issuing CA`, { dir: caDir });
+  }
+  const keyPem = readKeyFile(rootKeyPath);
+  if (!sameKey(rootPem, keyPem)) {
+    throw new PkiError('ca_invalid', `${rootKeyPath} does not belong to ${join(caDir, ROOT_CERT_FILE)}`, { path: rootKeyPath });
+  }
+  return { certPem: rootPem, keyPem };
+}
+
+/**
+ * Opens the existing site PKI in `caDir`; creates nothing. A missing one is `ca_missing` with what
+ * to do: creating a CA is `shellguard ca init`, never a side effect of starting a server, since a
+ * new root would lock out every guardian already enrolled. root.key is needed only to rotate.
+ */
+export async function openPki(caDir: string, options: OpenPkiOptions = {}): Promise<Pki> {
+  const toDate = instantFrom(options.clock ?? Date.now);
+  const rootCertPath = rootCertPathIn(caDir);
+  if (!rootCertPath) {
+    throw new PkiError('ca_missing', `no site PKI in ${caDir}: create one with \`shellguard ca init --dir ${caDir}\` (first start), or point caDir at the existing one`, { dir: caDir });
+  }
+  const issuingDir = join(caDir, ISSUING_DIR);
+  const { rootPem, root } = readRoot(rootCertPath);
+  const siteName = options.commonName ?? siteNameOf(root);
 
   let issuing = loadIssuingCas(issuingDir, root);
   if (issuing.length === 0) {
-    await createIssuingCaFile(caDir, rootWithKey(), siteName, toDate(options.now));
-    issuing = loadIssuingCas(issuingDir, root);
+    throw new PkiError('ca_missing', `no issuing CA in ${issuingDir}: finish the site PKI with \`shellguard ca init --dir ${caDir}\` (needs ${ROOT_KEY_FILE})`, { dir: caDir });
   }
 
   function current(): IssuingCa {
@@ -293,7 +337,7 @@ export async function openPki(caDir: string, options: OpenPkiOptions = {}): Prom
     },
 
     async rotate(rotateOptions = {}) {
-      await createIssuingCaFile(caDir, rootWithKey(), siteName, toDate(rotateOptions.now));
+      await createIssuingCaFile(caDir, rootWithKey(caDir, rootPem), siteName, toDate(rotateOptions.now));
       issuing = loadIssuingCas(issuingDir, root);
     },
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { openPki, type Pki } from '../../src/pki/index.ts';
+import { initPki, type Pki } from '../../src/pki/index.ts';
 import {
   eventually, mosquittoArgs, run, startBrokerFixture, type BrokerFixture, type DeviceFiles,
 } from './broker-fixture.ts';
@@ -23,7 +23,7 @@ describe('startBroker with the site PKI', () => {
       },
     });
     otherDir = mkdtempSync(join(tmpdir(), 'sg-other-root-'));
-    otherPki = await openPki(otherDir, { commonName: 'Another site' });
+    otherPki = await initPki(otherDir, { commonName: 'Another site' });
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));

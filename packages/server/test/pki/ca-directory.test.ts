@@ -1,8 +1,8 @@
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { initCaDirectory, loadCa, openCaDirectory } from '../../src/pki/index.ts';
+import { initCaDirectory, loadCa } from '../../src/pki/index.ts';
 
 describe('CA directory', () => {
   let dir: string;
@@ -29,12 +29,8 @@ describe('CA directory', () => {
     expect(() => loadCa(dir)).toThrow(expect.objectContaining({ code: 'key_file_permissions' }));
   });
 
-  it('creates the CA on first open and reuses it after', async () => {
-    const first = await openCaDirectory(dir);
-    expect(await openCaDirectory(dir)).toEqual(first);
-  });
-
-  it('reports a missing CA', () => {
+  it('reports a missing CA and creates nothing', () => {
     expect(() => loadCa(dir)).toThrow(expect.objectContaining({ code: 'ca_missing' }));
+    expect(existsSync(dir)).toBe(false);
   });
 });

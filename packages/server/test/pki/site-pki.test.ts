@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deviceIdFromPublicKey } from '@shellguard/protocol';
-import { OPERATIONAL_POLICY_OID, certificatePolicies, openPki, type DeviceKey } from '../../src/pki/index.ts';
+import { OPERATIONAL_POLICY_OID, certificatePolicies, initPki, openPki, type DeviceKey } from '../../src/pki/index.ts';
 import { x509 } from '../../src/pki/x509.ts';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
@@ -26,7 +26,7 @@ function openssl(args: string[]): { status: number | null; out: string } {
 /** Seconds since epoch, for openssl -attime (the certificates live in 2030). */
 const atNow = (at: Date = NOW): string => String(Math.floor(at.getTime() / 1000) + 60);
 
-describe('openPki', () => {
+describe('initPki and openPki', () => {
   let base: string;
   let caDir: string;
   beforeEach(() => {
@@ -45,8 +45,8 @@ describe('openPki', () => {
     return readdirSync(join(caDir, 'issuing')).sort();
   }
 
-  it('creates a root and a first issuing CA on first start, with keys readable only by their owner', async () => {
-    const pki = await openPki(caDir, { now: NOW, commonName: 'Site 1' });
+  it('initPki creates a root and a first issuing CA, with keys readable only by their owner', async () => {
+    const pki = await initPki(caDir, { now: NOW, commonName: 'Site 1' });
     expect(statSync(join(caDir, 'root.key')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(caDir, 'root.crt'), 'utf8')).toBe(pki.rootPem);
     const files = issuingFiles();
@@ -62,8 +62,8 @@ describe('openPki', () => {
     expect(pki.issuingCertPems()).toEqual([pki.current().certPem]);
   });
 
-  it('loads the same hierarchy on the next start', async () => {
-    const first = await openPki(caDir, { now: NOW });
+  it('openPki loads the same hierarchy on the next start', async () => {
+    const first = await initPki(caDir, { now: NOW });
     const second = await openPki(caDir);
     expect(second.rootPem).toBe(first.rootPem);
     expect(second.current()).toEqual(first.current());
@@ -71,7 +71,7 @@ describe('openPki', () => {
 
   describe('signOperationalCertificate', () => {
     it('issues a 24 h client certificate with the operational policy, chaining to the root through the issuing CA', async () => {
-      const pki = await openPki(caDir, { now: NOW });
+      const pki = await initPki(caDir, { now: NOW });
       const device = newDevice();
       const signed = await pki.signOperationalCertificate(device, { validityHours: 24, now: NOW });
 
@@ -96,14 +96,14 @@ describe('openPki', () => {
 
     it('takes the time from the injected clock when none is given', async () => {
       let clock = NOW.getTime();
-      const pki = await openPki(caDir, { clock: () => clock });
+      const pki = await initPki(caDir, { clock: () => clock });
       clock += 3 * DAY_MS;
       const signed = await pki.signOperationalCertificate(newDevice(), { validityHours: 24 });
       expect(signed.notAfter).toBe(NOW.getTime() + 4 * DAY_MS);
     });
 
     it('refuses a device id that is not the hash of the key', async () => {
-      const pki = await openPki(caDir, { now: NOW });
+      const pki = await initPki(caDir, { now: NOW });
       const device = newDevice();
       await expect(pki.signOperationalCertificate({ deviceId: newDevice().deviceId, publicKey: device.publicKey }, { validityHours: 24, now: NOW }))
         .rejects.toMatchObject({ code: 'csr_id_mismatch' });
@@ -112,22 +112,22 @@ describe('openPki', () => {
 
   describe('isOperationalCertificate', () => {
     it('is true for an operational certificate of this PKI', async () => {
-      const pki = await openPki(caDir, { now: NOW });
+      const pki = await initPki(caDir, { now: NOW });
       const signed = await pki.signOperationalCertificate(newDevice(), { validityHours: 24, now: NOW });
       expect(pki.isOperationalCertificate(signed.certPem)).toBe(true);
       expect(pki.isOperationalCertificate(new X509Certificate(signed.certPem))).toBe(true);
     });
 
     it('is false for an identity certificate on the same chain', async () => {
-      const pki = await openPki(caDir, { now: NOW });
+      const pki = await initPki(caDir, { now: NOW });
       const identity = await pki.issueIdentityCertificate(newDevice(), { validityHours: 24, now: NOW });
       expect(certificatePolicies(identity.certPem)).toEqual([]);
       expect(pki.isOperationalCertificate(identity.certPem)).toBe(false);
     });
 
     it('is false for an operational certificate of another PKI, for a server certificate and for garbage', async () => {
-      const pki = await openPki(caDir, { now: NOW });
-      const other = await openPki(join(base, 'other'), { now: NOW });
+      const pki = await initPki(caDir, { now: NOW });
+      const other = await initPki(join(base, 'other'), { now: NOW });
       const foreign = await other.signOperationalCertificate(newDevice(), { validityHours: 24, now: NOW });
       const server = await pki.issueServerCertificate({ hostnames: ['localhost'], ips: [], validityDays: 30, now: NOW });
       expect(pki.isOperationalCertificate(foreign.certPem)).toBe(false);
@@ -138,7 +138,7 @@ describe('openPki', () => {
 
   describe('rotate', () => {
     it('makes a new issuing CA current and keeps the old ones', async () => {
-      const pki = await openPki(caDir, { now: NOW });
+      const pki = await initPki(caDir, { now: NOW });
       const first = pki.current();
       const before = await pki.signOperationalCertificate(newDevice(), { validityHours: 24, now: NOW });
       await pki.rotate({ now: NOW.getTime() + 30 * DAY_MS });
@@ -158,10 +158,10 @@ describe('openPki', () => {
 
   describe('with the root key moved offline', () => {
     it('opens, signs, generates CRLs, and refuses only to rotate', async () => {
-      await openPki(caDir, { now: NOW });
+      await initPki(caDir, { now: NOW });
       renameSync(join(caDir, 'root.key'), join(base, 'root.key.offline'));
 
-      const pki = await openPki(caDir, { now: NOW });
+      const pki = await openPki(caDir);
       const signed = await pki.signOperationalCertificate(newDevice(), { validityHours: 24, now: NOW });
       expect(pki.isOperationalCertificate(signed.certPem)).toBe(true);
       expect(await pki.generateCrls([], NOW)).toHaveLength(1);
@@ -176,30 +176,57 @@ describe('openPki', () => {
   });
 
   it('refuses an issuing CA key readable by others', async () => {
-    await openPki(caDir, { now: NOW });
+    await initPki(caDir, { now: NOW });
     const keyFile = issuingFiles().find((name) => name.endsWith('.key'))!;
     chmodSync(join(caDir, 'issuing', keyFile), 0o644);
     await expect(openPki(caDir)).rejects.toMatchObject({ code: 'key_file_permissions' });
   });
 
   it('refuses an issuing CA that the root did not sign', async () => {
-    await openPki(caDir, { now: NOW });
-    const other = await openPki(join(base, 'other'), { now: NOW });
+    await initPki(caDir, { now: NOW });
+    const other = await initPki(join(base, 'other'), { now: NOW });
     writeFileSync(join(caDir, 'issuing', '2031-01-01T00-00-00.000Z.key'), other.current().keyPem, { mode: 0o600 });
     writeFileSync(join(caDir, 'issuing', '2031-01-01T00-00-00.000Z.crt'), other.current().certPem);
     await expect(openPki(caDir)).rejects.toMatchObject({ code: 'ca_invalid' });
   });
 
+  it('openPki creates nothing: a missing or empty folder says to run ca init', async () => {
+    const expected = { code: 'ca_missing', message: `no site PKI in ${caDir}: create one with \`shellguard ca init --dir ${caDir}\` (first start), or point caDir at the existing one` };
+    await expect(openPki(caDir)).rejects.toMatchObject(expected);
+    expect(existsSync(caDir)).toBe(false);
+    mkdirSync(caDir);
+    await expect(openPki(caDir)).rejects.toMatchObject(expected);
+    expect(readdirSync(caDir)).toEqual([]);
+  });
+
+  it('initPki refuses a folder that already holds a site PKI, and leaves it as it was', async () => {
+    const first = await initPki(caDir, { now: NOW });
+    await expect(initPki(caDir, { now: NOW.getTime() + DAY_MS })).rejects.toMatchObject({ code: 'ca_exists', message: expect.stringContaining('ca rotate') });
+    expect(issuingFiles()).toHaveLength(2);
+    expect((await openPki(caDir)).current()).toEqual(first.current());
+  });
+
+  it('a root without an issuing CA (an interrupted init) is refused by openPki and completed by initPki', async () => {
+    const first = await initPki(caDir, { now: NOW });
+    rmSync(join(caDir, 'issuing'), { recursive: true });
+    await expect(openPki(caDir)).rejects.toMatchObject({ code: 'ca_missing', message: expect.stringContaining(`shellguard ca init --dir ${caDir}`) });
+    expect(existsSync(join(caDir, 'issuing'))).toBe(false);
+    const completed = await initPki(caDir, { now: NOW });
+    expect(completed.rootPem).toBe(first.rootPem);
+    expect(issuingFiles()).toHaveLength(2);
+  });
+
   it('refuses a root key without its certificate rather than creating a new root', async () => {
-    await openPki(caDir, { now: NOW });
+    await initPki(caDir, { now: NOW });
     rmSync(join(caDir, 'root.crt'));
     await expect(openPki(caDir)).rejects.toMatchObject({ code: 'ca_missing' });
+    await expect(initPki(caDir)).rejects.toMatchObject({ code: 'ca_missing' });
     expect(existsSync(join(caDir, 'root.crt'))).toBe(false);
   });
 
   describe('generateCrls', () => {
     it('produces one CRL per issuing CA, signed by it, listing the revoked serials', async () => {
-      const pki = await openPki(caDir, { now: NOW });
+      const pki = await initPki(caDir, { now: NOW });
       const revokedCert = await pki.signOperationalCertificate(newDevice(), { validityHours: 24, now: NOW });
       const goodCert = await pki.signOperationalCertificate(newDevice(), { validityHours: 24, now: NOW });
       await pki.rotate({ now: NOW.getTime() + HOUR_MS });
@@ -233,7 +260,7 @@ describe('openPki', () => {
     });
 
     it('lists serials given without leading zeros or with the top bit set as the same integers', async () => {
-      const pki = await openPki(caDir, { now: NOW });
+      const pki = await initPki(caDir, { now: NOW });
       const [crlPem] = await pki.generateCrls([
         { serial: 'abc', revokedAt: NOW.getTime() },
         { serial: '9f01', revokedAt: NOW.getTime() },
@@ -244,13 +271,13 @@ describe('openPki', () => {
     });
 
     it('refuses a serial that is not hex', async () => {
-      const pki = await openPki(caDir, { now: NOW });
+      const pki = await initPki(caDir, { now: NOW });
       await expect(pki.generateCrls([{ serial: 'zz', revokedAt: NOW.getTime() }], NOW)).rejects.toMatchObject({ code: 'ca_invalid' });
     });
   });
 
   it('issues a server certificate from the current issuing CA, with the chain to present', async () => {
-    const pki = await openPki(caDir, { now: NOW });
+    const pki = await initPki(caDir, { now: NOW });
     const server = await pki.issueServerCertificate({ hostnames: ['localhost'], ips: ['127.0.0.1'], validityDays: 90, now: NOW });
     const cert = new X509Certificate(server.certPem);
     expect(cert.checkIssued(new X509Certificate(pki.current().certPem))).toBe(true);

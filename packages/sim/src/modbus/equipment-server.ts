@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
-import type { EquipmentProfile } from '@shellguard/protocol';
+import { ListenError, listenErrorOf, type EquipmentProfile } from '@shellguard/protocol';
 import { SimError } from '../errors.ts';
 import type { PointValues } from '../physics/types.ts';
 import { RegisterMap } from './register-map.ts';
@@ -108,7 +108,12 @@ export class EquipmentServer {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: unknown): void => {
         server.removeListener('initialized', onReady);
-        reject(new SimError('port_unavailable', `cannot listen on ${host}:${port}: ${(err as Error).message ?? String(err)}`, { host, port }));
+        const translated = listenErrorOf(err, {
+          what: `simulated ${profile.id} equipment`, host, port,
+          setting: '--base-port for shellguard sim, --sim-port for shellguard demo; asset i takes the first port + i',
+        });
+        reject(translated instanceof ListenError ? translated
+          : new SimError('port_unavailable', `cannot listen on ${host}:${port}: ${(err as Error).message ?? String(err)}`, { host, port }));
       };
       const onReady = (): void => {
         server.removeListener('serverError', onError);

@@ -171,7 +171,10 @@ describe('startSimulatedSite', () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen({ host: '127.0.0.1', port: 15803 }, r));
     try {
-      await expect(startSimulatedSite({ site: 's', basePort: 15800, assets: 6 })).rejects.toMatchObject({ code: 'port_unavailable' });
+      await expect(startSimulatedSite({ site: 's', basePort: 15800, assets: 6 })).rejects.toMatchObject({
+        code: 'port_in_use',
+        message: expect.stringContaining('port 15803 on 127.0.0.1 is already in use'),
+      });
       expect(await refused(15800)).toBe(true);
     } finally {
       await new Promise<void>((r) => blocker.close(() => r()));

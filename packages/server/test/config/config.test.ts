@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_DEVICE_QUOTAS, DEFAULT_INGEST_LIMITS, ServerConfigError, auditConfigOf, deviceQuotasOf, ingestLimitsOf, loadServerConfig,
+  validateServerConfig,
+} from '../../src/config/config.ts';
+
+const SOURCE = '/etc/shellguard/server.yaml';
+const BASE = '/etc/shellguard';
+const SECRET = 'a-secret-of-24-characters';
+
+const minimal = { dataDir: 'data', caDir: 'ca' };
+
+function check(doc: unknown) {
+  return validateServerConfig(doc, SOURCE, BASE);
+}
+
+/** The ServerConfigError `doc` raises (fails the test if it raises none). */
+function refusal(doc: unknown): ServerConfigError {
+  try {
+    check(doc);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ServerConfigError);
+    return err as ServerConfigError;
+  }
+  throw new Error(`accepted ${JSON.stringify(doc)}`);
+}
+
+describe('validateServerConfig', () => {
+  it('fills every default and resolves folders against the config file', () => {
+    const config = check(minimal);
+    expect(config).toEqual({
+      dataDir: '/etc/shellguard/data',
+      caDir: '/etc/shellguard/ca',
+      mqtt: { host: '127.0.0.1', port: 8883 },
+      api: { host: '127.0.0.1', port: 8443 },
+      tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
+      alarms: { webhooks: [] },
+      ingest: {},
+      quotas: {},
+      audit: {},
+    });
+    expect(ingestLimitsOf(config)).toEqual(DEFAULT_INGEST_LIMITS);
+    expect(deviceQuotasOf(config)).toEqual(DEFAULT_DEVICE_QUOTAS);
+    expect(auditConfigOf(config)).toEqual({
+      keyFile: '/etc/shellguard/data/audit.key', anchorFile: '/etc/shellguard/data/audit-anchors.log', anchorEveryEvents: 100, anchorIntervalMs: 60_000,
+    });
+  });
+
+  it('reads every section, converting seconds and days to ms, over the defaults', () => {
+    const config = check({
+      dataDir: '/var/lib/shellguard', caDir: '/etc/shellguard/pki',
+      mqtt: { host: '0.0.0.0', port: 18883 },
+      api: { port: 0 },
+      tls: { hostnames: ['sg.example.net'], ips: ['192.0.2.10'] },
+      alarms: { webhooks: [{ id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET }] },
+      ingest: { maxFutureSkewSeconds: 30, maxAgeDays: 7, clockWarnSeconds: 5 },
+      quotas: { maxPacketBytes: 65_536, maxPointsPerAsset: 200, maxPointsPerDevice: 2_000, maxAssetsPerDevice: 20, messagesPerSecond: 100, messageBurst: 500 },
+      audit: { keyFile: 'keys/audit.key', anchorFile: '/srv/anchors.log', anchorEveryEvents: 10, anchorIntervalSeconds: 30 },
+    });
+    expect(config.mqtt).toEqual({ host: '0.0.0.0', port: 18883 });
+    expect(config.api).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(config.tlsNames).toEqual({ hostnames: ['sg.example.net'], ips: ['192.0.2.10'] });
+    expect(config.alarms?.webhooks).toEqual([{ id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET }]);
+    expect(ingestLimitsOf(config)).toEqual({ maxFutureSkewMs: 30_000, maxAgeMs: 7 * 86_400_000, clockWarnMs: 5_000 });
+    expect(deviceQuotasOf(config)).toEqual({
+      maxPacketBytes: 65_536, maxPointsPerAsset: 200, maxPointsPerDevice: 2_000, maxAssetsPerDevice: 20, messagesPerSecond: 100, messageBurst: 500,
+    });
+    expect(auditConfigOf(config)).toEqual({
+      keyFile: '/etc/shellguard/keys/audit.key', anchorFile: '/srv/anchors.log', anchorEveryEvents: 10, anchorIntervalMs: 30_000,
+    });
+  });
+
+  it('keeps the defaults of the fields a section leaves out', () => {
+    const config = check({ ...minimal, ingest: { maxAgeDays: 1 }, quotas: { messageBurst: 50 } });
+    expect(ingestLimitsOf(config)).toEqual({ ...DEFAULT_INGEST_LIMITS, maxAgeMs: 86_400_000 });
+    expect(deviceQuotasOf(config)).toEqual({ ...DEFAULT_DEVICE_QUOTAS, messageBurst: 50 });
+  });
+
+  it('takes an empty section for an absent one', () => {
+    expect(check({ ...minimal, tls: null, alarms: null, ingest: null })).toEqual(check(minimal));
+  });
+
+  describe('refuses a misspelt key in every section, naming it and the keys it knows', () => {
+    const webhook = { id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET };
+    it.each([
+      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, mqtt, api, tls, alarms, ingest, quotas, audit'],
+      ['mqtt', { ...minimal, mqtt: { prot: 1883 } }, 'mqtt.prot', 'host, port'],
+      ['api', { ...minimal, api: { hots: '0.0.0.0' } }, 'api.hots', 'host, port'],
+      ['tls', { ...minimal, tls: { hostname: ['sg.example.net'] } }, 'tls.hostname', 'hostnames, ips'],
+      ['alarms', { ...minimal, alarms: { webhook: [] } }, 'alarms.webhook', 'webhooks'],
+      ['alarms.webhooks[i]', { ...minimal, alarms: { webhooks: [webhook, { ...webhook, id: 'b', secert: SECRET }] } }, 'alarms.webhooks[1].secert', 'id, url, secret'],
+      ['ingest', { ...minimal, ingest: { maxAgeSeconds: 60 } }, 'ingest.maxAgeSeconds', 'maxFutureSkewSeconds, maxAgeDays, clockWarnSeconds'],
+      ['quotas', { ...minimal, quotas: { maxPacketSize: 4096 } }, 'quotas.maxPacketSize',
+        'maxPacketBytes, maxPointsPerAsset, maxPointsPerDevice, maxAssetsPerDevice, messagesPerSecond, messageBurst'],
+      ['audit', { ...minimal, audit: { keyfile: 'k' } }, 'audit.keyfile', 'keyFile, anchorFile, anchorEveryEvents, anchorIntervalSeconds'],
+    ])('%s', (_section, doc, field, known) => {
+      const err = refusal(doc);
+      expect(err.code).toBe('config_invalid');
+      expect(err.message).toBe(`${SOURCE}: ${field}: unknown field (known: ${known})`);
+      expect(err.details).toEqual({ source: SOURCE, field });
+    });
+  });
+
+  it.each([
+    [{ caDir: 'ca' }, 'dataDir', 'is required: a folder path'],
+    [{ dataDir: 'data', caDir: '' }, 'caDir', 'is required: a folder path'],
+    [{ ...minimal, mqtt: { port: 70_000 } }, 'mqtt.port', 'must be a port number 0-65535'],
+    [{ ...minimal, api: { port: '8443' } }, 'api.port', 'must be a port number 0-65535'],
+    [{ ...minimal, api: { host: '' } }, 'api.host', 'must be an address to listen on, e.g. 127.0.0.1'],
+    [{ ...minimal, mqtt: 8883 }, 'mqtt', 'must be a mapping (key: value)'],
+    [{ ...minimal, tls: { ips: '127.0.0.1' } }, 'tls.ips', 'must be a list of strings'],
+    [{ ...minimal, tls: { hostnames: ['ok', ''] } }, 'tls.hostnames', 'must be a list of strings'],
+    [{ ...minimal, alarms: { webhooks: { id: 'x' } } }, 'alarms.webhooks', 'must be a list of {id, url, secret}'],
+    [{ ...minimal, alarms: { webhooks: ['https://x'] } }, 'alarms.webhooks[0]', 'must be a mapping (key: value)'],
+    [{ ...minimal, alarms: { webhooks: [{ id: 'a', url: 'ftp://x', secret: SECRET }] } }, 'alarms.webhooks[0].url', 'must be an http(s) URL'],
+    [{ ...minimal, alarms: { webhooks: [{ id: 'a', url: 'https://x', secret: 'short' }] } }, 'alarms.webhooks[0].secret',
+      'must be at least 16 characters (it signs every notification)'],
+    [{ ...minimal, alarms: { webhooks: [{ url: 'https://x', secret: SECRET }] } }, 'alarms.webhooks[0].id', 'is required'],
+    [{ ...minimal, ingest: { maxFutureSkewSeconds: 0 } }, 'ingest.maxFutureSkewSeconds', 'must be a whole number from 1 to 86400'],
+    [{ ...minimal, ingest: { maxAgeDays: 1.5 } }, 'ingest.maxAgeDays', 'must be a whole number from 1 to 3650'],
+    [{ ...minimal, quotas: { maxPacketBytes: 1024 } }, 'quotas.maxPacketBytes', `must be a whole number from 4096 to ${256 << 20}`],
+    [{ ...minimal, quotas: { messagesPerSecond: -1 } }, 'quotas.messagesPerSecond', 'must be a whole number from 1 to 10000000'],
+    [{ ...minimal, audit: { anchorEveryEvents: 0 } }, 'audit.anchorEveryEvents', 'must be a whole number from 1 to 1000000'],
+    [{ ...minimal, audit: { anchorFile: '' } }, 'audit.anchorFile', 'must be a file path'],
+  ])('refuses a bad value, naming the file and the field (%#)', (doc, field, message) => {
+    const err = refusal(doc);
+    expect(err.message).toBe(`${SOURCE}: ${field}: ${message}`);
+    expect(err.details).toMatchObject({ source: SOURCE, field });
+  });
+
+  it('refuses a document that is not a mapping', () => {
+    expect(refusal(['dataDir']).message).toMatch(/must be a mapping/);
+    expect(refusal('dataDir: x').message).toMatch(/must be a mapping/);
+  });
+});
+
+describe('loadServerConfig', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sg-server-config-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const write = (name: string, text: string): string => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('reads YAML and resolves folders against the file\'s own folder', () => {
+    const file = write('server.yaml', 'dataDir: data\ncaDir: ca\ntls:\n  hostnames: [sg.local]\n');
+    expect(loadServerConfig(file)).toMatchObject({ dataDir: path.join(dir, 'data'), caDir: path.join(dir, 'ca'), tlsNames: { hostnames: ['sg.local'] } });
+  });
+
+  it('names the file and the misspelt field under tls', () => {
+    const file = write('typo.yaml', 'dataDir: data\ncaDir: ca\ntls:\n  hostnames: [sg.local]\n  ip: [192.0.2.1]\n');
+    expect(() => loadServerConfig(file)).toThrow(`${file}: tls.ip: unknown field (known: hostnames, ips)`);
+  });
+
+  it('names the file that is not YAML or cannot be read', () => {
+    const broken = write('broken.yaml', 'dataDir: [unclosed\n');
+    expect(() => loadServerConfig(broken)).toThrow(expect.objectContaining({ code: 'config_invalid', message: expect.stringContaining(`${broken}: not valid YAML`) }));
+    const missing = path.join(dir, 'missing.yaml');
+    expect(() => loadServerConfig(missing)).toThrow(expect.objectContaining({ code: 'config_invalid', message: expect.stringContaining(`cannot read server config ${missing}`) }));
+  });
+});
