@@ -68,9 +68,10 @@ function peakRss(pid: number | 'self'): number {
 }
 
 async function runServer(dir: string): Promise<void> {
-  const { startServer } = await import('@shellguard/server');
+  const { initPki, startServer } = await import('@shellguard/server');
   const send = (m: FromServer) => process.send!(m);
   const logger = pino({ level: 'warn' }, pino.destination({ dest: path.join(dir, 'server.log'), sync: false }));
+  await initPki(path.join(dir, 'ca'), { commonName: 'bench' });
   const server = await startServer({
     dataDir: path.join(dir, 'server'),
     caDir: path.join(dir, 'ca'),
@@ -220,8 +221,9 @@ async function runBench(): Promise<void> {
       });
       await client.subscribeAsync(ackTopic, { qos: 0 });
       const now = Date.now();
-      const batch = Buffer.from(encodeDeviceData(1, [{ point: 'supply_air_temp', ts: now, value: 18.5, quality: Quality.good }], { sparkplugSeq: 0, now }));
-      const topic = sparkplugTopic({ group: SITE, type: 'DDATA', edge: k.deviceId, device: 'AHU-01' });
+      const batch = Buffer.from(encodeDeviceData({ epoch: 'cold-start', seq: 1 }, [{ point: 'supply_air_temp', ts: now, value: 18.5, quality: Quality.good }], { sparkplugSeq: 0, now }));
+      // One asset per guardian: an asset is bound to the one guardian that reports it.
+      const topic = sparkplugTopic({ group: SITE, type: 'DDATA', edge: k.deviceId, device: `AHU-${k.deviceId.slice(0, 12)}` });
       client.publish(topic, batch, { qos: 0 });
       // QoS 0 end to end, like the real uplink: publish again if the ack does not come.
       const resend = setInterval(() => client.publish(topic, batch, { qos: 0 }), 5_000);

@@ -26,6 +26,8 @@ interface LoadSpec {
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
 const ca = readFileSync(spec.caFile);
+/** One queue epoch per load run: like a guardian's queue created for this run. */
+const EPOCH = `bench-${process.pid}-${Date.now()}`;
 
 function makeBatch(seq: number, startTs: number): Uint8Array {
   const samples: Sample[] = [];
@@ -35,7 +37,7 @@ function makeBatch(seq: number, startTs: number): Uint8Array {
       samples.push({ point: `p${p}`, ts: startTs + r, value: 20 + Math.sin(seq + r + p) * 5, quality: Quality.good });
     }
   }
-  return encodeDeviceData(seq, samples, { sparkplugSeq: seq & 0xff, now: startTs });
+  return encodeDeviceData({ epoch: EPOCH, seq }, samples, { sparkplugSeq: seq & 0xff, now: startTs });
 }
 
 interface Result { ackedSamples: number; ackedBatches: number; published: number; elapsedMs: number }
@@ -47,9 +49,11 @@ async function runDevice(d: LoadSpec['devices'][number], deadline: number): Prom
   });
   const ackTopic = controlTopic(d.deviceId, 'down', 'ack');
   await client.subscribeAsync(ackTopic, { qos: 0 });
-  const topic = sparkplugTopic({ group: spec.site, type: 'DDATA', edge: d.deviceId, device: 'BENCH-01' });
-  // A template batch per seq would cost the generator more than the server; re-encode only the header.
-  const base = Date.now() * 1000;
+  // Each guardian reports its own asset: an asset is bound to the one guardian that reports it.
+  const topic = sparkplugTopic({ group: spec.site, type: 'DDATA', edge: d.deviceId, device: `BENCH-${d.deviceId.slice(0, 12)}` });
+  // Sample times start a day back and advance 1 ms per row: distinct, and inside the server's
+  // accepted window (ingest refuses times in the future) for any run shorter than a day.
+  const base = Date.now() - 86_400_000;
   let nextSeq = 1;
   const inFlight = new Set<number>();
   const result: Result = { ackedSamples: 0, ackedBatches: 0, published: 0, elapsedMs: 0 };

@@ -40,7 +40,7 @@ for (let made = 0; made < totalSamples; made += batchSize) {
     const n = made + i;
     samples.push({ point: `p${n % pointsPerAsset}`, ts: t0 + n, value: 20 + (n % 1000) / 100, quality: Quality.good });
   }
-  batches.push({ deviceId: `dev-${a % 10}`, site: 'bench', asset: `asset-${a}`, seq: seq++, samples });
+  batches.push({ deviceId: `dev-${a % 10}`, site: 'bench', asset: `asset-${a}`, epoch: 'bench', seq: seq++, samples });
 }
 const rows = batches.length * batchSize;
 const dir = mkdtempSync(join(tmpdir(), 'sg-bench-store-'));

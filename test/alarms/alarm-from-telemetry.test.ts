@@ -27,7 +27,7 @@ describe('alarms raised by stored telemetry', () => {
       name: 'UPS 1', type: 'ups', area: 'elec-room-1', profile: 'ups-generic',
       points: [{ name: 'on_battery', unit: '', kind: 'binary', description: 'Load on battery' }],
     }, { sparkplugSeq: 0, now })));
-    const batch = Buffer.from(encodeDeviceData(1, [{ point: 'on_battery', ts: now, value: true, quality: Quality.good }], { sparkplugSeq: 1, now }));
+    const batch = Buffer.from(encodeDeviceData({ epoch: 'ups-test', seq: 1 }, [{ point: 'on_battery', ts: now, value: true, quality: Quality.good }], { sparkplugSeq: 1, now }));
     const topic = sparkplugTopic({ group: SITE, type: 'DDATA', edge: keys.deviceId, device: 'UPS-01' });
     await client.publishAsync(topic, batch);
     await client.publishAsync(topic, batch); // redelivery of the same batch

@@ -52,7 +52,7 @@ describe('a wearing fan bearing in the simulator', () => {
       const values = model.values(ahu.id);
       const samples: Sample[] = profile.points.map((p) => ({ point: p.name, ts: t, value: values[p.name] ?? null, quality: values[p.name] === undefined ? Quality.bad : Quality.good }));
       seq += 1;
-      client.publish(topic, Buffer.from(encodeDeviceData(seq, samples, { sparkplugSeq: seq & 0xff, now: t })), { qos: 0 });
+      client.publish(topic, Buffer.from(encodeDeviceData({ epoch: 'bearing-wear', seq }, samples, { sparkplugSeq: seq & 0xff, now: t })), { qos: 0 });
       // Let the server keep up: never more than 200 batches unacknowledged.
       while (seq - acked > 200) await new Promise((r) => setTimeout(r, 5));
     }

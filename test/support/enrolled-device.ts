@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import mqtt from 'mqtt';
 import { FileKeyStore, GUARDIAN_SWNAME, enrol, type Enrolment } from '@shellguard/guardian';
 import type { Measurement } from '@shellguard/protocol';
-import { startServer, type ServerHandle } from '@shellguard/server';
+import { initPki, startServer, type ServerHandle } from '@shellguard/server';
 
 export const SITE = 'site-1';
 export const GROUP = 'hall-gateways';
@@ -32,6 +32,7 @@ export interface TestSite {
 
 export async function startTestSite(prefix: string): Promise<TestSite> {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  await initPki(path.join(dir, 'ca'), { commonName: 'Test site' });
   const server = await startServer({
     dataDir: path.join(dir, 'server'), caDir: path.join(dir, 'ca'),
     mqtt: { host: '127.0.0.1', port: 0 }, api: { host: '127.0.0.1', port: 0 },

@@ -3,15 +3,16 @@
  * `shellguard`: one command line for every part. It only wires the packages together.
  */
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { ShellguardError } from '@shellguard/protocol';
 import { ApiClientError, apiClientOptionsFrom, createApiClient, type ApiClient, type ApiClientOptions } from './api-client.ts';
 import { claimDevice, claimDevicesFromCsv, listDevices, releaseDevice, revokeDevice } from './commands/device.ts';
 import { createGroup, parseReleaseManifest, registerRelease } from './commands/group.ts';
 import { printVersionReport } from './commands/fleet.ts';
-import { listAudit, verifyAudit } from './commands/audit.ts';
+import { listAudit, runAuditVerify, type OfflineVerifyOptions } from './commands/audit.ts';
 import { createToken, listTokens, revokeToken } from './commands/token.ts';
 import { runDemo } from './commands/demo.ts';
+import { moveAsset } from './commands/asset.ts';
 import { runServer } from './commands/server.ts';
 import { printGuardianId, printGuardianMeasurements, runGuardian } from './commands/guardian.ts';
 import { initCa, rotateCa } from './commands/ca.ts';
@@ -21,6 +22,10 @@ import {
   returnAlarmToService, setAssetMode, shelveAlarm, showAlarm, unshelveAlarm,
 } from './commands/alarms.ts';
 import { createWorkOrder, listRecommendations, listWorkOrders, reactiveShare, workOrderFromRecommendation } from './commands/maintenance.ts';
+import {
+  ALARM_LIST_STATES, ALARM_PRIORITIES, ASSET_MODES, NEW_WORK_ORDER_TYPES, RECOMMENDATION_STATUSES, SHELVE_KINDS, TOKEN_ROLES,
+  WORK_ORDER_STATUSES, WORK_ORDER_TYPES,
+} from './choices.ts';
 
 function port(value: string): number {
   const n = Number(value);
@@ -40,7 +45,7 @@ const program = new Command('shellguard')
 
 program.command('demo')
   .description('run a whole virtual site on this machine: CA, server, broker, simulated equipment, guardians')
-  .option('--dir <dir>', 'where the demo keeps its state', '.shellguard/demo')
+  .option('--dir <dir>', 'where the demo keeps its state; emptied at every start, so it must be missing, empty or a folder an earlier demo made', '.shellguard/demo')
   .option('--assets <n>', 'simulated assets', positive, 32)
   .option('--guardians <n>', 'guardians sharing the assets', positive, 4)
   .option('--api-port <port>', 'HTTPS API port', port, 8443)
@@ -165,9 +170,12 @@ apiCommand(fleet.command('report'))
 
 const audit = program.command('audit').description('the hash-chained audit log');
 apiCommand(audit.command('verify'))
-  .description('walk the hash chain; exits 1 and says where if it is broken')
-  .action(async (opts: ApiClientOptions) => {
-    if (!(await verifyAudit(client(opts), out))) process.exitCode = 1;
+  .description('check the keyed hash chain and its anchors, over the API or offline (--db); exits 1 and says what is wrong and where')
+  .option('--db <file>', 'offline: a copy of the server\'s shellguard.sqlite, opened read-only (no server needed)')
+  .option('--key <file>', 'offline: the server\'s audit key file (audit.key)')
+  .option('--anchors <file>', 'offline: the anchor file (audit-anchors.log), or a webhook receiver\'s copy of the anchors')
+  .action(async (opts: ApiClientOptions & OfflineVerifyOptions) => {
+    if (!(await runAuditVerify(opts, () => client(opts), out))) process.exitCode = 1;
   });
 apiCommand(audit.command('list'))
   .description('audit events in order')
@@ -182,7 +190,7 @@ const token = program.command('token').description('API tokens (admin token need
 apiCommand(token.command('create'))
   .description('create an API token with a role; its value is printed once')
   .requiredOption('--name <name>', 'who or what will use it')
-  .requiredOption('--role <role>', 'admin, engineer, technician, manager or viewer')
+  .addOption(new Option('--role <role>', 'what the token may do').choices(TOKEN_ROLES).makeOptionMandatory())
   .action(async (opts: ApiClientOptions & { name: string; role: string }) => createToken(client(opts), out, opts));
 apiCommand(token.command('list'))
   .description('API tokens with their roles (never their values)')
@@ -195,7 +203,7 @@ const maintenance = program.command('maintenance').description('predictive maint
 apiCommand(maintenance.command('recommendations'))
   .description('maintenance recommendations with their evidence (point, since, how far from normal, chart link)')
   .option('--site <site>', 'only this site')
-  .option('--status <status>', 'open or work-order')
+  .addOption(new Option('--status <status>', 'only recommendations in this status').choices(RECOMMENDATION_STATUSES))
   .option('--json', 'print JSON')
   .action(async (opts: ApiClientOptions & { site?: string; status?: string; json?: boolean }) => listRecommendations(client(opts), out, opts));
 apiCommand(maintenance.command('plan <recommendationId>'))
@@ -205,12 +213,15 @@ apiCommand(maintenance.command('plan <recommendationId>'))
 apiCommand(maintenance.command('work-order'))
   .description('open a planned or reactive work order')
   .requiredOption('--site <site>', 'site').requiredOption('--asset <asset>', 'asset')
-  .requiredOption('--type <type>', 'planned or reactive').requiredOption('--title <text>', 'what to do')
+  .addOption(new Option('--type <type>', 'planned or reactive (predictive ones come from `maintenance plan`)').choices(NEW_WORK_ORDER_TYPES).makeOptionMandatory())
+  .requiredOption('--title <text>', 'what to do')
   .option('--point <point>', 'the point concerned')
   .action(async (opts: ApiClientOptions & { site: string; asset: string; type: string; title: string; point?: string }) => createWorkOrder(client(opts), out, opts));
 apiCommand(maintenance.command('work-orders'))
   .description('work orders')
-  .option('--site <site>', 'only this site').option('--status <status>', 'open or done').option('--type <type>', 'planned, predictive or reactive')
+  .option('--site <site>', 'only this site')
+  .addOption(new Option('--status <status>', 'only work orders in this status').choices(WORK_ORDER_STATUSES))
+  .addOption(new Option('--type <type>', 'only work orders of this type').choices(WORK_ORDER_TYPES))
   .option('--json', 'print JSON')
   .action(async (opts: ApiClientOptions & { site?: string; status?: string; type?: string; json?: boolean }) => listWorkOrders(client(opts), out, opts));
 apiCommand(maintenance.command('kpi'))
@@ -221,10 +232,10 @@ apiCommand(maintenance.command('kpi'))
 const alarms = program.command('alarms').description('ISA-18.2 alarms: list, inspect, acknowledge, shelve, take out of service');
 apiCommand(alarms.command('list'))
   .description('alarms, critical first then most recently changed')
-  .option('--state <state>', 'normal, unack-active, ack-active, unack-rtn, shelved, suppressed or out-of-service')
+  .addOption(new Option('--state <state>', 'only alarms in this state').choices(ALARM_LIST_STATES))
   .option('--site <site>', 'only this site')
   .option('--asset <asset>', 'only this asset')
-  .option('--priority <priority>', 'critical, high, medium or low')
+  .addOption(new Option('--priority <priority>', 'only alarms of this priority').choices(ALARM_PRIORITIES))
   .option('--all', 'also alarms in the normal state')
   .option('--json', 'print JSON')
   .action(async (opts: ApiClientOptions & { state?: string; site?: string; asset?: string; priority?: string; all?: boolean; json?: boolean }) =>
@@ -239,7 +250,7 @@ apiCommand(alarms.command('ack <id>'))
   .action(async (id: string, opts: ApiClientOptions & { comment?: string }) => acknowledgeAlarm(client(opts), out, parseAlarmId(id), opts));
 apiCommand(alarms.command('shelve <id>'))
   .description('shelve an alarm: one-shot (until it clears) or timed; never beyond its rule\'s maximum')
-  .requiredOption('--kind <kind>', 'one-shot or timed')
+  .addOption(new Option('--kind <kind>', 'one-shot (until it clears) or timed (needs --minutes)').choices(SHELVE_KINDS).makeOptionMandatory())
   .option('--minutes <n>', 'how long (needed for timed)', positive)
   .option('--comment <text>', 'why (kept in the alarm history)')
   .action(async (id: string, opts: ApiClientOptions & { kind: string; minutes?: number; comment?: string }) =>
@@ -273,7 +284,13 @@ apiCommand(alarmRules.command('define'))
   });
 
 const asset = program.command('asset').description('assets');
-apiCommand(asset.command('mode <site> <asset> <mode>'))
+apiCommand(asset.command('move <site> <asset>'))
+  .description('bind an asset to another guardian (admin or engineer token; audited): the old guardian\'s data for it is refused from then on')
+  .requiredOption('--to <deviceId>', 'the guardian that reports the asset from now on')
+  .requiredOption('--reason <text>', 'why (kept in the audit log)')
+  .action(async (site: string, assetId: string, opts: ApiClientOptions & { to: string; reason: string }) =>
+    moveAsset(client(opts), out, site, assetId, opts));
+apiCommand(asset.command('mode <site> <asset>').addArgument(new Argument('<mode>', 'normal or maintenance').choices(ASSET_MODES)))
   .description('normal or maintenance: in maintenance the asset\'s alarms are suppressed by design (admin or engineer token)')
   .option('--comment <text>', 'why (kept in the alarm history)')
   .action(async (site: string, assetId: string, mode: string, opts: ApiClientOptions & { comment?: string }) =>

@@ -3,14 +3,43 @@
  * come from the network and may be hostile.
  */
 import { ProtocolError } from './errors.ts';
+import { isValidQueueEpoch } from './telemetry.ts';
 
 export interface BatchAck {
   v: 1;
+  /**
+   * The queue epoch the sequence numbers belong to. A guardian ignores an ack for another epoch
+   * (e.g. one meant for the queue it had before a reinstall). Absent: the legacy epoch ''.
+   */
+  epoch?: string;
   /** Batch sequence numbers durably stored (now or earlier: redeliveries are acknowledged again). */
   stored: number[];
   /** Batches the server will never store (malformed); the guardian sets them aside, never resends. */
   rejected: { seq: number; reason: string }[];
 }
+
+/**
+ * Why the server refused a batch for good (the `reason` of a rejected entry), beside the
+ * ProtocolError codes of a batch that does not decode. One list shared by ingest, which sends
+ * them, and the guardian, which keeps the batch aside and logs what to do.
+ */
+export const BatchRefusals = {
+  /** The asset is bound to another guardian; an operator moves it (`shellguard asset move`). */
+  asset_bound_elsewhere: 'the asset is bound to another guardian; an operator can move it with `shellguard asset move`',
+  /** Published under a site other than the one the guardian is claimed into. */
+  site_mismatch: 'published under a site other than the one this guardian is claimed into',
+  /** A sample is stamped further ahead of the server clock than allowed: check the guardian clock (NTP). */
+  sample_in_future: 'a sample is stamped in the future; check this guardian\'s clock (NTP)',
+  /** A sample is older than the server keeps accepting. */
+  sample_too_old: 'a sample is older than the server accepts (ingest.maxAgeDays)',
+  /** The queue reused a sequence number for other samples (restored from an old copy). */
+  batch_seq_reused: 'this queue reused a sequence number already stored with other samples (was the queue restored from a copy?); move the queue file aside so a new one starts',
+  /** Storing it would create more points than the asset or the guardian may have. */
+  point_quota_exceeded: 'storing it would exceed the points allowed per asset or per guardian (quotas in server.yaml)',
+  /** The guardian already reports as many assets as it may. */
+  asset_quota_exceeded: 'this guardian already reports as many assets as it may (quotas.maxAssetsPerDevice)',
+} as const;
+export type BatchRefusal = keyof typeof BatchRefusals;
 
 const MAX_ACK_ENTRIES = 100_000;
 const MAX_CONTROL_BYTES = 1 << 20;
@@ -20,7 +49,7 @@ function isSeq(n: unknown): n is number {
 }
 
 export function encodeBatchAck(ack: Omit<BatchAck, 'v'>): Buffer {
-  return Buffer.from(JSON.stringify({ v: 1, stored: ack.stored, rejected: ack.rejected }));
+  return Buffer.from(JSON.stringify({ v: 1, ...(ack.epoch ? { epoch: ack.epoch } : {}), stored: ack.stored, rejected: ack.rejected }));
 }
 
 export function decodeBatchAck(bytes: Uint8Array): BatchAck {
@@ -36,7 +65,10 @@ export function decodeBatchAck(bytes: Uint8Array): BatchAck {
   if (typeof parsed !== 'object' || parsed === null) throw new ProtocolError('control_invalid', 'batch ack must be an object');
   const o = parsed as Record<string, unknown>;
   if (o.v !== 1) throw new ProtocolError('control_version', `unsupported batch ack version ${String(o.v)}`);
-  const { stored, rejected } = o;
+  const { stored, rejected, epoch } = o;
+  if (epoch !== undefined && (typeof epoch !== 'string' || !isValidQueueEpoch(epoch))) {
+    throw new ProtocolError('control_invalid', 'batch ack "epoch" must be a queue epoch');
+  }
   if (!Array.isArray(stored) || stored.length > MAX_ACK_ENTRIES || !stored.every(isSeq)) {
     throw new ProtocolError('control_invalid', 'batch ack "stored" must be an array of sequence numbers');
   }
@@ -52,7 +84,7 @@ export function decodeBatchAck(bytes: Uint8Array): BatchAck {
     }
     rej.push({ seq: e.seq, reason: e.reason.slice(0, 500) });
   }
-  return { v: 1, stored: stored as number[], rejected: rej };
+  return { v: 1, ...(typeof epoch === 'string' ? { epoch } : {}), stored: stored as number[], rejected: rej };
 }
 
 /** A guardian's crash or error report (shellguard/v1/device/<id>/up/report). */

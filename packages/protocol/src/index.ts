@@ -1,4 +1,5 @@
 export * from './errors.ts';
+export * from './listen-error.ts';
 export * from './telemetry.ts';
 export * from './topics.ts';
 export * from './control.ts';
@@ -9,3 +10,4 @@ export * from './profiles/registers.ts';
 export * from './profiles/catalog.ts';
 export * from './identity.ts';
 export * from './attestation.ts';
+export * from './challenge-proof.ts';

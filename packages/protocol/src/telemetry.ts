@@ -25,7 +25,13 @@ export interface Sample {
 }
 
 export interface TelemetryBatch {
-  /** Durable per-guardian sequence number, strictly increasing, never reused. */
+  /**
+   * The guardian queue this batch came from: a random id created with the queue. A reinstalled
+   * guardian (same identity key, new queue) starts a new epoch, so its sequence numbers restarting
+   * at 1 are new batches, not redeliveries. Empty for queues made before epochs existed.
+   */
+  epoch: string;
+  /** Durable sequence number within the epoch, strictly increasing, never reused. */
   seq: number;
   /** Asset (Sparkplug device) the samples belong to. */
   asset: string;
@@ -49,6 +55,13 @@ export interface PointDefinition {
   unit: string;
   kind: PointKind;
   description: string;
+}
+
+/** A queue epoch: 1-64 characters of base64url (the guardian makes 22, from 16 random bytes). */
+const EPOCH_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isValidQueueEpoch(epoch: string): boolean {
+  return EPOCH_PATTERN.test(epoch);
 }
 
 /** Upper bound on samples in one batch, enforced on both sides (bounded memory per message). */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Quality, decodeDeviceData, encodeDeviceData, encodeDeviceBirth, decodeDeviceBirth, ProtocolError, type Sample,
+  Quality, decodeDeviceData, decodeNodeState, encodeDeviceData, encodeDeviceBirth, encodeNodeBirth, decodeDeviceBirth, ProtocolError,
+  type Sample,
 } from '../src/index.ts';
 
 const opts = { sparkplugSeq: 3, now: 1_700_000_000_000 };
@@ -13,9 +14,25 @@ describe('Sparkplug DDATA batches', () => {
       { point: 'door_open', ts: 1_700_000_000_002, value: true, quality: Quality.good },
       { point: 'fan_speed', ts: 1_700_000_000_003, value: null, quality: Quality.bad },
     ];
-    const decoded = decodeDeviceData(encodeDeviceData(42, samples, opts));
+    const decoded = decodeDeviceData(encodeDeviceData({ epoch: 'q1', seq: 42 }, samples, opts));
     expect(decoded.seq).toBe(42);
+    expect(decoded.epoch).toBe('q1');
+    expect(decoded.sentAt).toBe(opts.now);
     expect(decoded.samples).toEqual(samples);
+  });
+
+  it('reads a batch without a queue epoch (a guardian from before epochs) as the legacy epoch', () => {
+    const d = decodeDeviceData(encodeDeviceData({ epoch: '', seq: 7 }, [{ point: 'sat', ts: 5, value: 1, quality: Quality.good }], opts));
+    expect(d).toMatchObject({ epoch: '', seq: 7, samples: [{ point: 'sat' }] });
+  });
+
+  it('refuses an epoch that is not a queue epoch, naming the batch', () => {
+    expect(() => encodeDeviceData({ epoch: 'a/b', seq: 1 }, [], opts)).toThrow(/queue epoch/);
+  });
+
+  it('announces the queue epoch in the node birth', () => {
+    const state = decodeNodeState(encodeNodeBirth(3, '1.2.3', { ...opts, queueEpoch: 'abcDEF_-12' }));
+    expect(state).toEqual({ bdSeq: 3, version: '1.2.3', queueEpoch: 'abcDEF_-12', sentAt: opts.now });
   });
 
   it('refuses a payload without the batch sequence metric', () => {
@@ -49,9 +66,11 @@ describe('Sparkplug DDATA batches', () => {
       value: fc.oneof(fc.double({ noNaN: true }), fc.boolean()),
       quality: fc.constantFrom(Quality.good, Quality.bad, Quality.uncertain),
     });
-    fc.assert(fc.property(fc.nat({ max: 2 ** 40 }), fc.array(sample, { maxLength: 50 }), (seq, samples) => {
-      const d = decodeDeviceData(encodeDeviceData(seq, samples, opts));
+    const epoch = fc.oneof(fc.constant(''), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/));
+    fc.assert(fc.property(epoch, fc.nat({ max: 2 ** 40 }), fc.array(sample, { maxLength: 50 }), (e, seq, samples) => {
+      const d = decodeDeviceData(encodeDeviceData({ epoch: e, seq }, samples, opts));
       expect(d.seq).toBe(seq);
+      expect(d.epoch).toBe(e);
       expect(d.samples).toEqual(samples);
     }), { numRuns: 500 });
   });

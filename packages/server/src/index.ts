@@ -10,7 +10,10 @@ export { openDatabase } from './db/index.ts';
 export { SqliteTelemetryStore, type TelemetryStore } from './telemetry/index.ts';
 export { FleetService, AttestationError, FleetError, type FleetDeviceView, type VersionDrift } from './fleet/index.ts';
 export type { RateLimit } from './api/index.ts';
-export { SqliteAuditLog, type AuditLog } from './audit/index.ts';
+export {
+  SqliteAuditLog, AuditError, verifyAuditDatabase, type AuditLog, type AuditProblem, type AuditVerification, type OfflineAuditCheck,
+} from './audit/index.ts';
+export { ROLES, type Role } from './auth/index.ts';
 export { SqliteIncidentLog, type IncidentLog } from './incidents/index.ts';
 export * from './alarms/index.ts';
 export { LiveAnalytics } from './analytics/live/live-analytics.ts';

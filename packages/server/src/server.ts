@@ -6,8 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ControlKinds, decodeDeviceReport, errorMessage, loadProfiles, parseControlTopic } from '@shellguard/protocol';
-import type { ServerConfig } from './config/config.ts';
+import { ControlKinds, decodeDeviceReport, errorMessage, listenErrorOf, loadProfiles, parseControlTopic } from '@shellguard/protocol';
+import { auditConfigOf, deviceQuotasOf, ingestLimitsOf, type ServerConfig } from './config/config.ts';
 import { openDatabase } from './db/index.ts';
 import { SqliteTelemetryStore } from './telemetry/index.ts';
 import { Ingest, type IngestStats, type IngestStorage } from './ingest/ingest.ts';
@@ -16,7 +16,7 @@ import { openPki } from './pki/index.ts';
 import { SqliteSiteRegistry } from './registry/index.ts';
 import { ApiTokens } from './auth/index.ts';
 import { buildApi, type RateLimit } from './api/index.ts';
-import { SqliteAuditLog } from './audit/index.ts';
+import { openAuditLog, webhookAnchorSink, type OpenedAuditLog } from './audit/index.ts';
 import { SqliteIncidentLog } from './incidents/index.ts';
 import { FleetService, type CertificateIssuer } from './fleet/index.ts';
 import type { Pki } from './pki/index.ts';
@@ -75,14 +75,36 @@ function certificateIssuer(pki: Pki): CertificateIssuer {
 export async function startServer(config: ServerConfig, options: StartServerOptions): Promise<ServerHandle> {
   const { logger } = options;
   const now = options.now ?? Date.now;
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // The site PKI must exist already (`shellguard ca init`): a new root would lock out every guardian.
+  // It is opened before anything is created, so a wrong caDir leaves no trace.
   const pki = await openPki(config.caDir, { clock: now });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // A fresh TLS certificate from the current issuing CA at every start: it follows CA rotation by
   // itself, and clients that trust the root verify it through the chain we present.
   const serverCert = await pki.issueServerCertificate({ ...config.tlsNames, validityDays: 365, now: new Date(now()) });
   const tls = { certPem: serverCert.chainPem, keyPem: serverCert.keyPem };
 
   const db = openDatabase(path.join(config.dataDir, 'shellguard.sqlite'));
+  const notifier = new WebhookNotifier({
+    webhooks: config.alarms?.webhooks ?? [],
+    onDeliveryFailed: (failure) => {
+      if (failure.final) logger.warn({ webhook: failure.webhook, deliveryId: failure.deliveryId, attempts: failure.attempt, reason: failure.reason }, 'alarm webhook delivery failed; giving up');
+    },
+  });
+  // The audit chain is keyed with a key outside the database and its head anchored to a file and
+  // the webhooks (ARCHITECTURE.md §2). A missing or wrong key file stops the start here, first.
+  let auditTrail: OpenedAuditLog;
+  try {
+    auditTrail = openAuditLog(db, auditConfigOf(config), {
+      now, sink: webhookAnchorSink(notifier),
+      onAnchorError: (err) => logger.error({ err: errorMessage(err) }, 'could not write or send an audit anchor; will retry'),
+    });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  if (auditTrail.keyCreated) logger.info({ keyFile: auditConfigOf(config).keyFile }, 'audit key created: back it up together with the database');
+  const audit = auditTrail.log;
   const store = new SqliteTelemetryStore(db, { now });
   store.startMaintenance({ onError: (err) => logger.error({ err: errorMessage(err) }, 'telemetry compaction failed; will retry') });
   const registry = new SqliteSiteRegistry(db, { now });
@@ -91,7 +113,6 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const adminToken = tokens.ensureAdminToken();
   // The ingest and the fleet act through the broker, and the broker feeds the ingest: tie the knot late.
   const brokerRef: { current?: Broker } = {};
-  const audit = new SqliteAuditLog(db, { now });
   const incidents = new SqliteIncidentLog(db, { now });
   // Revoked or quarantined devices are dropped from the broker at once (and refused on reconnect).
   const disconnect = (deviceId: string) => brokerRef.current?.disconnectDevice(deviceId);
@@ -103,23 +124,21 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   });
 
   const storage: IngestStorage = {
-    storeBatches: (batches) => store.appendBatches(batches),
+    storeBatches: (batches, admitPoints) => store.appendBatches(batches, admitPoints),
     recordAssetBirth: (deviceId, site, birth, at) => {
-      registry.recordAssetBirth(deviceId, site, birth, at);
-      alarms.setAssetProfile(site, birth.asset, birth.profile);
+      if (registry.recordAssetBirth(deviceId, site, birth, at)) alarms.setAssetProfile(site, birth.asset, birth.profile);
     },
     recordDeviceOnline: (deviceId, site, version, at) => registry.recordDeviceOnline(deviceId, site, version, at),
     recordDeviceOffline: (deviceId, at) => registry.recordDeviceOffline(deviceId, at),
     recordDeviceSeen: (deviceId, at) => registry.recordDeviceSeen(deviceId, at),
+    recordClockOffset: (deviceId, offsetMs, at) => registry.recordClockOffset(deviceId, offsetMs, at),
     claimedSite: (deviceId) => fleet.getClaim(deviceId)?.site,
+    assetOwner: (site, asset) => registry.assetOwner(site, asset),
+    bindAsset: (site, asset, deviceId, at) => registry.bindAsset(site, asset, deviceId, at),
+    assetsOf: (deviceId) => registry.assetsOf(deviceId),
+    pointCount: (site, asset) => store.pointCount(site, asset),
   };
   const profiles = loadProfiles();
-  const notifier = new WebhookNotifier({
-    webhooks: config.alarms?.webhooks ?? [],
-    onDeliveryFailed: (failure) => {
-      if (failure.final) logger.warn({ webhook: failure.webhook, deliveryId: failure.deliveryId, attempts: failure.attempt, reason: failure.reason }, 'alarm webhook delivery failed; giving up');
-    },
-  });
   const alarms = new AlarmEngine({
     db, audit, now, notifier,
     assetProfile: (site, asset) => registry.findAssets(asset, site)[0]?.profile,
@@ -164,10 +183,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       logger.warn({ deviceId, err: errorMessage(err) }, 'refused a malformed device report');
     }
   };
+  const quotas = deviceQuotasOf(config);
   const ingest = new Ingest({
     storage,
     logger: logger.child({ part: 'ingest' }),
     now,
+    limits: ingestLimitsOf(config),
+    quotas,
+    incidents,
     // Alarms are evaluated on what was stored, once: redeliveries never raise an alarm twice.
     onStored: (batches) => {
       for (const b of batches) for (const sample of b.samples) alarms.evaluate(b.site, b.asset, sample.point, sample);
@@ -180,6 +203,17 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       });
     },
   });
+  /** What is open before the broker and the API listen: closed by stop(), or at once if either cannot listen. */
+  const closeStorage = (): void => {
+    ingest.close();
+    clearInterval(liveFlush);
+    alarms.stop();
+    auditTrail.close(); // the stop anchor, while the webhooks still take deliveries
+    notifier.close();
+    registry.close();
+    store.close();
+    db.close();
+  };
   const broker = await startBroker({
     host: config.mqtt.host,
     port: config.mqtt.port,
@@ -192,7 +226,11 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     },
     // Every CONNECT: claimed, not revoked, not quarantined, and this exact certificate not revoked.
     isDeviceAllowed: (deviceId, certSerial) => fleet.isDeviceAllowed(deviceId, certSerial),
+    quotas,
     onClientDisconnected: (deviceId) => registry.recordDeviceOffline(deviceId, now()),
+  }).catch((err: unknown) => {
+    closeStorage();
+    throw err;
   });
   brokerRef.current = broker;
   const stats = (): ServerStats => ({
@@ -203,10 +241,18 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   });
   const api = await buildApi({
     store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls, now, fleet, audit, incidents, alarms, analytics,
+    claimedSite: (deviceId) => fleet.getClaim(deviceId)?.site,
     ...(options.attestationRateLimit ? { attestationRateLimit: options.attestationRateLimit } : {}),
     healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
   });
-  await api.listen({ host: config.api.host, port: config.api.port });
+  try {
+    await api.listen({ host: config.api.host, port: config.api.port });
+  } catch (err) {
+    await api.close();
+    await broker.close();
+    closeStorage();
+    throw listenErrorOf(err, { what: 'the HTTPS API', host: config.api.host, port: config.api.port, setting: 'api.port in server.yaml, or --api-port for shellguard demo' });
+  }
   const address = api.server.address();
   const apiPort = typeof address === 'object' && address ? address.port : config.api.port;
   logger.info({ api: `https://${config.api.host}:${apiPort}`, mqtt: `mqtts://${config.mqtt.host}:${broker.port}` }, 'server started');
@@ -227,13 +273,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       stopped = true;
       await api.close();
       await broker.close();
-      ingest.close();
-      clearInterval(liveFlush);
-      alarms.stop();
-      notifier.close();
-      registry.close();
-      store.close();
-      db.close();
+      closeStorage();
       logger.info('server stopped');
     },
   };

@@ -1,4 +1,4 @@
-/** GET a JSON document from the server's HTTPS API, trusting only the site CA. */
+/** GET or POST JSON on the server's HTTPS API, trusting only the site CA. */
 import https from 'node:https';
 
 export interface JsonResponse {
@@ -6,11 +6,21 @@ export interface JsonResponse {
   body: unknown;
 }
 
-export function getJson(url: string, options: { caPem: string; token?: string }): Promise<JsonResponse> {
+interface RequestOptions {
+  caPem: string;
+  token?: string;
+}
+
+function requestJson(method: 'GET' | 'POST', url: string, options: RequestOptions, body?: unknown): Promise<JsonResponse> {
   return new Promise((resolve, reject) => {
-    const req = https.get(url, {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = https.request(url, {
+      method,
       ca: options.caPem,
-      headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+      headers: {
+        ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      },
       timeout: 10_000,
     }, (res) => {
       let text = '';
@@ -18,11 +28,20 @@ export function getJson(url: string, options: { caPem: string; token?: string })
         try {
           resolve({ status: res.statusCode ?? 0, body: text === '' ? undefined : JSON.parse(text) });
         } catch (err) {
-          reject(new Error(`GET ${url}: answer is not JSON (${(err as Error).message}): ${text.slice(0, 200)}`));
+          reject(new Error(`${method} ${url}: answer is not JSON (${(err as Error).message}): ${text.slice(0, 200)}`));
         }
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within 10 s`)));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within 10 s`)));
     req.on('error', reject);
+    req.end(payload);
   });
+}
+
+export function getJson(url: string, options: RequestOptions): Promise<JsonResponse> {
+  return requestJson('GET', url, options);
+}
+
+export function postJson(url: string, body: unknown, options: RequestOptions): Promise<JsonResponse> {
+  return requestJson('POST', url, options, body);
 }

@@ -5,6 +5,7 @@
  * never silently dropped). Telemetry therefore survives network outages, server and broker
  * restarts and a crash of the guardian itself.
  */
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ShellguardError, type Sample } from '@shellguard/protocol';
 
@@ -24,6 +25,7 @@ export class QueueError extends ShellguardError {}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS queue_identity (epoch TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY,
   asset TEXT NOT NULL,
@@ -47,9 +49,18 @@ export interface OutboxStats {
   /** Batches discarded because the queue was full (each one is logged when it happens). */
   overflowedBatches: number;
   nextSeq: number;
+  epoch: string;
 }
 
 export class Outbox {
+  /**
+   * This queue's epoch: made once, with the queue file. The server de-duplicates batches by
+   * (device, epoch, seq), so a new queue for the same identity (a reinstall, a lost disk) is a
+   * new sequence space and its seq 1 is never mistaken for a redelivery of the old queue's seq 1.
+   * A queue file from before epochs keeps the legacy epoch '' (its batches are already known to
+   * the server under it).
+   */
+  readonly epoch: string;
   private readonly db: Database.Database;
   private readonly maxBatches: number;
   private readonly stmts;
@@ -87,9 +98,15 @@ export class Outbox {
     const c = this.stmts.counts.get()!;
     this.pendingBatches = c.n;
     this.pendingSamples = c.s ?? 0;
-    if (this.meta('next_seq') === undefined) {
-      this.stmts.setMeta.run('next_seq', 1);
-    }
+    this.epoch = this.db.transaction(() => {
+      const row = this.db.prepare<[], { epoch: string }>('SELECT epoch FROM queue_identity LIMIT 1').get();
+      if (row) return row.epoch;
+      // A queue that already numbered batches, made before epochs: keep the legacy epoch.
+      const epoch = this.meta('next_seq') === undefined ? randomBytes(16).toString('base64url') : '';
+      this.db.prepare('INSERT INTO queue_identity (epoch, created_at) VALUES (?, ?)').run(epoch, Date.now());
+      if (this.meta('next_seq') === undefined) this.stmts.setMeta.run('next_seq', 1);
+      return epoch;
+    }).immediate();
   }
 
   private meta(key: string): number | undefined {
@@ -186,6 +203,7 @@ export class Outbox {
       rejectedBatches: this.stmts.rejectedCount.get()!.n,
       overflowedBatches: this.meta('overflowed') ?? 0,
       nextSeq: this.meta('next_seq')!,
+      epoch: this.epoch,
     };
   }
 

@@ -9,7 +9,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import {
-  ControlKinds, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, encodeNodeDeath,
+  BatchRefusals, ControlKinds, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, encodeNodeDeath,
   errorMessage, sparkplugTopic, type AssetBirth,
 } from '@shellguard/protocol';
 import type { Outbox, QueuedBatch } from '../queue/outbox.ts';
@@ -122,7 +122,7 @@ export class Uplink {
       const { deviceId, site, version } = this.opts;
       const now = this.now();
       await client.publishAsync(sparkplugTopic({ group: site, type: 'NBIRTH', edge: deviceId }),
-        Buffer.from(encodeNodeBirth(this.bdSeq, version, { sparkplugSeq: this.nextSparkplugSeq(), now })), { qos: 0 });
+        Buffer.from(encodeNodeBirth(this.bdSeq, version, { sparkplugSeq: this.nextSparkplugSeq(), now, queueEpoch: this.opts.outbox.epoch })), { qos: 0 });
       for (const { asset, ...birth } of this.opts.assets) {
         await client.publishAsync(sparkplugTopic({ group: site, type: 'DBIRTH', edge: deviceId, device: asset }),
           Buffer.from(encodeDeviceBirth(birth, { sparkplugSeq: this.nextSparkplugSeq(), now })), { qos: 0 });
@@ -167,11 +167,21 @@ export class Uplink {
       return;
     }
     const { outbox } = this.opts;
+    // An ack names the queue epoch its sequence numbers belong to: one for another queue (the
+    // one this guardian had before a reinstall) must not remove this queue's batches.
+    if ((ack.epoch ?? '') !== outbox.epoch) {
+      this.opts.logger.warn({ ackEpoch: ack.epoch ?? '', queueEpoch: outbox.epoch }, 'ignored a batch ack for another queue epoch');
+      return;
+    }
     if (ack.stored.length > 0) this.counters.acknowledgedBatches += outbox.acknowledge(ack.stored);
     if (ack.rejected.length > 0) {
       const moved = outbox.setAside(ack.rejected, this.now());
       this.counters.rejectedBatches += moved;
-      for (const r of ack.rejected) this.opts.logger.error({ seq: r.seq, reason: r.reason }, 'server refused a batch for good; it is kept in the rejected table');
+      for (const r of ack.rejected) {
+        const what = (BatchRefusals as Record<string, string>)[r.reason];
+        this.opts.logger.error({ seq: r.seq, reason: r.reason, ...(what ? { action: what } : {}) },
+          'server refused a batch for good; it is kept in the rejected table');
+      }
     }
     for (const seq of ack.stored) this.inFlight.delete(seq);
     for (const r of ack.rejected) this.inFlight.delete(r.seq);
@@ -198,7 +208,7 @@ export class Uplink {
 
   private publishBatch(b: QueuedBatch): void {
     const { deviceId, site } = this.opts;
-    const payload = encodeDeviceData(b.seq, b.samples, { sparkplugSeq: this.nextSparkplugSeq(), now: this.now() });
+    const payload = encodeDeviceData({ epoch: this.opts.outbox.epoch, seq: b.seq }, b.samples, { sparkplugSeq: this.nextSparkplugSeq(), now: this.now() });
     this.inFlight.set(b.seq, this.now());
     this.counters.publishedBatches += 1;
     this.client!.publish(sparkplugTopic({ group: site, type: 'DDATA', edge: deviceId, device: b.asset }), Buffer.from(payload), { qos: 0 });

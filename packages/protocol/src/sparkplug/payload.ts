@@ -9,13 +9,15 @@
  */
 import { ProtocolError } from '../errors.ts';
 import {
-  MAX_SAMPLES_PER_BATCH, Quality, type AssetBirth, type PointDefinition, type PointKind, type QualityCode, type Sample,
+  MAX_SAMPLES_PER_BATCH, Quality, isValidQueueEpoch, type AssetBirth, type PointDefinition, type PointKind, type QualityCode, type Sample,
 } from '../telemetry.ts';
 import {
   DataType, PayloadType, type MetricMessage, type PayloadMessage, type PropertySetMessage,
 } from './schema.ts';
 
 export const BATCH_METRIC = '_shellguard/batch';
+/** The queue epoch of the batch (String), right after the batch metric; in NBIRTH too. */
+export const EPOCH_METRIC = '_shellguard/queue';
 export const BDSEQ_METRIC = 'bdSeq';
 const ASSET_PREFIX = '_shellguard/asset/';
 const MAX_PAYLOAD_BYTES = 4 << 20;
@@ -52,15 +54,31 @@ export interface EncodeOptions {
   now: number;
 }
 
+export interface BatchIdentity {
+  /** The guardian queue's epoch ('' for a queue from before epochs: then no metric is sent). */
+  epoch: string;
+  seq: number;
+}
+
+function requireEpoch(epoch: string): void {
+  if (epoch !== '' && !isValidQueueEpoch(epoch)) {
+    throw new ProtocolError('invalid_queue_epoch', 'a queue epoch is 1-64 characters of A-Z a-z 0-9 _ -', { epoch });
+  }
+}
+
 /** DDATA for one batch of one asset. */
-export function encodeDeviceData(seq: number, samples: readonly Sample[], opts: EncodeOptions): Uint8Array {
+export function encodeDeviceData(batch: BatchIdentity, samples: readonly Sample[], opts: EncodeOptions): Uint8Array {
+  const { seq, epoch } = batch;
   if (!Number.isSafeInteger(seq) || seq < 0) throw new ProtocolError('invalid_batch_seq', `batch sequence ${seq} is not a non-negative integer`);
+  requireEpoch(epoch);
   if (samples.length > MAX_SAMPLES_PER_BATCH) {
     throw new ProtocolError('batch_too_large', `a batch holds at most ${MAX_SAMPLES_PER_BATCH} samples, got ${samples.length}`);
   }
-  const metrics: MetricMessage[] = new Array(samples.length + 1);
+  const head = epoch === '' ? 1 : 2;
+  const metrics: MetricMessage[] = new Array(samples.length + head);
   metrics[0] = { name: BATCH_METRIC, timestamp: opts.now, datatype: DataType.UInt64, long_value: seq };
-  for (let i = 0; i < samples.length; i++) metrics[i + 1] = sampleMetric(samples[i]!);
+  if (head === 2) metrics[1] = stringMetric(EPOCH_METRIC, epoch, opts.now);
+  for (let i = 0; i < samples.length; i++) metrics[i + head] = sampleMetric(samples[i]!);
   const payload: PayloadMessage = { timestamp: opts.now, seq: opts.sparkplugSeq & 0xff, metrics };
   return PayloadType.encode(payload).finish();
 }
@@ -139,8 +157,9 @@ function metricValue(m: MetricMessage, index: number): number | boolean | null {
   throw new ProtocolError('metric_value', `metric ${index} value does not match its datatype ${String(m.datatype)}`, { index });
 }
 
-export interface DecodedDeviceData {
-  seq: number;
+export interface DecodedDeviceData extends BatchIdentity {
+  /** The payload's own timestamp: the guardian's clock when it published (epoch ms; 0 if absent). */
+  sentAt: number;
   samples: Sample[];
 }
 
@@ -149,19 +168,31 @@ export function decodeDeviceData(bytes: Uint8Array): DecodedDeviceData {
   const payload = decodePayload(bytes);
   const metrics = payload.metrics ?? [];
   if (metrics.length === 0) throw new ProtocolError('batch_missing', 'DDATA has no metrics');
-  const head = metrics[0]!;
-  const seq = head.long_value;
-  if (head.name !== BATCH_METRIC || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+  const first = metrics[0]!;
+  const seq = first.long_value;
+  if (first.name !== BATCH_METRIC || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
     throw new ProtocolError('batch_missing', `DDATA must start with a ${BATCH_METRIC} metric holding the batch sequence`);
   }
-  if (metrics.length - 1 > MAX_SAMPLES_PER_BATCH) {
-    throw new ProtocolError('batch_too_large', `DDATA carries ${metrics.length - 1} samples, at most ${MAX_SAMPLES_PER_BATCH} allowed`, { seq });
+  let epoch = '';
+  let head = 1;
+  if (metrics[1]?.name === EPOCH_METRIC) {
+    const e = metrics[1].string_value;
+    if (typeof e !== 'string' || !isValidQueueEpoch(e)) {
+      throw new ProtocolError('invalid_queue_epoch', `the ${EPOCH_METRIC} metric must hold 1-64 characters of A-Z a-z 0-9 _ -`, { seq });
+    }
+    epoch = e;
+    head = 2;
   }
-  const samples: Sample[] = new Array(metrics.length - 1);
+  if (metrics.length - head > MAX_SAMPLES_PER_BATCH) {
+    throw new ProtocolError('batch_too_large', `DDATA carries ${metrics.length - head} samples, at most ${MAX_SAMPLES_PER_BATCH} allowed`, { seq, epoch });
+  }
+  const ts = payload.timestamp;
+  const sentAt = typeof ts === 'number' && Number.isSafeInteger(ts) && ts > 0 ? ts : 0;
+  const samples: Sample[] = new Array(metrics.length - head);
   try {
-    for (let i = 1; i < metrics.length; i++) {
+    for (let i = head; i < metrics.length; i++) {
       const m = metrics[i]!;
-      samples[i - 1] = {
+      samples[i - head] = {
         point: requireName(m, i),
         ts: requireTimestamp(m, i),
         value: metricValue(m, i),
@@ -171,10 +202,10 @@ export function decodeDeviceData(bytes: Uint8Array): DecodedDeviceData {
   } catch (err) {
     // The batch sequence is known: say which batch is bad, so the server can refuse it for good
     // instead of the guardian redelivering it forever.
-    if (err instanceof ProtocolError) throw new ProtocolError(err.code, err.message, { ...err.details, seq });
+    if (err instanceof ProtocolError) throw new ProtocolError(err.code, err.message, { ...err.details, seq, epoch });
     throw err;
   }
-  return { seq, samples };
+  return { epoch, seq, sentAt, samples };
 }
 
 function stringMetric(name: string, value: string, now: number): MetricMessage {
@@ -250,16 +281,20 @@ export function decodeDeviceBirth(bytes: Uint8Array, asset: string): AssetBirth 
   };
 }
 
-/** NBIRTH / NDEATH carry the birth-death sequence (spec §7.1) so a host can pair them. */
-export function encodeNodeBirth(bdSeq: number, version: string, opts: EncodeOptions): Uint8Array {
-  return PayloadType.encode({
-    timestamp: opts.now,
-    seq: opts.sparkplugSeq & 0xff,
-    metrics: [
-      { name: BDSEQ_METRIC, timestamp: opts.now, datatype: DataType.UInt64, long_value: bdSeq },
-      stringMetric('_shellguard/version', version, opts.now),
-    ],
-  }).finish();
+/**
+ * NBIRTH / NDEATH carry the birth-death sequence (spec §7.1) so a host can pair them. The birth
+ * also announces the guardian's version and its queue epoch.
+ */
+export function encodeNodeBirth(bdSeq: number, version: string, opts: EncodeOptions & { queueEpoch?: string }): Uint8Array {
+  const metrics: MetricMessage[] = [
+    { name: BDSEQ_METRIC, timestamp: opts.now, datatype: DataType.UInt64, long_value: bdSeq },
+    stringMetric('_shellguard/version', version, opts.now),
+  ];
+  if (opts.queueEpoch) {
+    requireEpoch(opts.queueEpoch);
+    metrics.push(stringMetric(EPOCH_METRIC, opts.queueEpoch, opts.now));
+  }
+  return PayloadType.encode({ timestamp: opts.now, seq: opts.sparkplugSeq & 0xff, metrics }).finish();
 }
 
 export function encodeNodeDeath(bdSeq: number, now: number): Uint8Array {
@@ -272,6 +307,9 @@ export function encodeNodeDeath(bdSeq: number, now: number): Uint8Array {
 export interface NodeState {
   bdSeq: number;
   version?: string;
+  queueEpoch?: string;
+  /** The payload timestamp (the guardian's clock), epoch ms; 0 if absent. */
+  sentAt: number;
 }
 
 export function decodeNodeState(bytes: Uint8Array): NodeState {
@@ -280,5 +318,12 @@ export function decodeNodeState(bytes: Uint8Array): NodeState {
   const bd = metrics.find((m) => m.name === BDSEQ_METRIC);
   if (!bd || typeof bd.long_value !== 'number') throw new ProtocolError('bdseq_missing', 'node birth/death has no bdSeq metric');
   const version = metrics.find((m) => m.name === '_shellguard/version')?.string_value;
-  return typeof version === 'string' ? { bdSeq: bd.long_value, version: version.slice(0, MAX_NAME_LENGTH) } : { bdSeq: bd.long_value };
+  const epoch = metrics.find((m) => m.name === EPOCH_METRIC)?.string_value;
+  const ts = payload.timestamp;
+  return {
+    bdSeq: bd.long_value,
+    sentAt: typeof ts === 'number' && Number.isSafeInteger(ts) && ts > 0 ? ts : 0,
+    ...(typeof version === 'string' ? { version: version.slice(0, MAX_NAME_LENGTH) } : {}),
+    ...(typeof epoch === 'string' && isValidQueueEpoch(epoch) ? { queueEpoch: epoch } : {}),
+  };
 }

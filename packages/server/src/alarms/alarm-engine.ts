@@ -294,17 +294,20 @@ export class AlarmEngine {
   evaluate(site: string, asset: string, point: string, sample: Sample): void {
     const runtimes = (this.bindings.get(site)?.get(asset) ?? this.bind(site, asset)).get(point);
     if (runtimes === undefined) return;
+    // A sample stamped ahead of the server's clock counts as "now": it must never hold back the
+    // samples that follow it (ingest refuses far-future times; this holds for the rest).
+    const at = Math.min(sample.ts, this.now());
     for (const rt of runtimes) {
       const rule = rt.rule!;
-      if (rule.kind === 'anomaly' || sample.ts < rt.lastTs) continue;
-      rt.lastTs = sample.ts;
+      if (rule.kind === 'anomaly' || at < rt.lastTs) continue;
+      rt.lastTs = at;
       const good = isGood(sample);
       if (good) rt.alarm.value = sample.value;
       switch (rule.kind) {
         case 'stale':
           if (good) {
             rt.lastGoodAt = Math.max(rt.lastGoodAt, this.now());
-            this.applyCondition(rt, false, sample.ts);
+            this.applyCondition(rt, false, at);
           }
           break;
         case 'limit': {
@@ -313,21 +316,21 @@ export class AlarmEngine {
           const high = rt.alarm.level === 'hh' || rt.alarm.level === 'h';
           const v = sample.value;
           const raw = high ? (rt.raw ? v >= limit - rule.deadband : v >= limit) : (rt.raw ? v <= limit + rule.deadband : v <= limit);
-          this.applyCondition(rt, raw, sample.ts);
+          this.applyCondition(rt, raw, at);
           break;
         }
         case 'rate-of-change': {
           if (!good || typeof sample.value !== 'number') break;
-          const rate = this.rateOfChange(rt, rule.windowMs, sample.ts, sample.value);
+          const rate = this.rateOfChange(rt, rule.windowMs, at, sample.value);
           const m = rule.direction === 'rising' ? rate : rule.direction === 'falling' ? -rate : Math.abs(rate);
           const raw = rt.raw ? m >= rule.ratePerMinute - rule.deadband : m >= rule.ratePerMinute;
-          this.applyCondition(rt, raw, sample.ts);
+          this.applyCondition(rt, raw, at);
           break;
         }
         case 'binary': {
           if (!good) break;
           const on = sample.value === true || (typeof sample.value === 'number' && sample.value !== 0);
-          this.applyCondition(rt, on === rule.alarmWhen, sample.ts);
+          this.applyCondition(rt, on === rule.alarmWhen, at);
           break;
         }
       }
@@ -341,7 +344,7 @@ export class AlarmEngine {
     for (const rt of runtimes) {
       const rule = rt.rule!;
       if (rule.kind !== 'anomaly' || ts < rt.lastTs) continue;
-      rt.lastTs = ts;
+      rt.lastTs = Math.min(ts, this.now());
       rt.alarm.value = score;
       const raw = rt.raw ? score >= rule.threshold - rule.deadband : score >= rule.threshold;
       this.applyCondition(rt, raw, ts);

@@ -23,6 +23,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   telemetry_bad_query: 400,
   auth_bad_role: 400,
   auth_bad_name: 400,
+  asset_not_found: 404,
+  asset_already_bound: 409,
 };
 
 /** The HTTP status for an error code; unknown codes are server faults (500). */

@@ -5,6 +5,7 @@
 import swagger from '@fastify/swagger';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { ShellguardError } from '@shellguard/protocol';
 import type { ApiTokens } from '../auth/api-tokens.ts';
@@ -21,6 +22,8 @@ import { DEFAULT_ATTESTATION_RATE_LIMIT, type RateLimit } from './client-rate-li
 import type { FleetApi } from './fleet-api.ts';
 import { analyticsRoutes, type AnalyticsApi } from './analytics-routes.ts';
 import { fleetRoutes } from './fleet-routes.ts';
+import { PKI_ANONYMOUS_ROUTES, pkiRoutes } from './pki-routes.ts';
+import { API_TLS_POLICY } from './tls-policy.ts';
 import { tokenRoutes, type TokenAdmin } from './token-routes.ts';
 import { registryRoutes } from './registry-routes.ts';
 import { ErrorResponse } from './schemas.ts';
@@ -54,6 +57,8 @@ export interface BuildApiOptions {
   alarms?: AlarmsApi;
   /** Asset health, maintenance recommendations, work orders, the reactive-work KPI and fleet peers. */
   analytics?: AnalyticsApi;
+  /** The site a guardian is claimed into (assets move only to a guardian of their site). */
+  claimedSite?: (deviceId: string) => string | undefined;
 }
 
 /**
@@ -95,17 +100,17 @@ function statusFor(code: string): number {
 
 export function buildApi(options: BuildApiOptions): FastifyInstance {
   const now = options.now ?? Date.now;
-  const serverOptions: FastifyServerOptions & { https?: { cert: string; key: string } } = {
+  const serverOptions: FastifyServerOptions & { https?: TlsOptions } = {
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
     // Never put request headers (Authorization) in logs: fastify's default request serializer
     // logs method, url, host and remote address only, and no route takes a token in its URL.
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   };
-  if (options.tls) serverOptions.https = { cert: options.tls.certPem, key: options.tls.keyPem };
+  if (options.tls) serverOptions.https = { cert: options.tls.certPem, key: options.tls.keyPem, ...API_TLS_POLICY };
   const app = Fastify(serverOptions as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
 
-  // The attestation exchange is the only token-less pair of routes, and only when it is served.
-  requireBearerToken(app, options.tokens, { anonymous: options.fleet ? ATTESTATION_ANONYMOUS_ROUTES : [] });
+  // The attestation exchange and the CRL are the only token-less routes, and only when served.
+  requireBearerToken(app, options.tokens, { anonymous: options.fleet ? [...ATTESTATION_ANONYMOUS_ROUTES, ...PKI_ANONYMOUS_ROUTES] : [] });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err.validation) {
@@ -136,7 +141,8 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
         title: 'Shellguard API',
         version: options.version ?? '0.1.0',
         description: 'Sites, assets, points, telemetry, guardians, fleet, alarms and audit. Every route needs `Authorization: Bearer <API token>`, '
-          + 'except the attestation exchange (POST /api/v1/attestation/*), which guardians call with signed evidence.',
+          + 'except the attestation exchange (POST /api/v1/attestation/*), which guardians call with signed requests, '
+          + 'and the CRL (GET /api/v1/pki/crl), which relying parties fetch freely.',
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'sgt_<id>_<secret>' } } },
       security: [{ bearerAuth: [] }],
@@ -164,13 +170,18 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
       },
     }, async () => ({ status: 'ok' as const, time: now(), ingest: options.healthCounters?.() ?? {} }));
 
-    await api.register(registryRoutes, { registry: options.registry, store: options.store });
+    await api.register(registryRoutes, {
+      registry: options.registry, store: options.store,
+      ...(options.audit ? { audit: options.audit } : {}),
+      ...(options.claimedSite ? { claimedSite: options.claimedSite } : {}),
+    });
     await api.register(telemetryRoutes, { store: options.store, now });
     if (options.fleet) {
       await api.register(attestationRoutes, {
         fleet: options.fleet, apiPrefix: API_PREFIX, rateLimit: options.attestationRateLimit ?? DEFAULT_ATTESTATION_RATE_LIMIT, now,
       });
       await api.register(fleetRoutes, { fleet: options.fleet });
+      await api.register(pkiRoutes, { fleet: options.fleet, apiPrefix: API_PREFIX, now });
     }
     if (options.audit) await api.register(auditRoutes, { audit: options.audit });
     if (options.incidents) await api.register(incidentRoutes, { incidents: options.incidents });

@@ -1,18 +1,25 @@
 /** Sites, areas, assets and devices (ARCHITECTURE.md §4). */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { DEVICE_ID_PATTERN } from '@shellguard/protocol';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { SiteRegistry } from '../registry/site-registry.ts';
 import type { TelemetryStore } from '../telemetry/telemetry-store.ts';
 import { ApiError } from './api-error.ts';
+import { actorOf, requireRole, WRITER_ROLES } from './bearer-auth.ts';
 import { Area, Asset, AssetDetail, Device, ErrorResponse, Site } from './schemas.ts';
 
 export interface RegistryRoutesOptions {
   registry: SiteRegistry;
   store: TelemetryStore;
+  /** Moving an asset between guardians is audited: the route exists only with the audit log. */
+  audit?: AuditLog;
+  /** The site a guardian is claimed into, when claims are in use: an asset moves only to a guardian of its site. */
+  claimedSite?: (deviceId: string) => string | undefined;
 }
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse };
 
-export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = async (app, { registry, store }) => {
+export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = async (app, { registry, store, audit, claimedSite }) => {
   app.get('/sites', {
     schema: { tags: ['sites'], summary: 'List sites', response: { 200: Type.Object({ sites: Type.Array(Site) }), ...errors } },
   }, async () => ({ sites: registry.listSites() }));
@@ -72,6 +79,38 @@ export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = 
     });
     return { ...asset, points };
   });
+
+  if (audit) {
+    app.post('/sites/:site/assets/:asset/move', {
+      onRequest: requireRole(WRITER_ROLES),
+      schema: {
+        tags: ['assets'],
+        summary: 'Bind an asset to another guardian (audited); the old guardian\'s data for it is refused from then on',
+        params: Type.Object({ site: Type.String({ minLength: 1 }), asset: Type.String({ minLength: 1 }) }),
+        body: Type.Object({
+          deviceId: Type.String({ pattern: DEVICE_ID_PATTERN.source, description: 'The guardian that reports the asset from now on' }),
+          reason: Type.String({ minLength: 1, maxLength: 500, description: 'Why (kept in the audit log)' }),
+        }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ site: Type.String(), asset: Type.String(), from: Type.Union([Type.String(), Type.Null()]), to: Type.String() }),
+          403: ErrorResponse, 409: ErrorResponse, ...errors,
+        },
+      },
+    }, async (req) => {
+      const { site, asset } = req.params;
+      const { deviceId, reason } = req.body;
+      const targetSite = claimedSite?.(deviceId);
+      if (claimedSite && targetSite !== site) {
+        throw new ApiError('bad_request', targetSite === undefined
+          ? `guardian ${deviceId} is not claimed; claim it into site ${site} first`
+          : `guardian ${deviceId} is claimed into site ${targetSite}, not ${site}`);
+      }
+      const move = registry.moveAsset(site, asset, deviceId);
+      audit.record({ actor: actorOf(req), action: 'asset.move', target: `asset:${site}/${asset}`, detail: { from: move.from, to: move.to, reason } });
+      req.log.info({ site, asset, from: move.from, to: move.to }, 'asset moved to another guardian');
+      return move;
+    });
+  }
 
   app.get('/devices', {
     schema: {

@@ -59,6 +59,9 @@ export const Device = Type.Object({
   online: Type.Boolean(),
   version: Type.String(),
   assetCount: Type.Integer(),
+  clockOffsetMs: Type.Union([Type.Integer(), Type.Null()], {
+    description: "The guardian's clock minus the server's when last measured (ms); null until measured",
+  }),
 });
 
 export const Sample = LatestValue;

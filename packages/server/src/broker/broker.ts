@@ -12,10 +12,13 @@ import type { Socket, AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import {
-  deviceMayPublish, deviceMaySubscribe, errorMessage, parseControlTopic, parseSparkplugTopic,
+  deviceMayPublish, deviceMaySubscribe, errorMessage, listenErrorOf, parseControlTopic, parseSparkplugTopic,
 } from '@shellguard/protocol';
+import { DEFAULT_DEVICE_QUOTAS, type DeviceQuotas } from '../config/config.ts';
 import { BrokerError } from './broker-error.ts';
+import { limitPacketSize } from './packet-size-limit.ts';
 import { peerIdentity } from './peer-identity.ts';
+import { MessageRateLimiter } from './message-rate.ts';
 
 export interface BrokerTlsOptions {
   /** The server certificate followed by its issuing CA (Pki.issueServerCertificate's chainPem). */
@@ -44,12 +47,22 @@ export interface BrokerOptions {
    * (claim, revocation, quarantine). certSerial is lowercase hex, as Pki reports serials.
    */
   isDeviceAllowed?: (deviceId: string, certSerial: string) => boolean;
+  /** What one device may make the broker hold (default DEFAULT_DEVICE_QUOTAS). */
+  quotas?: Pick<DeviceQuotas, 'maxPacketBytes' | 'messagesPerSecond' | 'messageBurst'>;
+  /** Injected clock for the message-rate buckets (default Date.now). */
+  now?: () => number;
 }
 
 export interface BrokerStats {
   refusedConnections: number;
   refusedPublishes: number;
   refusedSubscriptions: number;
+  /** Connections ended because a packet announced more than maxPacketBytes. */
+  oversizedPackets: number;
+  /** Retained publishes refused (devices never retain: nothing they send is kept by the broker). */
+  refusedRetained: number;
+  /** Publishes held back because their device sent faster than its message rate. */
+  throttled: number;
 }
 
 export interface Broker {
@@ -71,6 +84,11 @@ export interface Broker {
 const NOT_AUTHORIZED = 5;
 /** setTimeout's ceiling; a longer certificate just gets its session re-checked after ~24 days. */
 const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * Distinct subscriptions one device may hold. A guardian needs two (its acks, its commands);
+ * without a cap, `down/<any kind>` filters could be added without end.
+ */
+const MAX_SUBSCRIPTIONS_PER_CLIENT = 32;
 
 function notAuthorized(message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: NOT_AUTHORIZED }) as AuthenticateError;
@@ -86,7 +104,12 @@ function isDeviceBoundTopic(topic: string): boolean {
 
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const log = options.logger.child({ component: 'broker' });
-  const stats: BrokerStats = { refusedConnections: 0, refusedPublishes: 0, refusedSubscriptions: 0 };
+  const stats: BrokerStats = {
+    refusedConnections: 0, refusedPublishes: 0, refusedSubscriptions: 0, oversizedPackets: 0, refusedRetained: 0, throttled: 0,
+  };
+  const quotas = { ...DEFAULT_DEVICE_QUOTAS, ...options.quotas };
+  const now = options.now ?? Date.now;
+  const rates = new MessageRateLimiter({ perSecond: quotas.messagesPerSecond, burst: quotas.messageBurst, now });
   const onPublish = options.onPublish;
   const clients = new Map<string, Client>();
   const expiryTimers = new Map<Client, NodeJS.Timeout>();
@@ -133,9 +156,29 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     },
 
     authorizePublish(client, packet, done) {
+      // Devices never retain: a retained message is kept by the broker for every future
+      // subscriber, i.e. memory a device could fill without bound (and nothing we consume).
+      if (packet.retain) {
+        stats.refusedRetained++;
+        stats.refusedPublishes++;
+        log.warn({ deviceId: client?.id ?? null, topic: packet.topic, bytes: packet.payload?.length ?? 0 }, 'retained publish refused');
+        return done(new BrokerError('publish_refused', 'devices may not publish retained messages', { topic: packet.topic }));
+      }
       // client is null only for Will messages of sessions this broker no longer holds: no
       // verified identity to check them against, so they are dropped.
-      if (client && deviceMayPublish(client.id, packet.topic)) return done(null);
+      if (client && deviceMayPublish(client.id, packet.topic)) {
+        // Flow control instead of loss: a publish over the device's rate is authorised late.
+        // Until it is, aedes reads nothing more from that socket (it reads the next chunk only
+        // once every packet of the last one is handled), so TCP backpressure slows the device;
+        // successive waits only grow, so the order of its messages is kept.
+        const waitMs = rates.take(client.id);
+        if (waitMs > 0) {
+          stats.throttled++;
+          setTimeout(() => done(null), waitMs);
+          return;
+        }
+        return done(null);
+      }
       stats.refusedPublishes++;
       log.warn({ deviceId: client?.id ?? null, topic: packet.topic }, 'publish refused');
       // MQTT-3.3.5-2: a refused PUBLISH cannot be reported in 3.1.1; aedes closes the connection.
@@ -143,7 +186,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     },
 
     authorizeSubscribe(client, subscription, done) {
-      if (deviceMaySubscribe(client.id, subscription.topic)) return done(null, subscription);
+      const held = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
+      const within = Object.keys(held).length < MAX_SUBSCRIPTIONS_PER_CLIENT || subscription.topic in held;
+      if (deviceMaySubscribe(client.id, subscription.topic) && within) {
+        return done(null, subscription);
+      }
       stats.refusedSubscriptions++;
       log.warn({ deviceId: client.id, topic: subscription.topic }, 'subscription refused');
       // MQTT 3.1.1 §3.9.3: SUBACK return code 0x80 (failure) for this filter.
@@ -181,6 +228,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   });
   aedes.on('clientDisconnect', (client) => {
     clearTimeout(expiryTimers.get(client));
+    rates.forget(client.id);
     expiryTimers.delete(client);
     // A reconnect with the same id takes the session over; only the current one counts.
     if (clients.get(client.id) !== client) return;
@@ -216,7 +264,17 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     socket.once('close', () => sockets.delete(socket));
   });
   server.on('secureConnection', (socket: TLSSocket) => {
-    aedes.handle(socket);
+    const client = aedes.handle(socket);
+    // MQTT 3.1.1 has no maximum packet size of its own: refuse a packet as soon as its fixed
+    // header announces more than the quota, before its body is buffered.
+    try {
+      limitPacketSize(client, quotas.maxPacketBytes, (length) => {
+        stats.oversizedPackets++;
+        log.warn({ clientId: client.id, remoteAddress: socket.remoteAddress, length, limit: quotas.maxPacketBytes }, 'packet too large; connection closed');
+      });
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'connection refused');
+    }
   });
   server.on('tlsClientError', (err, socket) => {
     stats.refusedConnections++;
@@ -239,7 +297,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     });
   }).catch(async (err: unknown) => {
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    throw err;
+    throw listenErrorOf(err, { what: 'the MQTT broker', host, port: options.port, setting: 'mqtt.port in server.yaml, or --mqtt-port for shellguard demo' });
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ host, port }, 'MQTT broker listening (TLS 1.3, client certificates required)');

@@ -93,7 +93,9 @@ export const DEFAULT_DEVICE_QUOTAS: DeviceQuotas = {
   // A full batch (protocol MAX_SAMPLES_PER_BATCH samples) is well under this.
   maxPacketBytes: 1 << 20,
   maxPointsPerAsset: 1_000,
-  maxPointsPerDevice: 25_000,
+  // A gateway box reads a few dozen devices of a few hundred points each; every point costs the
+  // server a few KB (ids, latest value, live analytics), so this bounds one guardian to ~15 MB.
+  maxPointsPerDevice: 5_000,
   maxAssetsPerDevice: 500,
   messagesPerSecond: 2_000,
   messageBurst: 10_000,

@@ -10,7 +10,7 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import {
   DEVICE_ID_PATTERN, isValidId,
-  type AttestationRefusal, type ChallengeResponse, type DeviceReport, type EnrolmentResponse, type EvidenceClaims,
+  type AttestationRefusal, type ChallengeRequest, type ChallengeResponse, type DeviceReport, type EnrolmentResponse, type EvidenceClaims,
   type Measurement,
 } from '@shellguard/protocol';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -18,6 +18,7 @@ import type { IncidentInput, IncidentLog } from '../incidents/incident-log.ts';
 import type { SqliteDatabase } from '../db/database.ts';
 import { runMigrations } from '../db/migrations.ts';
 import { normaliseSerial, type CertificateIssuer } from './certificate-issuer.ts';
+import { ChallengeVerifier } from './challenge-verifier.ts';
 import { EvidenceVerifier } from './evidence-verifier.ts';
 import { AttestationError, FleetError } from './fleet-error.ts';
 import { FLEET_MIGRATIONS } from './fleet-schema.ts';
@@ -40,6 +41,8 @@ export interface FleetServiceOptions {
   certificateValidityHours?: number;
   /** Lifetime of a challenge nonce (default 60 s). */
   nonceTtlMs?: number;
+  /** How far a challenge request's issuedAt may be from `now` (default protocol's CHALLENGE_MAX_SKEW_MS, 5 min). */
+  challengeMaxSkewMs?: number;
   /** Called after a device is revoked: disconnect it from the broker now. */
   onRevoked?: (deviceId: string) => void;
   /** Called after a device is quarantined by a failed appraisal: disconnect it too. */
@@ -162,6 +165,11 @@ const COMPONENT_PATTERN = /^[a-z0-9][a-z0-9:._-]{0,127}$/;
 const DIGEST_PATTERN = /^[0-9a-f]{64}$/;
 
 const SEVERITY: Record<AttestationRefusal, IncidentInput['severity']> = {
+  // Challenge refusals are answered, logged by the route and not recorded (no write on a path
+  // anyone can call); they are listed so the map stays total.
+  challenge_proof_invalid: 'medium',
+  challenge_stale: 'low',
+  challenge_replayed: 'high',
   evidence_malformed: 'low',
   signature_invalid: 'high',
   key_mismatch: 'high',
@@ -244,6 +252,7 @@ export class FleetService {
   private readonly onRevoked: ((deviceId: string) => void) | undefined;
   private readonly onQuarantined: ((deviceId: string) => void) | undefined;
   private readonly verifier = new EvidenceVerifier();
+  private readonly challengeVerifier: ChallengeVerifier;
   private readonly nonces: NonceStore;
 
   // In-memory views of small tables, so the hot paths (broker CONNECT, appraisal) touch no disk.
@@ -275,6 +284,9 @@ export class FleetService {
     this.nonces = new NonceStore({
       now: options.now, ttlMs: options.nonceTtlMs ?? 60_000, randomBytes: options.randomBytes ?? nodeRandomBytes,
     });
+    this.challengeVerifier = new ChallengeVerifier(
+      options.challengeMaxSkewMs !== undefined ? { maxSkewMs: options.challengeMaxSkewMs } : {},
+    );
     runMigrations(this.db, 'fleet', FLEET_MIGRATIONS);
     const db = this.db;
     this.stmt = {
@@ -491,15 +503,19 @@ export class FleetService {
 
   // ---------------------------------------------------------------- attestation
 
-  /** Issues a nonce to a claimed, non-revoked device (RFC 9334 §10.2). */
-  challenge(deviceId: string): ChallengeResponse {
-    if (typeof deviceId !== 'string' || !DEVICE_ID_PATTERN.test(deviceId)) {
-      throw new AttestationError('device_unclaimed', 'not a device id (64 lowercase hex characters)');
-    }
-    const claim = this.claims.get(deviceId);
-    if (!claim) throw new AttestationError('device_unclaimed', 'this device is not claimed; claim it into a site and group first', { deviceId });
-    if (claim.state === 'revoked') throw new AttestationError('device_revoked', 'this device has been revoked', { deviceId });
-    return this.nonces.issue(deviceId);
+  /**
+   * Issues a nonce (RFC 9334 §10.2) to the holder of a device key: the request must carry a valid
+   * proof of possession (protocol/challenge-proof.ts), else challenge_proof_invalid,
+   * challenge_stale or challenge_replayed. A proven request gets the same answer whatever the
+   * device's claim state, so the challenge tells nobody whether an id is claimed, revoked or
+   * quarantined; appraisal gives the truth, to evidence signed by the key. Devices with a claim
+   * record get a stored nonce (their appraisal needs it to reach the state check); others an
+   * unrecorded one, so minted keys cannot grow memory.
+   */
+  challenge(request: ChallengeRequest): ChallengeResponse {
+    const { deviceId, requestId } = this.challengeVerifier.verify(request, this.now(), (id) => this.claims.has(id));
+    if (this.claims.has(deviceId)) return this.nonces.issue(deviceId);
+    return this.nonces.unrecorded(deviceId, requestId);
   }
 
   /**
@@ -697,7 +713,9 @@ export class FleetService {
 
   private requireGroup(id: string): GroupRecord {
     const group = typeof id === 'string' ? this.groups.get(id) : undefined;
-    if (!group) throw new FleetError('group_unknown', `no group ${String(id)}; define it first (defineGroup)`, { group: id });
+    if (!group) {
+      throw new FleetError('group_unknown', `no group ${String(id)}: create it first with \`shellguard group create ${String(id)} --site <site> --min-version <version>\``, { group: id });
+    }
     return group;
   }
 

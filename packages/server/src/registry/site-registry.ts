@@ -49,6 +49,8 @@ export interface DeviceRecord {
   online: boolean;
   version: string;
   assetCount: number;
+  /** The guardian's clock minus the server's when last measured (ms); null until measured. */
+  clockOffsetMs: number | null;
 }
 
 export interface AssetFilter {
@@ -56,9 +58,33 @@ export interface AssetFilter {
   type?: string;
 }
 
+/** An operator moved an asset from one guardian to another. */
+export interface AssetMove {
+  site: string;
+  asset: string;
+  from: string | null;
+  to: string;
+}
+
 export interface SiteRegistry {
-  /** Upserts the asset, its site and area, and replaces its point definitions with the birth's. */
-  recordAssetBirth(deviceId: string, site: string, birth: AssetBirth, now?: number): void;
+  /**
+   * Upserts the asset, its site and area, and replaces its point definitions with the birth's —
+   * only when the asset is unbound (it becomes bound to `deviceId`) or bound to `deviceId`.
+   * Returns false, changing nothing, when another guardian holds the asset.
+   */
+  recordAssetBirth(deviceId: string, site: string, birth: AssetBirth, now?: number): boolean;
+  /** The guardian an asset is bound to (memory). */
+  assetOwner(site: string, asset: string): string | undefined;
+  /**
+   * Binds an unbound asset to a guardian (its first report), with a placeholder record until its
+   * birth describes it. False when another guardian holds it.
+   */
+  bindAsset(site: string, asset: string, deviceId: string, now?: number): boolean;
+  /** Assets bound to a guardian (memory). */
+  assetsOf(deviceId: string): readonly { site: string; asset: string }[];
+  /** The operator action that moves an asset to another guardian (the caller audits it). */
+  moveAsset(site: string, asset: string, toDeviceId: string, now?: number): AssetMove;
+  recordClockOffset(deviceId: string, offsetMs: number, now?: number): void;
   recordDeviceOnline(deviceId: string, site: string, version: string, now?: number): void;
   recordDeviceOffline(deviceId: string, now?: number): void;
   /** Cheap: remembered in memory, written by `flushSeen`. */

@@ -2,8 +2,9 @@
 import type { AssetBirth, PointKind } from '@shellguard/protocol';
 import type { SqliteDatabase } from '../db/database.ts';
 import { runMigrations, type Migration } from '../db/migrations.ts';
+import { RegistryError } from './registry-error.ts';
 import type {
-  AreaRecord, AssetFilter, AssetRecord, DeviceRecord, PointRecord, SiteRecord, SiteRegistry,
+  AreaRecord, AssetFilter, AssetMove, AssetRecord, DeviceRecord, PointRecord, SiteRecord, SiteRegistry,
 } from './site-registry.ts';
 
 const MIGRATIONS: Migration[] = [
@@ -46,6 +47,13 @@ const MIGRATIONS: Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'guardian clock offsets',
+    up(db) {
+      db.exec('ALTER TABLE devices ADD COLUMN clock_offset_ms INTEGER');
+    },
+  },
 ];
 
 export interface SqliteSiteRegistryOptions {
@@ -57,6 +65,7 @@ interface AssetRow {
 }
 interface DeviceRow {
   id: string; site: string; first_seen: number; last_seen: number; online: number; version: string; asset_count: number;
+  clock_offset_ms: number | null;
 }
 
 const toAsset = (r: AssetRow): AssetRecord => ({
@@ -69,11 +78,69 @@ export class SqliteSiteRegistry implements SiteRegistry {
   private readonly now: () => number;
   private readonly seen = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** site \0 asset -> guardian: every message is checked against it. */
+  private readonly owners = new Map<string, string>();
+  private readonly assetsByDevice = new Map<string, { site: string; asset: string }[]>();
 
   constructor(db: SqliteDatabase, options: SqliteSiteRegistryOptions = {}) {
     this.db = db;
     this.now = options.now ?? Date.now;
     runMigrations(db, 'registry', MIGRATIONS);
+    for (const r of db.prepare('SELECT site, id, device_id FROM assets').all() as { site: string; id: string; device_id: string }[]) {
+      this.remember(r.site, r.id, r.device_id);
+    }
+  }
+
+  private remember(site: string, asset: string, deviceId: string): void {
+    const key = `${site}\0${asset}`;
+    const previous = this.owners.get(key);
+    if (previous === deviceId) return;
+    if (previous !== undefined) {
+      const list = this.assetsByDevice.get(previous) ?? [];
+      const i = list.findIndex((a) => a.site === site && a.asset === asset);
+      if (i >= 0) list.splice(i, 1);
+    }
+    this.owners.set(key, deviceId);
+    const list = this.assetsByDevice.get(deviceId) ?? [];
+    list.push({ site, asset });
+    this.assetsByDevice.set(deviceId, list);
+  }
+
+  assetOwner(site: string, asset: string): string | undefined {
+    return this.owners.get(`${site}\0${asset}`);
+  }
+
+  assetsOf(deviceId: string): readonly { site: string; asset: string }[] {
+    return this.assetsByDevice.get(deviceId) ?? [];
+  }
+
+  bindAsset(site: string, asset: string, deviceId: string, now = this.now()): boolean {
+    const owner = this.assetOwner(site, asset);
+    if (owner !== undefined) return owner === deviceId;
+    this.db.transaction(() => {
+      this.upsertSite(site, now);
+      this.db.prepare('INSERT INTO areas (site, id) VALUES (?, ?) ON CONFLICT DO NOTHING').run(site, 'unassigned');
+      // A placeholder until the asset's birth describes it; the binding is what matters.
+      this.db.prepare(`INSERT INTO assets (site, id, name, type, profile, area, device_id, updated_at)
+        VALUES (?, ?, ?, 'unknown', 'unknown', 'unassigned', ?, ?) ON CONFLICT (site, id) DO NOTHING`)
+        .run(site, asset, asset, deviceId, now);
+    })();
+    const stored = (this.db.prepare('SELECT device_id FROM assets WHERE site = ? AND id = ?').pluck().get(site, asset)) as string;
+    this.remember(site, asset, stored);
+    return stored === deviceId;
+  }
+
+  moveAsset(site: string, asset: string, toDeviceId: string, now = this.now()): AssetMove {
+    const from = this.assetOwner(site, asset) ?? null;
+    if (from === null) throw new RegistryError('asset_not_found', `no asset ${asset} in site ${site}`, { site, asset });
+    if (from === toDeviceId) throw new RegistryError('asset_already_bound', `asset ${site}/${asset} is already bound to ${toDeviceId}`, { site, asset });
+    this.db.prepare('UPDATE assets SET device_id = ?, updated_at = ? WHERE site = ? AND id = ?').run(toDeviceId, now, site, asset);
+    this.remember(site, asset, toDeviceId);
+    return { site, asset, from, to: toDeviceId };
+  }
+
+  recordClockOffset(deviceId: string, offsetMs: number, _now = this.now()): void {
+    this.db.prepare('UPDATE devices SET clock_offset_ms = ? WHERE id = ?').run(Math.round(offsetMs), deviceId);
   }
 
   private upsertSite(site: string, now: number): void {
@@ -87,14 +154,17 @@ export class SqliteSiteRegistry implements SiteRegistry {
       .run(deviceId, site, now, now, online ? 1 : 0, version ?? '', version ?? null);
   }
 
-  recordAssetBirth(deviceId: string, site: string, birth: AssetBirth, now = this.now()): void {
+  recordAssetBirth(deviceId: string, site: string, birth: AssetBirth, now = this.now()): boolean {
+    const owner = this.assetOwner(site, birth.asset);
+    if (owner !== undefined && owner !== deviceId) return false;
     this.db.transaction(() => {
       this.upsertSite(site, now);
       this.db.prepare('INSERT INTO areas (site, id) VALUES (?, ?) ON CONFLICT DO NOTHING').run(site, birth.area);
       this.db.prepare(`INSERT INTO assets (site, id, name, type, profile, area, device_id, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (site, id) DO UPDATE SET name = excluded.name, type = excluded.type, profile = excluded.profile,
-          area = excluded.area, device_id = excluded.device_id, updated_at = excluded.updated_at`)
+          area = excluded.area, updated_at = excluded.updated_at
+        WHERE assets.device_id = excluded.device_id`)
         .run(site, birth.asset, birth.name, birth.type, birth.profile, birth.area, deviceId, now);
       // A birth declares the asset's complete point set (Sparkplug B DBIRTH): replace the old one.
       this.db.prepare('DELETE FROM points WHERE site = ? AND asset = ?').run(site, birth.asset);
@@ -106,6 +176,8 @@ export class SqliteSiteRegistry implements SiteRegistry {
       if (!known) this.upsertDevice(deviceId, site, now, true);
       else this.db.prepare('UPDATE devices SET last_seen = MAX(last_seen, ?) WHERE id = ?').run(now, deviceId);
     })();
+    this.remember(site, birth.asset, deviceId);
+    return true;
   }
 
   recordDeviceOnline(deviceId: string, site: string, version: string, now = this.now()): void {
@@ -180,11 +252,11 @@ export class SqliteSiteRegistry implements SiteRegistry {
     const known = new Set(rows.map((r) => r.id));
     const devices = rows.map((r) => ({
       id: r.id, site: r.site, firstSeen: r.first_seen, lastSeen: Math.max(r.last_seen, this.seen.get(r.id) ?? 0),
-      online: r.online === 1, version: r.version, assetCount: r.asset_count,
+      online: r.online === 1, version: r.version, assetCount: r.asset_count, clockOffsetMs: r.clock_offset_ms,
     }));
     // Seen but not yet flushed nor born: still worth listing.
     for (const [id, at] of this.seen) {
-      if (!known.has(id)) devices.push({ id, site: '', firstSeen: at, lastSeen: at, online: true, version: '', assetCount: 0 });
+      if (!known.has(id)) devices.push({ id, site: '', firstSeen: at, lastSeen: at, online: true, version: '', assetCount: 0, clockOffsetMs: null });
     }
     return devices.sort((a, b) => a.id.localeCompare(b.id));
   }

@@ -17,8 +17,8 @@ import { runMigrations, type Migration } from '../db/migrations.ts';
 import { decodeChunk, encodeChunk, type ChunkColumns } from './chunk-codec.ts';
 import { TelemetryError } from './telemetry-error.ts';
 import type {
-  AppendResult, BatchRef, CompactionStepResult, IncomingBatch, LatestValue, PointRef, SampleBucket, StoredSample,
-  TelemetryStore,
+  AppendResult, BatchRef, CompactionStepResult, IncomingBatch, LatestValue, PointAdmission, PointRef, SampleBucket,
+  StoredSample, TelemetryStore,
 } from './telemetry-store.ts';
 
 const MIGRATIONS: Migration[] = [
@@ -68,7 +68,39 @@ const MIGRATIONS: Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'batches keyed by (device, queue epoch, seq) with a content fingerprint',
+    up(db) {
+      // Batches stored before epochs belong to the legacy epoch ''; their content is unknown (NULL).
+      db.exec(`
+        CREATE TABLE batches_v2 (
+          device_id TEXT NOT NULL,
+          epoch TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          stored_at INTEGER NOT NULL,
+          samples INTEGER NOT NULL,
+          fingerprint TEXT,
+          PRIMARY KEY (device_id, epoch, seq)
+        ) WITHOUT ROWID;
+        INSERT INTO batches_v2 (device_id, epoch, seq, stored_at, samples, fingerprint)
+          SELECT device_id, '', seq, stored_at, samples, NULL FROM batches;
+        DROP TABLE batches;
+        ALTER TABLE batches_v2 RENAME TO batches;
+      `);
+    },
+  },
 ];
+
+/**
+ * What tells a redelivery from a different batch under the same identity: the sample count and
+ * the first and last sample times. A redelivery carries the same samples; a restored queue that
+ * reuses a sequence number carries new readings, with new times.
+ */
+function fingerprintOf(b: IncomingBatch): string {
+  const n = b.samples.length;
+  return n === 0 ? '0' : `${n}:${b.samples[0]!.ts}:${b.samples[n - 1]!.ts}`;
+}
 
 /** Rows per multi-row INSERT: one statement call binds this many samples (fewer native calls). */
 const ROWS_PER_INSERT = 64;
@@ -123,6 +155,10 @@ export class SqliteTelemetryStore implements TelemetryStore {
   private eligibleRowid = 0;
 
   private readonly insertBatch: Statement;
+  private readonly selectBatchFingerprint: Statement;
+  private readonly deleteBatch: Statement;
+  /** Point ids of the batch being appended, resolved once (undefined: a point to create). */
+  private readonly scratchIds: (number | undefined)[] = [];
   private readonly insertSeries: Statement;
   private readonly insertOne: Statement;
   private readonly insertMany: Statement;
@@ -135,6 +171,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
   private readonly selectChunksOfPoint: Statement;
   private readonly appendTx: (
     batches: readonly IncomingBatch[], out: AppendResult, created: PointRef[], storedMask: boolean[],
+    admit: PointAdmission | undefined,
   ) => number;
   private readonly compactTx: (upTo: number) => CompactionStepResult;
 
@@ -146,7 +183,11 @@ export class SqliteTelemetryStore implements TelemetryStore {
     this.afterChunkWritten = options.afterChunkWritten;
     runMigrations(db, 'telemetry', MIGRATIONS);
 
-    this.insertBatch = db.prepare('INSERT OR IGNORE INTO batches (device_id, seq, stored_at, samples) VALUES (?, ?, ?, ?)');
+    this.insertBatch = db.prepare(
+      'INSERT OR IGNORE INTO batches (device_id, epoch, seq, stored_at, samples, fingerprint) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.selectBatchFingerprint = db.prepare('SELECT fingerprint FROM batches WHERE device_id = ? AND epoch = ? AND seq = ?').pluck();
+    this.deleteBatch = db.prepare('DELETE FROM batches WHERE device_id = ? AND epoch = ? AND seq = ?');
     this.insertSeries = db.prepare('INSERT INTO series (site, asset, point) VALUES (?, ?, ?)');
     this.insertOne = db.prepare('INSERT INTO samples_hot (point_id, ts, value, quality) VALUES (?, ?, ?, ?)');
     this.insertMany = db.prepare(
@@ -168,8 +209,8 @@ export class SqliteTelemetryStore implements TelemetryStore {
         WHERE point_id = ? AND start_ts >= ? AND start_ts <= ? AND end_ts >= ? ORDER BY start_ts`)
       .raw(true);
 
-    this.appendTx = db.transaction((batches, out, created, storedMask) =>
-      this.appendInTransaction(batches, out, created, storedMask));
+    this.appendTx = db.transaction((batches, out, created, storedMask, admit) =>
+      this.appendInTransaction(batches, out, created, storedMask, admit));
     this.compactTx = db.transaction((upTo: number) => this.compactInTransaction(upTo));
     this.load();
   }
@@ -226,15 +267,15 @@ export class SqliteTelemetryStore implements TelemetryStore {
     if (this.closed) throw new TelemetryError('telemetry_closed', 'the telemetry store is closed');
   }
 
-  appendBatches(batches: readonly IncomingBatch[]): AppendResult {
+  appendBatches(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): AppendResult {
     this.assertOpen();
-    const out: AppendResult = { stored: [], duplicates: [], samplesStored: 0 };
+    const out: AppendResult = { stored: [], duplicates: [], conflicts: [], refused: [], samplesStored: 0 };
     if (batches.length === 0) return out;
     const created: PointRef[] = [];
     const storedMask: boolean[] = [];
     let lastRowid: number;
     try {
-      lastRowid = this.appendTx(batches, out, created, storedMask);
+      lastRowid = this.appendTx(batches, out, created, storedMask, admitPoints);
     } catch (err) {
       // The transaction rolled back: point ids created inside it no longer exist.
       for (const ref of created) this.forget(ref);
@@ -255,28 +296,63 @@ export class SqliteTelemetryStore implements TelemetryStore {
 
   private appendInTransaction(
     batches: readonly IncomingBatch[], out: AppendResult, created: PointRef[], storedMask: boolean[],
+    admit: PointAdmission | undefined,
   ): number {
     const storedAt = this.now();
     const params = this.manyParams;
+    const ids = this.scratchIds;
     let filled = 0;
     let lastRowid = 0;
     for (const b of batches) {
-      const ref: BatchRef = { deviceId: b.deviceId, seq: b.seq };
-      const isNew = this.insertBatch.run(b.deviceId, b.seq, storedAt, b.samples.length).changes === 1;
-      storedMask.push(isNew);
+      const ref: BatchRef = { deviceId: b.deviceId, epoch: b.epoch, seq: b.seq };
+      const fingerprint = fingerprintOf(b);
+      const isNew = this.insertBatch.run(b.deviceId, b.epoch, b.seq, storedAt, b.samples.length, fingerprint).changes === 1;
       if (!isNew) {
-        out.duplicates.push(ref);
+        storedMask.push(false);
+        const known = this.selectBatchFingerprint.get(b.deviceId, b.epoch, b.seq) as string | null | undefined;
+        // NULL: stored before fingerprints existed; a redelivery is then the only explanation we can check.
+        if (known === null || known === undefined || known === fingerprint) out.duplicates.push(ref);
+        else out.conflicts.push(ref);
         continue;
       }
-      out.stored.push(ref);
-      out.samplesStored += b.samples.length;
       const a = this.assetPoints(b.site, b.asset);
-      for (const s of b.samples) {
-        let id = a.byName.get(s.point);
+      // Resolve every point once; count the ones this batch would create.
+      const n = b.samples.length;
+      let newPoints = 0;
+      let firstNew = -1;
+      for (let i = 0; i < n; i++) {
+        const id = a.byName.get(b.samples[i]!.point);
+        ids[i] = id;
         if (id === undefined) {
-          const r = this.createPoint(a, s.point);
-          created.push(r);
-          id = r.id;
+          if (firstNew < 0) firstNew = i;
+          newPoints++;
+        }
+      }
+      if (newPoints > 0) {
+        // Distinct new names (a batch may carry several samples of one new point).
+        const names = new Set<string>();
+        for (let i = firstNew; i < n; i++) if (ids[i] === undefined) names.add(b.samples[i]!.point);
+        const refusal = admit?.(b, names.size, a.byName.size);
+        if (refusal !== undefined) {
+          this.deleteBatch.run(b.deviceId, b.epoch, b.seq);
+          storedMask.push(false);
+          out.refused.push({ ref, reason: refusal });
+          continue;
+        }
+      }
+      storedMask.push(true);
+      out.stored.push(ref);
+      out.samplesStored += n;
+      for (let i = 0; i < n; i++) {
+        const s = b.samples[i]!;
+        let id = ids[i];
+        if (id === undefined) {
+          id = a.byName.get(s.point);
+          if (id === undefined) {
+            const r = this.createPoint(a, s.point);
+            created.push(r);
+            id = r.id;
+          }
         }
         const v = s.value;
         params[filled++] = id;
@@ -313,6 +389,10 @@ export class SqliteTelemetryStore implements TelemetryStore {
     this.assertOpen();
     const a = this.assetPoints(site, asset);
     return a.byName.get(point) ?? this.createPoint(a, point).id;
+  }
+
+  pointCount(site: string, asset: string): number {
+    return this.assets.get(`${site}\u0000${asset}`)?.byName.size ?? 0;
   }
 
   findPointId(site: string, asset: string, point: string): number | undefined {

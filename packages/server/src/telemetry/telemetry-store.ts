@@ -11,24 +11,39 @@ export interface IncomingBatch {
   deviceId: string;
   site: string;
   asset: string;
+  /** The guardian queue's epoch ('' for queues from before epochs). */
+  epoch: string;
   seq: number;
   samples: Sample[];
 }
 
+/** A batch is identified by (deviceId, epoch, seq): a new queue on the same device is a new sequence space. */
 export interface BatchRef {
   deviceId: string;
+  epoch: string;
   seq: number;
 }
 
 /**
- * Both lists are durable when `appendBatches` returns, and both are to be acknowledged:
- * a duplicate was stored by an earlier call (a redelivery) and was not stored again.
+ * `stored` and `duplicates` are durable when `appendBatches` returns, and both are to be
+ * acknowledged: a duplicate was stored by an earlier call (a redelivery) and was not stored again.
+ * `conflicts` reuse the identity of a stored batch with other content (a queue restored from an
+ * old copy: its sequence went backwards within its epoch): never stored, never acknowledged as
+ * stored. `refused` were turned down by the point admission (a quota); nothing of them is stored.
  */
 export interface AppendResult {
   stored: BatchRef[];
   duplicates: BatchRef[];
+  conflicts: BatchRef[];
+  refused: { ref: BatchRef; reason: string }[];
   samplesStored: number;
 }
+
+/**
+ * Asked, inside the append, before a batch that would create new points is stored: returns a
+ * refusal reason (the whole batch is then refused and nothing of it stored) or undefined to admit.
+ */
+export type PointAdmission = (batch: IncomingBatch, newPoints: number, pointsOfAsset: number) => string | undefined;
 
 /** A stored reading. Booleans are stored as 1 / 0; a failed read has `value: null`. */
 export interface StoredSample {
@@ -68,7 +83,9 @@ export interface TelemetryStore {
    * which were duplicates (same deviceId and seq as an earlier batch). Throws if the transaction
    * fails; nothing of the call is stored then, so nothing may be acknowledged.
    */
-  appendBatches(batches: readonly IncomingBatch[]): AppendResult;
+  appendBatches(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): AppendResult;
+  /** How many points an asset has (cheap: memory). */
+  pointCount(site: string, asset: string): number;
   /** The id of a point, created if the store has never seen it. Ids never change. */
   pointId(site: string, asset: string, point: string): number;
   findPointId(site: string, asset: string, point: string): number | undefined;

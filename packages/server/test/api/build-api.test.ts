@@ -39,9 +39,9 @@ beforeAll(async () => {
   const samples = Array.from({ length: 120 }, (_, i) => ({
     point: 'supply_air_temp', ts: T0 + i * 1000, value: 18 + (i % 60) / 10, quality: Quality.good,
   }));
-  store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', seq: 1, samples: samples.slice(0, 70) }]);
+  store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', epoch: 'e1', seq: 1, samples: samples.slice(0, 70) }]);
   store.compactAll(); // part of the data in chunks, the rest hot
-  store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', seq: 2, samples: samples.slice(70) }]);
+  store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', epoch: 'e1', seq: 2, samples: samples.slice(70) }]);
   tempId = store.findPointId('site-a', 'AHU-1', 'supply_air_temp')!;
 
   const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });

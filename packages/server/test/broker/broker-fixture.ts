@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { issueDeviceCertificate, openPki, type Pki, type SiteCa } from '../../src/pki/index.ts';
+import { issueDeviceCertificate, initPki, type Pki, type SiteCa } from '../../src/pki/index.ts';
 import { startBroker, type Broker, type BrokerOptions } from '../../src/broker/index.ts';
 import { makeDeviceCsr } from '../pki/device-csr.ts';
 
@@ -59,7 +59,7 @@ export interface BrokerFixture {
 
 export async function startBrokerFixture(overrides: Partial<BrokerOptions> = {}): Promise<BrokerFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-broker-'));
-  const pki = await openPki(join(dir, 'ca'), { commonName: 'Test site' });
+  const pki = await initPki(join(dir, 'ca'), { commonName: 'Test site' });
   const caFile = join(dir, 'ca', 'root.crt');
   const server = await pki.issueServerCertificate({ hostnames: ['localhost'], ips: ['127.0.0.1'], validityDays: 30 });
   const published: Published[] = [];

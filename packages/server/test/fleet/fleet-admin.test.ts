@@ -29,7 +29,9 @@ describe('FleetService administration', () => {
     it('refuses a malformed id, an unknown group, a group of another site and a second claim', () => {
       const attempt = (input: { deviceId: string; site: string; group: string }) => () => f.fleet.claim(input, 'token:eng');
       expect(attempt({ deviceId: alice.deviceId.toUpperCase(), site: 'dc1', group: 'ahu-gw' })).toThrow(expect.objectContaining({ code: 'device_id_invalid' }));
-      expect(attempt({ deviceId: alice.deviceId, site: 'dc1', group: 'nope' })).toThrow(expect.objectContaining({ code: 'group_unknown' }));
+      expect(attempt({ deviceId: alice.deviceId, site: 'dc1', group: 'nope' })).toThrow(expect.objectContaining({
+        code: 'group_unknown', message: 'no group nope: create it first with `shellguard group create nope --site <site> --min-version <version>`',
+      }));
       expect(attempt({ deviceId: alice.deviceId, site: 'dc2', group: 'ahu-gw' })).toThrow(expect.objectContaining({ code: 'group_site_mismatch' }));
       f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
       expect(attempt({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' })).toThrow(expect.objectContaining({ code: 'device_already_claimed' }));
@@ -101,7 +103,7 @@ describe('FleetService administration', () => {
 
   describe('fleetView and versionReport', () => {
     async function attest(g: TestGuardian) {
-      return f.fleet.appraise(g.evidence(f.fleet.challenge(g.deviceId).nonce, f.clock.now));
+      return f.fleet.appraise(g.evidence(f.fleet.challenge(g.challengeRequest(f.clock.now)).nonce, f.clock.now));
     }
 
     it('shows every device with claim state, last attestation, software and certificate expiry', async () => {
@@ -172,9 +174,9 @@ describe('FleetService administration', () => {
   it('keeps claims, quarantines and certificates across a restart', async () => {
     f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
     f.fleet.claim({ deviceId: bob.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
-    const res = await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.deviceId).nonce, f.clock.now));
+    const res = await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce, f.clock.now));
     bob.measurements = bob.measurements.map((m) => m.component === 'config' ? { ...m, digest: digest('tampered') } : m);
-    await expect(f.fleet.appraise(bob.evidence(f.fleet.challenge(bob.deviceId).nonce, f.clock.now))).rejects.toMatchObject({ code: 'measurements_mismatch' });
+    await expect(f.fleet.appraise(bob.evidence(f.fleet.challenge(bob.challengeRequest(f.clock.now)).nonce, f.clock.now))).rejects.toMatchObject({ code: 'measurements_mismatch' });
 
     const again = new FleetService({ db: f.db, issuer: f.issuer, audit: f.audit, incidents: f.incidents, now: () => f.clock.now });
     expect(again.isDeviceAllowed(alice.deviceId, new X509Certificate(res.certificatePem).serialNumber)).toBe(true);

@@ -73,8 +73,8 @@ describe('SqliteSiteRegistry', () => {
     registry.recordDeviceSeen('dev-1', 150);
     registry.recordDeviceSeen('dev-9', 160);
     expect(registry.listDevices()).toEqual([
-      { id: 'dev-1', site: 'site-a', firstSeen: 100, lastSeen: 150, online: true, version: '0.1.0', assetCount: 1 },
-      { id: 'dev-9', site: '', firstSeen: 160, lastSeen: 160, online: true, version: '', assetCount: 0 },
+      { id: 'dev-1', site: 'site-a', firstSeen: 100, lastSeen: 150, online: true, version: '0.1.0', assetCount: 1, clockOffsetMs: null },
+      { id: 'dev-9', site: '', firstSeen: 160, lastSeen: 160, online: true, version: '', assetCount: 0, clockOffsetMs: null },
     ]);
     registry.flushSeen();
     registry.recordDeviceOffline('dev-1', 200);
@@ -82,6 +82,32 @@ describe('SqliteSiteRegistry', () => {
     expect(dev1).toMatchObject({ online: false, lastSeen: 200, firstSeen: 100 });
     registry.recordDeviceOnline('dev-1', 'site-a', '0.2.0', 300);
     expect(registry.listDevices().find((d) => d.id === 'dev-1')).toMatchObject({ online: true, version: '0.2.0', lastSeen: 300 });
+  });
+
+  it('binds an asset to one guardian: a birth from another changes nothing, until an operator moves it', () => {
+    expect(registry.recordAssetBirth('dev-1', 'site-a', ahu, 100)).toBe(true);
+    expect(registry.recordAssetBirth('dev-2', 'site-a', { ...ahu, name: 'taken over', area: 'elsewhere' }, 200)).toBe(false);
+    expect(registry.findAssets('AHU-1', 'site-a')[0]).toMatchObject({ name: 'Air handler 1', area: 'hall-1', deviceId: 'dev-1' });
+    expect(registry.bindAsset('site-a', 'AHU-1', 'dev-2')).toBe(false);
+    expect(registry.assetsOf('dev-1')).toEqual([{ site: 'site-a', asset: 'AHU-1' }]);
+
+    expect(registry.moveAsset('site-a', 'AHU-1', 'dev-2', 300)).toEqual({ site: 'site-a', asset: 'AHU-1', from: 'dev-1', to: 'dev-2' });
+    expect(registry.assetOwner('site-a', 'AHU-1')).toBe('dev-2');
+    expect(registry.assetsOf('dev-1')).toEqual([]);
+    expect(registry.recordAssetBirth('dev-1', 'site-a', ahu, 400)).toBe(false);
+    expect(() => registry.moveAsset('site-a', 'NOPE', 'dev-2')).toThrow(/no asset NOPE/);
+
+    // The binding is in the database: a restarted registry knows it.
+    registry.close();
+    registry = new SqliteSiteRegistry(db);
+    expect(registry.assetOwner('site-a', 'AHU-1')).toBe('dev-2');
+  });
+
+  it('binds an asset reported before its birth, and lets the birth describe it', () => {
+    expect(registry.bindAsset('site-a', 'UPS-1', 'dev-1', 100)).toBe(true);
+    expect(registry.findAssets('UPS-1')[0]).toMatchObject({ deviceId: 'dev-1', type: 'unknown' });
+    expect(registry.recordAssetBirth('dev-1', 'site-a', ups, 200)).toBe(true);
+    expect(registry.findAssets('UPS-1')[0]).toMatchObject({ deviceId: 'dev-1', type: 'ups', name: 'UPS 1' });
   });
 
   it('keeps last-seen times across a restart once flushed on close', () => {

@@ -17,6 +17,6 @@ const samples = [];
 for (let p = 0; p < 5; p++) {
   for (let i = 0; i < 100; i++) samples.push({ point: `p${p}`, ts: 1_750_000_000_000 + i * 1000, value: i, quality: 192 as const });
 }
-store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', seq: 1, samples }]);
+store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', epoch: 'e1', seq: 1, samples }]);
 process.stdout.write('appended\n');
 store.compactStep();

@@ -41,7 +41,7 @@ function closeAll(): void {
 }
 
 function batch(seq: number, samples: Sample[], deviceId = 'dev-1', asset = 'AHU-1'): IncomingBatch {
-  return { deviceId, site: 'site-a', asset, seq, samples };
+  return { deviceId, site: 'site-a', asset, epoch: 'e1', seq, samples };
 }
 
 function series(point: string, from: number, count: number, step = 1000, value = (i: number) => i): Sample[] {
@@ -58,7 +58,7 @@ describe('SqliteTelemetryStore.appendBatches', () => {
       { point: 'supply_air_temp', ts: T0 + 1000, value: null, quality: Quality.bad },
     ];
     const result = store.appendBatches([batch(1, samples)]);
-    expect(result).toEqual({ stored: [{ deviceId: 'dev-1', seq: 1 }], duplicates: [], samplesStored: 4 });
+    expect(result).toEqual({ stored: [{ deviceId: 'dev-1', epoch: 'e1', seq: 1 }], duplicates: [], conflicts: [], refused: [], samplesStored: 4 });
 
     const id = store.findPointId('site-a', 'AHU-1', 'supply_air_temp')!;
     expect(store.querySamples(id, T0, T0 + 10_000, 100)).toEqual([
@@ -76,12 +76,14 @@ describe('SqliteTelemetryStore.appendBatches', () => {
   it('does not store a re-sent batch again and reports it as a duplicate', () => {
     const { store } = openStore();
     const first = store.appendBatches([batch(7, series('p', T0, 3))]);
-    expect(first.stored).toEqual([{ deviceId: 'dev-1', seq: 7 }]);
+    expect(first.stored).toEqual([{ deviceId: 'dev-1', epoch: 'e1', seq: 7 }]);
 
     const again = store.appendBatches([batch(7, series('p', T0, 3)), batch(8, series('p', T0 + 3000, 2))]);
     expect(again).toEqual({
-      stored: [{ deviceId: 'dev-1', seq: 8 }],
-      duplicates: [{ deviceId: 'dev-1', seq: 7 }],
+      stored: [{ deviceId: 'dev-1', epoch: 'e1', seq: 8 }],
+      duplicates: [{ deviceId: 'dev-1', epoch: 'e1', seq: 7 }],
+      conflicts: [],
+      refused: [],
       samplesStored: 2,
     });
     const id = store.findPointId('site-a', 'AHU-1', 'p')!;
@@ -95,9 +97,45 @@ describe('SqliteTelemetryStore.appendBatches', () => {
       batch(1, series('p', T0 + 1, 1), 'dev-2', 'AHU-2'),
       batch(1, series('p', T0, 1), 'dev-1'),
     ]);
-    expect(r.stored).toEqual([{ deviceId: 'dev-1', seq: 1 }, { deviceId: 'dev-2', seq: 1 }]);
-    expect(r.duplicates).toEqual([{ deviceId: 'dev-1', seq: 1 }]);
+    expect(r.stored).toEqual([{ deviceId: 'dev-1', epoch: 'e1', seq: 1 }, { deviceId: 'dev-2', epoch: 'e1', seq: 1 }]);
+    expect(r.duplicates).toEqual([{ deviceId: 'dev-1', epoch: 'e1', seq: 1 }]);
     expect(r.samplesStored).toBe(2);
+  });
+
+  it('tells a redelivery from another batch under the same identity, and keys batches by queue epoch', () => {
+    const { store } = openStore();
+    store.appendBatches([batch(1, series('p', T0, 3))]);
+    const r = store.appendBatches([
+      batch(1, series('p', T0, 3)), // the same batch again: a redelivery
+      { ...batch(1, series('p', T0 + 60_000, 3)), epoch: 'e2' }, // seq 1 of a new queue: new
+      batch(1, series('p', T0 + 120_000, 3)), // seq 1 of e1 with other samples: a reused sequence
+    ]);
+    expect(r.duplicates).toEqual([{ deviceId: 'dev-1', epoch: 'e1', seq: 1 }]);
+    expect(r.stored).toEqual([{ deviceId: 'dev-1', epoch: 'e2', seq: 1 }]);
+    expect(r.conflicts).toEqual([{ deviceId: 'dev-1', epoch: 'e1', seq: 1 }]);
+    const id = store.findPointId('site-a', 'AHU-1', 'p')!;
+    expect(store.querySamples(id, T0, T0 + 1e6, 100)).toHaveLength(6);
+  });
+
+  it('asks the admission before creating points, and stores nothing of a refused batch', () => {
+    const { store } = openStore();
+    const asked: [number, number][] = [];
+    const admit = (_b: IncomingBatch, newPoints: number, pointsOfAsset: number) => {
+      asked.push([newPoints, pointsOfAsset]);
+      return pointsOfAsset + newPoints > 2 ? 'point_quota_exceeded' : undefined;
+    };
+    const r = store.appendBatches([
+      batch(1, [...series('a', T0, 2), ...series('b', T0, 2)]),
+      batch(2, series('a', T0 + 5000, 2)), // no new point: not asked
+      batch(3, [...series('a', T0 + 9000, 1), ...series('c', T0, 1)]),
+    ], admit);
+    expect(asked).toEqual([[2, 0], [1, 2]]);
+    expect(r.stored.map((b) => b.seq)).toEqual([1, 2]);
+    expect(r.refused).toEqual([{ ref: { deviceId: 'dev-1', epoch: 'e1', seq: 3 }, reason: 'point_quota_exceeded' }]);
+    expect(store.findPointId('site-a', 'AHU-1', 'c')).toBeUndefined();
+    expect(store.pointCount('site-a', 'AHU-1')).toBe(2);
+    // Refused means not stored: the same batch is new again once admitted.
+    expect(store.appendBatches([batch(3, [...series('a', T0 + 9000, 1), ...series('c', T0, 1)])]).stored).toHaveLength(1);
   });
 
   it('stores nothing of a call whose transaction fails, so nothing is acknowledged', () => {
@@ -112,7 +150,7 @@ describe('SqliteTelemetryStore.appendBatches', () => {
     expect(store.findPointId('site-a', 'AHU-1', 'q')).toBeUndefined();
     // Redelivery after the failure is stored, not mistaken for a duplicate.
     const retry = store.appendBatches([batch(2, series('q', T0, 2))]);
-    expect(retry.stored).toEqual([{ deviceId: 'dev-1', seq: 2 }]);
+    expect(retry.stored).toEqual([{ deviceId: 'dev-1', epoch: 'e1', seq: 2 }]);
     const q = store.findPointId('site-a', 'AHU-1', 'q')!;
     expect(store.querySamples(q, T0, T0 + 10_000, 10)).toHaveLength(2);
   });
@@ -236,8 +274,8 @@ describe('SqliteTelemetryStore restart', () => {
     const { store } = openStore();
     expect(store.findPointId('site-a', 'AHU-1', 'a')).toBe(aId);
     const again = store.appendBatches([batch(1, series('a', T0, 10)), batch(3, series('a', T0 + 10_000, 5)), batch(4, [])]);
-    expect(again.duplicates).toEqual([{ deviceId: 'dev-1', seq: 1 }, { deviceId: 'dev-1', seq: 3 }]);
-    expect(again.stored).toEqual([{ deviceId: 'dev-1', seq: 4 }]);
+    expect(again.duplicates).toEqual([{ deviceId: 'dev-1', epoch: 'e1', seq: 1 }, { deviceId: 'dev-1', epoch: 'e1', seq: 3 }]);
+    expect(again.stored).toEqual([{ deviceId: 'dev-1', epoch: 'e1', seq: 4 }]);
     const got: StoredSample[] = store.querySamples(aId, T0, T0 + 1e6, 1000);
     expect(got.map((s) => s.value)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4]);
     expect(store.latest(aId)).toEqual({ ts: T0 + 14_000, value: 4, quality: 192 });
