@@ -246,7 +246,7 @@ describe('a fleet of guardians renewing short-lived certificates', () => {
     const received = openServerDb(serverDir);
     const receivedAt = new Map<string, number[]>();
     try {
-      for (const r of received.prepare('SELECT device_id, stored_at FROM batches').iterate() as Iterable<{ device_id: string; stored_at: number }>) {
+      for (const r of received.prepare('SELECT device_id, stored_at FROM batch_rows').iterate() as Iterable<{ device_id: string; stored_at: number }>) {
         const list = receivedAt.get(r.device_id) ?? [];
         list.push(r.stored_at);
         receivedAt.set(r.device_id, list);
@@ -258,7 +258,7 @@ describe('a fleet of guardians renewing short-lived certificates', () => {
     const db = openServerDb(serverDir);
     try {
       for (const g of guardians) {
-        storedSeqs.set(g.deviceId, (db.prepare('SELECT seq FROM batches WHERE device_id = ? ORDER BY seq').all(g.deviceId) as { seq: number }[]).map((r) => r.seq));
+        storedSeqs.set(g.deviceId, (db.prepare('SELECT seq FROM batch_rows WHERE device_id = ? ORDER BY seq').all(g.deviceId) as { seq: number }[]).map((r) => r.seq));
       }
     } finally {
       db.close();
@@ -278,7 +278,7 @@ describe('a fleet of guardians renewing short-lived certificates', () => {
     }
 
     await server!.stop();
-    const telemetry = readStoredTelemetry(serverDir);
+    const telemetry = await readStoredTelemetry(serverDir);
     // Exactly once: stored rows are exactly the samples the stored batches carried, no duplicate (point, ts).
     expect(telemetry.rowCount).toBe(telemetry.batchSampleTotal);
     const keys = new Set(telemetry.samples.map((s) => `${s.asset}/${s.point}/${s.ts}`));

@@ -284,7 +284,7 @@ describe('no loss, no duplicates', () => {
         }
       }
     }
-    const telemetry = readStoredTelemetry(serverDir);
+    const telemetry = await readStoredTelemetry(serverDir);
     expect(telemetry.rowCount, 'stored rows equal the samples of the stored batches').toBe(telemetry.batchSampleTotal);
     expect(telemetry.rowCount).toBe(expectedTotal);
     const actual = new Map<string, number>();

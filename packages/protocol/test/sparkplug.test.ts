@@ -21,6 +21,13 @@ describe('Sparkplug DDATA batches', () => {
     expect(decoded.samples).toEqual(samples);
   });
 
+  it('refuses a reading that is not a finite number, naming the batch', () => {
+    for (const value of [NaN, Infinity, -Infinity]) {
+      expect(() => decodeDeviceData(encodeDeviceData({ epoch: 'q', seq: 9 }, [{ point: 'sat', ts: 5, value, quality: Quality.good }], opts)))
+        .toThrow(expect.objectContaining({ code: 'metric_value', details: expect.objectContaining({ seq: 9 }) }));
+    }
+  });
+
   it('reads a batch without a queue epoch (a guardian from before epochs) as the legacy epoch', () => {
     const d = decodeDeviceData(encodeDeviceData({ epoch: '', seq: 7 }, [{ point: 'sat', ts: 5, value: 1, quality: Quality.good }], opts));
     expect(d).toMatchObject({ epoch: '', seq: 7, samples: [{ point: 'sat' }] });
@@ -63,7 +70,7 @@ describe('Sparkplug DDATA batches', () => {
     const sample = fc.record({
       point: fc.stringMatching(/^[a-z][a-z0-9_]{0,20}$/),
       ts: fc.integer({ min: 1, max: 2 ** 50 }),
-      value: fc.oneof(fc.double({ noNaN: true }), fc.boolean()),
+      value: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()),
       quality: fc.constantFrom(Quality.good, Quality.bad, Quality.uncertain),
     });
     const epoch = fc.oneof(fc.constant(''), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/));

@@ -105,7 +105,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   }
   if (auditTrail.keyCreated) logger.info({ keyFile: auditConfigOf(config).keyFile }, 'audit key created: back it up together with the database');
   const audit = auditTrail.log;
-  const store = new SqliteTelemetryStore(db, { now });
+  const limits = ingestLimitsOf(config);
+  const store = new SqliteTelemetryStore(db, {
+    now,
+    retention: { default: config.telemetry?.retention ?? {}, sites: config.telemetry?.sites ?? {} },
+    ...(config.telemetry?.readWorkers !== undefined ? { readWorkers: config.telemetry.readWorkers } : {}),
+    // Batch rows outlive every sample ingest would still accept, so a pruned batch is never stored twice.
+    dedupKeepMs: limits.maxAgeMs + limits.maxFutureSkewMs + 86_400_000,
+  });
   store.startMaintenance({ onError: (err) => logger.error({ err: errorMessage(err) }, 'telemetry compaction failed; will retry') });
   const registry = new SqliteSiteRegistry(db, { now });
   registry.startFlushing();
@@ -188,7 +195,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     storage,
     logger: logger.child({ part: 'ingest' }),
     now,
-    limits: ingestLimitsOf(config),
+    limits,
     quotas,
     incidents,
     // Alarms are evaluated on what was stored, once: redeliveries never raise an alarm twice.
@@ -204,14 +211,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     },
   });
   /** What is open before the broker and the API listen: closed by stop(), or at once if either cannot listen. */
-  const closeStorage = (): void => {
-    ingest.close();
+  const closeStorage = async (): Promise<void> => {
+    await ingest.close();
     clearInterval(liveFlush);
     alarms.stop();
     auditTrail.close(); // the stop anchor, while the webhooks still take deliveries
     notifier.close();
     registry.close();
-    store.close();
+    await store.close();
     db.close();
   };
   const broker = await startBroker({
@@ -228,8 +235,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     isDeviceAllowed: (deviceId, certSerial) => fleet.isDeviceAllowed(deviceId, certSerial),
     quotas,
     onClientDisconnected: (deviceId) => registry.recordDeviceOffline(deviceId, now()),
-  }).catch((err: unknown) => {
-    closeStorage();
+  }).catch(async (err: unknown) => {
+    await closeStorage();
     throw err;
   });
   brokerRef.current = broker;
@@ -250,7 +257,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   } catch (err) {
     await api.close();
     await broker.close();
-    closeStorage();
+    await closeStorage();
     throw listenErrorOf(err, { what: 'the HTTPS API', host: config.api.host, port: config.api.port, setting: 'api.port in server.yaml, or --api-port for shellguard demo' });
   }
   const address = api.server.address();
@@ -273,7 +280,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       stopped = true;
       await api.close();
       await broker.close();
-      closeStorage();
+      await closeStorage();
       logger.info('server stopped');
     },
   };

@@ -19,9 +19,9 @@ export function readStoredBatches(dataDir: string): Map<string, Map<number, numb
   if (!existsSync(file)) return out;
   const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 5_000 });
   try {
-    const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'batches'").get();
+    const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'batch_rows'").get();
     if (!hasTable) return out;
-    for (const r of db.prepare('SELECT device_id, seq, samples FROM batches').iterate() as Iterable<{ device_id: string; seq: number; samples: number }>) {
+    for (const r of db.prepare('SELECT device_id, seq, samples FROM batch_rows').iterate() as Iterable<{ device_id: string; seq: number; samples: number }>) {
       let m = out.get(r.device_id);
       if (!m) out.set(r.device_id, (m = new Map()));
       m.set(r.seq, r.samples);
@@ -43,29 +43,36 @@ export interface StoredSampleRow {
 
 export interface StoredTelemetry {
   samples: StoredSampleRow[];
-  /** Rows in the hot table plus samples inside compacted chunks, counted in SQL. */
+  /** Samples inside chunks once every head is sealed, counted in SQL. */
   rowCount: number;
   /** Sum of the `samples` column of `batches`. */
   batchSampleTotal: number;
 }
 
-/** Every stored sample, read through the server's own store. Only once the server has stopped. */
-export function readStoredTelemetry(dataDir: string): StoredTelemetry {
+/**
+ * Every stored sample, read through the server's own store, and the rows counted in SQL. Only
+ * once the server has stopped: the store is opened (its log replayed into heads), every head is
+ * sealed, so all samples are in chunks and `rowCount` counts each exactly as often as it is stored.
+ */
+export async function readStoredTelemetry(dataDir: string): Promise<StoredTelemetry> {
   const db = openDatabase(serverDbFile(dataDir));
   try {
-    const store = new SqliteTelemetryStore(db);
+    const store = new SqliteTelemetryStore(db, { readWorkers: 0 });
     const series = db.prepare('SELECT id, site, asset, point FROM series').all() as { id: number; site: string; asset: string; point: string }[];
     const samples: StoredSampleRow[] = [];
     for (const s of series) {
-      for (const x of store.querySamples(s.id, 0, Number.MAX_SAFE_INTEGER, 10_000_000)) {
+      for (const x of await store.querySamples(s.id, 0, Number.MAX_SAFE_INTEGER, 10_000_000)) {
         samples.push({ site: s.site, asset: s.asset, point: s.point, ts: x.ts, value: x.value, quality: x.quality });
       }
     }
-    const hot = (db.prepare('SELECT count(*) AS n FROM samples_hot').get() as { n: number }).n;
+    store.sealAll();
+    store.checkpoint();
     const chunked = (db.prepare('SELECT coalesce(sum(count), 0) AS n FROM chunks').get() as { n: number }).n;
+    const logged = (db.prepare('SELECT count(*) AS n FROM sample_log').get() as { n: number }).n;
+    if (logged !== 0) throw new Error(`${logged} sample log rows left after sealing every head`);
     const batchSampleTotal = (db.prepare('SELECT coalesce(sum(samples), 0) AS n FROM batches').get() as { n: number }).n;
-    store.close();
-    return { samples, rowCount: hot + chunked, batchSampleTotal };
+    await store.close();
+    return { samples, rowCount: chunked, batchSampleTotal };
   } finally {
     db.close();
   }

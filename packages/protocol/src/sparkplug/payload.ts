@@ -133,11 +133,12 @@ function metricValue(m: MetricMessage, index: number): number | boolean | null {
   if (m.is_null) return null;
   const v = (m as MetricMessage & { value?: string }).value;
   switch (m.datatype) {
+    // A reading is a finite number: NaN and the infinities are refused (a failed read is null).
     case DataType.Double:
-      if (v !== 'double_value') break;
+      if (v !== 'double_value' || !Number.isFinite(m.double_value)) break;
       return m.double_value!;
     case DataType.Float:
-      if (v !== 'float_value') break;
+      if (v !== 'float_value' || !Number.isFinite(m.float_value)) break;
       return m.float_value!;
     case DataType.Boolean:
       if (v !== 'boolean_value') break;

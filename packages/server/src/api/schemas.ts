@@ -76,14 +76,39 @@ export const Bucket = Type.Object({
 
 export const PointIdParams = Type.Object({ pointId: Type.Integer({ minimum: 1 }) });
 
+const TimeParam = (what: string) => Type.Optional(Type.String({
+  maxLength: 40,
+  description: `${what}: epoch ms, ISO 8601 (2026-12-01T08:00:00Z) or relative to now (now, -24h, now-15m)`,
+}));
+
 export const SamplesQuery = Type.Object({
-  from: Type.Optional(Type.Integer({ description: 'Epoch ms, inclusive; default: one hour before `to`' })),
-  to: Type.Optional(Type.Integer({ description: 'Epoch ms, inclusive; default: now' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000, description: 'Raw samples only' })),
+  from: TimeParam('Start, inclusive; default: one hour before `to`'),
+  to: TimeParam('End, inclusive; default: now'),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000, description: 'Raw samples per point, at most (the earliest)' })),
   // Checked by parseBucket rather than a pattern, so a mistake gets a message a person can act on.
   bucket: Type.Optional(Type.String({
     maxLength: 16,
     description: 'Aggregate into buckets of this width: milliseconds (`60000`) or `30s`, `1m`, `5m`, `1h`, `1d`',
+  })),
+  format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], {
+    description: 'json (default) or csv; `Accept: text/csv` asks for CSV too',
+  })),
+});
+
+export const SeriesQuery = Type.Object({
+  ...SamplesQuery.properties,
+  points: Type.Optional(Type.String({ maxLength: 2000, description: 'Point ids, comma-separated (at most 100)' })),
+  series: Type.Optional(Type.String({ maxLength: 20_000, description: 'Points by name, `site/asset/point`, comma-separated (at most 100)' })),
+});
+
+export const SeriesResponse = Type.Object({
+  from: Type.Integer(),
+  to: Type.Integer(),
+  bucketMs: Type.Optional(Type.Integer()),
+  series: Type.Array(Type.Object({
+    point: PointRef,
+    samples: Type.Optional(Type.Array(Sample)),
+    buckets: Type.Optional(Type.Array(Bucket)),
   })),
 });
 

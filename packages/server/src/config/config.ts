@@ -59,6 +59,22 @@ export interface AuditConfig {
   anchorIntervalMs: number;
 }
 
+/** How long telemetry is kept, per resolution (ms). */
+export interface RetentionConfig {
+  rawMs: number;
+  minuteMs: number;
+  hourMs: number;
+}
+
+export interface TelemetryConfig {
+  /** The default for every site. */
+  retention: Partial<RetentionConfig>;
+  /** Per-site overrides. */
+  sites: Record<string, Partial<RetentionConfig>>;
+  /** Threads that answer reads on their own connections (default 1). */
+  readWorkers?: number;
+}
+
 export interface ServerConfig {
   /** Where the database and the server's own TLS key live. */
   dataDir: string;
@@ -78,6 +94,8 @@ export interface ServerConfig {
   quotas?: Partial<DeviceQuotas>;
   /** Defaults: files in dataDir (see AuditConfig). */
   audit?: Partial<AuditConfig>;
+  /** Defaults: raw 90 days, minute roll-ups 400 days, hour roll-ups 10 years; one read worker. */
+  telemetry?: TelemetryConfig;
 }
 
 const SECOND = 1000;
@@ -185,7 +203,7 @@ function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): Par
 
 export function validateServerConfig(doc: unknown, source: string, baseDir: string): ServerConfig {
   const r: Reader = new Reader(source, baseDir);
-  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit']);
+  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry']);
   const tls = r.section('tls', d.tls, ['hostnames', 'ips']);
   const alarms = r.section('alarms', d.alarms, ['webhooks']);
   const webhooksRaw: unknown = alarms.webhooks ?? [];
@@ -214,6 +232,20 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
     'maxPacketBytes', 'maxPointsPerAsset', 'maxPointsPerDevice', 'maxAssetsPerDevice', 'messagesPerSecond', 'messageBurst',
   ]);
   const audit = r.section('audit', d.audit, ['keyFile', 'anchorFile', 'anchorEveryEvents', 'anchorIntervalSeconds']);
+
+  const telemetry = r.section('telemetry', d.telemetry, ['retention', 'sites', 'readWorkers']);
+  const retention = (at: string, v: unknown): Partial<RetentionConfig> => {
+    const o = r.section(at, v, ['rawDays', 'minuteDays', 'hourDays']);
+    const days = (k: string) => {
+      const n = r.int(`${at}.${k}`, o[k], 1, 36_500);
+      return n === undefined ? undefined : n * DAY;
+    };
+    return defined<RetentionConfig>({ rawMs: days('rawDays'), minuteMs: days('minuteDays'), hourMs: days('hourDays') });
+  };
+  const sitesRaw = r.section('telemetry.sites', telemetry.sites, Object.keys((telemetry.sites ?? {}) as Obj));
+  const sites: Record<string, Partial<RetentionConfig>> = {};
+  for (const [site, v] of Object.entries(sitesRaw)) sites[site] = retention(`telemetry.sites.${site}`, v);
+  const readWorkers = r.int('telemetry.readWorkers', telemetry.readWorkers, 0, 16);
 
   const dataDir = r.dir('dataDir', d.dataDir);
   return {
@@ -248,6 +280,11 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
       anchorEveryEvents: r.int('audit.anchorEveryEvents', audit.anchorEveryEvents, 1, 1_000_000),
       anchorIntervalMs: seconds('audit.anchorIntervalSeconds', audit.anchorIntervalSeconds, 1, 86_400),
     }),
+    telemetry: {
+      retention: retention('telemetry.retention', telemetry.retention),
+      sites,
+      ...(readWorkers !== undefined ? { readWorkers } : {}),
+    },
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 
-/** The handle domains share. Only `db/`, `telemetry/`, `registry/` and `auth/` see the driver type. */
+/** The handle domains share (issue 12 puts every domain's persistence behind a port). */
 export type SqliteDatabase = Database.Database;
 
 export interface OpenDatabaseOptions {
@@ -36,6 +36,9 @@ export interface OpenDatabaseOptions {
 export function openDatabase(file: string, options: OpenDatabaseOptions = {}): SqliteDatabase {
   const db = new Database(file);
   try {
+    // A new file frees pages incrementally (the telemetry store's retention gives them back a
+    // little at a time); it can only be chosen before the first table exists.
+    if ((db.pragma('page_count', { simple: true }) as number) === 0) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5_000))}`);

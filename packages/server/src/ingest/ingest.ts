@@ -33,7 +33,7 @@ export interface IngestStorage {
    * Stores new batches in one transaction (see TelemetryStore.appendBatches): batches stored
    * earlier are duplicates, not stored again; all outcomes are durable when this returns.
    */
-  storeBatches(batches: IncomingBatch[], admitPoints: PointAdmission): AppendResult;
+  storeBatches(batches: IncomingBatch[], admitPoints: PointAdmission): Promise<AppendResult>;
   /** Called only for an asset bound to `deviceId`. */
   recordAssetBirth(deviceId: string, site: string, birth: AssetBirth, now: number): void;
   recordDeviceOnline(deviceId: string, site: string, version: string, now: number): void;
@@ -133,6 +133,8 @@ export class Ingest {
   /** deviceId \0 epoch -> refused batches to report in the next ack. */
   private pendingRejections = new Map<AckKey, { seq: number; reason: string }[]>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** Flushes run one after another: each waits for the one before it to be stored and acknowledged. */
+  private flushChain: Promise<void> = Promise.resolve();
   private readonly logBudget = new Map<string, { windowStart: number; count: number }>();
   private readonly incidentRaisedAt = new Map<string, number>();
   private readonly clockOffsets = new Map<string, number>();
@@ -352,27 +354,35 @@ export class Ingest {
     if (this.pendingSamples >= this.maxPendingSamples) {
       if (this.flushTimer) clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
-      this.flush();
+      void this.flush();
       return;
     }
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
-      this.flush();
+      void this.flush();
     }, this.flushIntervalMs);
   }
 
-  /** Writes everything pending in one transaction, then acknowledges. */
-  flush(): void {
+  /**
+   * Writes everything pending in one transaction, then acknowledges. What arrives meanwhile waits
+   * for the next flush. Resolves once this flush's acknowledgements are sent; never rejects.
+   */
+  flush(): Promise<void> {
     const batches = this.pending;
     const rejections = this.pendingRejections;
     this.pending = [];
     this.pendingSamples = 0;
     this.pendingRejections = new Map();
+    this.flushChain = this.flushChain.then(() => this.store(batches, rejections));
+    return this.flushChain;
+  }
+
+  private async store(batches: IncomingBatch[], rejections: Map<AckKey, { seq: number; reason: string }[]>): Promise<void> {
     const acks = new Map<AckKey, number[]>();
     if (batches.length > 0) {
       let outcome: AppendResult;
       try {
-        outcome = this.storage.storeBatches(batches, this.admitPoints);
+        outcome = await this.storage.storeBatches(batches, this.admitPoints);
       } catch (err) {
         // Nothing is acknowledged, so guardians keep these batches and send them again.
         this.stats_.storeFailures += 1;
@@ -432,10 +442,11 @@ export class Ingest {
     };
   }
 
-  close(): void {
+  /** Stores and acknowledges what is pending. */
+  close(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    this.flush();
+    return this.flush();
   }
 }
 

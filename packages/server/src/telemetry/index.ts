@@ -1,7 +1,9 @@
 export type {
   TelemetryStore, IncomingBatch, BatchRef, AppendResult, StoredSample, LatestValue, SampleBucket, PointRef,
-  CompactionStepResult, PointAdmission,
+  PointAdmission, SeriesExport, StorageReport, SiteStorage, RetentionPolicy,
 } from './telemetry-store.ts';
-export { SqliteTelemetryStore, type SqliteTelemetryStoreOptions, type MaintenanceOptions } from './sqlite-telemetry-store.ts';
+export {
+  SqliteTelemetryStore, DEFAULT_RETENTION, type SqliteTelemetryStoreOptions, type MaintenanceOptions, type SealResult,
+} from './sqlite-telemetry-store.ts';
 export { TelemetryError, type TelemetryErrorCode } from './telemetry-error.ts';
-export { encodeChunk, decodeChunk, type ChunkColumns } from './chunk-codec.ts';
+export { encodeChunk, decodeChunk, summarize, type SampleColumns, type ChunkSummary } from './codec/chunk-codec.ts';

@@ -1,246 +1,315 @@
 /**
- * The embedded telemetry store (ARCHITECTURE.md §5).
+ * The embedded telemetry store (ARCHITECTURE.md §5), laid out as time-series engines are
+ * (Gorilla §4; Prometheus' head block and WAL):
  *
- * Write path: samples are appended in arrival order to `samples_hot`, a rowid table with no other
- * index, so every insert lands at the right edge of one B-tree (the ~550k rows/s case rather than
- * the ~100k rows/s of a (point, ts) key). De-duplication costs one row per *batch* in `batches`.
- *
- * Read path: a background compactor moves hot rows older than `hotRetentionMs` (by arrival) into
- * `chunks`, one compressed blob per point and time span, indexed by (point_id, start_ts). Queries
- * read the chunks of the point plus the (small) hot table. Each compaction step is one transaction
- * that inserts the chunks and deletes exactly the hot rows it encoded, so a crash at any moment
- * leaves every sample in exactly one of the two places.
+ * - **Write path.** An append writes its de-duplication rows and ONE sample-log row holding all
+ *   its samples in columns, in one transaction; after the commit the samples join their points'
+ *   in-memory heads. A batch is acknowledged only after that commit.
+ * - **Sealing.** In the background, a head that holds SEAL_SAMPLES samples or spans SEAL_SPAN_MS
+ *   is encoded into one compressed chunk with its min/max/sum/count, and its samples' minute and
+ *   hour roll-ups are merged, in one transaction that also records up to which log row the point
+ *   is sealed. A point that reports rarely has its head copied to the spill table instead, so the
+ *   log does not have to keep it. The log is then truncated below the oldest head.
+ * - **Reads** take a snapshot of the point's head and the highest chunk id on this thread, defer
+ *   sealing of that point until they finish, and run in read workers on their own connections.
+ * - **Restart** reads the spill table and replays the log rows above each point's sealed mark:
+ *   every sample is in exactly one place whatever moment the process died at.
+ * - **Retention** deletes raw chunks and roll-ups older than each site's policy; batch rows of the
+ *   de-duplication table are pruned once no redelivery of them could be accepted any more.
  */
+import { EventEmitter } from 'node:events';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../db/database.ts';
-import { runMigrations, type Migration } from '../db/migrations.ts';
-import { decodeChunk, encodeChunk, type ChunkColumns } from './chunk-codec.ts';
+import { runMigrations } from '../db/migrations.ts';
+import { decodeChunk, encodeChunk, summarize, type SampleColumns } from './codec/chunk-codec.ts';
+import {
+  MAX_CHUNK_SAMPLES, MAX_CHUNK_SPAN_MS, ROLLUP_RESOLUTIONS, SEAL_SAMPLES, SEAL_SPAN_MS, TELEMETRY_MIGRATIONS, hasLegacyRows,
+  rollupTable,
+} from './layout.ts';
+import { PointHead } from './point-head.ts';
+import { ReadPool } from './read-pool.ts';
+import { exportPieces, readBuckets, readRaw } from './read-service.ts';
+import { LogRecordBuilder, decodeLogRecord } from './sample-log.ts';
+import { SeriesReader, type BucketColumns } from './series-reader.ts';
 import { TelemetryError } from './telemetry-error.ts';
 import type {
-  AppendResult, BatchRef, CompactionStepResult, IncomingBatch, LatestValue, PointAdmission, PointRef, SampleBucket,
-  StoredSample, TelemetryStore,
+  AppendResult, BatchRef, IncomingBatch, LatestValue, PointAdmission, PointRef, RetentionPolicy, SampleBucket, SeriesExport,
+  SiteStorage, StorageReport, StoredSample, TelemetryStore,
 } from './telemetry-store.ts';
 
-const MIGRATIONS: Migration[] = [
-  {
-    version: 1,
-    description: 'series ids, batch de-duplication, hot samples, chunks, latest values',
-    up(db) {
-      db.exec(`
-        CREATE TABLE series (
-          id INTEGER PRIMARY KEY,
-          site TEXT NOT NULL,
-          asset TEXT NOT NULL,
-          point TEXT NOT NULL,
-          UNIQUE (site, asset, point)
-        );
-        CREATE TABLE batches (
-          device_id TEXT NOT NULL,
-          seq INTEGER NOT NULL,
-          stored_at INTEGER NOT NULL,
-          samples INTEGER NOT NULL,
-          PRIMARY KEY (device_id, seq)
-        ) WITHOUT ROWID;
-        -- AUTOINCREMENT: ids must never be reused after compaction empties the table, because
-        -- compaction decides what is old enough by id (arrival order).
-        CREATE TABLE samples_hot (
-          id INTEGER PRIMARY KEY AUTOINCREMENT,
-          point_id INTEGER NOT NULL,
-          ts INTEGER NOT NULL,
-          value REAL,
-          quality INTEGER NOT NULL
-        );
-        CREATE TABLE chunks (
-          id INTEGER PRIMARY KEY,
-          point_id INTEGER NOT NULL,
-          start_ts INTEGER NOT NULL,
-          end_ts INTEGER NOT NULL,
-          count INTEGER NOT NULL,
-          data BLOB NOT NULL
-        );
-        CREATE INDEX chunks_by_point ON chunks (point_id, start_ts);
-        CREATE TABLE latest (
-          point_id INTEGER PRIMARY KEY,
-          ts INTEGER NOT NULL,
-          value REAL,
-          quality INTEGER NOT NULL
-        );
-      `);
-    },
-  },
-  {
-    version: 2,
-    description: 'batches keyed by (device, queue epoch, seq) with a content fingerprint',
-    up(db) {
-      // Batches stored before epochs belong to the legacy epoch ''; their content is unknown (NULL).
-      db.exec(`
-        CREATE TABLE batches_v2 (
-          device_id TEXT NOT NULL,
-          epoch TEXT NOT NULL,
-          seq INTEGER NOT NULL,
-          stored_at INTEGER NOT NULL,
-          samples INTEGER NOT NULL,
-          fingerprint TEXT,
-          PRIMARY KEY (device_id, epoch, seq)
-        ) WITHOUT ROWID;
-        INSERT INTO batches_v2 (device_id, epoch, seq, stored_at, samples, fingerprint)
-          SELECT device_id, '', seq, stored_at, samples, NULL FROM batches;
-        DROP TABLE batches;
-        ALTER TABLE batches_v2 RENAME TO batches;
-      `);
-    },
-  },
-];
+const DAY = 86_400_000;
 
-/**
- * What tells a redelivery from a different batch under the same identity: the sample count and
- * the first and last sample times. A redelivery carries the same samples; a restored queue that
- * reuses a sequence number carries new readings, with new times.
- */
-function fingerprintOf(b: IncomingBatch): string {
-  const n = b.samples.length;
-  return n === 0 ? '0' : `${n}:${b.samples[0]!.ts}:${b.samples[n - 1]!.ts}`;
-}
-
-/** Rows per multi-row INSERT: one statement call binds this many samples (fewer native calls). */
-const ROWS_PER_INSERT = 64;
-/** A chunk never spans more than this, so a range query can bound its index scan. */
-const MAX_CHUNK_SPAN_MS = 3_600_000;
-const MAX_CHUNK_SAMPLES = 4_096;
+export const DEFAULT_RETENTION: RetentionPolicy = { rawMs: 90 * DAY, minuteMs: 400 * DAY, hourMs: 3650 * DAY };
 
 export interface SqliteTelemetryStoreOptions {
   now?: () => number;
-  /** Hot rows stay uncompacted at least this long after they arrived (default 60 s). */
-  hotRetentionMs?: number;
-  /** Hot rows moved per compaction step, i.e. per transaction (default 20 000). */
-  compactionStepRows?: number;
-  /** Test seam: called after each chunk is written inside a compaction transaction. */
+  /** Read workers with their own connections (default 1); 0 reads in this thread. */
+  readWorkers?: number;
+  /** Raw and roll-up retention: a default and per-site overrides. */
+  retention?: { default?: Partial<RetentionPolicy>; sites?: Record<string, Partial<RetentionPolicy>> };
+  /**
+   * Batch rows are kept at least this long after they were stored (default 37 days): longer than
+   * ingest accepts a sample's age, so a redelivery of a pruned batch is refused for its age.
+   */
+  dedupKeepMs?: number;
+  /** A head whose oldest sample arrived this long ago is spilled (default 5 min). */
+  spillAfterMs?: number;
+  /** Test seams: sealing thresholds. */
+  sealSamples?: number;
+  sealSpanMs?: number;
+  /** Test seam: called after each chunk is written inside a sealing transaction. */
   afterChunkWritten?: () => void;
 }
 
 export interface MaintenanceOptions {
-  /** How often compaction and the latest-value flush run (default 1 s). */
+  /** How often sealing runs (default 250 ms); checkpoints, retention and pruning follow from it. */
   intervalMs?: number;
-  /** Called when a maintenance tick throws (e.g. disk full); maintenance continues next tick. */
+  /** Longest a sealing slice keeps the thread before yielding to ingest (default 15 ms). */
+  sliceMs?: number;
+  /** Called when a maintenance step throws (e.g. disk full); maintenance continues. */
   onError?: (err: unknown) => void;
+}
+
+export interface SealResult {
+  pointsSealed: number;
+  chunksWritten: number;
+  samplesSealed: number;
 }
 
 interface AssetPoints {
   site: string;
   asset: string;
-  byName: Map<string, number>;
+  byName: Map<string, PointHead>;
 }
 
-interface Watermark {
-  rowid: number;
-  at: number;
+interface SiteCounters {
+  chunkBytes: number;
+  chunkSamples: number;
+  /** Samples stored per minute over the last hour (ring) for the rate. */
+  perMinute: Float64Array;
+  minuteIndex: number;
+}
+
+const EMPTY_HEAD: SampleColumns = { count: 0, ts: new Float64Array(0), value: new Float64Array(0), quality: new Uint8Array(0) };
+const CHECKPOINT_EVERY_MS = 5_000;
+const RETENTION_EVERY_MS = 3_600_000;
+const LATEST_FLUSH_EVERY_MS = 5_000;
+const RETENTION_POINTS_PER_STEP = 500;
+
+/**
+ * What tells a redelivery from a different batch under the same identity (see
+ * AppendResult.conflicts): the sample count and the first and last sample times, hashed into a
+ * safe integer (a redelivery carries the same samples; a restored queue reusing a seq, new readings).
+ */
+function fingerprintOf(b: IncomingBatch): number {
+  const n = b.samples.length;
+  if (n === 0) return 0;
+  let h = 0x811c9dc5 ^ n;
+  for (const t of [b.samples[0]!.ts, b.samples[n - 1]!.ts]) {
+    // FNV-1a over the two halves of each time (exact for safe integers), folded to 52 bits.
+    const lo = t % 0x100000000;
+    const hi = Math.floor(t / 0x100000000);
+    h = Math.imul(h ^ lo, 0x01000193) >>> 0;
+    h = Math.imul(h ^ hi, 0x01000193) >>> 0;
+  }
+  return h * 0x100000 + (n % 0x100000);
+}
+
+function toStored(v: number | boolean | null): number {
+  return v === null ? NaN : typeof v === 'boolean' ? (v ? 1 : 0) : v;
 }
 
 export class SqliteTelemetryStore implements TelemetryStore {
   private readonly db: SqliteDatabase;
   private readonly now: () => number;
-  private readonly hotRetentionMs: number;
-  private readonly stepRows: number;
+  private readonly sealSamples: number;
+  private readonly sealSpanMs: number;
+  private readonly spillAfterMs: number;
+  private readonly dedupKeepMs: number;
+  private readonly retention: { default: RetentionPolicy; sites: Record<string, Partial<RetentionPolicy>> };
   private readonly afterChunkWritten: (() => void) | undefined;
+  private readonly pool: ReadPool | undefined;
+  private readonly localReader: SeriesReader;
   private closed = false;
   private maintenanceTimer: NodeJS.Timeout | undefined;
+  /** Emits 'sealed' after each sealing transaction (tests wait on it). */
+  readonly events = new EventEmitter();
 
-  /** site \u0000 asset → that asset's point name → id. Loaded whole at open (one row per point). */
   private readonly assets = new Map<string, AssetPoints>();
-  private readonly refs = new Map<number, PointRef>();
-  private readonly latestValues = new Map<number, LatestValue>();
-  private readonly dirtyLatest = new Set<number>();
-  /** Highest hot rowid at each append, so compaction can tell which rows arrived long enough ago. */
-  private readonly watermarks: Watermark[] = [];
-  private eligibleRowid = 0;
+  /** Every known point, by id: its ref, latest value and head. */
+  private readonly heads = new Map<number, PointHead>();
+  /** Points whose latest value the table lags. */
+  private dirtyLatest: PointHead[] = [];
+  /** Points whose head reached a sealing threshold. */
+  private readonly toSeal = new Set<number>();
+  /** Per point, the log row up to which its samples are sealed into chunks. */
+  private readonly sealedThrough = new Map<number, number>();
+  /** Readers in flight per point: sealing of these points waits for them. */
+  private readonly readers = new Map<number, number>();
+  private readonly sites = new Map<string, SiteCounters>();
+  /** (device, epoch) -> its batch source id. */
+  private readonly sources = new Map<string, number>();
+  /** Per batch source, the highest seq stored since the last batch mark. */
+  private readonly seqHigh = new Map<number, number>();
+  private lastLogId = 0;
+  private maxChunkId = 0;
+  private batchRows = 0;
+  private readonly log = new LogRecordBuilder();
+  /** The point of each sample of the log record being built (same index). */
+  private logHeads: PointHead[] = [];
+  private readonly scratchIds: (PointHead | undefined)[] = [];
+  private readonly createdSources: string[] = [];
+  private retentionCursor = -1;
 
-  private readonly insertBatch: Statement;
-  private readonly selectBatchFingerprint: Statement;
-  private readonly deleteBatch: Statement;
-  /** Point ids of the batch being appended, resolved once (undefined: a point to create). */
-  private readonly scratchIds: (number | undefined)[] = [];
-  private readonly insertSeries: Statement;
-  private readonly insertOne: Statement;
-  private readonly insertMany: Statement;
-  private readonly manyParams: unknown[] = new Array(ROWS_PER_INSERT * 4);
-  private readonly selectHotForCompaction: Statement;
-  private readonly deleteHotUpTo: Statement;
-  private readonly insertChunk: Statement;
-  private readonly upsertLatest: Statement;
-  private readonly selectHotOfPoint: Statement;
-  private readonly selectChunksOfPoint: Statement;
-  private readonly appendTx: (
-    batches: readonly IncomingBatch[], out: AppendResult, created: PointRef[], storedMask: boolean[],
-    admit: PointAdmission | undefined,
-  ) => number;
-  private readonly compactTx: (upTo: number) => CompactionStepResult;
+  private readonly stmt: Record<string, Statement>;
+  private readonly appendTx: (batches: readonly IncomingBatch[], out: AppendResult, created: PointRef[], admit: PointAdmission | undefined) => void;
 
   constructor(db: SqliteDatabase, options: SqliteTelemetryStoreOptions = {}) {
     this.db = db;
     this.now = options.now ?? Date.now;
-    this.hotRetentionMs = options.hotRetentionMs ?? 60_000;
-    this.stepRows = options.compactionStepRows ?? 20_000;
+    this.sealSamples = options.sealSamples ?? SEAL_SAMPLES;
+    this.sealSpanMs = Math.min(options.sealSpanMs ?? SEAL_SPAN_MS, MAX_CHUNK_SPAN_MS);
+    this.spillAfterMs = options.spillAfterMs ?? 300_000;
+    this.dedupKeepMs = options.dedupKeepMs ?? 37 * DAY;
+    this.retention = {
+      default: { ...DEFAULT_RETENTION, ...options.retention?.default },
+      sites: { ...options.retention?.sites },
+    };
     this.afterChunkWritten = options.afterChunkWritten;
-    runMigrations(db, 'telemetry', MIGRATIONS);
-
-    this.insertBatch = db.prepare(
-      'INSERT OR IGNORE INTO batches (device_id, epoch, seq, stored_at, samples, fingerprint) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.selectBatchFingerprint = db.prepare('SELECT fingerprint FROM batches WHERE device_id = ? AND epoch = ? AND seq = ?').pluck();
-    this.deleteBatch = db.prepare('DELETE FROM batches WHERE device_id = ? AND epoch = ? AND seq = ?');
-    this.insertSeries = db.prepare('INSERT INTO series (site, asset, point) VALUES (?, ?, ?)');
-    this.insertOne = db.prepare('INSERT INTO samples_hot (point_id, ts, value, quality) VALUES (?, ?, ?, ?)');
-    this.insertMany = db.prepare(
-      `INSERT INTO samples_hot (point_id, ts, value, quality) VALUES ${new Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?)').join(', ')}`,
-    );
-    this.selectHotForCompaction = db
-      .prepare('SELECT rowid, point_id, ts, value, quality FROM samples_hot WHERE rowid <= ? ORDER BY rowid LIMIT ?')
-      .raw(true);
-    this.deleteHotUpTo = db.prepare('DELETE FROM samples_hot WHERE rowid <= ?');
-    this.insertChunk = db.prepare('INSERT INTO chunks (point_id, start_ts, end_ts, count, data) VALUES (?, ?, ?, ?, ?)');
-    this.upsertLatest = db.prepare(`INSERT INTO latest (point_id, ts, value, quality) VALUES (?, ?, ?, ?)
-      ON CONFLICT (point_id) DO UPDATE SET ts = excluded.ts, value = excluded.value, quality = excluded.quality
-      WHERE excluded.ts >= latest.ts`);
-    this.selectHotOfPoint = db
-      .prepare('SELECT ts, value, quality FROM samples_hot WHERE point_id = ? AND ts >= ? AND ts <= ?')
-      .raw(true);
-    this.selectChunksOfPoint = db
-      .prepare(`SELECT start_ts, end_ts, data FROM chunks
-        WHERE point_id = ? AND start_ts >= ? AND start_ts <= ? AND end_ts >= ? ORDER BY start_ts`)
-      .raw(true);
-
-    this.appendTx = db.transaction((batches, out, created, storedMask, admit) =>
-      this.appendInTransaction(batches, out, created, storedMask, admit));
-    this.compactTx = db.transaction((upTo: number) => this.compactInTransaction(upTo));
+    runMigrations(db, 'telemetry', TELEMETRY_MIGRATIONS);
+    this.stmt = {
+      insertSource: db.prepare('INSERT INTO batch_sources (device_id, epoch) VALUES (?, ?)'),
+      insertBatch: db.prepare('INSERT OR IGNORE INTO batches (source, seq, stored_at, samples, fingerprint) VALUES (?, ?, ?, ?, ?)'),
+      batchFingerprint: db.prepare('SELECT fingerprint FROM batches WHERE source = ? AND seq = ?').pluck(),
+      deleteBatch: db.prepare('DELETE FROM batches WHERE source = ? AND seq = ?'),
+      insertSeries: db.prepare('INSERT INTO series (site, asset, point) VALUES (?, ?, ?)'),
+      insertPointState: db.prepare('INSERT OR IGNORE INTO point_state (point_id, sealed_through_log_id) VALUES (?, 0)'),
+      insertLog: db.prepare('INSERT INTO sample_log (at, data) VALUES (?, ?)'),
+      truncateLog: db.prepare('DELETE FROM sample_log WHERE id < ?'),
+      insertChunk: db.prepare(`INSERT INTO chunks (point_id, start_ts, end_ts, count, value_count, min, max, sum, data)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      setSealed: db.prepare('UPDATE point_state SET sealed_through_log_id = ? WHERE point_id = ?'),
+      upsertSpill: db.prepare(`INSERT INTO head_spill (point_id, through_log_id, data) VALUES (?, ?, ?)
+        ON CONFLICT (point_id) DO UPDATE SET through_log_id = excluded.through_log_id, data = excluded.data`),
+      deleteSpill: db.prepare('DELETE FROM head_spill WHERE point_id = ?'),
+      upsertLatest: db.prepare(`INSERT INTO latest (point_id, ts, value, quality) VALUES (?, ?, ?, ?)
+        ON CONFLICT (point_id) DO UPDATE SET ts = excluded.ts, value = excluded.value, quality = excluded.quality
+        WHERE excluded.ts >= latest.ts`),
+      upsertUsage: db.prepare(`INSERT INTO site_usage (site, chunk_bytes, chunk_samples) VALUES (?, ?, ?)
+        ON CONFLICT (site) DO UPDATE SET chunk_bytes = chunk_bytes + excluded.chunk_bytes, chunk_samples = chunk_samples + excluded.chunk_samples`),
+      chunksToExpire: db.prepare('SELECT COALESCE(SUM(length(data)), 0) AS bytes, COALESCE(SUM(count), 0) AS samples FROM chunks WHERE point_id = ? AND start_ts < ? AND end_ts < ?'),
+      expireChunks: db.prepare('DELETE FROM chunks WHERE point_id = ? AND start_ts < ? AND end_ts < ?'),
+      insertMark: db.prepare('INSERT OR REPLACE INTO batch_marks (source, seq, at) VALUES (?, ?, ?)'),
+      oldMarks: db.prepare('SELECT source, MAX(seq) AS seq FROM batch_marks WHERE at < ? GROUP BY source'),
+      pruneBatches: db.prepare('DELETE FROM batches WHERE source = ? AND seq <= ?'),
+      pruneMarks: db.prepare('DELETE FROM batch_marks WHERE source = ? AND at < ?'),
+    };
+    const rollupUpserts = ROLLUP_RESOLUTIONS.map((r) => db.prepare(`INSERT INTO ${rollupTable(r)} (point_id, ts, min, max, sum, count)
+      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (point_id, ts) DO UPDATE SET min = MIN(min, excluded.min), max = MAX(max, excluded.max),
+      sum = sum + excluded.sum, count = count + excluded.count`));
+    const rollupExpiry = ROLLUP_RESOLUTIONS.map((r) => db.prepare(`DELETE FROM ${rollupTable(r)} WHERE point_id = ? AND ts < ?`));
+    ROLLUP_RESOLUTIONS.forEach((_, i) => {
+      this.stmt[`rollup${i}`] = rollupUpserts[i]!;
+      this.stmt[`expireRollup${i}`] = rollupExpiry[i]!;
+    });
+    this.appendTx = db.transaction((batches, out, created, admit) => this.appendInTransaction(batches, out, created, admit));
+    this.localReader = new SeriesReader(db);
     this.load();
+    const workers = options.readWorkers ?? 1;
+    this.pool = workers > 0 && !db.memory ? new ReadPool(db.name, workers) : undefined;
   }
+
+  // ---------------------------------------------------------------- opening
 
   private load(): void {
-    for (const row of this.db.prepare('SELECT id, site, asset, point FROM series').iterate() as Iterable<PointRef>) {
-      this.remember(row);
+    const db = this.db;
+    if (hasLegacyRows(db)) this.upgradeLegacy();
+    for (const row of db.prepare('SELECT id, site, asset, point FROM series').iterate() as Iterable<PointRef>) this.remember(row);
+    for (const r of db.prepare('SELECT point_id, ts, value, quality FROM latest').iterate() as Iterable<{ point_id: number; ts: number; value: number | null; quality: number }>) {
+      const head = this.heads.get(r.point_id);
+      if (head) head.latest = { ts: r.ts, value: r.value, quality: r.quality };
     }
-    for (const row of this.db.prepare('SELECT point_id, ts, value, quality FROM latest').iterate() as Iterable<{
-      point_id: number; ts: number; value: number | null; quality: number;
-    }>) {
-      this.latestValues.set(row.point_id, { ts: row.ts, value: row.value, quality: row.quality });
+    for (const r of db.prepare('SELECT point_id, sealed_through_log_id AS s FROM point_state').iterate() as Iterable<{ point_id: number; s: number }>) {
+      this.sealedThrough.set(r.point_id, r.s);
     }
-    // Latest values flushed periodically may lag the hot table after a crash: catch up from it.
-    const hotLatest = this.db.prepare(
-      'SELECT point_id, MAX(ts) AS ts, value, quality FROM samples_hot GROUP BY point_id',
-    ).all() as { point_id: number; ts: number; value: number | null; quality: number }[];
-    for (const row of hotLatest) this.updateLatest(row.point_id, row.ts, row.value, row.quality);
-    // Everything already in the hot table arrived before this open: it may be compacted now.
-    const max = this.db.prepare('SELECT MAX(rowid) AS m FROM samples_hot').get() as { m: number | null };
-    this.eligibleRowid = max.m ?? 0;
+    for (const r of db.prepare('SELECT site, chunk_bytes, chunk_samples FROM site_usage').iterate() as Iterable<{ site: string; chunk_bytes: number; chunk_samples: number }>) {
+      const c = this.siteCounters(r.site);
+      c.chunkBytes = r.chunk_bytes;
+      c.chunkSamples = r.chunk_samples;
+    }
+    this.maxChunkId = (db.prepare('SELECT COALESCE(MAX(id), 0) FROM chunks').pluck().get() as number);
+    this.batchRows = (db.prepare('SELECT COUNT(*) FROM batches').pluck().get() as number);
+    for (const r of db.prepare('SELECT id, device_id, epoch FROM batch_sources').iterate() as Iterable<{ id: number; device_id: string; epoch: string }>) {
+      this.sources.set(`${r.device_id}\u0000${r.epoch}`, r.id);
+    }
+    const now = this.now();
+    // Spilled heads first, then the log rows each point has not sealed or spilled yet.
+    for (const r of db.prepare('SELECT point_id, through_log_id, data FROM head_spill').iterate() as Iterable<{ point_id: number; through_log_id: number; data: Buffer }>) {
+      const head = this.heads.get(r.point_id);
+      if (!head) continue;
+      head.load(decodeChunk(r.data));
+      head.spilledThrough = r.through_log_id;
+    }
+    this.lastLogId = (db.prepare("SELECT COALESCE(MAX(id), 0) FROM sample_log").pluck().get() as number);
+    const seqRow = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'sample_log'").pluck().get() as number | undefined;
+    this.lastLogId = Math.max(this.lastLogId, seqRow ?? 0);
+    for (const r of db.prepare('SELECT id, data FROM sample_log ORDER BY id').iterate() as Iterable<{ id: number; data: Buffer }>) {
+      const c = decodeLogRecord(r.data);
+      for (let i = 0; i < c.count; i++) {
+        const pid = c.pointId[i]!;
+        if (r.id <= (this.sealedThrough.get(pid) ?? 0)) continue;
+        const head = this.heads.get(pid);
+        if (!head || r.id <= head.spilledThrough) continue;
+        head.add(c.ts[i]!, c.value[i]!, c.quality[i]!, r.id, now);
+        this.noteLatest(head, c.ts[i]!, c.value[i]!, c.quality[i]!);
+      }
+    }
+    for (const head of this.heads.values()) {
+      if (head.count === 0) continue;
+      const c = head.columns();
+      const last = c.count - 1;
+      this.noteLatest(head, c.ts[last]!, c.value[last]!, c.quality[last]!);
+      if (this.wantsSeal(head)) this.toSeal.add(head.pointId);
+    }
   }
 
-  private remember(ref: PointRef): AssetPoints {
-    const key = `${ref.site}\u0000${ref.asset}`;
-    let asset = this.assets.get(key);
-    if (!asset) this.assets.set(key, (asset = { site: ref.site, asset: ref.asset, byName: new Map() }));
-    asset.byName.set(ref.point, ref.id);
-    this.refs.set(ref.id, ref);
-    return asset;
+  /**
+   * Carries a version-1 database over: its hot rows become chunks, its chunks get summaries and
+   * roll-ups, and the hot table goes. One transaction: a crash leaves the old layout to redo it.
+   */
+  private upgradeLegacy(): void {
+    const db = this.db;
+    db.transaction(() => {
+      const sites = new Map<number, string>();
+      for (const r of db.prepare('SELECT id, site FROM series').iterate() as Iterable<{ id: number; site: string }>) sites.set(r.id, r.site);
+      const update = db.prepare('UPDATE chunks SET value_count = ?, min = ?, max = ?, sum = ? WHERE id = ?');
+      for (const r of db.prepare('SELECT id, point_id, data FROM chunks').all() as { id: number; point_id: number; data: Buffer }[]) {
+        const cols = decodeChunk(r.data);
+        const s = summarize(cols);
+        update.run(s.valueCount, s.valueCount ? s.min : null, s.valueCount ? s.max : null, s.valueCount ? s.sum : 0, r.id);
+        this.writeRollups(r.point_id, cols, 0, cols.count);
+        this.stmt.upsertUsage!.run(sites.get(r.point_id) ?? '', r.data.length, cols.count);
+      }
+      const hot = db.prepare('SELECT point_id, ts, value, quality FROM samples_hot ORDER BY id').all() as { point_id: number; ts: number; value: number | null; quality: number }[];
+      const byPoint = new Map<number, PointHead>();
+      for (const r of hot) {
+        let h = byPoint.get(r.point_id);
+        if (!h) byPoint.set(r.point_id, (h = new PointHead({ id: r.point_id, site: sites.get(r.point_id) ?? '', asset: '', point: '' })));
+        h.add(r.ts, r.value ?? NaN, r.quality, 0, 0);
+      }
+      for (const h of byPoint.values()) this.writeChunks(h.pointId, sites.get(h.pointId) ?? '', h.columns());
+      db.exec('DROP TABLE samples_hot');
+    })();
+  }
+
+  // ---------------------------------------------------------------- points
+
+  private remember(ref: PointRef): PointHead {
+    const a = this.assetPoints(ref.site, ref.asset);
+    const head = new PointHead(ref);
+    a.byName.set(ref.point, head);
+    this.heads.set(ref.id, head);
+    return head;
   }
 
   private assetPoints(site: string, asset: string): AssetPoints {
@@ -250,354 +319,618 @@ export class SqliteTelemetryStore implements TelemetryStore {
     return a;
   }
 
-  private createPoint(a: AssetPoints, point: string): PointRef {
-    const id = Number(this.insertSeries.run(a.site, a.asset, point).lastInsertRowid);
-    const ref = { id, site: a.site, asset: a.asset, point };
-    a.byName.set(point, id);
-    this.refs.set(id, ref);
-    return ref;
+  private createPoint(a: AssetPoints, point: string): PointHead {
+    const id = Number(this.stmt.insertSeries!.run(a.site, a.asset, point).lastInsertRowid);
+    this.stmt.insertPointState!.run(id);
+    return this.remember({ id, site: a.site, asset: a.asset, point });
   }
 
   private forget(ref: PointRef): void {
     this.assets.get(`${ref.site}\u0000${ref.asset}`)?.byName.delete(ref.point);
-    this.refs.delete(ref.id);
+    this.heads.delete(ref.id);
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new TelemetryError('telemetry_closed', 'the telemetry store is closed');
-  }
-
-  appendBatches(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): AppendResult {
-    this.assertOpen();
-    const out: AppendResult = { stored: [], duplicates: [], conflicts: [], refused: [], samplesStored: 0 };
-    if (batches.length === 0) return out;
-    const created: PointRef[] = [];
-    const storedMask: boolean[] = [];
-    let lastRowid: number;
-    try {
-      lastRowid = this.appendTx(batches, out, created, storedMask, admitPoints);
-    } catch (err) {
-      // The transaction rolled back: point ids created inside it no longer exist.
-      for (const ref of created) this.forget(ref);
-      throw err;
-    }
-    if (lastRowid > 0) this.watermarks.push({ rowid: lastRowid, at: this.now() });
-    // Latest values only after commit, so a rolled-back batch never shows up as a latest value.
-    batches.forEach((b, i) => {
-      if (!storedMask[i]) return;
-      const points = this.assetPoints(b.site, b.asset).byName;
-      for (const s of b.samples) {
-        const v = s.value;
-        this.updateLatest(points.get(s.point)!, s.ts, typeof v === 'boolean' ? (v ? 1 : 0) : v, s.quality);
-      }
-    });
-    return out;
-  }
-
-  private appendInTransaction(
-    batches: readonly IncomingBatch[], out: AppendResult, created: PointRef[], storedMask: boolean[],
-    admit: PointAdmission | undefined,
-  ): number {
-    const storedAt = this.now();
-    const params = this.manyParams;
-    const ids = this.scratchIds;
-    let filled = 0;
-    let lastRowid = 0;
-    for (const b of batches) {
-      const ref: BatchRef = { deviceId: b.deviceId, epoch: b.epoch, seq: b.seq };
-      const fingerprint = fingerprintOf(b);
-      const isNew = this.insertBatch.run(b.deviceId, b.epoch, b.seq, storedAt, b.samples.length, fingerprint).changes === 1;
-      if (!isNew) {
-        storedMask.push(false);
-        const known = this.selectBatchFingerprint.get(b.deviceId, b.epoch, b.seq) as string | null | undefined;
-        // NULL: stored before fingerprints existed; a redelivery is then the only explanation we can check.
-        if (known === null || known === undefined || known === fingerprint) out.duplicates.push(ref);
-        else out.conflicts.push(ref);
-        continue;
-      }
-      const a = this.assetPoints(b.site, b.asset);
-      // Resolve every point once; count the ones this batch would create.
-      const n = b.samples.length;
-      let newPoints = 0;
-      let firstNew = -1;
-      for (let i = 0; i < n; i++) {
-        const id = a.byName.get(b.samples[i]!.point);
-        ids[i] = id;
-        if (id === undefined) {
-          if (firstNew < 0) firstNew = i;
-          newPoints++;
-        }
-      }
-      if (newPoints > 0) {
-        // Distinct new names (a batch may carry several samples of one new point).
-        const names = new Set<string>();
-        for (let i = firstNew; i < n; i++) if (ids[i] === undefined) names.add(b.samples[i]!.point);
-        const refusal = admit?.(b, names.size, a.byName.size);
-        if (refusal !== undefined) {
-          this.deleteBatch.run(b.deviceId, b.epoch, b.seq);
-          storedMask.push(false);
-          out.refused.push({ ref, reason: refusal });
-          continue;
-        }
-      }
-      storedMask.push(true);
-      out.stored.push(ref);
-      out.samplesStored += n;
-      for (let i = 0; i < n; i++) {
-        const s = b.samples[i]!;
-        let id = ids[i];
-        if (id === undefined) {
-          id = a.byName.get(s.point);
-          if (id === undefined) {
-            const r = this.createPoint(a, s.point);
-            created.push(r);
-            id = r.id;
-          }
-        }
-        const v = s.value;
-        params[filled++] = id;
-        params[filled++] = s.ts;
-        params[filled++] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
-        params[filled++] = s.quality;
-        if (filled === params.length) {
-          lastRowid = Number(this.insertMany.run(params).lastInsertRowid);
-          filled = 0;
-        }
-      }
-    }
-    for (let i = 0; i < filled; i += 4) {
-      lastRowid = Number(this.insertOne.run(params[i], params[i + 1], params[i + 2], params[i + 3]).lastInsertRowid);
-    }
-    return lastRowid;
-  }
-
-  private updateLatest(pointId: number, ts: number, value: number | null, quality: number): void {
-    const cur = this.latestValues.get(pointId);
-    if (!cur) {
-      this.latestValues.set(pointId, { ts, value, quality });
-    } else if (ts >= cur.ts) {
-      cur.ts = ts;
-      cur.value = value;
-      cur.quality = quality;
-    } else {
-      return;
-    }
-    this.dirtyLatest.add(pointId);
+  private siteCounters(site: string): SiteCounters {
+    let c = this.sites.get(site);
+    if (!c) this.sites.set(site, (c = { chunkBytes: 0, chunkSamples: 0, perMinute: new Float64Array(60), minuteIndex: -1 }));
+    return c;
   }
 
   pointId(site: string, asset: string, point: string): number {
     this.assertOpen();
     const a = this.assetPoints(site, asset);
-    return a.byName.get(point) ?? this.createPoint(a, point).id;
+    return (a.byName.get(point) ?? this.createPoint(a, point)).pointId;
+  }
+
+  findPointId(site: string, asset: string, point: string): number | undefined {
+    return this.assets.get(`${site}\u0000${asset}`)?.byName.get(point)?.pointId;
   }
 
   pointCount(site: string, asset: string): number {
     return this.assets.get(`${site}\u0000${asset}`)?.byName.size ?? 0;
   }
 
-  findPointId(site: string, asset: string, point: string): number | undefined {
-    return this.assets.get(`${site}\u0000${asset}`)?.byName.get(point);
-  }
-
   describePoint(pointId: number): PointRef | undefined {
-    const r = this.refs.get(pointId);
-    return r ? { ...r } : undefined;
+    const h = this.heads.get(pointId);
+    return h ? { ...h.ref } : undefined;
   }
 
   pointsOf(site: string, asset: string): PointRef[] {
     const a = this.assets.get(`${site}\u0000${asset}`);
-    if (!a) return [];
-    return [...a.byName.values()].map((id) => ({ ...this.refs.get(id)! }));
+    return a ? [...a.byName.values()].map((h) => ({ ...h.ref })) : [];
   }
 
   latest(pointId: number): LatestValue | undefined {
-    const v = this.latestValues.get(pointId);
+    const v = this.heads.get(pointId)?.latest;
     return v ? { ...v } : undefined;
   }
 
-  /** Writes changed latest values to the database (they live in memory between flushes). */
-  flushLatest(): void {
+  private noteLatest(head: PointHead, ts: number, value: number, quality: number): void {
+    if (head.noteLatest(ts, value, quality)) this.dirtyLatest.push(head);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TelemetryError('telemetry_closed', 'the telemetry store is closed');
+  }
+
+  // ---------------------------------------------------------------- append
+
+  appendBatches(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): Promise<AppendResult> {
+    try {
+      return Promise.resolve(this.appendNow(batches, admitPoints));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** The append, synchronously (SQLite's transactions are); `appendBatches` wraps it for the port. */
+  appendNow(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): AppendResult {
     this.assertOpen();
-    if (this.dirtyLatest.size === 0) return;
-    const ids = [...this.dirtyLatest];
-    this.dirtyLatest.clear();
-    this.db.transaction(() => {
-      for (const id of ids) {
-        const v = this.latestValues.get(id)!;
-        this.upsertLatest.run(id, v.ts, v.value, v.quality);
-      }
-    })();
-  }
-
-  /** Moves up to `compactionStepRows` hot rows that arrived more than `hotRetentionMs` ago into chunks. */
-  compactStep(): CompactionStepResult {
-    this.assertOpen();
-    const cutoff = this.now() - this.hotRetentionMs;
-    while (this.watermarks.length > 0 && this.watermarks[0]!.at <= cutoff) {
-      this.eligibleRowid = Math.max(this.eligibleRowid, this.watermarks.shift()!.rowid);
+    const out: AppendResult = { stored: [], duplicates: [], conflicts: [], refused: [], samplesStored: 0 };
+    if (batches.length === 0) return out;
+    const created: PointRef[] = [];
+    this.createdSources.length = 0;
+    this.log.reset();
+    this.logHeads.length = 0;
+    try {
+      this.appendTx(batches, out, created, admitPoints);
+    } catch (err) {
+      // Rolled back: point ids and batch sources created inside the transaction no longer exist.
+      for (const ref of created) this.forget(ref);
+      for (const key of this.createdSources) this.sources.delete(key);
+      throw err;
     }
-    if (this.eligibleRowid === 0) return { rowsMoved: 0, chunksWritten: 0 };
-    return this.compactTx(this.eligibleRowid);
-  }
-
-  /** Runs compaction steps until nothing is old enough; for tests, tools and shutdown. */
-  compactAll(): CompactionStepResult {
-    const total = { rowsMoved: 0, chunksWritten: 0 };
-    for (;;) {
-      const step = this.compactStep();
-      if (step.rowsMoved === 0) return total;
-      total.rowsMoved += step.rowsMoved;
-      total.chunksWritten += step.chunksWritten;
+    // Heads and latest values only after the commit: a rolled-back batch is never readable.
+    const logId = this.lastLogId;
+    const now = this.now();
+    const c = this.log.columns();
+    const heads = this.logHeads;
+    for (let i = 0; i < c.count; i++) {
+      const head = heads[i]!;
+      const ts = c.ts[i]!;
+      const value = c.value[i]!;
+      const quality = c.quality[i]!;
+      head.add(ts, value, quality, logId, now);
+      if (head.noteLatest(ts, value, quality)) this.dirtyLatest.push(head);
+      if (head.count === this.sealSamples || head.maxTs - head.minTs >= this.sealSpanMs) this.toSeal.add(head.pointId);
     }
-  }
-
-  private compactInTransaction(upTo: number): CompactionStepResult {
-    const rows = this.selectHotForCompaction.all(upTo, this.stepRows) as [number, number, number, number | null, number][];
-    if (rows.length === 0) return { rowsMoved: 0, chunksWritten: 0 };
-    const byPoint = new Map<number, number[]>();
-    for (let i = 0; i < rows.length; i++) {
-      const pid = rows[i]![1];
-      let list = byPoint.get(pid);
-      if (!list) byPoint.set(pid, (list = []));
-      list.push(i);
+    for (const ref of out.stored) {
+      const source = this.sources.get(`${ref.deviceId}\u0000${ref.epoch}`)!;
+      if (ref.seq > (this.seqHigh.get(source) ?? -1)) this.seqHigh.set(source, ref.seq);
     }
-    let chunksWritten = 0;
-    for (const [pid, idx] of byPoint) {
-      // Stable sort by ts: samples with equal ts keep their arrival order.
-      idx.sort((x, y) => rows[x]![2] - rows[y]![2]);
-      let start = 0;
-      while (start < idx.length) {
-        const firstTs = rows[idx[start]!]![2];
-        let end = start;
-        while (end < idx.length && end - start < MAX_CHUNK_SAMPLES && rows[idx[end]!]![2] - firstTs < MAX_CHUNK_SPAN_MS) end++;
-        const cols: ChunkColumns = { ts: [], value: [], quality: [] };
-        for (let k = start; k < end; k++) {
-          const r = rows[idx[k]!]!;
-          cols.ts.push(r[2]);
-          cols.value.push(r[3]);
-          cols.quality.push(r[4]);
-        }
-        const lastTs = cols.ts[cols.ts.length - 1]!;
-        this.insertChunk.run(pid, firstTs, lastTs, cols.ts.length, encodeChunk(cols));
-        chunksWritten++;
-        this.afterChunkWritten?.();
-        start = end;
-      }
-      // The persisted latest value must not lag behind rows that leave the hot table.
-      const last = rows[idx[idx.length - 1]!]!;
-      this.upsertLatest.run(pid, last[2], last[3], last[4]);
-    }
-    this.deleteHotUpTo.run(rows[rows.length - 1]![0]);
-    return { rowsMoved: rows.length, chunksWritten };
-  }
-
-  /** Every sample of the point with from <= ts <= to, unsorted; stops early once `limit` is certain. */
-  private collect(pointId: number, from: number, to: number, visit: (ts: number, v: number | null, q: number) => void,
-    stopAfter?: (chunkStart: number) => boolean): void {
-    for (const r of this.selectHotOfPoint.iterate(pointId, from, to) as Iterable<[number, number | null, number]>) {
-      visit(r[0], r[1], r[2]);
-    }
-    const chunks = this.selectChunksOfPoint.all(pointId, from - MAX_CHUNK_SPAN_MS, to, from) as [number, number, Buffer][];
-    for (const [startTs, , data] of chunks) {
-      if (stopAfter?.(startTs)) return;
-      const c = decodeChunk(data);
-      for (let i = 0; i < c.ts.length; i++) {
-        const t = c.ts[i]!;
-        if (t >= from && t <= to) visit(t, c.value[i]!, c.quality[i]!);
-      }
-    }
-  }
-
-  querySamples(pointId: number, from: number, to: number, limit: number): StoredSample[] {
-    this.assertOpen();
-    checkRange(from, to);
-    if (!Number.isInteger(limit) || limit < 1) {
-      throw new TelemetryError('telemetry_bad_query', 'limit must be a positive integer', { limit });
-    }
-    let out: StoredSample[] = [];
-    let cutoff = Infinity;
-    const trim = () => {
-      out.sort((a, b) => a.ts - b.ts);
-      if (out.length >= limit) {
-        out.length = limit;
-        cutoff = out[limit - 1]!.ts;
-      }
-    };
-    this.collect(pointId, from, to, (ts, value, quality) => {
-      if (ts <= cutoff) out.push({ ts, value, quality });
-      if (out.length >= limit * 2) trim();
-    }, (chunkStart) => {
-      // Chunks come in start_ts order: once `limit` samples are at or before this chunk's start,
-      // no later chunk can contribute.
-      if (out.length >= limit) trim();
-      return chunkStart > cutoff;
-    });
-    trim();
-    out = out.slice(0, limit);
+    this.batchRows += out.stored.length;
+    this.countSiteSamples(batches, out, now);
     return out;
   }
 
-  queryBuckets(pointId: number, from: number, to: number, bucketMs: number): SampleBucket[] {
+  private countSiteSamples(batches: readonly IncomingBatch[], out: AppendResult, now: number): void {
+    if (out.samplesStored === 0) return;
+    const minute = Math.floor(now / 60_000);
+    const stored = new Set(out.stored.map((r) => `${r.deviceId}\u0000${r.epoch}\u0000${r.seq}`));
+    for (const b of batches) {
+      if (!stored.delete(`${b.deviceId}\u0000${b.epoch}\u0000${b.seq}`)) continue;
+      const c = this.siteCounters(b.site);
+      if (c.minuteIndex !== minute) {
+        // Clear the minutes skipped since the last sample.
+        for (let m = Math.max(c.minuteIndex + 1, minute - 59); m <= minute; m++) c.perMinute[m % 60] = 0;
+        c.minuteIndex = minute;
+      }
+      c.perMinute[minute % 60]! += b.samples.length;
+    }
+  }
+
+  private appendInTransaction(batches: readonly IncomingBatch[], out: AppendResult, created: PointRef[], admit: PointAdmission | undefined): void {
+    const storedAt = this.now();
+    const ids = this.scratchIds;
+    const log = this.log;
+    for (const b of batches) {
+      const ref: BatchRef = { deviceId: b.deviceId, epoch: b.epoch, seq: b.seq };
+      const fingerprint = fingerprintOf(b);
+      const source = this.sourceOf(b.deviceId, b.epoch);
+      if (this.stmt.insertBatch!.run(source, b.seq, storedAt, b.samples.length, fingerprint).changes !== 1) {
+        const known = this.stmt.batchFingerprint!.get(source, b.seq) as number | null | undefined;
+        // NULL: stored before fingerprints existed; a redelivery is then the only explanation we can check.
+        if (known === null || known === undefined || known === fingerprint) out.duplicates.push(ref);
+        else out.conflicts.push(ref);
+        continue;
+      }
+      const a = this.assetPoints(b.site, b.asset);
+      const n = b.samples.length;
+      // Resolve every point once; ask before creating any.
+      let firstNew = -1;
+      for (let i = 0; i < n; i++) {
+        const head = a.byName.get(b.samples[i]!.point);
+        ids[i] = head;
+        if (head === undefined && firstNew < 0) firstNew = i;
+      }
+      if (firstNew >= 0) {
+        const names = new Set<string>();
+        for (let i = firstNew; i < n; i++) if (ids[i] === undefined) names.add(b.samples[i]!.point);
+        const refusal = admit?.(b, names.size, a.byName.size);
+        if (refusal !== undefined) {
+          this.stmt.deleteBatch!.run(source, b.seq);
+          out.refused.push({ ref, reason: refusal });
+          continue;
+        }
+      }
+      out.stored.push(ref);
+      out.samplesStored += n;
+      const heads = this.logHeads;
+      for (let i = 0; i < n; i++) {
+        const s = b.samples[i]!;
+        let head = ids[i];
+        if (head === undefined) {
+          head = a.byName.get(s.point);
+          if (head === undefined) {
+            head = this.createPoint(a, s.point);
+            created.push(head.ref);
+          }
+        }
+        heads[log.count] = head;
+        log.push(head.pointId, s.ts, toStored(s.value), s.quality);
+      }
+    }
+    if (log.count > 0) this.lastLogId = Number(this.stmt.insertLog!.run(storedAt, log.encode()).lastInsertRowid);
+  }
+
+  /** Inside the append transaction: the source id of (device, epoch), created on first use. */
+  private sourceOf(deviceId: string, epoch: string): number {
+    const key = `${deviceId}\u0000${epoch}`;
+    let id = this.sources.get(key);
+    if (id === undefined) {
+      id = Number(this.stmt.insertSource!.run(deviceId, epoch).lastInsertRowid);
+      this.sources.set(key, id);
+      this.createdSources.push(key);
+    }
+    return id;
+  }
+
+  // ---------------------------------------------------------------- sealing
+
+  private wantsSeal(head: PointHead): boolean {
+    return head.count >= this.sealSamples || (head.count > 0 && head.maxTs - head.minTs >= this.sealSpanMs);
+  }
+
+  /**
+   * Seals waiting heads, a transaction per group, until nothing waits or `budgetMs` has passed
+   * (then the rest waits for the next slice, and ingest gets the thread meanwhile).
+   */
+  sealSome(budgetMs = Infinity, force = false): SealResult {
     this.assertOpen();
+    const total: SealResult = { pointsSealed: 0, chunksWritten: 0, samplesSealed: 0 };
+    const started = performance.now();
+    const candidates = force ? [...this.heads.keys()] : [...this.toSeal];
+    let at = 0;
+    while (at < candidates.length) {
+      const group: PointHead[] = [];
+      while (at < candidates.length && group.length < 64) {
+        const pid = candidates[at++]!;
+        const head = this.heads.get(pid);
+        if (!head || head.count === 0) { this.toSeal.delete(pid); continue; }
+        if (this.readers.has(pid)) continue; // a read holds this point: seal it next time
+        if (!force && !this.wantsSeal(head)) { this.toSeal.delete(pid); continue; }
+        group.push(head);
+      }
+      if (group.length === 0) continue;
+      const r = this.sealGroup(group);
+      total.pointsSealed += r.pointsSealed;
+      total.chunksWritten += r.chunksWritten;
+      total.samplesSealed += r.samplesSealed;
+      if (performance.now() - started >= budgetMs) break;
+    }
+    return total;
+  }
+
+  /** Seals every non-empty head now, whatever its size (shutdown, tests, tools). */
+  sealAll(): SealResult {
+    return this.sealSome(Infinity, true);
+  }
+
+  private sealGroup(group: PointHead[]): SealResult {
+    const through = this.lastLogId;
+    let chunks = 0;
+    let samples = 0;
+    const usage = new Map<string, { bytes: number; samples: number }>();
+    const chunkIds: number[] = [];
+    this.db.transaction(() => {
+      for (const head of group) {
+        const site = head.ref.site;
+        const cols = head.columns();
+        const written = this.writeChunks(head.pointId, site, cols, chunkIds);
+        chunks += written.chunks;
+        samples += cols.count;
+        const u = usage.get(site) ?? { bytes: 0, samples: 0 };
+        u.bytes += written.bytes;
+        u.samples += cols.count;
+        usage.set(site, u);
+        this.stmt.setSealed!.run(through, head.pointId);
+        if (head.spilledThrough > 0) this.stmt.deleteSpill!.run(head.pointId);
+      }
+    })();
+    for (const id of chunkIds) if (id > this.maxChunkId) this.maxChunkId = id;
+    for (const [site, u] of usage) {
+      const c = this.siteCounters(site);
+      c.chunkBytes += u.bytes;
+      c.chunkSamples += u.samples;
+    }
+    for (const head of group) {
+      this.sealedThrough.set(head.pointId, through);
+      head.clear();
+      this.toSeal.delete(head.pointId);
+    }
+    this.events.emit('sealed', group.length);
+    return { pointsSealed: group.length, chunksWritten: chunks, samplesSealed: samples };
+  }
+
+  /** Inside a transaction: the chunks of sorted columns (split by size and span), their roll-ups and usage. */
+  private writeChunks(pointId: number, site: string, cols: SampleColumns, ids?: number[]): { chunks: number; bytes: number } {
+    let start = 0;
+    let chunks = 0;
+    let bytes = 0;
+    while (start < cols.count) {
+      const first = cols.ts[start]!;
+      let end = start + 1;
+      while (end < cols.count && end - start < MAX_CHUNK_SAMPLES && cols.ts[end]! - first < MAX_CHUNK_SPAN_MS) end++;
+      const data = encodeChunk(cols, start, end);
+      const s = summarize(cols, start, end);
+      const id = Number(this.stmt.insertChunk!.run(pointId, s.firstTs, s.lastTs, s.count, s.valueCount,
+        s.valueCount > 0 ? s.min : null, s.valueCount > 0 ? s.max : null, s.valueCount > 0 ? s.sum : 0, data).lastInsertRowid);
+      ids?.push(id);
+      this.writeRollups(pointId, cols, start, end);
+      this.afterChunkWritten?.();
+      chunks++;
+      bytes += data.length;
+      start = end;
+    }
+    this.stmt.upsertUsage!.run(site, bytes, cols.count);
+    return { chunks, bytes };
+  }
+
+  /** Merges samples [start, end) into the minute and hour roll-ups (non-null values only). */
+  private writeRollups(pointId: number, cols: SampleColumns, start: number, end: number): void {
+    ROLLUP_RESOLUTIONS.forEach((r, k) => {
+      const upsert = this.stmt[`rollup${k}`]!;
+      let period = NaN;
+      let min = 0, max = 0, sum = 0, n = 0;
+      const emit = () => { if (n > 0) upsert.run(pointId, period, min, max, sum, n); };
+      for (let i = start; i < end; i++) {
+        const v = cols.value[i]!;
+        if (Number.isNaN(v)) continue;
+        const p = Math.floor(cols.ts[i]! / r) * r;
+        if (p !== period) {
+          emit();
+          period = p; min = v; max = v; sum = 0; n = 0;
+        }
+        if (v < min) min = v;
+        if (v > max) max = v;
+        sum += v;
+        n++;
+      }
+      emit();
+    });
+  }
+
+  // ---------------------------------------------------------------- checkpoint: spill and truncate
+
+  /**
+   * Copies heads whose oldest sample arrived more than spillAfterMs ago to the spill table, then
+   * deletes the log rows no head needs any more. Returns the log rows deleted.
+   */
+  checkpoint(): number {
+    this.assertOpen();
+    const now = this.now();
+    const laggards: PointHead[] = [];
+    for (const h of this.heads.values()) {
+      if (h.count > 0 && h.firstLogId !== Infinity && h.firstArrivalAt <= now - this.spillAfterMs && !this.readers.has(h.pointId)) laggards.push(h);
+    }
+    if (laggards.length > 0) {
+      const through = this.lastLogId;
+      this.db.transaction(() => {
+        for (const h of laggards) {
+          const c = h.columns();
+          this.stmt.upsertSpill!.run(h.pointId, through, encodeChunk(c, 0, c.count));
+        }
+      })();
+      for (const h of laggards) {
+        h.firstLogId = Infinity;
+        h.spilledThrough = through;
+        h.firstArrivalAt = Infinity;
+      }
+    }
+    let lowest = this.lastLogId + 1;
+    for (const h of this.heads.values()) if (h.count > 0 && h.firstLogId < lowest) lowest = h.firstLogId;
+    // The persisted latest values must not lag behind samples that leave the log.
+    this.flushLatest();
+    return this.stmt.truncateLog!.run(lowest).changes;
+  }
+
+  // ---------------------------------------------------------------- retention and pruning
+
+  private policyOf(site: string): RetentionPolicy {
+    return { ...this.retention.default, ...this.retention.sites[site] };
+  }
+
+  /**
+   * Deletes raw chunks and roll-ups past their site's retention for up to `maxPoints` points,
+   * continuing where the last step stopped. Returns whether a whole pass over the points ended.
+   */
+  retentionStep(maxPoints = RETENTION_POINTS_PER_STEP): { done: boolean; chunksDeleted: number } {
+    this.assertOpen();
+    const now = this.now();
+    const ids = [...this.heads.keys()].sort((a, b) => a - b);
+    let chunksDeleted = 0;
+    let i = ids.findIndex((id) => id > this.retentionCursor);
+    if (i < 0) i = ids.length;
+    const end = Math.min(ids.length, i + maxPoints);
+    this.db.transaction(() => {
+      for (; i < end; i++) {
+        const id = ids[i]!;
+        const site = this.heads.get(id)!.ref.site;
+        const p = this.policyOf(site);
+        const cutoff = now - p.rawMs;
+        const gone = this.stmt.chunksToExpire!.get(id, cutoff, cutoff) as { bytes: number; samples: number };
+        if (gone.samples > 0) {
+          chunksDeleted += this.stmt.expireChunks!.run(id, cutoff, cutoff).changes;
+          this.stmt.upsertUsage!.run(site, -gone.bytes, -gone.samples);
+          const c = this.siteCounters(site);
+          c.chunkBytes -= gone.bytes;
+          c.chunkSamples -= gone.samples;
+        }
+        this.stmt.expireRollup0!.run(id, now - p.minuteMs);
+        this.stmt.expireRollup1!.run(id, now - p.hourMs);
+        this.retentionCursor = id;
+      }
+    })();
+    const done = end >= ids.length;
+    if (done) this.retentionCursor = -1;
+    return { done, chunksDeleted };
+  }
+
+  /**
+   * The de-duplication table without end: each call marks the highest seq stored per (device,
+   * epoch) since the last call, and deletes the batch rows covered by marks older than
+   * dedupKeepMs. Such a batch's samples are older than ingest accepts, so its redelivery is
+   * refused for its age and can never be stored twice.
+   */
+  pruneBatches(): number {
+    this.assertOpen();
+    const now = this.now();
+    let deleted = 0;
+    this.db.transaction(() => {
+      for (const [source, seq] of this.seqHigh) this.stmt.insertMark!.run(source, seq, now);
+      this.seqHigh.clear();
+      const cutoff = now - this.dedupKeepMs;
+      for (const m of this.stmt.oldMarks!.all(cutoff) as { source: number; seq: number }[]) {
+        deleted += this.stmt.pruneBatches!.run(m.source, m.seq).changes;
+        this.stmt.pruneMarks!.run(m.source, cutoff);
+      }
+    })();
+    this.batchRows -= deleted;
+    return deleted;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Registers a read of these points (sealing them waits) and takes their head snapshots. */
+  private beginRead(pointIds: readonly number[], from: number, to: number): { heads: SampleColumns[]; watermark: number; end: () => void } {
+    this.assertOpen();
+    for (const id of pointIds) this.readers.set(id, (this.readers.get(id) ?? 0) + 1);
+    const heads = pointIds.map((id) => this.heads.get(id)?.snapshot(from, to) ?? EMPTY_HEAD);
+    let ended = false;
+    return {
+      heads, watermark: this.maxChunkId,
+      end: () => {
+        if (ended) return;
+        ended = true;
+        for (const id of pointIds) {
+          const n = (this.readers.get(id) ?? 1) - 1;
+          if (n <= 0) this.readers.delete(id); else this.readers.set(id, n);
+        }
+      },
+    };
+  }
+
+  async querySamples(pointId: number, from: number, to: number, limit: number): Promise<StoredSample[]> {
+    checkRange(from, to);
+    if (!Number.isInteger(limit) || limit < 1) throw new TelemetryError('telemetry_bad_query', 'limit must be a positive integer', { limit });
+    const read = this.beginRead([pointId], from, to);
+    try {
+      const task = { op: 'raw' as const, pointId, from, to, limit, head: read.heads[0]!, watermark: read.watermark };
+      const c = this.pool ? await this.pool.raw(task) : readRaw(this.localReader, task);
+      const out: StoredSample[] = new Array(c.count);
+      for (let i = 0; i < c.count; i++) {
+        const v = c.value[i]!;
+        out[i] = { ts: c.ts[i]!, value: Number.isNaN(v) ? null : v, quality: c.quality[i]! };
+      }
+      return out;
+    } finally {
+      read.end();
+    }
+  }
+
+  async queryBuckets(pointId: number, from: number, to: number, bucketMs: number): Promise<SampleBucket[]> {
     checkRange(from, to);
     if (!Number.isInteger(bucketMs) || bucketMs < 1) {
       throw new TelemetryError('telemetry_bad_query', 'bucket width must be a positive integer of milliseconds', { bucketMs });
     }
-    const buckets = new Map<number, { min: number; max: number; sum: number; count: number }>();
-    this.collect(pointId, from, to, (ts, value) => {
-      if (value === null) return;
-      const start = Math.floor(ts / bucketMs) * bucketMs;
-      const b = buckets.get(start);
-      if (!b) {
-        buckets.set(start, { min: value, max: value, sum: value, count: 1 });
-      } else {
-        if (value < b.min) b.min = value;
-        if (value > b.max) b.max = value;
-        b.sum += value;
-        b.count++;
+    const read = this.beginRead([pointId], from, to);
+    try {
+      const task = { op: 'buckets' as const, pointId, from, to, bucketMs, head: read.heads[0]!, watermark: read.watermark };
+      const b: BucketColumns = this.pool ? await this.pool.buckets(task) : readBuckets(this.localReader, task);
+      const out: SampleBucket[] = new Array(b.count);
+      for (let i = 0; i < b.count; i++) out[i] = { ts: b.ts[i]!, min: b.min[i]!, avg: b.sum[i]! / b.n[i]!, max: b.max[i]!, count: b.n[i]! };
+      return out;
+    } finally {
+      read.end();
+    }
+  }
+
+  async *exportSeries(request: SeriesExport): AsyncGenerator<Uint8Array> {
+    checkRange(request.from, request.to);
+    if (request.bucketMs !== undefined && (!Number.isInteger(request.bucketMs) || request.bucketMs < 1)) {
+      throw new TelemetryError('telemetry_bad_query', 'bucket width must be a positive integer of milliseconds', { bucketMs: request.bucketMs });
+    }
+    const read = this.beginRead(request.points.map((p) => p.id), request.from, request.to);
+    try {
+      const task = { op: 'export' as const, request, heads: read.heads, watermark: read.watermark };
+      if (this.pool) yield* this.pool.export(task);
+      else yield* exportPieces(this.localReader, task);
+    } finally {
+      read.end();
+    }
+  }
+
+  async storageReport(): Promise<StorageReport> {
+    this.assertOpen();
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    let chunkBytes = 0;
+    let chunkSamples = 0;
+    const now = this.now();
+    const minute = Math.floor(now / 60_000);
+    const sites: SiteStorage[] = [];
+    for (const [site, c] of [...this.sites].sort((a, b) => a[0].localeCompare(b[0]))) {
+      chunkBytes += c.chunkBytes;
+      chunkSamples += c.chunkSamples;
+      // The last hour's rate, from the completed minutes (the current one is partial).
+      let samples = 0;
+      let minutes = 0;
+      for (let m = minute - 60; m < minute; m++) {
+        if (m > c.minuteIndex || m <= c.minuteIndex - 60) continue;
+        samples += c.perMinute[((m % 60) + 60) % 60]!;
+        minutes++;
       }
-    });
-    return [...buckets.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([ts, b]) => ({ ts, min: b.min, avg: b.sum / b.count, max: b.max, count: b.count }));
+      const rate = minutes > 0 ? samples / (minutes * 60) : 0;
+      const retention = this.policyOf(site);
+      const perSample = c.chunkSamples > 0 ? c.chunkBytes / c.chunkSamples : NaN;
+      sites.push({
+        site, retention, chunkBytes: c.chunkBytes, chunkSamples: c.chunkSamples, samplesPerSecond: rate,
+        projectedRawBytes: Number.isNaN(perSample) ? 0 : Math.round(rate * (retention.rawMs / 1000) * perSample),
+      });
+    }
+    let headSamples = 0;
+    for (const h of this.heads.values()) headSamples += h.count;
+    return {
+      fileBytes: pages * pageSize, freeBytes: free * pageSize, chunkBytes, chunkSamples,
+      bytesPerSample: chunkSamples > 0 ? chunkBytes / chunkSamples : NaN, headSamples, batchRows: this.batchRows, sites,
+    };
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  /** Writes changed latest values to the database (they live in memory between flushes). */
+  flushLatest(): void {
+    this.assertOpen();
+    if (this.dirtyLatest.length === 0) return;
+    const heads = this.dirtyLatest;
+    this.dirtyLatest = [];
+    try {
+      this.db.transaction(() => {
+        for (const h of heads) {
+          const v = h.latest!;
+          this.stmt.upsertLatest!.run(h.pointId, v.ts, v.value, v.quality);
+        }
+      })();
+    } catch (err) {
+      this.dirtyLatest.push(...heads); // still to write
+      throw err;
+    }
+    for (const h of heads) h.latestDirty = false;
+  }
+
+  /** Gives freed pages back to the file system a little at a time (auto_vacuum = INCREMENTAL). */
+  private vacuumSome(): void {
+    if ((this.db.pragma('auto_vacuum', { simple: true }) as number) !== 2) return;
+    if ((this.db.pragma('freelist_count', { simple: true }) as number) > 1024) this.db.pragma('incremental_vacuum(2048)');
   }
 
   /**
-   * Runs compaction and the latest-value flush in the background on an unref'd timer. A tick runs
-   * one compaction step (one short transaction of at most `compactionStepRows` rows); while steps
-   * come back full it runs the next one from `setImmediate`, so ingest gets the event loop between
-   * steps and compaction still keeps up with a sustained ingest rate.
+   * Sealing on an unref'd timer, in slices of at most `sliceMs` with the event loop given back
+   * between them; checkpoints, latest-value flushes, retention and pruning at their own pace.
    */
   startMaintenance(options: MaintenanceOptions = {}): void {
     if (this.maintenanceTimer) return;
-    let ticks = 0;
-    let running = false;
-    const step = (): void => {
-      if (this.closed) {
-        running = false;
-        return;
-      }
+    const sliceMs = options.sliceMs ?? 15;
+    const onError = options.onError ?? (() => undefined);
+    const safely = (step: () => void): void => {
       try {
-        if (this.compactStep().rowsMoved >= this.stepRows) {
-          setImmediate(step);
-          return;
-        }
+        step();
       } catch (err) {
-        options.onError?.(err);
+        onError(err);
       }
-      running = false;
+    };
+    let lastCheckpoint = this.now();
+    let lastLatest = this.now();
+    let lastRetention = this.now() - RETENTION_EVERY_MS + 60_000; // the first pass a minute after start
+    let retentionRunning = false;
+    let sealing = false;
+    const sealSlice = (): void => {
+      if (this.closed) { sealing = false; return; }
+      let more = false;
+      safely(() => {
+        this.sealSome(sliceMs);
+        more = this.toSeal.size > 0 && [...this.toSeal].some((id) => !this.readers.has(id));
+      });
+      if (more) setImmediate(sealSlice);
+      else sealing = false;
     };
     this.maintenanceTimer = setInterval(() => {
-      if (!running) {
-        running = true;
+      if (this.closed) return;
+      if (!sealing) {
+        sealing = true;
+        sealSlice();
+      }
+      const now = this.now();
+      if (now - lastCheckpoint >= CHECKPOINT_EVERY_MS) {
+        lastCheckpoint = now;
+        safely(() => {
+          // Heads that span too long wait for a seal too, though no sample arrived to notice it.
+          for (const h of this.heads.values()) if (this.wantsSeal(h)) this.toSeal.add(h.pointId);
+          this.checkpoint();
+          this.vacuumSome();
+        });
+      }
+      if (now - lastLatest >= LATEST_FLUSH_EVERY_MS) {
+        lastLatest = now;
+        safely(() => this.flushLatest());
+      }
+      if (!retentionRunning && now - lastRetention >= RETENTION_EVERY_MS) {
+        lastRetention = now;
+        retentionRunning = true;
+        const step = (): void => {
+          if (this.closed) { retentionRunning = false; return; }
+          let done = true;
+          safely(() => { done = this.retentionStep().done; });
+          if (!done) setImmediate(step);
+          else {
+            retentionRunning = false;
+            safely(() => this.pruneBatches());
+          }
+        };
         step();
       }
-      try {
-        if (++ticks % 5 === 0) this.flushLatest();
-      } catch (err) {
-        options.onError?.(err);
-      }
-    }, options.intervalMs ?? 1_000);
+    }, options.intervalMs ?? 250);
     this.maintenanceTimer.unref();
   }
 
@@ -606,12 +939,16 @@ export class SqliteTelemetryStore implements TelemetryStore {
     this.maintenanceTimer = undefined;
   }
 
-  /** Stops maintenance and persists latest values. Does not close the database (its owner does). */
-  close(): void {
+  /**
+   * Stops maintenance, persists latest values and the read workers. Heads stay in the log (the
+   * next open replays them); the database is closed by its owner.
+   */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.stopMaintenance();
     this.flushLatest();
     this.closed = true;
+    await this.pool?.close();
   }
 }
 

@@ -71,20 +71,71 @@ export interface PointRef {
   point: string;
 }
 
-export interface CompactionStepResult {
-  /** Rows moved from the hot table into chunks (0: nothing was old enough). */
-  rowsMoved: number;
-  chunksWritten: number;
+/** What one export asks for: points over a range, raw or in buckets, as JSON or CSV bytes. */
+export interface SeriesExport {
+  points: readonly PointRef[];
+  from: number;
+  to: number;
+  /** Aggregate into buckets of this width (ms, epoch-aligned); raw samples when absent. */
+  bucketMs?: number;
+  /** Raw samples per point, at most (the earliest ones). */
+  limit: number;
+  format: 'json' | 'csv';
+  /**
+   * JSON only: the shape of the body. `series` (default) is `{from, to, bucketMs?, series: [{point,
+   * samples|buckets}]}`; `single` is the one-point body of `/points/:id/samples`,
+   * `{point, from, to, samples}` or `{point, from, to, bucketMs, buckets}`.
+   */
+  shape?: 'series' | 'single';
 }
 
+/** Disk use of the store, and where it is heading. */
+export interface StorageReport {
+  /** The database file (pages in use and free). */
+  fileBytes: number;
+  freeBytes: number;
+  /** Compressed chunks: bytes of their data and samples they hold. */
+  chunkBytes: number;
+  chunkSamples: number;
+  /** chunkBytes / chunkSamples (NaN before the first chunk). */
+  bytesPerSample: number;
+  /** Samples not yet sealed into chunks (in memory, durable in the write-ahead log). */
+  headSamples: number;
+  /** Rows of the de-duplication table. */
+  batchRows: number;
+  sites: SiteStorage[];
+}
+
+export interface SiteStorage {
+  site: string;
+  retention: RetentionPolicy;
+  chunkBytes: number;
+  chunkSamples: number;
+  /** Samples per second stored for this site, over the last hour (or since start). */
+  samplesPerSecond: number;
+  /** Bytes the site's raw chunks reach once `retention.rawMs` is full at this rate. */
+  projectedRawBytes: number;
+}
+
+/** How long each resolution is kept (ms). */
+export interface RetentionPolicy {
+  rawMs: number;
+  minuteMs: number;
+  hourMs: number;
+}
+
+/**
+ * The telemetry store port (STYLE.md §1). Appends and reads are asynchronous, as a network
+ * database's are; the point catalog and latest values are memory and stay synchronous.
+ */
 export interface TelemetryStore {
   /**
-   * Stores every batch not stored before, in one transaction, and reports which were stored and
-   * which were duplicates (same deviceId and seq as an earlier batch). Throws if the transaction
-   * fails; nothing of the call is stored then, so nothing may be acknowledged.
+   * Stores every batch not stored before, in one transaction, and reports what became of each
+   * (see AppendResult). Rejects if the transaction fails; nothing of the call is stored then, so
+   * nothing may be acknowledged.
    */
-  appendBatches(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): AppendResult;
-  /** How many points an asset has (cheap: memory). */
+  appendBatches(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): Promise<AppendResult>;
+  /** How many points an asset has. */
   pointCount(site: string, asset: string): number;
   /** The id of a point, created if the store has never seen it. Ids never change. */
   pointId(site: string, asset: string, point: string): number;
@@ -94,8 +145,14 @@ export interface TelemetryStore {
   pointsOf(site: string, asset: string): PointRef[];
   latest(pointId: number): LatestValue | undefined;
   /** Samples with from <= ts <= to, oldest first, at most `limit`. */
-  querySamples(pointId: number, from: number, to: number, limit: number): StoredSample[];
+  querySamples(pointId: number, from: number, to: number, limit: number): Promise<StoredSample[]>;
   /** Buckets aligned to multiples of `bucketMs` (epoch-based), oldest first; empty buckets are left out. */
-  queryBuckets(pointId: number, from: number, to: number, bucketMs: number): SampleBucket[];
-  close(): void;
+  queryBuckets(pointId: number, from: number, to: number, bucketMs: number): Promise<SampleBucket[]>;
+  /**
+   * The answer to an export as encoded bytes, in pieces, for the HTTP edge to stream (the
+   * engine's fastest bulk path: reading and encoding happen away from ingest).
+   */
+  exportSeries(request: SeriesExport): AsyncIterable<Uint8Array>;
+  storageReport(): Promise<StorageReport>;
+  close(): Promise<void>;
 }

@@ -29,7 +29,7 @@ const logLines: string[] = [];
 
 beforeAll(async () => {
   db = openDatabase(':memory:');
-  store = new SqliteTelemetryStore(db, { hotRetentionMs: 0 });
+  store = new SqliteTelemetryStore(db);
   registry = new SqliteSiteRegistry(db);
   const tokens = new ApiTokens(db);
   admin = tokens.ensureAdminToken()!;
@@ -39,9 +39,9 @@ beforeAll(async () => {
   const samples = Array.from({ length: 120 }, (_, i) => ({
     point: 'supply_air_temp', ts: T0 + i * 1000, value: 18 + (i % 60) / 10, quality: Quality.good,
   }));
-  store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', epoch: 'e1', seq: 1, samples: samples.slice(0, 70) }]);
-  store.compactAll(); // part of the data in chunks, the rest hot
-  store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', epoch: 'e1', seq: 2, samples: samples.slice(70) }]);
+  await store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', epoch: 'e1', seq: 1, samples: samples.slice(0, 70) }]);
+  store.sealAll(); // part of the data in chunks, the rest in the head
+  await store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', epoch: 'e1', seq: 2, samples: samples.slice(70) }]);
   tempId = store.findPointId('site-a', 'AHU-1', 'supply_air_temp')!;
 
   const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
@@ -105,7 +105,8 @@ describe('HTTP API routes', () => {
     expect(res.body.openapi).toMatch(/^3\./);
     expect(Object.keys(res.body.paths).sort()).toEqual([
       '/api/v1/assets', '/api/v1/assets/{asset}', '/api/v1/devices', '/api/v1/health', '/api/v1/openapi.json',
-      '/api/v1/points/{pointId}/latest', '/api/v1/points/{pointId}/samples', '/api/v1/sites', '/api/v1/sites/{site}/areas',
+      '/api/v1/points/{pointId}/latest', '/api/v1/points/{pointId}/samples', '/api/v1/samples', '/api/v1/sites', '/api/v1/sites/{site}/areas',
+      '/api/v1/telemetry/storage',
     ]);
     expect(res.body.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
@@ -172,6 +173,57 @@ describe('HTTP API routes', () => {
     expect(res.body.error.code).toBe('bad_request');
     expect(res.body.error.message).toMatch(message);
     expect(JSON.stringify(res.body)).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+
+  it('takes times as ISO 8601 or relative to now, as well as epoch milliseconds', async () => {
+    // now is T0 + 200 s: -200s is T0; the ISO form of T0 + 65 s is the same instant.
+    const iso = new Date(T0 + 65_000).toISOString();
+    const a = await get(`/points/${tempId}/samples?from=${encodeURIComponent(iso)}&to=now-126s`);
+    expect(a.status).toBe(200);
+    expect(a.body.samples.map((x: { ts: number }) => (x.ts - T0) / 1000)).toEqual([65, 66, 67, 68, 69, 70, 71, 72, 73, 74]);
+    expect((await get(`/points/${tempId}/samples?from=-200s&to=-199s`)).body.samples.map((x: { ts: number }) => x.ts)).toEqual([T0, T0 + 1000]);
+    const bad = await get(`/points/${tempId}/samples?from=yesterday`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/ISO 8601.*relative to now/);
+  });
+
+  it('answers CSV when asked by Accept or format, with a header and one row per sample', async () => {
+    for (const [query, headers] of [['&format=csv', {}], ['', { accept: 'text/csv' }]] as const) {
+      const res = await fetch(`${base}/points/${tempId}/samples?from=${T0}&to=${T0 + 2000}${query}`, { headers: { authorization: `Bearer ${admin}`, ...headers } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
+      const lines = (await res.text()).trim().split('\r\n');
+      expect(lines).toEqual([
+        'point_id,site,asset,point,time,ts,value,quality',
+        ...[0, 1, 2].map((i) => `${tempId},site-a,AHU-1,supply_air_temp,${new Date(T0 + i * 1000).toISOString()},${T0 + i * 1000},${18 + i / 10},192`),
+      ]);
+    }
+  });
+
+  it('serves several points in one request, by id or by name, raw or in buckets', async () => {
+    const byName = await get(`/samples?series=site-a/AHU-1/supply_air_temp&from=${T0}&to=${T0 + 1000}`);
+    expect(byName.status).toBe(200);
+    expect(byName.body).toEqual({
+      from: T0, to: T0 + 1000,
+      series: [{ point: { id: tempId, site: 'site-a', asset: 'AHU-1', name: 'supply_air_temp' }, samples: [
+        { ts: T0, value: 18, quality: 192 }, { ts: T0 + 1000, value: 18.1, quality: 192 },
+      ] }],
+    });
+    const twice = await get(`/samples?points=${tempId},${tempId}&from=${T0}&to=${T0 + 119_999}&bucket=1m`);
+    expect(twice.body.series).toHaveLength(2);
+    expect(twice.body.series[1].buckets).toHaveLength(2);
+    expect((await get('/samples?series=site-a/AHU-1/nope')).status).toBe(404);
+    const none = await get('/samples');
+    expect(none.status).toBe(400);
+    expect(none.body.error.message).toMatch(/points=/);
+  });
+
+  it('reports the store\'s disk use and bytes per sample', async () => {
+    const res = await get('/telemetry/storage');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ chunkSamples: 70, headSamples: 50 });
+    expect(res.body.sites[0]).toMatchObject({ site: 'site-a', chunkSamples: 70 });
+    expect(res.body.bytesPerSample).toBeGreaterThan(0);
   });
 
   it('answers 400 for a non-numeric point id', async () => {

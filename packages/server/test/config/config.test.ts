@@ -41,6 +41,7 @@ describe('validateServerConfig', () => {
       ingest: {},
       quotas: {},
       audit: {},
+      telemetry: { retention: {}, sites: {} },
     });
     expect(ingestLimitsOf(config)).toEqual(DEFAULT_INGEST_LIMITS);
     expect(deviceQuotasOf(config)).toEqual(DEFAULT_DEVICE_QUOTAS);
@@ -73,6 +74,11 @@ describe('validateServerConfig', () => {
     });
   });
 
+  it('reads telemetry retention in days, with per-site overrides', () => {
+    const config = check({ ...minimal, telemetry: { retention: { rawDays: 30 }, sites: { 'site-2': { rawDays: 7, hourDays: 365 } }, readWorkers: 2 } });
+    expect(config.telemetry).toEqual({ retention: { rawMs: 30 * 86_400_000 }, sites: { 'site-2': { rawMs: 7 * 86_400_000, hourMs: 365 * 86_400_000 } }, readWorkers: 2 });
+  });
+
   it('keeps the defaults of the fields a section leaves out', () => {
     const config = check({ ...minimal, ingest: { maxAgeDays: 1 }, quotas: { messageBurst: 50 } });
     expect(ingestLimitsOf(config)).toEqual({ ...DEFAULT_INGEST_LIMITS, maxAgeMs: 86_400_000 });
@@ -86,7 +92,7 @@ describe('validateServerConfig', () => {
   describe('refuses a misspelt key in every section, naming it and the keys it knows', () => {
     const webhook = { id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET };
     it.each([
-      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, mqtt, api, tls, alarms, ingest, quotas, audit'],
+      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry'],
       ['mqtt', { ...minimal, mqtt: { prot: 1883 } }, 'mqtt.prot', 'host, port'],
       ['api', { ...minimal, api: { hots: '0.0.0.0' } }, 'api.hots', 'host, port'],
       ['tls', { ...minimal, tls: { hostname: ['sg.example.net'] } }, 'tls.hostname', 'hostnames, ips'],
@@ -96,6 +102,9 @@ describe('validateServerConfig', () => {
       ['quotas', { ...minimal, quotas: { maxPacketSize: 4096 } }, 'quotas.maxPacketSize',
         'maxPacketBytes, maxPointsPerAsset, maxPointsPerDevice, maxAssetsPerDevice, messagesPerSecond, messageBurst'],
       ['audit', { ...minimal, audit: { keyfile: 'k' } }, 'audit.keyfile', 'keyFile, anchorFile, anchorEveryEvents, anchorIntervalSeconds'],
+      ['telemetry', { ...minimal, telemetry: { retension: {} } }, 'telemetry.retension', 'retention, sites, readWorkers'],
+      ['telemetry.retention', { ...minimal, telemetry: { retention: { rawDay: 1 } } }, 'telemetry.retention.rawDay', 'rawDays, minuteDays, hourDays'],
+      ['telemetry.sites.<site>', { ...minimal, telemetry: { sites: { 'site-1': { hourdays: 1 } } } }, 'telemetry.sites.site-1.hourdays', 'rawDays, minuteDays, hourDays'],
     ])('%s', (_section, doc, field, known) => {
       const err = refusal(doc);
       expect(err.code).toBe('config_invalid');

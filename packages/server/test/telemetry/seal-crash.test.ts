@@ -7,35 +7,35 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.ts';
 import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
 
-const child = fileURLToPath(new URL('./compaction-crash-child.ts', import.meta.url));
+const child = fileURLToPath(new URL('./seal-crash-child.ts', import.meta.url));
 let dir: string | undefined;
 afterEach(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('SqliteTelemetryStore compaction under kill -9', () => {
-  it('keeps every sample exactly once when the process dies in the middle of a compaction step', () => {
+describe.each(['sealing', 'appended'])('SqliteTelemetryStore killed with SIGKILL (%s)', (when) => {
+  it('keeps every sample exactly once, and seals them all after the restart', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sg-crash-'));
     const file = join(dir, 'server.db');
-    const run = spawnSync(process.execPath, ['--import', 'tsx', child, file], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', child, file, when], { encoding: 'utf8' });
     expect(run.stdout).toContain('appended');
     expect(run.signal).toBe('SIGKILL');
 
     const db = openDatabase(file);
-    const store = new SqliteTelemetryStore(db, { hotRetentionMs: 0 });
+    const store = new SqliteTelemetryStore(db, { readWorkers: 0 });
     try {
-      // The half-done step rolled back: no chunks, everything still hot, all there once.
-      expect((db.prepare('SELECT COUNT(*) AS n FROM chunks').get() as { n: number }).n).toBe(0);
+      // A half-done sealing transaction rolled back: no chunks; the samples come back from the log.
+      expect(db.prepare('SELECT COUNT(*) FROM chunks').pluck().get()).toBe(0);
       for (let p = 0; p < 5; p++) {
         const id = store.findPointId('site-a', 'AHU-1', `p${p}`)!;
-        const got = store.querySamples(id, 0, 2e12, 1000).map((s) => s.value);
-        expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+        expect((await store.querySamples(id, 0, 2e12, 1000)).map((s) => s.value)).toEqual(Array.from({ length: 150 }, (_, i) => i));
       }
-      expect(store.compactAll().rowsMoved).toBe(500);
+      expect(store.sealAll().samplesSealed).toBe(750);
+      store.checkpoint();
       const id = store.findPointId('site-a', 'AHU-1', 'p4')!;
-      expect(store.querySamples(id, 0, 2e12, 1000)).toHaveLength(100);
+      expect(await store.querySamples(id, 0, 2e12, 1000)).toHaveLength(150);
     } finally {
-      store.close();
+      await store.close();
       db.close();
     }
   });
