@@ -240,6 +240,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 10_000));
     const rateWithout = ((await stored()) - quiet) / 10;
     phases.push(await reads('raw 24 h (86,400 samples), while ingesting', 'limit=100000'));
+    phases.push(await reads('raw 24 h as columns (layout=columns), while ingesting', 'limit=100000&layout=columns'));
     phases.push(await reads('1-min buckets of 24 h (1,440), while ingesting', 'bucket=1m'));
     phases.push(await reads('40 concurrent raw 24 h reads, while ingesting', 'limit=100000', 80, 40));
     await loadDone;
@@ -247,6 +248,7 @@ async function main(): Promise<void> {
     process.stderr.write('\n');
     const storage = JSON.parse((await get('/telemetry/storage')).text);
     phases.push(await reads('raw 24 h, idle', 'limit=100000'));
+    phases.push(await reads('raw 24 h as columns, idle', 'limit=100000&layout=columns'));
     phases.push(await reads('1-min buckets of 24 h, idle', 'bucket=1m'));
     const peakMiB = peakRssMiB(server.pid!);
     server.kill('SIGTERM');

@@ -93,6 +93,9 @@ export const SamplesQuery = Type.Object({
   format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], {
     description: 'json (default) or csv; `Accept: text/csv` asks for CSV too',
   })),
+  layout: Type.Optional(Type.Union([Type.Literal('rows'), Type.Literal('columns')], {
+    description: 'JSON: rows (default, a list of samples) or columns (arrays ts, value, quality — or ts, min, avg, max, count)',
+  })),
 });
 
 export const SeriesQuery = Type.Object({

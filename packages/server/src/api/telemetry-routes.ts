@@ -60,10 +60,13 @@ export const telemetryRoutes: FastifyPluginAsyncTypebox<TelemetryRoutesOptions> 
   /** Checks the range and buckets, then streams the store's encoded answer. */
   async function sendSeries(
     request: FastifyRequest, reply: FastifyReply, points: StorePointRef[],
-    query: { from?: string; to?: string; bucket?: string; limit?: number; format?: 'json' | 'csv' }, shape: SeriesExport['shape'],
+    query: { from?: string; to?: string; bucket?: string; limit?: number; format?: 'json' | 'csv'; layout?: 'rows' | 'columns' }, shape: SeriesExport['shape'],
   ): Promise<FastifyReply> {
     const { from, to } = resolveRange(query.from, query.to, now());
-    const exportRequest: SeriesExport = { points, from, to, limit: query.limit ?? 10_000, format: wantsCsv(request, query.format) ? 'csv' : 'json', shape };
+    const exportRequest: SeriesExport = {
+      points, from, to, limit: query.limit ?? 10_000, format: wantsCsv(request, query.format) ? 'csv' : 'json', shape,
+      ...(query.layout ? { layout: query.layout } : {}),
+    };
     if (query.bucket !== undefined) {
       const bucketMs = parseBucket(query.bucket);
       const buckets = Math.floor(to / bucketMs) - Math.floor(from / bucketMs) + 1;

@@ -20,7 +20,7 @@ import type { Migration } from '../db/migrations.ts';
 /** A chunk never spans more than this, so a range read bounds its index scan. */
 export const MAX_CHUNK_SPAN_MS = 2 * 3_600_000;
 /** A head is sealed once it holds this many samples... */
-export const SEAL_SAMPLES = 120;
+export const SEAL_SAMPLES = 240;
 /** ...or once its samples span this long. */
 export const SEAL_SPAN_MS = MAX_CHUNK_SPAN_MS;
 /** Samples per chunk at most (a head that grew past it is sealed as several chunks). */

@@ -6,6 +6,8 @@
  * Exports are pulled piece by piece (`next`), so a slow HTTP client holds back only its own
  * answer, never the worker's memory or other requests.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { errorMessage } from '@shellguard/protocol';
@@ -15,6 +17,16 @@ import { exportPieces, readBuckets, readRaw, type ReadTask } from './read-servic
 export type WorkerRequest = { id: number } & (ReadTask | { op: 'next' } | { op: 'cancel' });
 
 const port = parentPort!;
+
+/**
+ * Reads run at a lower CPU priority than the thread that takes telemetry in: on Linux a thread's
+ * id (from /proc/thread-self) can be given its own nice value, so a burst of heavy reads slows
+ * itself, not ingest. Elsewhere, or without the right, reads keep the process's priority.
+ */
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+} catch { /* not Linux, or not allowed: same priority as the writer */ }
 const { file } = workerData as { file: string };
 const db = new Database(file, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');

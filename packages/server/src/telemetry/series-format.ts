@@ -179,6 +179,40 @@ const AVG = token(',"avg":');
 const MAX = token(',"max":');
 const COUNT = token(',"count":');
 
+/** One answer as JSON arrays: `"ts":[...],"value":[...],...` (no pieces are cut inside: a point's arrays are written whole). */
+function writeColumns(out: ByteSink, a: PointAnswer): void {
+  const c = a.columns;
+  const n = c.count;
+  const array = (name: string, write: (i: number) => void) => {
+    out.ascii(`"${name}":[`);
+    for (let i = 0; i < n; i++) {
+      if (i > 0) out.bytes(COMMA);
+      write(i);
+    }
+    out.ascii(']');
+  };
+  array('ts', (i) => out.time(c.ts[i]!));
+  out.bytes(COMMA);
+  if (a.kind === 'raw') {
+    array('value', (i) => {
+      const v = a.columns.value[i]!;
+      if (Number.isNaN(v)) out.bytes(NULL);
+      else out.number(v);
+    });
+    out.bytes(COMMA);
+    array('quality', (i) => out.int(a.columns.quality[i]!));
+  } else {
+    const b = a.columns;
+    array('min', (i) => out.number(b.min[i]!));
+    out.bytes(COMMA);
+    array('avg', (i) => out.number(b.sum[i]! / b.n[i]!));
+    out.bytes(COMMA);
+    array('max', (i) => out.number(b.max[i]!));
+    out.bytes(COMMA);
+    array('count', (i) => out.int(b.n[i]!));
+  }
+}
+
 export const RAW_CSV_HEADER = 'point_id,site,asset,point,time,ts,value,quality\r\n';
 export const BUCKET_CSV_HEADER = 'point_id,site,asset,point,time,ts,min,avg,max,count\r\n';
 
@@ -234,7 +268,9 @@ export function* encodeExport(request: SeriesExport, answer: (point: PointRef) =
     first = false;
     out.text(single ? `{"point":${pointJson(point)},${range},` : `{"point":${pointJson(point)},`);
     const a = answer(point);
-    if (a.kind === 'raw') {
+    if (request.layout === 'columns') {
+      writeColumns(out, a);
+    } else if (a.kind === 'raw') {
       out.ascii('"samples":[');
       const c = a.columns;
       for (let i = 0; i < c.count; i++) {
@@ -267,7 +303,7 @@ export function* encodeExport(request: SeriesExport, answer: (point: PointRef) =
         if (out.full()) yield out.take();
       }
     }
-    out.ascii(']}');
+    out.ascii(request.layout === 'columns' ? '}' : ']}');
     if (single) break;
   }
   if (!single) out.ascii(']}');

@@ -419,24 +419,19 @@ export class SqliteTelemetryStore implements TelemetryStore {
       if (ref.seq > (this.seqHigh.get(source) ?? -1)) this.seqHigh.set(source, ref.seq);
     }
     this.batchRows += out.stored.length;
-    this.countSiteSamples(batches, out, now);
     return out;
   }
 
-  private countSiteSamples(batches: readonly IncomingBatch[], out: AppendResult, now: number): void {
-    if (out.samplesStored === 0) return;
+  /** Counts a stored batch toward its site's rate (per minute of the server clock, last hour kept). */
+  private countSiteSamples(site: string, samples: number, now: number): void {
     const minute = Math.floor(now / 60_000);
-    const stored = new Set(out.stored.map((r) => `${r.deviceId}\u0000${r.epoch}\u0000${r.seq}`));
-    for (const b of batches) {
-      if (!stored.delete(`${b.deviceId}\u0000${b.epoch}\u0000${b.seq}`)) continue;
-      const c = this.siteCounters(b.site);
-      if (c.minuteIndex !== minute) {
-        // Clear the minutes skipped since the last sample.
-        for (let m = Math.max(c.minuteIndex + 1, minute - 59); m <= minute; m++) c.perMinute[m % 60] = 0;
-        c.minuteIndex = minute;
-      }
-      c.perMinute[minute % 60]! += b.samples.length;
+    const c = this.siteCounters(site);
+    if (c.minuteIndex !== minute) {
+      // Clear the minutes skipped since the last sample.
+      for (let m = Math.max(c.minuteIndex + 1, minute - 59); m <= minute; m++) c.perMinute[m % 60] = 0;
+      c.minuteIndex = minute;
     }
+    c.perMinute[minute % 60]! += samples;
   }
 
   private appendInTransaction(batches: readonly IncomingBatch[], out: AppendResult, created: PointRef[], admit: PointAdmission | undefined): void {
@@ -475,6 +470,8 @@ export class SqliteTelemetryStore implements TelemetryStore {
       }
       out.stored.push(ref);
       out.samplesStored += n;
+      // Counted in the transaction; a rollback only makes the rate estimate briefly high.
+      this.countSiteSamples(b.site, n, storedAt);
       const heads = this.logHeads;
       for (let i = 0; i < n; i++) {
         const s = b.samples[i]!;

@@ -87,6 +87,12 @@ export interface SeriesExport {
    * `{point, from, to, samples}` or `{point, from, to, bucketMs, buckets}`.
    */
   shape?: 'series' | 'single';
+  /**
+   * JSON only: `rows` (default) lists samples as objects; `columns` gives each series as arrays
+   * (`ts`, `value`, `quality`, or `ts`, `min`, `avg`, `max`, `count`) — half the bytes, and the
+   * form charts take.
+   */
+  layout?: 'rows' | 'columns';
 }
 
 /** Disk use of the store, and where it is heading. */

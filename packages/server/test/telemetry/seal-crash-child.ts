@@ -11,6 +11,7 @@ const when = process.argv[3]!;
 let chunks = 0;
 const store = new SqliteTelemetryStore(openDatabase(file), {
   readWorkers: 0,
+  sealSamples: 120,
   afterChunkWritten: () => {
     if (when === 'sealing' && ++chunks === 3) process.kill(process.pid, 'SIGKILL');
   },

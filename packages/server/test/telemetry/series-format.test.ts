@@ -41,6 +41,18 @@ describe('encodeExport', () => {
       + '1,site-1,AHU-01,"température ""Δ"", nord",2025-12-01T00:00:00.000Z,1764547200000,20.5,192\r\n');
   });
 
+  it('writes the columns layout as arrays that parse back to the same samples and buckets', () => {
+    const rows = [{ ts: 1_764_547_200_000, value: 20.5, quality: 192 }, { ts: 1_764_547_201_000, value: null, quality: 0 }];
+    const point = { id: 3, site: 's', asset: 'a', point: 'p' };
+    const raw = JSON.parse(text(encodeExport({ points: [point], from: 0, to: 1, limit: 10, format: 'json', shape: 'single', layout: 'columns' },
+      () => ({ kind: 'raw', columns: columns(rows) }))));
+    expect(raw).toEqual({ point: { id: 3, site: 's', asset: 'a', name: 'p' }, from: 0, to: 1, ts: [rows[0]!.ts, rows[1]!.ts], value: [20.5, null], quality: [192, 0] });
+    const b = { count: 1, ts: Float64Array.of(60_000), min: Float64Array.of(1), max: Float64Array.of(3), sum: Float64Array.of(4), n: Float64Array.of(2) };
+    const bucketed = JSON.parse(text(encodeExport({ points: [point, point], from: 0, to: 1, bucketMs: 60_000, limit: 10, format: 'json', layout: 'columns' },
+      () => ({ kind: 'buckets', columns: b }))));
+    expect(bucketed.series[1]).toEqual({ point: { id: 3, site: 's', asset: 'a', name: 'p' }, ts: [60_000], min: [1], avg: [2], max: [3], count: [2] });
+  });
+
   it('cuts a long answer into pieces that together are the whole body', () => {
     const n = 100_000;
     const rows = Array.from({ length: n }, (_, i) => ({ ts: 1_764_547_200_000 + i * 1000, value: i / 10, quality: 192 }));
