@@ -8,6 +8,7 @@
 #   tshark              packet capture, to prove what went over the wire
 #   mosquitto-clients   mosquitto_pub / mosquitto_sub, an MQTT client that is not ours
 #   openssl             an independent X.509 / CSR / CRL implementation
+#   chromium            the browser the web dashboard's tests drive (playwright-core, no download)
 # Safe to run again: it installs only what does not work yet, and fails loudly if a peer still
 # does not work afterwards.
 set -euo pipefail
@@ -26,6 +27,7 @@ check() {
     # mosquitto_pub has no --version that exits 0: being on PATH and linking is the check.
     mosquitto-clients) command -v mosquitto_pub && command -v mosquitto_sub && ldd "$(command -v mosquitto_pub)" | { ! grep -q 'not found'; } ;;
     openssl) openssl version ;;
+    chromium) /usr/bin/chromium --headless --no-sandbox --disable-gpu --version ;;
   esac
 }
 packages_for() {
@@ -34,9 +36,10 @@ packages_for() {
     tshark) echo "tshark" ;;
     mosquitto-clients) echo "mosquitto-clients" ;;
     openssl) echo "openssl" ;;
+    chromium) echo "chromium fonts-dejavu-core" ;;
   esac
 }
-CHECKS=(pymodbus tshark mosquitto-clients openssl)
+CHECKS=(pymodbus tshark mosquitto-clients openssl chromium)
 
 need=()
 for c in "${CHECKS[@]}"; do

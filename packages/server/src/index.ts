@@ -1,7 +1,7 @@
 export { startServer, type ServerHandle, type ServerStats, type StartServerOptions } from './server.ts';
 export {
-  loadServerConfig, validateServerConfig, ServerConfigError, DEFAULT_DEVICE_QUOTAS, DEFAULT_INGEST_LIMITS,
-  type AuditConfig, type DeviceQuotas, type IngestLimits, type ServerConfig,
+  loadServerConfig, validateServerConfig, ServerConfigError, DEFAULT_DEVICE_QUOTAS, DEFAULT_INGEST_LIMITS, DEFAULT_AUTH,
+  type AuditConfig, type AuthConfig, type ApiListenConfig, type DeviceQuotas, type IngestLimits, type ServerConfig,
 } from './config/config.ts';
 export * from './pki/index.ts';
 export { startBroker, type Broker, type BrokerOptions } from './broker/index.ts';

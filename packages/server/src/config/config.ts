@@ -75,13 +75,47 @@ export interface TelemetryConfig {
   readWorkers?: number;
 }
 
+/** The HTTPS listener of the API and the web dashboard. */
+export interface ApiListenConfig extends ListenConfig {
+  /**
+   * An operator-provided certificate (PEM, leaf first, then its chain) and key, e.g. from the
+   * enterprise CA browsers already trust. Without them the listener uses a certificate from the
+   * site's issuing CA (trust the site root to use it).
+   */
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** People's sign-in to the web dashboard. */
+export interface AuthConfig {
+  /** A session ends after this long without a request (ms, default 30 min)... */
+  sessionIdleMs: number;
+  /** ...and this long after sign-in whatever happens (ms, default 12 h). */
+  sessionMaxMs: number;
+  /** Failed sign-ins in a row that lock an account (default 5)... */
+  maxFailedSignIns: number;
+  /** ...for this long (ms, default 15 min). */
+  lockoutMs: number;
+}
+
+export const DEFAULT_AUTH: AuthConfig = {
+  sessionIdleMs: 30 * 60_000,
+  sessionMaxMs: 12 * 3_600_000,
+  maxFailedSignIns: 5,
+  lockoutMs: 15 * 60_000,
+};
+
+export function authConfigOf(config: Pick<ServerConfig, 'auth'>): AuthConfig {
+  return { ...DEFAULT_AUTH, ...config.auth };
+}
+
 export interface ServerConfig {
   /** Where the database and the server's own TLS key live. */
   dataDir: string;
   /** The site PKI folder made by `shellguard ca init`: trust anchor for devices, issuer of certificates. */
   caDir: string;
   mqtt: ListenConfig;
-  api: ListenConfig;
+  api: ApiListenConfig;
   /** Names and addresses the server's TLS certificate is valid for. */
   tlsNames: { hostnames: string[]; ips: string[] };
   alarms?: {
@@ -96,6 +130,8 @@ export interface ServerConfig {
   audit?: Partial<AuditConfig>;
   /** Defaults: raw 90 days, minute roll-ups 400 days, hour roll-ups 10 years; one read worker. */
   telemetry?: TelemetryConfig;
+  /** Defaults: DEFAULT_AUTH. */
+  auth?: Partial<AuthConfig>;
 }
 
 const SECOND = 1000;
@@ -173,13 +209,13 @@ class Reader {
     return path.resolve(this.baseDir, v);
   }
 
-  listen(at: string, v: unknown, defaultPort: number): ListenConfig {
-    const o = this.section(at, v, ['host', 'port']);
+  listen(at: string, v: unknown, defaultPort: number, extra: readonly string[] = []): ListenConfig & Record<string, unknown> {
+    const o = this.section(at, v, ['host', 'port', ...extra]);
     const host = o.host ?? '127.0.0.1';
     if (typeof host !== 'string' || host === '') this.fail(`${at}.host`, 'must be an address to listen on, e.g. 127.0.0.1');
     const port = o.port ?? defaultPort;
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) this.fail(`${at}.port`, 'must be a port number 0-65535');
-    return { host, port };
+    return { host, port, ...Object.fromEntries(extra.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) };
   }
 
   strings(at: string, v: unknown, fallback: string[]): string[] {
@@ -203,7 +239,7 @@ function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): Par
 
 export function validateServerConfig(doc: unknown, source: string, baseDir: string): ServerConfig {
   const r: Reader = new Reader(source, baseDir);
-  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry']);
+  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth']);
   const tls = r.section('tls', d.tls, ['hostnames', 'ips']);
   const alarms = r.section('alarms', d.alarms, ['webhooks']);
   const webhooksRaw: unknown = alarms.webhooks ?? [];
@@ -248,11 +284,22 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
   const readWorkers = r.int('telemetry.readWorkers', telemetry.readWorkers, 0, 16);
 
   const dataDir = r.dir('dataDir', d.dataDir);
+  const apiListen = r.listen('api', d.api, 8443, ['certFile', 'keyFile']);
+  const api: ApiListenConfig = { host: apiListen.host, port: apiListen.port };
+  const certFile = r.optionalFile('api.certFile', apiListen.certFile);
+  const keyFile = r.optionalFile('api.keyFile', apiListen.keyFile);
+  if ((certFile === undefined) !== (keyFile === undefined)) r.fail(certFile ? 'api.keyFile' : 'api.certFile', 'api.certFile and api.keyFile go together: give both or neither');
+  if (certFile && keyFile) Object.assign(api, { certFile, keyFile });
+  const auth = r.section('auth', d.auth, ['sessionIdleMinutes', 'sessionMaxHours', 'maxFailedSignIns', 'lockoutMinutes']);
+  const minutes = (at: string, v: unknown, max: number) => {
+    const n = r.int(at, v, 1, max);
+    return n === undefined ? undefined : n * 60_000;
+  };
   return {
     dataDir,
     caDir: r.dir('caDir', d.caDir),
-    mqtt: r.listen('mqtt', d.mqtt, 8883),
-    api: r.listen('api', d.api, 8443),
+    mqtt: (({ host, port }) => ({ host, port }))(r.listen('mqtt', d.mqtt, 8883)),
+    api,
     tlsNames: {
       hostnames: r.strings('tls.hostnames', tls.hostnames, ['localhost']),
       ips: r.strings('tls.ips', tls.ips, ['127.0.0.1']),
@@ -279,6 +326,15 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
       anchorFile: r.optionalFile('audit.anchorFile', audit.anchorFile),
       anchorEveryEvents: r.int('audit.anchorEveryEvents', audit.anchorEveryEvents, 1, 1_000_000),
       anchorIntervalMs: seconds('audit.anchorIntervalSeconds', audit.anchorIntervalSeconds, 1, 86_400),
+    }),
+    auth: defined<AuthConfig>({
+      sessionIdleMs: minutes('auth.sessionIdleMinutes', auth.sessionIdleMinutes, 24 * 60),
+      sessionMaxMs: (() => {
+        const h = r.int('auth.sessionMaxHours', auth.sessionMaxHours, 1, 24 * 30);
+        return h === undefined ? undefined : h * 3_600_000;
+      })(),
+      maxFailedSignIns: r.int('auth.maxFailedSignIns', auth.maxFailedSignIns, 1, 100),
+      lockoutMs: minutes('auth.lockoutMinutes', auth.lockoutMinutes, 24 * 60),
     }),
     telemetry: {
       retention: retention('telemetry.retention', telemetry.retention),

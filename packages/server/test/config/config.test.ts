@@ -42,6 +42,7 @@ describe('validateServerConfig', () => {
       quotas: {},
       audit: {},
       telemetry: { retention: {}, sites: {} },
+      auth: {},
     });
     expect(ingestLimitsOf(config)).toEqual(DEFAULT_INGEST_LIMITS);
     expect(deviceQuotasOf(config)).toEqual(DEFAULT_DEVICE_QUOTAS);
@@ -92,9 +93,10 @@ describe('validateServerConfig', () => {
   describe('refuses a misspelt key in every section, naming it and the keys it knows', () => {
     const webhook = { id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET };
     it.each([
-      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry'],
+      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth'],
       ['mqtt', { ...minimal, mqtt: { prot: 1883 } }, 'mqtt.prot', 'host, port'],
-      ['api', { ...minimal, api: { hots: '0.0.0.0' } }, 'api.hots', 'host, port'],
+      ['api', { ...minimal, api: { hots: '0.0.0.0' } }, 'api.hots', 'host, port, certFile, keyFile'],
+      ['auth', { ...minimal, auth: { lockout: 5 } }, 'auth.lockout', 'sessionIdleMinutes, sessionMaxHours, maxFailedSignIns, lockoutMinutes'],
       ['tls', { ...minimal, tls: { hostname: ['sg.example.net'] } }, 'tls.hostname', 'hostnames, ips'],
       ['alarms', { ...minimal, alarms: { webhook: [] } }, 'alarms.webhook', 'webhooks'],
       ['alarms.webhooks[i]', { ...minimal, alarms: { webhooks: [webhook, { ...webhook, id: 'b', secert: SECRET }] } }, 'alarms.webhooks[1].secert', 'id, url, secret'],
