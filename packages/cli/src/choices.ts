@@ -17,6 +17,8 @@ export const ALARM_PRIORITIES = allOf<AlarmPriority>({ critical: true, high: tru
 export const SHELVE_KINDS = allOf<ShelveRequest['kind']>({ 'one-shot': true, timed: true });
 export const ASSET_MODES = allOf<AssetMode>({ normal: true, maintenance: true });
 export const TOKEN_ROLES = allOf<Role>({ admin: true, engineer: true, technician: true, manager: true, viewer: true });
+/** People have the same roles as tokens. */
+export const USER_ROLES: readonly Role[] = TOKEN_ROLES;
 export const RECOMMENDATION_STATUSES = allOf<Recommendation['status']>({ open: true, 'work-order': true });
 export const WORK_ORDER_STATUSES = allOf<WorkOrder['status']>({ open: true, done: true });
 export const WORK_ORDER_TYPES = allOf<WorkOrder['type']>({ planned: true, predictive: true, reactive: true });

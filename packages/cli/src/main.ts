@@ -11,7 +11,9 @@ import { createGroup, parseReleaseManifest, registerRelease } from './commands/g
 import { printVersionReport } from './commands/fleet.ts';
 import { listAudit, runAuditVerify, type OfflineVerifyOptions } from './commands/audit.ts';
 import { createToken, listTokens, revokeToken } from './commands/token.ts';
+import { createUser, disableUser, enableUser, listUsers, readPassword, setUserPassword, setUserRole } from './commands/user.ts';
 import { runDemo } from './commands/demo.ts';
+import { DEMO_SCENARIO_NAMES } from './commands/demo-scenario.ts';
 import { moveAsset } from './commands/asset.ts';
 import { runServer } from './commands/server.ts';
 import { printGuardianId, printGuardianMeasurements, runGuardian } from './commands/guardian.ts';
@@ -24,7 +26,7 @@ import {
 import { createWorkOrder, listRecommendations, listWorkOrders, reactiveShare, workOrderFromRecommendation } from './commands/maintenance.ts';
 import {
   ALARM_LIST_STATES, ALARM_PRIORITIES, ASSET_MODES, NEW_WORK_ORDER_TYPES, RECOMMENDATION_STATUSES, SHELVE_KINDS, TOKEN_ROLES,
-  WORK_ORDER_STATUSES, WORK_ORDER_TYPES,
+  USER_ROLES, WORK_ORDER_STATUSES, WORK_ORDER_TYPES,
 } from './choices.ts';
 
 function port(value: string): number {
@@ -52,6 +54,11 @@ program.command('demo')
   .option('--mqtt-port <port>', 'MQTT/TLS broker port', port, 8883)
   .option('--sim-port <port>', 'first Modbus TCP port of the simulated equipment', port, 25020)
   .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', positive)
+  .addOption(new Option('--scenario <name>', 'what happens on the site: none (slow faults in real time, hours) or bearing-wear (time-compressed: a recommendation, then an alarm, within 5 minutes)')
+    .choices(DEMO_SCENARIO_NAMES).default('none'))
+  .option('--api-cert <file>', 'your certificate chain (PEM, server certificate first) for the API and dashboard, e.g. from a CA your browser trusts; valid for 127.0.0.1 or localhost')
+  .option('--api-key <file>', 'the private key of --api-cert (PEM, unencrypted)')
+  .option('--api-ca <file>', 'the CA certificate that issued --api-cert, for the demo\'s guardians (default: the last certificate of --api-cert if it is a root)')
   .action(runDemo);
 
 program.command('server')
@@ -198,6 +205,34 @@ apiCommand(token.command('list'))
 apiCommand(token.command('revoke <tokenId>'))
   .description('revoke an API token (the 16-hex id from token list)')
   .action(async (tokenId: string, opts: ApiClientOptions) => revokeToken(client(opts), out, tokenId));
+
+const user = program.command('user').description('people who sign in to the web dashboard (admin token needed)');
+const passwordHelp = 'the password comes from SHELLGUARD_PASSWORD or standard input (at least 12 characters; never an argument)';
+apiCommand(user.command('create <username>'))
+  .description(`create a user with a role; ${passwordHelp}`)
+  .addOption(new Option('--role <role>', 'what the user may do').choices(USER_ROLES).makeOptionMandatory())
+  .action(async (username: string, opts: ApiClientOptions & { role: string }) => {
+    const api = client(opts);
+    await createUser(api, out, username, { role: opts.role, password: await readPassword({ env: process.env, stdin: process.stdin }) });
+  });
+apiCommand(user.command('list'))
+  .description('users with their roles and status (never their passwords)')
+  .action(async (opts: ApiClientOptions) => listUsers(client(opts), out));
+apiCommand(user.command('role <username>').addArgument(new Argument('<role>', 'the new role').choices(USER_ROLES)))
+  .description('change a user\'s role (their sessions end)')
+  .action(async (username: string, role: string, opts: ApiClientOptions) => setUserRole(client(opts), out, username, role));
+apiCommand(user.command('disable <username>'))
+  .description('refuse a user\'s sign-in and end their sessions at once')
+  .action(async (username: string, opts: ApiClientOptions) => disableUser(client(opts), out, username));
+apiCommand(user.command('enable <username>'))
+  .description('let a disabled or locked-out user sign in again')
+  .action(async (username: string, opts: ApiClientOptions) => enableUser(client(opts), out, username));
+apiCommand(user.command('password <username>'))
+  .description(`set a user's password (their sessions end); ${passwordHelp}`)
+  .action(async (username: string, opts: ApiClientOptions) => {
+    const api = client(opts);
+    await setUserPassword(api, out, username, await readPassword({ env: process.env, stdin: process.stdin }));
+  });
 
 const maintenance = program.command('maintenance').description('predictive maintenance: recommendations, work orders, the reactive-work KPI');
 apiCommand(maintenance.command('recommendations'))

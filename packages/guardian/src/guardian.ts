@@ -15,7 +15,7 @@ import {
   type EquipmentProfile, type Measurement, type Sample,
 } from '@shellguard/protocol';
 import {
-  CertificateKeeper, EnrolmentRefused, GUARDIAN_SWNAME, writeFileAtomically, type CertificateKeeperOptions, defaultBundleDirs, enrol, guardianPackageVersion, incrementBootCount, measureGuardian,
+  CertificateKeeper, EnrolmentRefused, GUARDIAN_SWNAME, writeFileAtomically, type CertificateKeeperOptions, defaultBundleDirs, enrol, guardianPackageVersion, httpsJsonPost, incrementBootCount, measureGuardian,
 } from './attestation/index.ts';
 import { Reporter, pendingCrashReports, removeCrashReport, reportFromError } from './reports/reporter.ts';
 import type { GuardianConfig, EquipmentConfig } from './config/config.ts';
@@ -130,6 +130,8 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const keys = await FileKeyStore.open(config.dataDir);
   const caPem = readPem(config.server.caFile, 'site root CA certificate');
+  // The API may present an operator's certificate (server api.certFile); the broker never does.
+  const apiRequest = config.server.apiCaFile ? { request: httpsJsonPost(readPem(config.server.apiCaFile, 'API CA certificate')) } : {};
   const { profiles } = resolveProfiles(config);
   const bootcount = incrementBootCount(config.dataDir);
   const holder: { uplink?: Uplink } = {};
@@ -148,7 +150,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
       startMeasurements = undefined;
       const enrolment = await enrol({
         apiUrl: config.server.apiUrl, rootCaPem: caPem, keyStore: keys, measurements,
-        swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, bootcount, now,
+        swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, bootcount, now, ...apiRequest,
       });
       writeFileAtomically(path.join(config.dataDir, ATTESTED_MEASUREMENTS_FILE), JSON.stringify(measurements));
       return enrolment;

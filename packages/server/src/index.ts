@@ -1,4 +1,4 @@
-export { startServer, type ServerHandle, type ServerStats, type StartServerOptions } from './server.ts';
+export { startServer, type LiveAnalyticsTuning, type ServerHandle, type ServerStats, type StartServerOptions } from './server.ts';
 export {
   loadServerConfig, validateServerConfig, ServerConfigError, DEFAULT_DEVICE_QUOTAS, DEFAULT_INGEST_LIMITS, DEFAULT_AUTH,
   type AuditConfig, type AuthConfig, type ApiListenConfig, type DeviceQuotas, type IngestLimits, type ServerConfig,
@@ -13,7 +13,7 @@ export type { RateLimit } from './api/index.ts';
 export {
   SqliteAuditLog, AuditError, verifyAuditDatabase, type AuditLog, type AuditProblem, type AuditVerification, type OfflineAuditCheck,
 } from './audit/index.ts';
-export { ROLES, type Role } from './auth/index.ts';
+export { ROLES, UsersService, UserError, type Role, type UserView, type UserErrorCode } from './auth/index.ts';
 export { SqliteIncidentLog, type IncidentLog } from './incidents/index.ts';
 export * from './alarms/index.ts';
 export { LiveAnalytics } from './analytics/live/live-analytics.ts';

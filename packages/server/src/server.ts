@@ -7,14 +7,14 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ControlKinds, decodeDeviceReport, errorMessage, listenErrorOf, loadProfiles, parseControlTopic } from '@shellguard/protocol';
-import { auditConfigOf, deviceQuotasOf, ingestLimitsOf, type ServerConfig } from './config/config.ts';
+import { auditConfigOf, authConfigOf, deviceQuotasOf, ingestLimitsOf, type ServerConfig } from './config/config.ts';
 import { openDatabase } from './db/index.ts';
 import { SqliteTelemetryStore } from './telemetry/index.ts';
 import { Ingest, type IngestStats, type IngestStorage } from './ingest/ingest.ts';
 import { startBroker, type Broker, type BrokerStats } from './broker/index.ts';
-import { openPki } from './pki/index.ts';
+import { loadApiCertificate, openPki } from './pki/index.ts';
 import { SqliteSiteRegistry } from './registry/index.ts';
-import { ApiTokens } from './auth/index.ts';
+import { ApiTokens, SessionService, SqliteSessionStore, SqliteUserStore, UsersService } from './auth/index.ts';
 import { buildApi, type RateLimit } from './api/index.ts';
 import { openAuditLog, webhookAnchorSink, type OpenedAuditLog } from './audit/index.ts';
 import { SqliteIncidentLog } from './incidents/index.ts';
@@ -22,11 +22,13 @@ import { FleetService, type CertificateIssuer } from './fleet/index.ts';
 import type { Pki } from './pki/index.ts';
 import { AlarmEngine, WebhookNotifier } from './alarms/index.ts';
 import { loadDefaultAlarmRules } from './alarms/default-rules.ts';
-import { LiveAnalytics } from './analytics/live/live-analytics.ts';
+import { DEFAULT_BUCKET_MS, LiveAnalytics, type LiveAnalyticsOptions } from './analytics/live/live-analytics.ts';
 import { MaintenanceBook } from './analytics/maintenance/maintenance-book.ts';
 import { assetHealth } from './analytics/health/asset-health.ts';
 import { rankPeers } from './analytics/peers/fleet-peers.ts';
 import type { AnalyticsApi } from './api/analytics-routes.ts';
+import { defaultWebRoot } from './api/web-routes.ts';
+import { EventHub, liveHealth, watchStoredSamples } from './live/index.ts';
 
 export interface ServerStats {
   ingest: IngestStats;
@@ -44,6 +46,10 @@ export interface ServerHandle {
   fleet: FleetService;
   /** The site root CA certificate devices trust. */
   rootPem: string;
+  /** The certificate (leaf) the HTTPS API presents: the operator's (api.certFile) or one from the site CA. */
+  apiCertificatePem: string;
+  /** People who sign in to the dashboard (also reachable over the API, admin only). */
+  users: UsersService;
   /** ISA-18.2 alarms evaluated on stored telemetry. */
   alarms: AlarmEngine;
   /** Live anomaly scoring and maintenance recommendations. */
@@ -60,7 +66,14 @@ export interface StartServerOptions {
   certificateValidityHours?: number;
   /** Per-IP limit on the unauthenticated attestation routes (benchmarks raise it; default 200 burst, 50/s). */
   attestationRateLimit?: RateLimit;
+  /** The built web dashboard (default packages/web/dist). */
+  webRoot?: string;
+  /** Time scale and tuning of live analytics (default: minute buckets; the demo's scenarios compress time). */
+  analytics?: LiveAnalyticsTuning;
 }
+
+/** What a caller may tune in live analytics; the server wires its callbacks itself. */
+export type LiveAnalyticsTuning = Omit<LiveAnalyticsOptions, 'onScore' | 'onSustained'>;
 
 /** The fleet asks the site PKI for operational certificates through this narrow port. */
 function certificateIssuer(pki: Pki): CertificateIssuer {
@@ -83,6 +96,13 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   // itself, and clients that trust the root verify it through the chain we present.
   const serverCert = await pki.issueServerCertificate({ ...config.tlsNames, validityDays: 365, now: new Date(now()) });
   const tls = { certPem: serverCert.chainPem, keyPem: serverCert.keyPem };
+  // An operator's certificate (e.g. the enterprise CA's) for the API and dashboard only: the broker
+  // keeps the site certificate, which guardians verify against the site root. Checked before the database opens.
+  const apiCertificate = config.api.certFile && config.api.keyFile
+    ? loadApiCertificate({ certFile: config.api.certFile, keyFile: config.api.keyFile }, { now: now(), names: config.tlsNames })
+    : undefined;
+  for (const warning of apiCertificate?.warnings ?? []) logger.warn({ certFile: config.api.certFile }, warning);
+  const apiTls = apiCertificate ? { certPem: apiCertificate.chainPem, keyPem: apiCertificate.keyPem } : tls;
 
   const db = openDatabase(path.join(config.dataDir, 'shellguard.sqlite'));
   const notifier = new WebhookNotifier({
@@ -118,16 +138,35 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   registry.startFlushing();
   const tokens = new ApiTokens(db, { now });
   const adminToken = tokens.ensureAdminToken();
+  const authConfig = authConfigOf(config);
+  const userStore = new SqliteUserStore(db);
+  const sessions = new SessionService({ store: new SqliteSessionStore(db), users: userStore, policy: authConfig, now });
+  const users = new UsersService({ store: userStore, sessions, policy: authConfig, now });
   // The ingest and the fleet act through the broker, and the broker feeds the ingest: tie the knot late.
   const brokerRef: { current?: Broker } = {};
   const incidents = new SqliteIncidentLog(db, { now });
   // Revoked or quarantined devices are dropped from the broker at once (and refused on reconnect).
   const disconnect = (deviceId: string) => brokerRef.current?.disconnectDevice(deviceId);
+  // Live events for the dashboard: the domains tell the hub what changed; it reads and sends on its own timers.
+  const events = new EventHub({
+    now,
+    snapshots: {
+      latest: (id) => store.latest(id),
+      fleet: () => fleet.fleetView(),
+      recommendations: () => maintenance.recommendations(),
+      health: liveHealth({
+        ingest: () => ingest.stats(), connectedDevices: () => brokerRef.current?.connectedDevices().length ?? 0,
+        alarms: () => alarms.list(), now,
+      }),
+    },
+    onError: (err, what) => logger.warn({ err: errorMessage(err), what }, 'could not read a live event snapshot'),
+  });
   const fleet = new FleetService({
     db, issuer: certificateIssuer(pki), audit, incidents, now,
     certificateValidityHours: options.certificateValidityHours ?? 24,
     onRevoked: disconnect,
     onQuarantined: disconnect,
+    onChanged: () => events.fleetChanged(),
   });
 
   const storage: IngestStorage = {
@@ -148,6 +187,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const profiles = loadProfiles();
   const alarms = new AlarmEngine({
     db, audit, now, notifier,
+    onAlarmChanged: (alarm) => events.alarmChanged(alarm),
     assetProfile: (site, asset) => registry.findAssets(asset, site)[0]?.profile,
     profiles: (id) => profiles.get(id),
   });
@@ -161,8 +201,13 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   };
   // Predictive maintenance: per-point minute means -> streaming detector and drift score ->
   // anomaly alarms, and sustained deviations -> recommendations with evidence.
-  const maintenance = new MaintenanceBook({ db, now, pointId: (site, asset, point) => store.findPointId(site, asset, point) });
+  const bucketMs = options.analytics?.bucketMs ?? DEFAULT_BUCKET_MS;
+  const maintenance = new MaintenanceBook({
+    db, now, pointId: (site, asset, point) => store.findPointId(site, asset, point), onChanged: () => events.recommendationsChanged(),
+    chartBucketMs: bucketMs, chartLeadMs: 60 * bucketMs,
+  });
   const live = new LiveAnalytics({
+    ...options.analytics,
     onScore: (site, asset, point, ts, score) => alarms.evaluateScore(site, asset, point, ts, score),
     onSustained: (evidence) => {
       // Only wear indicators become work: a drifting air temperature follows weather or load.
@@ -171,7 +216,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       logger.info({ recommendation: rec.id, site: evidence.site, asset: evidence.asset, point: evidence.point, zScore: evidence.zScore }, 'maintenance recommended');
     },
   });
-  const liveFlush = setInterval(() => live.flush(now()), 60_000);
+  const liveFlush = setInterval(() => live.flush(now()), Math.max(1_000, bucketMs));
   liveFlush.unref();
   const analytics: AnalyticsApi = {
     health: (site) => assetHealth({ points: (s) => live.snapshot(s), alarms: (f) => alarms.list(f) }, site),
@@ -180,6 +225,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       recentMean: (s, a, p, w) => live.recentMean(s, a, p, w),
       profileOf: (s, a) => registry.findAssets(a, s)[0]?.profile,
     }, profile),
+    scores: (site, asset) => live.scoreHistory(site, asset),
     maintenance,
   };
 
@@ -191,6 +237,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     }
   };
   const quotas = deviceQuotasOf(config);
+  const markStoredPoints = watchStoredSamples(events, (site, asset, point) => store.findPointId(site, asset, point));
   const ingest = new Ingest({
     storage,
     logger: logger.child({ part: 'ingest' }),
@@ -202,6 +249,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     onStored: (batches) => {
       for (const b of batches) for (const sample of b.samples) alarms.evaluate(b.site, b.asset, sample.point, sample);
       live.ingestBatches(batches);
+      markStoredPoints(batches);
     },
     publishToDevice: (deviceId, topic, payload) => {
       registry.recordDeviceSeen(deviceId, now());
@@ -212,6 +260,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   });
   /** What is open before the broker and the API listen: closed by stop(), or at once if either cannot listen. */
   const closeStorage = async (): Promise<void> => {
+    events.close();
     await ingest.close();
     clearInterval(liveFlush);
     alarms.stop();
@@ -247,10 +296,12 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     fleet: fleet.fleetView().map((d) => ({ deviceId: d.deviceId, state: d.state, lastAttestation: d.lastAttestation })),
   });
   const api = await buildApi({
-    store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls, now, fleet, audit, incidents, alarms, analytics,
+    store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls: apiTls, now, fleet, audit, incidents, alarms, analytics,
     claimedSite: (deviceId) => fleet.getClaim(deviceId)?.site,
     ...(options.attestationRateLimit ? { attestationRateLimit: options.attestationRateLimit } : {}),
     healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
+    events, webRoot: options.webRoot ?? defaultWebRoot(),
+    users, sessions,
   });
   try {
     await api.listen({ host: config.api.host, port: config.api.port });
@@ -271,6 +322,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     ...(adminToken ? { adminToken } : {}),
     fleet,
     rootPem: pki.rootPem,
+    apiCertificatePem: apiCertificate?.certPem ?? serverCert.certPem,
+    users,
     alarms,
     live,
     maintenance,

@@ -10,9 +10,12 @@ import {
 } from '@shellguard/guardian';
 import { initPki, startServer } from '@shellguard/server';
 import type { Measurement } from '@shellguard/protocol';
-import { startSimulatedSite, type SimulatedAsset } from '@shellguard/sim';
+import { startSimulatedSite, type SimulatedAsset, type SimulatedSite } from '@shellguard/sim';
+import type { Logger } from 'pino';
 import { createLogger, untilSignalled } from '../logging.ts';
 import { prepareDemoDir } from './demo-dir.ts';
+import { DEMO_SCENARIOS, type DemoScenarioName } from './demo-scenario.ts';
+import { createDashboardAdmin, operatorApiCertificate, trustLines } from './demo-access.ts';
 
 export interface DemoOptions {
   dir: string;
@@ -22,6 +25,12 @@ export interface DemoOptions {
   mqttPort: number;
   simPort: number;
   duration?: number;
+  /** What happens on the site (default `none`: today's slow faults in real time). */
+  scenario?: DemoScenarioName;
+  /** An operator's certificate chain and key for the API and dashboard (both or neither), and its CA. */
+  apiCert?: string;
+  apiKey?: string;
+  apiCa?: string;
 }
 
 const SITE = 'site-1';
@@ -41,26 +50,63 @@ function split<T>(items: T[], parts: number): T[][] {
   return out;
 }
 
-export async function runDemo(opts: DemoOptions): Promise<void> {
+/** A running demo site: everything `shellguard demo` starts, for the command and for browser tests. */
+export interface RunningDemo {
+  dir: string;
+  logFile: string;
+  server: Awaited<ReturnType<typeof startServer>>;
+  sim: SimulatedSite;
+  guardians: GuardianHandle[];
+  /** https://host:port of the API and dashboard. */
+  origin: string;
+  token: string;
+  tokenFile: string;
+  /** The CA a client verifies the API with (the site root, or the operator's CA). */
+  apiCaFile: string;
+  rootFile: string;
+  /** The dashboard's admin user, when the server could create it. */
+  admin?: { username: string; password: string };
+  /** What `shellguard demo` prints about the site once it runs. */
+  lines: string[];
+  /** Stops the scenario, the guardians, the simulator and the server (state stays in `dir`). */
+  stop(): Promise<void>;
+}
+
+export interface StartDemoOptions {
+  /** Where the scenario announces later events (default: nowhere). */
+  announce?: (line: string) => void;
+  /** The demo's logger (default: demo.log in the demo folder). */
+  logger?: Logger;
+}
+
+/**
+ * Starts the whole site: a new site PKI, the server with its broker and API, the simulated
+ * equipment, guardians claimed, measured and attested, the scenario, and the dashboard's admin.
+ */
+export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {}): Promise<RunningDemo> {
   // Every demo starts from a clean slate: a new site PKI, a new admin token, new guardians. Only
   // a folder the demo made itself is emptied; any other non-empty folder is refused.
   const dir = prepareDemoDir(opts.dir);
   const logFile = path.join(dir, 'demo.log');
-  const logger = createLogger('demo', logFile);
-  const out = (line: string) => process.stdout.write(`${line}\n`);
-
-  out(`Shellguard demo — state in ${dir}, logs in ${logFile}`);
+  const logger = options.logger ?? createLogger('demo', logFile);
+  const lines: string[] = [];
+  const out = (line: string) => lines.push(line);
+  const scenario = DEMO_SCENARIOS[opts.scenario ?? 'none'];
+  // An operator's certificate for the API and dashboard (`--api-cert`); the broker keeps the site's.
+  const operator = operatorApiCertificate(opts, dir);
+  const apiHost = operator?.host ?? '127.0.0.1';
   const caDir = path.join(dir, 'ca');
   // `ca init`, as an operator does it before a server's first start.
   await initPki(caDir, { commonName: 'Shellguard demo site' });
   const rootFile = path.join(caDir, 'root.crt');
+  const apiCaFile = operator?.caFile ?? rootFile;
   const server = await startServer({
     dataDir: path.join(dir, 'server'),
     caDir,
     mqtt: { host: '127.0.0.1', port: opts.mqttPort },
-    api: { host: '127.0.0.1', port: opts.apiPort },
+    api: { host: '127.0.0.1', port: opts.apiPort, ...(operator ? { certFile: operator.certFile, keyFile: operator.keyFile } : {}) },
     tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
-  }, { logger: logger.child({ part: 'server' }) });
+  }, { logger: logger.child({ part: 'server' }), ...(scenario.analytics ? { analytics: scenario.analytics } : {}) });
   const tokenFile = path.join(dir, 'admin-token');
   const token = server.adminToken!;
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
@@ -69,13 +115,6 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     site: SITE, assets: opts.assets, basePort: opts.simPort, seed: 1,
     onWrite: (asset) => logger.error({ asset }, 'a client tried to write to simulated equipment'),
   });
-
-  // Slow faults for the predictive-maintenance story: a wearing fan bearing and a drifting coolant temperature.
-  const firstOf = (type: string) => sim.assets.find((a) => a.type === type)?.id;
-  const ahu = firstOf('ahu');
-  const gen = firstOf('generator');
-  if (ahu) sim.model.injectFault({ asset: ahu, kind: 'fan-bearing' });
-  if (gen) sim.model.injectFault({ asset: gen, kind: 'coolant-drift' });
 
   // Enrolment as an operator does it: claim each guardian's id into the group, register the
   // release it runs (reference values), then the guardian attests and gets its 24 h certificate.
@@ -91,7 +130,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     writeFileSync(configFile, toYaml({
       site: SITE,
       dataDir: gdir,
-      server: { mqttUrl: `mqtts://127.0.0.1:${server.mqttPort}`, apiUrl: `https://127.0.0.1:${server.apiPort}`, caFile: rootFile },
+      server: {
+        mqttUrl: `mqtts://127.0.0.1:${server.mqttPort}`, apiUrl: `https://${apiHost}:${server.apiPort}`, caFile: rootFile,
+        ...(operator ? { apiCaFile: operator.caFile } : {}),
+      },
       equipment: assets.map((a: SimulatedAsset) => ({
         asset: a.id, name: a.name, area: a.area, profile: a.profile, host: a.host, port: a.port, unitId: a.unitId,
       })),
@@ -107,13 +149,20 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     guardians.push(await startGuardian(loadGuardianConfig(configFile), { logger: logger.child({ part: `guardian-${i + 1}` }), configFile }));
   }
 
-  const api = `https://127.0.0.1:${server.apiPort}/api/v1`;
+  // The scenario's clock starts now: guardians are attested and polling.
+  const scenarioRun = scenario.start(sim, options.announce ?? (() => {}));
+  const origin = `https://${apiHost}:${server.apiPort}`;
+  const access = await createDashboardAdmin({ server: origin, token, caFile: apiCaFile, dir });
+  const api = `${origin}/api/v1`;
   out('');
   out(`  site ${SITE}: ${sim.assets.length} simulated assets, ${guardians.length} guardians, broker mqtts://127.0.0.1:${server.mqttPort} (client certificates required)`);
+  out(`  web      ${origin}/`);
+  for (const line of trustLines({ dashboardUrl: `${origin}/`, rootFile, rootPem: server.rootPem, apiCertificatePem: server.apiCertificatePem, ...(operator ? { operator } : {}) })) out(line);
+  for (const line of access.lines) out(line);
   out(`  API      ${api}   (OpenAPI: ${api}/openapi.json)`);
   out(`  token    ${token}`);
-  out(`  try      curl --cacert ${rootFile} -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/assets`);
-  out(`           curl --cacert ${rootFile} -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/fleet`);
+  out(`  try      curl --cacert ${apiCaFile} -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/assets`);
+  out(`           curl --cacert ${apiCaFile} -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/fleet`);
   out('');
   out('  guardian                                                          claim      attestation         certificate until');
   for (const d of server.fleet.fleetView()) {
@@ -123,8 +172,35 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     out(`  ${d.deviceId}  ${d.state.padEnd(10)} ${attest.padEnd(19)} ${until} UTC`);
   }
   out('');
+  if (scenarioRun.lines.length > 0) {
+    for (const line of scenarioRun.lines) out(line);
+    out('');
+  }
 
+  let stopped = false;
+  return {
+    dir, logFile, server, sim, guardians, origin, token, tokenFile, apiCaFile, rootFile, lines,
+    ...(access.admin ? { admin: access.admin } : {}),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      scenarioRun.stop();
+      for (const g of guardians) await g.stop();
+      await sim.stop();
+      await server.stop();
+    },
+  };
+}
+
+export async function runDemo(opts: DemoOptions): Promise<void> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
   const isTty = process.stdout.isTTY === true;
+  out(`Shellguard demo — state in ${path.resolve(opts.dir)}`);
+  const demo = await startDemo(opts, { announce: (line) => out(isTty ? `\n${line}` : line) });
+  const { server, sim, guardians, dir } = demo;
+  out(`  logs in ${demo.logFile}`);
+  for (const line of demo.lines) out(line);
+
   let lastSamples = server.stats().ingest.samplesStored;
   let lastTime = Date.now();
   let ticks = 0;
@@ -146,8 +222,6 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const reason = await Promise.race([untilSignalled(), stopAfter]);
   clearInterval(live);
   out(`\nstopping (${reason})`);
-  for (const g of guardians) await g.stop();
-  await sim.stop();
-  await server.stop();
+  await demo.stop();
   out('stopped; state kept in ' + dir);
 }

@@ -36,8 +36,14 @@ export interface GuardianConfig {
     mqttUrl: string;
     /** https://host:port of the server's API, where the guardian attests to get its operational certificate. */
     apiUrl: string;
-    /** The site's root CA certificate: the only anchor trusted for the server. */
+    /** The site's root CA certificate: the only anchor trusted for the broker and the certificates it issues. */
     caFile: string;
+    /**
+     * CA certificate(s) (PEM) the API's certificate chains to, when the server presents an
+     * operator's certificate there (its api.certFile, e.g. from an enterprise CA) rather than one
+     * from the site CA. Default: caFile. Used for the attestation requests only.
+     */
+    apiCaFile?: string;
   };
   /** Extra profile folder besides the built-in profiles. */
   profilesDir?: string;
@@ -94,7 +100,7 @@ export function validateGuardianConfig(doc: unknown, source: string, baseDir: st
   const d = r.obj('(root)', doc);
   r.noUnknown('', d, ['site', 'dataDir', 'server', 'profilesDir', 'queue', 'equipment']);
   const server = r.obj('server', d.server);
-  r.noUnknown('server', server, ['mqttUrl', 'apiUrl', 'caFile']);
+  r.noUnknown('server', server, ['mqttUrl', 'apiUrl', 'caFile', 'apiCaFile']);
   const mqttUrl = r.str('server.mqttUrl', server.mqttUrl);
   if (!/^mqtts:\/\/[^/]+:\d+$/.test(mqttUrl)) r.fail('server.mqttUrl', 'must be mqtts://host:port (plain mqtt:// is not allowed: the uplink is always TLS)');
   const apiUrl = r.str('server.apiUrl', server.apiUrl);
@@ -131,6 +137,7 @@ export function validateGuardianConfig(doc: unknown, source: string, baseDir: st
     equipment,
   };
   if (d.profilesDir !== undefined) config.profilesDir = r.file('profilesDir', d.profilesDir);
+  if (server.apiCaFile !== undefined) config.server.apiCaFile = r.file('server.apiCaFile', server.apiCaFile);
   return config;
 }
 

@@ -17,6 +17,12 @@ describe('validateGuardianConfig', () => {
     const c = validateGuardianConfig(valid, 'guardian.yaml', '/etc/shellguard');
     expect(c.dataDir).toBe('/etc/shellguard/data');
     expect(c.equipment[0]).toMatchObject({ unitId: 1, pollIntervalMs: 1000, fastPollIntervalMs: 250, timeoutMs: 1000, name: 'AHU-01' });
+    expect(c.server.apiCaFile).toBeUndefined();
+  });
+
+  it('takes a separate CA for an API that presents an operator certificate', () => {
+    const c = validateGuardianConfig({ ...valid, server: { ...valid.server, apiCaFile: 'corp-root.crt' } }, 'guardian.yaml', '/etc/shellguard');
+    expect(c.server).toMatchObject({ caFile: '/etc/shellguard/root.crt', apiCaFile: '/etc/shellguard/corp-root.crt' });
   });
 
   it.each([
@@ -37,7 +43,7 @@ describe('validateGuardianConfig', () => {
   describe('refuses a misspelt key in every section, naming the file, the field and the keys it knows', () => {
     it.each([
       ['root', { ...valid, sever: {} }, 'sever', 'site, dataDir, server, profilesDir, queue, equipment'],
-      ['server', { ...valid, server: { ...valid.server, caFlie: 'root.crt' } }, 'server.caFlie', 'mqttUrl, apiUrl, caFile'],
+      ['server', { ...valid, server: { ...valid.server, caFlie: 'root.crt' } }, 'server.caFlie', 'mqttUrl, apiUrl, caFile, apiCaFile'],
       ['queue', { ...valid, queue: { maxBatch: 1000 } }, 'queue.maxBatch', 'maxBatches'],
       ['equipment[i]', { ...valid, equipment: [valid.equipment[0], { ...valid.equipment[0], asset: 'AHU-02', pollInterval: 500 }] }, 'equipment[1].pollInterval',
         'asset, name, area, profile, host, port, unitId, pollIntervalMs, fastPollIntervalMs, timeoutMs'],

@@ -47,6 +47,8 @@ export interface AlarmEngineOptions {
   /** Equipment profiles, to check that a rule's point exists and fits (unknown profiles are not checked). */
   profiles?: (id: string) => EquipmentProfile | undefined;
   notifier?: AlarmNotifier;
+  /** Every recorded change of an alarm (annunciated or not), with a copy of it: the live event stream. */
+  onAlarmChanged?: (alarm: Alarm) => void;
   flood?: Partial<FloodOptions>;
   /** Maximum shelving time of the flood alarm (rules carry their own). */
   defaultMaxShelveMs?: number;
@@ -115,6 +117,7 @@ export class AlarmEngine {
   private readonly resolveProfile: (site: string, asset: string) => string | undefined;
   private readonly profiles: (id: string) => EquipmentProfile | undefined;
   private readonly notifier: AlarmNotifier | undefined;
+  private readonly onAlarmChanged: ((alarm: Alarm) => void) | undefined;
   private readonly flood: FloodOptions;
   private readonly defaultMaxShelveMs: number;
 
@@ -140,6 +143,7 @@ export class AlarmEngine {
     this.resolveProfile = opts.assetProfile ?? (() => undefined);
     this.profiles = opts.profiles ?? (() => undefined);
     this.notifier = opts.notifier;
+    this.onAlarmChanged = opts.onAlarmChanged;
     this.flood = { threshold: opts.flood?.threshold ?? 10, windowMs: opts.flood?.windowMs ?? 600_000 };
     this.defaultMaxShelveMs = opts.defaultMaxShelveMs ?? DEFAULT_MAX_SHELVE_MS;
     this.restore();
@@ -747,6 +751,13 @@ export class AlarmEngine {
         this.notifier.notify(note);
       } catch {
         // A notifier must never stop evaluation.
+      }
+    }
+    if (this.onAlarmChanged) {
+      try {
+        this.onAlarmChanged({ ...a });
+      } catch {
+        // Nor may a live subscriber.
       }
     }
     if (newAnnunciation) {

@@ -8,6 +8,7 @@ import type { AssetHealth } from '../analytics/health/asset-health.ts';
 import {
   MaintenanceError, type MaintenanceBook,
 } from '../analytics/maintenance/maintenance-book.ts';
+import type { PointScoreHistory } from '../analytics/live/live-analytics.ts';
 import type { PeerOutlier } from '../analytics/peers/fleet-peers.ts';
 import type { Role } from '../auth/roles.ts';
 import { ApiError } from './api-error.ts';
@@ -18,6 +19,8 @@ import { ErrorResponse } from './schemas.ts';
 export interface AnalyticsApi {
   health(site?: string): AssetHealth[];
   peers(profile: string): PeerOutlier[];
+  /** Anomaly scores of one asset's points, the last 60 buckets each. */
+  scores(site: string, asset: string): PointScoreHistory[];
   maintenance: Pick<MaintenanceBook,
     'recommendations' | 'workOrderFromRecommendation' | 'workOrders' | 'createWorkOrder' | 'completeWorkOrder' | 'reactiveShare'>;
 }
@@ -52,6 +55,13 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
       querystring: Type.Object({ site: Type.Optional(Name) }), response: { 200: Type.Object({ assets: Type.Array(Any) }), ...readErrors },
     },
   }, async (req) => ({ assets: analytics.health(req.query.site) }));
+
+  app.get('/asset-scores', {
+    schema: {
+      tags: ['analytics'], summary: 'Anomaly scores (0-1, smoothed) of one asset\'s points over their last 60 analytics buckets, with each point\'s learned baseline',
+      querystring: Type.Object({ site: Name, asset: Name }), response: { 200: Type.Object({ points: Type.Array(Any) }), ...readErrors },
+    },
+  }, async (req) => ({ points: analytics.scores(req.query.site, req.query.asset) }));
 
   app.get('/recommendations', {
     schema: {

@@ -9,16 +9,20 @@ import type { TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { ShellguardError } from '@shellguard/protocol';
 import type { ApiTokens } from '../auth/api-tokens.ts';
+import type { SessionService } from '../auth/sessions.ts';
+import type { UsersService } from '../auth/users.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { IncidentLog } from '../incidents/incident-log.ts';
 import type { SiteRegistry } from '../registry/site-registry.ts';
 import type { TelemetryStore } from '../telemetry/telemetry-store.ts';
 import { alarmRoutes, type AlarmsApi } from './alarm-routes.ts';
+import { addApiSecurityHeaders } from './api-security-headers.ts';
 import { errorBody, httpStatusFor } from './api-error.ts';
 import { ATTESTATION_ANONYMOUS_ROUTES, attestationRoutes } from './attestation-routes.ts';
 import { auditRoutes, incidentRoutes } from './audit-routes.ts';
 import { requireBearerToken } from './bearer-auth.ts';
 import { DEFAULT_ATTESTATION_RATE_LIMIT, type RateLimit } from './client-rate-limiter.ts';
+import { eventsRoutes, type EventsApi } from './events-routes.ts';
 import type { FleetApi } from './fleet-api.ts';
 import { analyticsRoutes, type AnalyticsApi } from './analytics-routes.ts';
 import { fleetRoutes } from './fleet-routes.ts';
@@ -26,8 +30,11 @@ import { PKI_ANONYMOUS_ROUTES, pkiRoutes } from './pki-routes.ts';
 import { API_TLS_POLICY } from './tls-policy.ts';
 import { tokenRoutes, type TokenAdmin } from './token-routes.ts';
 import { registryRoutes } from './registry-routes.ts';
+import { DEFAULT_SIGN_IN_RATE_LIMIT, sessionRoutes, signInRoute } from './session-routes.ts';
+import { userRoutes } from './user-routes.ts';
 import { ErrorResponse } from './schemas.ts';
 import { telemetryRoutes } from './telemetry-routes.ts';
+import { isPublicWebRequest, webRoutes } from './web-routes.ts';
 
 export const API_PREFIX = '/api/v1';
 export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
@@ -59,6 +66,16 @@ export interface BuildApiOptions {
   analytics?: AnalyticsApi;
   /** The site a guardian is claimed into (assets move only to a guardian of their site). */
   claimedSite?: (deviceId: string) => string | undefined;
+  /** GET /events (Server-Sent Events), when given. */
+  events?: EventsApi;
+  /** Serve the web dashboard built into this folder (index.html, assets/) at / , when given. */
+  webRoot?: string;
+  /** People's accounts: /session (sign-in, with `sessions`) and /users (admin, with `audit`). */
+  users?: UsersService;
+  /** Web sessions: the sg_session cookie authenticates requests (with CSRF tokens), when given together with `users`. */
+  sessions?: SessionService;
+  /** Per client address, on POST /session (default: burst 10, then 10 a minute). */
+  signInRateLimit?: RateLimit;
 }
 
 /**
@@ -109,8 +126,20 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
   if (options.tls) serverOptions.https = { cert: options.tls.certPem, key: options.tls.keyPem, ...API_TLS_POLICY };
   const app = Fastify(serverOptions as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
 
-  // The attestation exchange and the CRL are the only token-less routes, and only when served.
-  requireBearerToken(app, options.tokens, { anonymous: options.fleet ? [...ATTESTATION_ANONYMOUS_ROUTES, ...PKI_ANONYMOUS_ROUTES] : [] });
+  // The attestation exchange, the CRL and sign-in are the only token-less routes, and only when served.
+  const webSessions = options.users && options.sessions ? { users: options.users, sessions: options.sessions } : undefined;
+  requireBearerToken(app, options.tokens, {
+    anonymous: [
+      ...(options.fleet ? [...ATTESTATION_ANONYMOUS_ROUTES, ...PKI_ANONYMOUS_ROUTES] : []),
+      // Sign-in: the password is the credential (rate-limited per address, lock-out per name).
+      ...(webSessions ? [signInRoute(API_PREFIX)] : []),
+    ],
+    ...(webSessions ? { sessions: webSessions.sessions } : {}),
+    // The web app shell (GET/HEAD outside /api/) holds no data: its data comes from /api, authenticated.
+    ...(options.webRoot !== undefined ? { isPublic: isPublicWebRequest } : {}),
+  });
+
+  addApiSecurityHeaders(app);
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err.validation) {
@@ -142,10 +171,18 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
         version: options.version ?? '0.1.0',
         description: 'Sites, assets, points, telemetry, guardians, fleet, alarms and audit. Every route needs `Authorization: Bearer <API token>`, '
           + 'except the attestation exchange (POST /api/v1/attestation/*), which guardians call with signed requests, '
-          + 'and the CRL (GET /api/v1/pki/crl), which relying parties fetch freely.',
+          + 'the CRL (GET /api/v1/pki/crl), which relying parties fetch freely, and sign-in (POST /api/v1/session). '
+          + 'The web dashboard uses the sg_session cookie from sign-in instead of a token, and sends its CSRF token in '
+          + 'x-csrf-token on every request but GET, HEAD and OPTIONS.',
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'sgt_<id>_<secret>' } } },
-      security: [{ bearerAuth: [] }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'sgt_<id>_<secret>' },
+          // The web dashboard's session (POST /api/v1/session); state-changing requests also need x-csrf-token.
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: 'sg_session' },
+        },
+      },
+      security: [{ bearerAuth: [] }, { sessionCookie: [] }],
     },
   });
 
@@ -187,9 +224,18 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     if (options.incidents) await api.register(incidentRoutes, { incidents: options.incidents });
     if (options.alarms) await api.register(alarmRoutes, { alarms: options.alarms });
     if (options.analytics) await api.register(analyticsRoutes, { analytics: options.analytics });
+    if (options.events) await api.register(eventsRoutes, { events: options.events });
     // Token management changes who may act: never without the audit log.
     if (options.tokenAdmin && options.audit) await api.register(tokenRoutes, { tokens: options.tokenAdmin, audit: options.audit });
+    if (webSessions) {
+      await api.register(sessionRoutes, {
+        ...webSessions, now, rateLimit: options.signInRateLimit ?? DEFAULT_SIGN_IN_RATE_LIMIT, ...(options.audit ? { audit: options.audit } : {}),
+      });
+    }
+    // Like tokens: who may act changes, so never without the audit log.
+    if (options.users && options.audit) await api.register(userRoutes, { users: options.users, audit: options.audit });
   }, { prefix: API_PREFIX });
+  if (options.webRoot !== undefined) app.register(webRoutes, { root: options.webRoot });
 
   return app as unknown as FastifyInstance;
 }

@@ -47,6 +47,8 @@ export interface FleetServiceOptions {
   onRevoked?: (deviceId: string) => void;
   /** Called after a device is quarantined by a failed appraisal: disconnect it too. */
   onQuarantined?: (deviceId: string) => void;
+  /** Called after what `fleetView()` shows changed: a claim, a device's state or an attestation. */
+  onChanged?: (deviceId: string) => void;
 }
 
 export interface ClaimInput {
@@ -251,6 +253,7 @@ export class FleetService {
   private readonly validityHours: number;
   private readonly onRevoked: ((deviceId: string) => void) | undefined;
   private readonly onQuarantined: ((deviceId: string) => void) | undefined;
+  private readonly onChanged: ((deviceId: string) => void) | undefined;
   private readonly verifier = new EvidenceVerifier();
   private readonly challengeVerifier: ChallengeVerifier;
   private readonly nonces: NonceStore;
@@ -281,6 +284,7 @@ export class FleetService {
     this.validityHours = options.certificateValidityHours ?? 24;
     this.onRevoked = options.onRevoked;
     this.onQuarantined = options.onQuarantined;
+    this.onChanged = options.onChanged;
     this.nonces = new NonceStore({
       now: options.now, ttlMs: options.nonceTtlMs ?? 60_000, randomBytes: options.randomBytes ?? nodeRandomBytes,
     });
@@ -411,6 +415,7 @@ export class FleetService {
   claim(input: ClaimInput, actor: string): ClaimRecord {
     const record = this.validateClaim(input);
     this.db.transaction(() => this.insertClaim(record, actor))();
+    this.onChanged?.(record.deviceId);
     return this.claims.get(record.deviceId)!;
   }
 
@@ -433,6 +438,7 @@ export class FleetService {
         }
       });
     })();
+    for (const c of result.claimed) this.onChanged?.(c.deviceId);
     return result;
   }
 
@@ -460,6 +466,7 @@ export class FleetService {
     this.claims.set(deviceId, { ...claim, state: 'revoked', reason: why, changedBy: actor, changedAt: at });
     for (const [serial, cert] of this.liveCerts) if (cert.deviceId === deviceId) this.liveCerts.delete(serial);
     this.onRevoked?.(deviceId);
+    this.onChanged?.(deviceId);
     return this.claims.get(deviceId)!;
   }
 
@@ -479,6 +486,7 @@ export class FleetService {
     const { reason: _reason, ...rest } = claim;
     const updated: ClaimRecord = { ...rest, state: 'claimed', changedBy: actor, changedAt: at };
     this.claims.set(deviceId, updated);
+    this.onChanged?.(deviceId);
     return updated;
   }
 
@@ -619,6 +627,7 @@ export class FleetService {
       throw new AttestationError(code, `this device was ${current?.state ?? 'unclaimed'} during the appraisal`, { deviceId });
     }
     this.liveCerts.set(serial, { deviceId, notAfter: issued.notAfter });
+    this.onChanged?.(deviceId);
     const chain = issued.chainPem.trim();
     return {
       certificatePem: `${chain}\n`,
@@ -839,6 +848,8 @@ export class FleetService {
       this.claims.set(deviceId, { ...claim, state: 'quarantined', reason: err.code, changedBy: 'system', changedAt: ctx.at });
       this.onQuarantined?.(deviceId);
     }
+    // A refused appraisal of a claimed device is its new last attestation.
+    if (deviceId !== undefined) this.onChanged?.(deviceId);
     throw err;
   }
 

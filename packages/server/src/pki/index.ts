@@ -15,3 +15,5 @@ export {
   type Pki, type InitPkiOptions, type OpenPkiOptions, type DeviceKey, type SignCertificateOptions, type SignedCertificate,
   type ServerCertificate, type Instant,
 } from './site-pki.ts';
+export { loadApiCertificate, type ApiCertificate, type ApiCertificateFiles, type LoadApiCertificateOptions } from './api-certificate.ts';
+export { spkiSha256Base64, sha256Fingerprint } from './certificate-pins.ts';

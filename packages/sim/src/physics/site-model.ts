@@ -127,7 +127,15 @@ export class SiteModel {
     if (!Number.isFinite(ratePerHour) || ratePerHour < 0) {
       throw new SimError('invalid_option', 'ratePerHour must be a finite number >= 0', { ratePerHour });
     }
-    const fault: ActiveFault = { asset: spec.asset, kind: spec.kind, ratePerHour, sinceMs: this.now };
+    const timeScale = spec.timeScale ?? 1;
+    if (!Number.isFinite(timeScale) || timeScale <= 0) {
+      throw new SimError('invalid_option', 'timeScale must be a finite number > 0', { timeScale });
+    }
+    const startsAfterMs = spec.startsAfterMs ?? 0;
+    if (!Number.isFinite(startsAfterMs) || startsAfterMs < 0) {
+      throw new SimError('invalid_option', 'startsAfterMs must be a finite number >= 0', { startsAfterMs });
+    }
+    const fault: ActiveFault = { asset: spec.asset, kind: spec.kind, ratePerHour, timeScale, sinceMs: this.now + startsAfterMs };
     this.activeFaults.set(faultKey(spec.asset, spec.kind), fault);
     return { ...fault };
   }
@@ -203,12 +211,12 @@ export class SiteModel {
     const heat = itHeat + this.ups.reduce((s, u) => s + u.lossKw, 0);
     this.cooling.forEach((c, i) => {
       const fault = this.activeFaults.get(faultKey(c.id, 'fan-bearing'));
-      c.bearingWear = fault ? bearingWear(fault.ratePerHour, (this.now - fault.sinceMs) / 3_600_000) : 0;
+      c.bearingWear = fault ? bearingWear(fault.ratePerHour, faultHours(fault, this.now)) : 0;
       c.update(site, heat * (this.coolingShares[i] ?? 0));
     });
     for (const g of this.generators.values()) {
       const fault = this.activeFaults.get(faultKey(g.id, 'coolant-drift'));
-      g.coolantDrift = fault ? coolantDrift(fault.ratePerHour, (this.now - fault.sinceMs) / 3_600_000) : 0;
+      g.coolantDrift = fault ? coolantDrift(fault.ratePerHour, faultHours(fault, this.now)) : 0;
       g.update(site);
     }
 
@@ -238,6 +246,11 @@ export class SiteModel {
     if (!g) throw new SimError('unknown_asset', `${id} is not a generator`, { asset: id });
     return g;
   }
+}
+
+/** Hours the fault has developed for at `nowMs` (negative before it begins). */
+function faultHours(fault: ActiveFault, nowMs: number): number {
+  return ((nowMs - fault.sinceMs) / 3_600_000) * fault.timeScale;
 }
 
 function faultKey(asset: string, kind: FaultKind): string {

@@ -23,13 +23,22 @@ export interface FaultSpec {
   asset: string;
   kind: FaultKind;
   ratePerHour?: number;
+  /**
+   * How many times faster than the model's clock the fault develops (default 1). At 180, one
+   * minute shows what three hours of wear would: a demo's fault, not a real one.
+   */
+  timeScale?: number;
+  /** The fault begins this long after it is injected, simulated ms (default 0: at once). */
+  startsAfterMs?: number;
 }
 
 export interface ActiveFault {
   asset: string;
   kind: FaultKind;
   ratePerHour: number;
-  /** Simulated time at which the fault began (epoch ms). */
+  /** Fault hours per hour of the model's clock (1 = real time). */
+  timeScale: number;
+  /** Simulated time at which the fault began, or begins (epoch ms). */
   sinceMs: number;
 }
 

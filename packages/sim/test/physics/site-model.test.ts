@@ -87,7 +87,29 @@ describe('SiteModel', () => {
     expect(num(worn.values('CRAH-03'), 'fan_motor_current')).toBeGreaterThan(num(healthy.values('CRAH-03'), 'fan_motor_current'));
     // Other units are unaffected.
     expect(worn.values('CRAH-04')).toEqual(healthy.values('CRAH-04'));
-    expect(worn.faults()).toEqual([{ asset: 'CRAH-03', kind: 'fan-bearing', ratePerHour: 0.5, sinceMs: START }]);
+    expect(worn.faults()).toEqual([{ asset: 'CRAH-03', kind: 'fan-bearing', ratePerHour: 0.5, timeScale: 1, sinceMs: START }]);
+  });
+
+  it('develops a time-compressed fault as the real one would over scaled time, after its delay', () => {
+    const real = new SiteModel({ assets, seed: 4, startMs: START });
+    const compressed = new SiteModel({ assets, seed: 4, startMs: START });
+    real.injectFault({ asset: 'AHU-02', kind: 'fan-bearing' });
+    // 180 times faster, starting 90 s after injection: 3 minutes later it has worn for 9 h.
+    compressed.injectFault({ asset: 'AHU-02', kind: 'fan-bearing', timeScale: 180, startsAfterMs: 90_000 });
+    const healthy = new SiteModel({ assets, seed: 4, startMs: START });
+    run(compressed, START, START + 90_000, 1_000);
+    run(healthy, START, START + 90_000, 1_000);
+    expect(compressed.values('AHU-02')).toEqual(healthy.values('AHU-02'));
+    run(compressed, START + 90_000, START + 90_000 + 3 * MINUTE, 1_000);
+    run(healthy, START + 90_000, START + 90_000 + 3 * MINUTE, 1_000);
+    real.step(START + 9 * HOUR);
+    const wear = (m: SiteModel, base: SiteModel) => num(m.values('AHU-02'), 'fan_vibration') - num(base.values('AHU-02'), 'fan_vibration');
+    // bearingWear(0.3, 9 h) = 0.3 * 9 * (1 + 9/24) = 3.7 mm/s, give or take the wear jitter.
+    expect(wear(compressed, healthy)).toBeGreaterThan(3.7 * 0.8);
+    expect(wear(compressed, healthy)).toBeLessThan(3.7 * 1.25);
+    expect(compressed.faults()[0]).toMatchObject({ timeScale: 180, sinceMs: START + 90_000 });
+    expect(() => compressed.injectFault({ asset: 'AHU-01', kind: 'fan-bearing', timeScale: 0 })).toThrow(/timeScale/);
+    expect(() => compressed.injectFault({ asset: 'AHU-01', kind: 'fan-bearing', startsAfterMs: -1 })).toThrow(/startsAfterMs/);
   });
 
   it('scales bearing wear with the configured rate', () => {

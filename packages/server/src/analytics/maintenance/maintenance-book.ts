@@ -23,7 +23,7 @@ export type RecommendationStatus = 'open' | 'work-order';
 export interface Recommendation extends RecommendationEvidence {
   id: number;
   status: RecommendationStatus;
-  /** `/api/v1/points/<id>/samples?from=..&to=..&bucket=60000`, or null if the point has no id. */
+  /** `/api/v1/points/<id>/samples?from=..&to=..&bucket=<ms>` (60000 by default), or null if the point has no id. */
   chart: string | null;
   workOrderId: number | null;
   createdAt: number;
@@ -69,6 +69,10 @@ export interface MaintenanceBookOptions {
   pointId?: (site: string, asset: string, point: string) => number | undefined;
   /** How much history before `since` the chart shows (default 1 h). */
   chartLeadMs?: number;
+  /** Bucket of the chart link, ms: the analytics' bucket (default 60 000). */
+  chartBucketMs?: number;
+  /** Called after a recommendation is created or changes status (the live event stream). */
+  onChanged?: (recommendationId: number) => void;
 }
 
 export const WEEK_MS = 7 * 24 * 3_600_000;
@@ -143,12 +147,16 @@ export class MaintenanceBook {
   private readonly now: () => number;
   private readonly pointId: (site: string, asset: string, point: string) => number | undefined;
   private readonly chartLeadMs: number;
+  private readonly chartBucketMs: number;
+  private readonly onChanged: ((recommendationId: number) => void) | undefined;
 
   constructor(opts: MaintenanceBookOptions) {
     this.db = opts.db;
     this.now = opts.now ?? Date.now;
     this.pointId = opts.pointId ?? (() => undefined);
     this.chartLeadMs = opts.chartLeadMs ?? 3_600_000;
+    this.chartBucketMs = opts.chartBucketMs ?? MINUTE_MS;
+    this.onChanged = opts.onChanged;
     runMigrations(this.db, 'maintenance', MIGRATIONS);
   }
 
@@ -156,12 +164,14 @@ export class MaintenanceBook {
   recommend(e: RecommendationEvidence): Recommendation {
     const id = this.pointId(e.site, e.asset, e.point);
     const chart = id === undefined ? null
-      : `/api/v1/points/${id}/samples?from=${e.since - this.chartLeadMs}&to=${e.at + MINUTE_MS}&bucket=60000`;
+      : `/api/v1/points/${id}/samples?from=${e.since - this.chartLeadMs}&to=${e.at + this.chartBucketMs}&bucket=${this.chartBucketMs}`;
     const info = this.db.prepare(`INSERT INTO maintenance_recommendations
       (site, asset, point, since, at, recent_mean, baseline_mean, baseline_std, z_score, score, chart, status, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`).run(
       e.site, e.asset, e.point, e.since, e.at, e.recentMean, e.baselineMean, e.baselineStd, e.zScore, e.score, chart, this.now());
-    return this.recommendation(Number(info.lastInsertRowid))!;
+    const rec = this.recommendation(Number(info.lastInsertRowid))!;
+    this.onChanged?.(rec.id);
+    return rec;
   }
 
   recommendation(id: number): Recommendation | undefined {
@@ -179,7 +189,7 @@ export class MaintenanceBook {
 
   /** Turns an open recommendation into a predictive work order. */
   workOrderFromRecommendation(recommendationId: number, actor: string, title?: string): WorkOrder {
-    return this.db.transaction(() => {
+    const wo = this.db.transaction(() => {
       const rec = this.recommendation(recommendationId);
       if (!rec) throw new MaintenanceError('recommendation_not_found', `no recommendation ${recommendationId}`, { recommendationId });
       if (rec.status !== 'open') {
@@ -194,6 +204,8 @@ export class MaintenanceBook {
         .run(wo.id, recommendationId);
       return wo;
     })();
+    this.onChanged?.(recommendationId);
+    return wo;
   }
 
   /** An operator's work order: `planned` or `reactive` (predictive ones come from recommendations). */

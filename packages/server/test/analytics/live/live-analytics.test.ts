@@ -41,10 +41,27 @@ function run(live: LiveAnalytics, hours: number, valueAt: (ts: number) => number
 }
 
 describe('LiveAnalytics', () => {
+  it('keeps the last 60 scores of each point, oldest first, for charts (none while the baseline is learned)', () => {
+    const scored: { ts: number; score: number }[] = [];
+    const half: DetectorFactory = { name: 'half', create: () => ({ update: () => 0.5 }) };
+    const live = new LiveAnalytics({ detector: half, baselineBuckets: 10, onScore: (_s, _a, _p, ts, score) => scored.push({ ts, score }) });
+    run(live, 0.1, () => 1); // 6 minutes: still learning
+    expect(live.scoreHistory(SITE, PUMP)).toEqual([expect.objectContaining({ point: VIB, scoring: false, ts: [], scores: [], baselineMean: null })]);
+    run(live, 2, () => 1);
+    const [h] = live.scoreHistory(SITE, PUMP);
+    expect(h!.scoring).toBe(true);
+    expect(h!.ts).toHaveLength(60);
+    expect(h!.ts).toEqual(scored.slice(-60).map((s) => s.ts));
+    expect(h!.scores).toEqual(scored.slice(-60).map((s) => s.score));
+    expect(h!.ts.every((t, i) => i === 0 || t > h!.ts[i - 1]!)).toBe(true);
+    expect(h!.score).toBe(scored.at(-1)!.score);
+    expect(live.scoreHistory(SITE, 'nope')).toEqual([]);
+  });
+
   it('aggregates samples into 1-minute means and skips booleans and bad reads', () => {
     const minutes: { ts: number; value: number }[] = [];
     const recorder: DetectorFactory = { name: 'rec', create: () => ({ update: (s) => { minutes.push(s); return 0; } }) };
-    const live = new LiveAnalytics({ detector: recorder, baselineMinutes: 2 });
+    const live = new LiveAnalytics({ detector: recorder, baselineBuckets: 2 });
     live.ingestBatches([{ site: SITE, asset: PUMP, samples: [
       sample(VIB, T0 + 1_000, 1), sample(VIB, T0 + 30_000, 3), sample('running', T0 + 30_000, true),
       sample(VIB, T0 + 40_000, null, Quality.bad), sample(VIB, T0 + 50_000, 99, Quality.uncertain),
@@ -62,7 +79,7 @@ describe('LiveAnalytics', () => {
   it('creates the detector only once the baseline buffer is full, with the buffered range plus a margin', () => {
     const created: { inputMin: number; inputMax: number; probationaryPeriod: number }[] = [];
     const spy: DetectorFactory = { name: 'spy', create: (o) => { created.push(o); return { update: () => 0 }; } };
-    const live = new LiveAnalytics({ detector: spy, baselineMinutes: 60, rangeMargin: 0.25 });
+    const live = new LiveAnalytics({ detector: spy, baselineBuckets: 60, rangeMargin: 0.25 });
     run(live, 1, (ts) => 2 + ((ts - T0) / HOUR_MS)); // 2 → 3 over the hour
     expect(created).toEqual([]);
     expect(live.snapshot()[0]!.scoring).toBe(false);

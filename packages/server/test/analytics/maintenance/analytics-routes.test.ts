@@ -10,12 +10,12 @@ import { ApiError, errorBody, httpStatusFor } from '../../../src/api/api-error.t
 async function appWith(role: Role) {
   const book = new MaintenanceBook({ db: openDatabase(':memory:'), now: () => Date.UTC(2025, 5, 3) });
   const app = Fastify().withTypeProvider<TypeBoxTypeProvider>();
-  app.addHook('onRequest', async (req) => { (req as unknown as { principal: unknown }).principal = { role, tokenId: 't1' }; });
+  app.addHook('onRequest', async (req) => { (req as unknown as { principal: unknown }).principal = { kind: 'token', id: 't1', name: 't1', role }; });
   // As build-api's handler: ShellguardErrors by code, validation failures 400.
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => (err instanceof ApiError
     ? reply.code(httpStatusFor(err.code)).send(errorBody(err.code, err.message))
     : reply.code(err.statusCode ?? 500).send(errorBody('bad_request', err.message))));
-  await app.register(analyticsRoutes, { prefix: '/api/v1', analytics: { health: () => [], peers: () => [], maintenance: book } });
+  await app.register(analyticsRoutes, { prefix: '/api/v1', analytics: { health: () => [], peers: () => [], scores: () => [], maintenance: book } });
   return { app, book };
 }
 
