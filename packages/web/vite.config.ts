@@ -6,5 +6,5 @@ export default defineConfig({
   root: import.meta.dirname,
   base: '/',
   plugins: [react()],
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, target: 'es2022' },
+  build: { outDir: 'dist', assetsDir: '_app', emptyOutDir: true, sourcemap: true, target: 'es2022' },
 });

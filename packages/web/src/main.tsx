@@ -1,4 +1,6 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { App } from './app/app.tsx';
+import './styles.css';
 
-createRoot(document.getElementById('root')!).render(<StrictMode><p>Shellguard</p></StrictMode>);
+createRoot(document.getElementById('root')!).render(<StrictMode><App /></StrictMode>);

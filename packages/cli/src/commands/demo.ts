@@ -1,6 +1,7 @@
 /**
  * `shellguard demo`: a whole virtual site on one machine — site CA, server (broker, ingest, store,
- * HTTPS API), simulated equipment with slowly developing faults, and guardians polling it.
+ * HTTPS API and web dashboard), simulated equipment with a developing fault (time-compressed by
+ * default, see demo-scenario.ts), and guardians polling it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -25,7 +26,7 @@ export interface DemoOptions {
   mqttPort: number;
   simPort: number;
   duration?: number;
-  /** What happens on the site (default `none`: today's slow faults in real time). */
+  /** What happens on the site (`shellguard demo` defaults to bearing-wear; `none`: slow faults in real time). */
   scenario?: DemoScenarioName;
   /** An operator's certificate chain and key for the API and dashboard (both or neither), and its CA. */
   apiCert?: string;

@@ -22,7 +22,7 @@ import { ErrorResponse } from './schemas.ts';
 /** The engine methods the routes call: a port, so the routes can be tested against any engine. */
 export type AlarmsApi = Pick<AlarmEngine,
   | 'list' | 'get' | 'history' | 'acknowledge' | 'shelve' | 'unshelve' | 'removeFromService' | 'returnToService'
-  | 'rules' | 'defineRule' | 'overrideRule' | 'removeOverride' | 'setAssetMode' | 'assetMode'>;
+  | 'rules' | 'effectiveRules' | 'defineRule' | 'overrideRule' | 'removeOverride' | 'setAssetMode' | 'assetMode'>;
 
 export interface AlarmRoutesOptions {
   alarms: AlarmsApi;
@@ -129,6 +129,13 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
       querystring: AlarmRuleQuery, response: { 200: AlarmRuleListResponse, ...readErrors },
     },
   }, async (req) => ({ rules: alarms.rules(req.query.profile !== undefined ? { profile: req.query.profile } : {}) }));
+
+  app.get('/assets/:site/:asset/alarm-rules', {
+    schema: {
+      tags: ['alarms'], summary: 'The rules that apply to one asset, its overrides applied (disabled rules left out): what its charts draw as limits',
+      params: AssetParams, response: { 200: AlarmRuleListResponse, ...readErrors },
+    },
+  }, async (req) => ({ rules: alarms.effectiveRules(req.params.site, req.params.asset) }));
 
   app.post('/alarm-rules', {
     onRequest: writer,

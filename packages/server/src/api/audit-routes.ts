@@ -32,11 +32,15 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse };
 export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditLog }> = async (app, { audit }) => {
   app.get('/audit', {
     schema: {
-      tags: ['audit'], summary: 'Audit events in sequence order, after `afterSeq`',
+      tags: ['audit'], summary: 'Audit events: oldest first after `afterSeq`, or newest first (`order=desc`, before `beforeSeq`)',
       querystring: AuditQuery, response: { 200: AuditListResponse, ...errors },
     },
   }, async (req) => ({
-    events: audit.list({ afterSeq: req.query.afterSeq, limit: req.query.limit, target: req.query.target }),
+    events: audit.list({
+      afterSeq: req.query.afterSeq, beforeSeq: req.query.beforeSeq, limit: req.query.limit,
+      target: req.query.target, actor: req.query.actor, actionPrefix: req.query.action,
+      newestFirst: req.query.order === 'desc' || req.query.beforeSeq !== undefined,
+    }),
   }));
 
   app.get('/audit/verify', {

@@ -132,6 +132,34 @@ async function authenticateSession(
   return undefined;
 }
 
+/**
+ * For a long-lived request (the event stream): re-checks, later, that the credential it was
+ * authenticated with still stands with the same role — the token not revoked, the session not
+ * ended (sign-out, expiry, account disabled or re-roled). An open stream must not outlive the
+ * right to read what it carries.
+ */
+export function credentialRecheck(
+  tokens: Pick<ApiTokens, 'verify'>, sessions?: Pick<SessionService, 'authenticate'>,
+): (request: FastifyRequest) => () => Promise<boolean> {
+  return (request) => {
+    const principal = request.principal;
+    if (!principal) return async () => false;
+    if (principal.kind === 'user') {
+      const cookies = sessionCookiesOf(request.headers.cookie);
+      return async () => {
+        if (!sessions || cookies.length !== 1) return false;
+        const session = await sessions.authenticate(cookies[0]!);
+        return session !== undefined && session.user.username === principal.id && session.user.role === principal.role;
+      };
+    }
+    const m = request.headers.authorization ? BEARER.exec(request.headers.authorization) : null;
+    return async () => {
+      const verified = m ? tokens.verify(m[1]!) : undefined;
+      return verified !== undefined && verified.tokenId === principal.id && verified.role === principal.role;
+    };
+  };
+}
+
 /** Roles that may change state (ARCHITECTURE.md §2): everyone else reads. */
 export const WRITER_ROLES: readonly Role[] = ['admin', 'engineer'];
 

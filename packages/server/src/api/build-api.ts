@@ -20,7 +20,7 @@ import { addApiSecurityHeaders } from './api-security-headers.ts';
 import { errorBody, httpStatusFor } from './api-error.ts';
 import { ATTESTATION_ANONYMOUS_ROUTES, attestationRoutes } from './attestation-routes.ts';
 import { auditRoutes, incidentRoutes } from './audit-routes.ts';
-import { requireBearerToken } from './bearer-auth.ts';
+import { credentialRecheck, requireBearerToken } from './bearer-auth.ts';
 import { DEFAULT_ATTESTATION_RATE_LIMIT, type RateLimit } from './client-rate-limiter.ts';
 import { eventsRoutes, type EventsApi } from './events-routes.ts';
 import type { FleetApi } from './fleet-api.ts';
@@ -74,6 +74,8 @@ export interface BuildApiOptions {
   users?: UsersService;
   /** Web sessions: the sg_session cookie authenticates requests (with CSRF tokens), when given together with `users`. */
   sessions?: SessionService;
+  /** How often an open event stream re-checks its token or session (default 10 s; tests shorten it). */
+  eventsRecheckMs?: number;
   /** Per client address, on POST /session (default: burst 10, then 10 a minute). */
   signInRateLimit?: RateLimit;
 }
@@ -224,7 +226,12 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     if (options.incidents) await api.register(incidentRoutes, { incidents: options.incidents });
     if (options.alarms) await api.register(alarmRoutes, { alarms: options.alarms });
     if (options.analytics) await api.register(analyticsRoutes, { analytics: options.analytics });
-    if (options.events) await api.register(eventsRoutes, { events: options.events });
+    if (options.events) {
+      await api.register(eventsRoutes, {
+        events: options.events, recheck: credentialRecheck(options.tokens, webSessions?.sessions),
+        ...(options.eventsRecheckMs !== undefined ? { recheckMs: options.eventsRecheckMs } : {}),
+      });
+    }
     // Token management changes who may act: never without the audit log.
     if (options.tokenAdmin && options.audit) await api.register(tokenRoutes, { tokens: options.tokenAdmin, audit: options.audit });
     if (webSessions) {

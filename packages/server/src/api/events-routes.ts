@@ -9,6 +9,7 @@
  * {refetch, dropped} (alarm events were dropped: refetch them), and a `: ping` comment every 15 s.
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { LIVE_TOPICS, LiveError, MAX_LIVE_POINTS, type EventHub, type LiveErrorCode, type LiveTopic } from '../live/event-hub.ts';
 import { ApiError, errorBody } from './api-error.ts';
 import { actorOf } from './bearer-auth.ts';
@@ -19,7 +20,14 @@ export type EventsApi = Pick<EventHub, 'hasRoom' | 'open' | 'closeStreams'>;
 
 export interface EventsRoutesOptions {
   events: EventsApi;
+  /** How a stream re-checks its credential (see credentialRecheck); without it, never. */
+  recheck?: (request: FastifyRequest) => () => Promise<boolean>;
+  /** How often, ms (default 10 s). */
+  recheckMs?: number;
 }
+
+/** How often an open stream checks that its token or session still stands. */
+export const RECHECK_MS = 10_000;
 
 const LIVE_STATUS_BY_CODE: Record<LiveErrorCode, 400 | 429 | 503> = {
   too_many_streams: 429,
@@ -68,7 +76,7 @@ function parsePoints(raw: string | undefined): number[] {
   return [...points];
 }
 
-export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { events }) => {
+export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { events, recheck, recheckMs = RECHECK_MS }) => {
   // Open streams would keep fastify.close() waiting for ever: end them first.
   app.addHook('preClose', async () => events.closeStreams());
 
@@ -103,9 +111,24 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
           close: () => res.destroy(),
         },
       });
+      // A signed-out, disabled or re-roled user's stream (or a revoked token's) ends within recheckMs.
+      const stillValid = recheck?.(request);
+      const timer = stillValid ? setInterval(() => {
+        stillValid().then((ok) => {
+          if (ok) return;
+          request.log.info({ principal }, 'event stream ended: its credential no longer stands');
+          stream.close();
+          res.destroy();
+        }, () => { stream.close(); res.destroy(); });
+      }, recheckMs) : undefined;
+      timer?.unref();
+      const end = () => {
+        if (timer) clearInterval(timer);
+        stream.close();
+      };
       res.on('drain', () => stream.drained());
-      res.on('close', () => stream.close());
-      res.on('error', () => stream.close());
+      res.on('close', end);
+      res.on('error', end);
     } catch (err) {
       // hasRoom said yes a moment ago, in the same turn: only a stopping hub gets here.
       const code = err instanceof LiveError ? err.code : 'hub_closed';

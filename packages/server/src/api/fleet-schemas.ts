@@ -184,13 +184,19 @@ export const AuditEvent = Type.Object({
   hash: Type.String(),
 });
 export const AuditQuery = Type.Object({
-  afterSeq: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  afterSeq: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Oldest first: the events after this sequence number' })),
+  beforeSeq: Type.Optional(Type.Integer({
+    minimum: 1, description: 'Newest first: the events before this sequence number (without afterSeq; with neither and order=desc, the newest)',
+  })),
+  order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { description: 'asc (default, oldest first) or desc (newest first)' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
   target: Type.Optional(Type.String({ maxLength: 300 })),
+  actor: Type.Optional(Type.String({ maxLength: 300, description: 'Exactly this actor, e.g. user:alice or token:<id>' })),
+  action: Type.Optional(Type.String({ maxLength: 200, description: 'Actions starting with this, e.g. alarm. or fleet.revoke' })),
 });
 export const AuditListResponse = Type.Object({ events: Type.Array(AuditEvent) });
 
-const IncidentStatus = Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('closed')]);
+const IncidentStatus = Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved'), Type.Literal('closed')]);
 export const Incident = Type.Object({
   id: Type.Integer(),
   openedAt: Type.Integer(),

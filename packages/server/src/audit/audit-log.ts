@@ -83,8 +83,24 @@ export interface AuditVerification {
   anchors: { checked: number; newest?: AuditAnchorSummary };
 }
 
+export interface AuditListOptions {
+  afterSeq?: number | undefined;
+  beforeSeq?: number | undefined;
+  newestFirst?: boolean | undefined;
+  limit?: number | undefined;
+  target?: string | undefined;
+  /** Exactly this actor, e.g. `user:alice`. */
+  actor?: string | undefined;
+  /** Actions starting with this, e.g. `alarm.` or `alarm.acknowledge`. */
+  actionPrefix?: string | undefined;
+}
+
 export interface AuditLog {
   record(event: AuditEventInput): AuditEvent;
-  list(options: { afterSeq?: number; limit?: number; target?: string }): AuditEvent[];
+  /**
+   * A page of events: oldest first after `afterSeq` (default), or with `newestFirst` the newest
+   * ones before `beforeSeq` (all of them when absent), newest first.
+   */
+  list(options: AuditListOptions): AuditEvent[];
   verify(): AuditVerification;
 }

@@ -11,7 +11,7 @@
  */
 import type { SqliteDatabase } from '../db/database.ts';
 import { runMigrations, type Migration } from '../db/migrations.ts';
-import type { AuditEvent, AuditEventInput, AuditLog, AuditVerification } from './audit-log.ts';
+import type { AuditEvent, AuditEventInput, AuditListOptions, AuditLog, AuditVerification } from './audit-log.ts';
 import { AuditError } from './audit-error.ts';
 import { ephemeralAuditKey, type AuditKey } from './audit-key.ts';
 import type { AnchorFile } from './anchor-file.ts';
@@ -165,14 +165,26 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   /** Events in sequence order, after `afterSeq` (default 0), at most `limit` (default 100, max 1000). */
-  list(options: { afterSeq?: number; limit?: number; target?: string } = {}): AuditEvent[] {
+  list(options: AuditListOptions = {}): AuditEvent[] {
     const limit = Math.min(Math.max(1, Math.trunc(options.limit ?? DEFAULT_AUDIT_PAGE)), MAX_AUDIT_PAGE);
-    const afterSeq = Math.max(0, Math.trunc(options.afterSeq ?? 0));
-    const rows = options.target === undefined
-      ? this.db.prepare('SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit)
-      : this.db.prepare('SELECT * FROM audit_events WHERE target = ? AND seq > ? ORDER BY seq LIMIT ?')
-        .all(options.target, afterSeq, limit);
-    return (rows as AuditRow[]).map(toEvent);
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (options.newestFirst) {
+      where.push('seq < ?');
+      args.push(Math.trunc(options.beforeSeq ?? Number.MAX_SAFE_INTEGER));
+    } else {
+      where.push('seq > ?');
+      args.push(Math.max(0, Math.trunc(options.afterSeq ?? 0)));
+    }
+    if (options.target !== undefined) { where.push('target = ?'); args.push(options.target); }
+    if (options.actor !== undefined) { where.push('actor = ?'); args.push(options.actor); }
+    // A prefix: `alarm.` is every alarm action. LIKE's wildcards in the prefix are taken literally.
+    if (options.actionPrefix !== undefined) {
+      where.push("action LIKE ? ESCAPE '\\'");
+      args.push(`${options.actionPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    }
+    const sql = `SELECT * FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${options.newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, limit) as AuditRow[]).map(toEvent);
   }
 
   /**

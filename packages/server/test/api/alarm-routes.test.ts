@@ -231,6 +231,11 @@ describe('alarm routes: per-asset overrides and asset mode', () => {
     const res = await call('PUT', overrideUrl, 'engineer', { h: 28 });
     expect(res.statusCode).toBe(200);
     expect(json(res)).toMatchObject({ override: { site: SITE, asset: AHU, ruleId: 'ahu.sat', patch: { h: 28 } }, rule: { id: 'ahu.sat', h: 28, hh: 35 } });
+    // The asset's rules in effect (what its chart draws) carry the override; the profile's rule does not.
+    const effective = json(await call('GET', `/api/v1/assets/${SITE}/${AHU}/alarm-rules`, 'viewer')).rules as { id: string; h?: number }[];
+    expect(effective.find((r) => r.id === 'ahu.sat')).toMatchObject({ h: 28, hh: 35 });
+    const profile = json(await call('GET', '/api/v1/alarm-rules', 'viewer')).rules as { id: string; h?: number }[];
+    expect(profile.find((r) => r.id === 'ahu.sat')).toMatchObject({ h: 30 });
     expect(engine.effectiveRules(SITE, AHU)[0]).toMatchObject({ h: 28 });
   });
 
@@ -273,7 +278,8 @@ describe('alarm routes: OpenAPI', () => {
     expect(Object.keys(doc.paths).filter((p) => p.includes('alarm') || p.includes('/mode')).sort()).toEqual([
       '/api/v1/alarm-rules', '/api/v1/alarms', '/api/v1/alarms/{id}', '/api/v1/alarms/{id}/ack', '/api/v1/alarms/{id}/history',
       '/api/v1/alarms/{id}/remove-from-service', '/api/v1/alarms/{id}/return-to-service', '/api/v1/alarms/{id}/shelve',
-      '/api/v1/alarms/{id}/unshelve', '/api/v1/assets/{site}/{asset}/alarm-rules/{ruleId}/override', '/api/v1/assets/{site}/{asset}/mode',
+      '/api/v1/alarms/{id}/unshelve', '/api/v1/assets/{site}/{asset}/alarm-rules', '/api/v1/assets/{site}/{asset}/alarm-rules/{ruleId}/override',
+      '/api/v1/assets/{site}/{asset}/mode',
     ]);
   });
 });

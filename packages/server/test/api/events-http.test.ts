@@ -39,6 +39,8 @@ let ca: string;
 let engineer: string;
 let viewer: string;
 let appClosed = false;
+let doomedToken: string;
+let revokeDoomed: () => boolean;
 const clients: SseClient[] = [];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
@@ -95,10 +97,13 @@ beforeAll(async () => {
   engine = openEngine(db, time, { onAlarmChanged: (alarm) => hub.alarmChanged(alarm) }).engine;
   const tokens = new ApiTokens(db);
   engineer = tokens.create('field engineer', 'engineer').token;
+  const doomed = tokens.create('to be revoked', 'viewer');
+  revokeDoomed = () => tokens.revoke(doomed.tokenId);
+  doomedToken = doomed.token;
   viewer = tokens.create('dashboard', 'viewer').token;
   app = buildApi({
     store, registry: new SqliteSiteRegistry(db), tokens, logger: pino({ level: 'silent' }), tls: cert, now: () => time.now,
-    alarms: engine, events: hub,
+    alarms: engine, events: hub, eventsRecheckMs: 50,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;
@@ -262,6 +267,15 @@ describe('GET /api/v1/events', () => {
     await eventually(() => hub.stats().streams.length === 0);
     expect(hub.stats().timers).toBe(0);
     expect((await stream('?topics=alarms', engineer)).status).toBe(200);
+  });
+
+  it('ends an open stream once its token is revoked, not only its next request', async () => {
+    const client = await stream('?topics=alarms', doomedToken);
+    expect(client.status).toBe(200);
+    const other = await stream('?topics=alarms', viewer);
+    expect(revokeDoomed()).toBe(true);
+    await client.until(() => client.closed);
+    expect(other.closed).toBe(false);
   });
 
   it('ends open streams when the API closes, so stopping never waits on a dashboard', async () => {

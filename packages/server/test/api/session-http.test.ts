@@ -25,6 +25,8 @@ import { SqliteUserStore } from '../../src/auth/sqlite-user-store.ts';
 import { SqliteSessionStore } from '../../src/auth/sqlite-session-store.ts';
 import { SessionService } from '../../src/auth/sessions.ts';
 import { UsersService } from '../../src/auth/users.ts';
+import { EventHub } from '../../src/live/event-hub.ts';
+import { SseClient } from './https-client.ts';
 import { buildApi } from '../../src/api/build-api.ts';
 
 const T0 = 1_750_000_000_000;
@@ -132,6 +134,7 @@ beforeAll(async () => {
   app = buildApi({
     store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, tokenAdmin: tokens, audit, alarms: engine,
     users, sessions, now: () => clock, logger: pino({ level: 'trace' }, log),
+    events: new EventHub({ now: () => clock }), eventsRecheckMs: 50,
     tls: { certPem: caPem, keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -315,6 +318,22 @@ describe('CSRF and roles on cookie-authenticated requests', () => {
 });
 
 describe('users over the API', () => {
+  it('ends a user\'s open event stream once they are disabled or re-roled, not only their next request', async () => {
+    await users.create('sam', 'engineer', 'stream watcher passphrase');
+    const s = await signIn('sam', 'stream watcher passphrase');
+    const stream = await SseClient.open(port, caPem, '/api/v1/events?topics=alarms', { cookie: s.cookie });
+    expect(stream.status).toBe(200);
+    await stream.count('hello', 1);
+    await users.disable('sam');
+    await stream.until(() => stream.closed);
+    await users.enable('sam');
+    const again = await signIn('sam', 'stream watcher passphrase');
+    const second = await SseClient.open(port, caPem, '/api/v1/events?topics=alarms', { cookie: again.cookie });
+    await second.count('hello', 1);
+    await users.setRole('sam', 'viewer');
+    await second.until(() => second.closed);
+  });
+
   it('lets an admin session create, re-role, disable and enable users, each audited as user:<name>, never with a password or hash', async () => {
     const a = await signIn('ada');
     const created = await asUser(a, 'POST', '/api/v1/users', { username: 'newbie', role: 'technician', password: 'first day at work!' });

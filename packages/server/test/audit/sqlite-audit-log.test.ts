@@ -77,6 +77,27 @@ describe('SqliteAuditLog', () => {
     expect(log.list({ limit: 100_000 })).toHaveLength(5);
   });
 
+  it('pages newest first: the newest events, then those before a sequence number, of one target too', () => {
+    recordFive();
+    expect(log.list({ newestFirst: true, limit: 2 }).map((e) => e.seq)).toEqual([5, 4]);
+    expect(log.list({ newestFirst: true, beforeSeq: 4, limit: 2 }).map((e) => e.seq)).toEqual([3, 2]);
+    expect(log.list({ newestFirst: true, beforeSeq: 2 }).map((e) => e.seq)).toEqual([1]);
+    expect(log.list({ newestFirst: true, beforeSeq: 1 })).toEqual([]);
+    expect(log.list({ newestFirst: true, target: 'device:4' }).map((e) => e.seq)).toEqual([4]);
+    expect(log.list({ newestFirst: true, beforeSeq: 4, target: 'device:4' })).toEqual([]);
+  });
+
+  it('filters by exact actor and by action prefix, taking % and _ in the prefix literally', () => {
+    recordFive();
+    log.record({ actor: 'user:alice', action: 'alarm.acknowledge', target: 'alarm:1', detail: {} });
+    log.record({ actor: 'user:alice_x', action: 'alarm_%weird', target: 'alarm:2', detail: {} });
+    expect(log.list({ actor: 'user:alice' }).map((e) => e.seq)).toEqual([6]);
+    expect(log.list({ actionPrefix: 'alarm.' }).map((e) => e.seq)).toEqual([6]);
+    expect(log.list({ actionPrefix: 'alarm_%' }).map((e) => e.seq)).toEqual([7]);
+    expect(log.list({ actionPrefix: 'device.', newestFirst: true, limit: 2 }).map((e) => e.seq)).toEqual([5, 4]);
+    expect(log.list({ actionPrefix: '%' })).toEqual([]);
+  });
+
   it('refuses UPDATE and DELETE on the events and on the keying record through the same connection', () => {
     recordFive();
     expect(() => db.prepare("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 2").run()).toThrow(/append-only/);
