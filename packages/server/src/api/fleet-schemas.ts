@@ -196,7 +196,7 @@ export const AuditQuery = Type.Object({
 });
 export const AuditListResponse = Type.Object({ events: Type.Array(AuditEvent) });
 
-const IncidentStatus = Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('resolved'), Type.Literal('closed')]);
+const IncidentStatus = Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('closed')]);
 export const Incident = Type.Object({
   id: Type.Integer(),
   openedAt: Type.Integer(),
