@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import {
   BUILTIN_PROFILE_DIR, ShellguardError, errorMessage, loadProfileCatalog, type AssetBirth, type CatalogEntry,
-  type EquipmentProfile, type Measurement, type Sample,
+  type EquipmentProfile, type Measurement, type Sample, decodeAndonInstruction,
 } from '@shellguard/protocol';
 import {
   CertificateKeeper, EnrolmentRefused, GUARDIAN_SWNAME, writeFileAtomically, type CertificateKeeperOptions, defaultBundleDirs, enrol, guardianPackageVersion, httpsJsonPost, incrementBootCount, measureGuardian,
@@ -25,6 +25,8 @@ import { buildReadPlan, type ReadPlan } from './polling/read-plan.ts';
 import { pollAsset } from './polling/poller.ts';
 import { Outbox } from './queue/outbox.ts';
 import { Uplink, type UplinkStats } from './uplink/uplink.ts';
+import { TowerAllowList } from './outputs/tower-allow-list.ts';
+import { PanelController, type PanelControllerState } from './panel/panel-controller.ts';
 
 export const GUARDIAN_VERSION = guardianPackageVersion();
 
@@ -45,6 +47,8 @@ export interface GuardianStats {
 export interface GuardianHandle {
   deviceId: string;
   stats(): GuardianStats;
+  /** The panels this guardian controls: what each tower shows and why. */
+  panels(): PanelControllerState[];
   stop(): Promise<void>;
 }
 
@@ -172,6 +176,28 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
       points: profile.points.map((p) => ({ name: p.name, unit: p.unit, kind: p.kind, description: p.description })),
     };
   });
+  // The guardian's only output: the signal towers of the panels it controls, nothing else.
+  const towers = new TowerAllowList((config.panels ?? []).map((p) => ({ panel: p.asset, host: p.tower.host, port: p.tower.port })), {
+    logger: logger.child({ part: 'towers' }),
+  });
+  const panels = new Map((config.panels ?? []).map((p) => [p.asset, new PanelController({
+    panel: p.asset, tower: towers.towerFor(p.asset), logger: logger.child({ part: 'panel', panel: p.asset }), now,
+  })]));
+  const onAndon = (payload: Buffer): void => {
+    let instruction;
+    try {
+      instruction = decodeAndonInstruction(payload);
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'ignored a malformed andon instruction');
+      return;
+    }
+    const controller = panels.get(instruction.panel);
+    if (!controller) {
+      logger.warn({ panel: instruction.panel }, 'ignored an andon instruction for a panel this guardian does not control');
+      return;
+    }
+    controller.onInstruction(instruction);
+  };
   const reporter = new Reporter({ send: (payload) => holder.uplink?.publishReport(payload) ?? false, now, logger: logger.child({ part: 'reports' }) });
   const uplink = new Uplink({
     url: config.server.mqttUrl,
@@ -184,6 +210,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     logger: logger.child({ part: 'uplink' }),
     now,
     onReady: () => reporter.flush(),
+    ...(panels.size > 0 ? { onAndon } : {}),
     ...(options.resendAfterMs ? { resendAfterMs: options.resendAfterMs } : {}),
   });
   holder.uplink = uplink;
@@ -232,6 +259,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
         }
       }
       for (const s of result.samples) if (p.lastFast.has(s.point)) p.lastFast.set(s.point, s.value);
+      panels.get(p.config.asset)?.onSamples(result.samples);
       enqueue(p.config.asset, result.samples);
     } finally {
       p.busy = false;
@@ -245,6 +273,8 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
       const result = await pollAsset(p.client, p.config.unitId, p.profile, p.fastPlan, now);
       const changed = result.samples.filter((s) => s.value !== null && p.lastFast.get(s.point) !== s.value);
       for (const s of result.samples) if (s.value !== null) p.lastFast.set(s.point, s.value);
+      // The panel controller sees the change before it is queued: its klaxon does not wait on the uplink.
+      panels.get(p.config.asset)?.onSamples(changed);
       enqueue(p.config.asset, changed);
     } finally {
       p.fastBusy = false;
@@ -252,6 +282,10 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   };
 
   uplink.start();
+  for (const c of panels.values()) c.start();
+  // A tower that restarted or missed a frame shows the right state again within 10 s.
+  const towerRefresh = panels.size > 0 ? setInterval(() => { for (const c of panels.values()) c.refresh(); }, 10_000) : undefined;
+  towerRefresh?.unref();
   for (const p of pollers) {
     const slow = setInterval(() => { void pollOnce(p); }, p.config.pollIntervalMs);
     p.timers.push(slow);
@@ -263,8 +297,10 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   return {
     deviceId: keys.deviceId,
     stats: () => ({ deviceId: keys.deviceId, ...counters, queue: outbox.stats(), uplink: uplink.stats(), certificateNotAfter: keeper.current()?.notAfter }),
+    panels: () => [...panels.values()].map((c) => c.state()),
     async stop() {
       stopping = true;
+      if (towerRefresh) clearInterval(towerRefresh);
       keeper.stop();
       reporter.stop();
       for (const p of pollers) {
@@ -272,6 +308,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
         await p.client.close();
       }
       await uplink.stop();
+      await towers.close();
       outbox.close();
     },
   };

@@ -1,10 +1,14 @@
 export {
   startGuardian, measureGuardianConfig, GUARDIAN_VERSION, GuardianError, type GuardianHandle, type GuardianStats, type StartGuardianOptions,
 } from './guardian.ts';
-export { loadGuardianConfig, validateGuardianConfig, ConfigError, type GuardianConfig, type EquipmentConfig } from './config/config.ts';
+export { loadGuardianConfig, validateGuardianConfig, ConfigError, DEFAULT_DOOR_POLL_MS, type GuardianConfig, type EquipmentConfig, type PanelConfig } from './config/config.ts';
 export { FileKeyStore, type KeyStore } from './identity/index.ts';
 export { GUARDIAN_SWNAME, EnrolmentRefused } from './attestation/index.ts';
 export { writeCrashReport } from './reports/reporter.ts';
 export { Outbox } from './queue/outbox.ts';
 export { Uplink } from './uplink/uplink.ts';
+export { PanelController, type PanelControllerState, type AndonTower, type LocalAlarm } from './panel/panel-controller.ts';
 export { enrol, type Enrolment, type EnrolOptions } from './attestation/index.ts';
+export { PnsTowerClient, type PnsTowerClientOptions, type TowerLogger } from './outputs/pns-tower-client.ts';
+export { TowerAllowList, type TowerAssignment, type TowerAllowListOptions } from './outputs/tower-allow-list.ts';
+export { TowerError, type TowerErrorCode, type TowerErrorDetails } from './outputs/tower-error.ts';

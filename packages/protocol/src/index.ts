@@ -11,3 +11,5 @@ export * from './profiles/catalog.ts';
 export * from './identity.ts';
 export * from './attestation.ts';
 export * from './challenge-proof.ts';
+export * from './pns.ts';
+export * from './andon-control.ts';

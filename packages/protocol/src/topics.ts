@@ -96,6 +96,8 @@ export const ControlKinds = {
   ack: 'ack',
   /** guardian -> server: a crash or error report (bounded, rate-limited on both sides). */
   report: 'report',
+  /** server -> panel controller: the Andon state of one panel and whether its door is covered by work. */
+  andon: 'andon',
 } as const;
 
 /**

@@ -47,6 +47,11 @@ export interface GuardianConfig {
   };
   /** Extra profile folder besides the built-in profiles. */
   profilesDir?: string;
+  /**
+   * Panels this guardian is the panel controller of (issue 10): each one's signal tower, the only
+   * output the guardian has. The panel must be one of `equipment` with a door contact.
+   */
+  panels?: PanelConfig[];
   queue: { maxBatches: number };
   equipment: EquipmentConfig[];
 }
@@ -94,11 +99,23 @@ class Reader {
   }
 }
 
+export interface PanelConfig {
+  /** The panel's asset id (an `equipment` entry). */
+  asset: string;
+  /** Its signal tower (Patlite PNS over TCP): the only address the guardian ever sends to. */
+  tower: { host: string; port: number };
+  /** How often its door contact and breakers are read (the equipment's fast poll), ms. */
+  doorPollMs: number;
+}
+
+/** Door contact and breakers of a panel controller: read this often by default (ms). */
+export const DEFAULT_DOOR_POLL_MS = 25;
+
 /** Validates a parsed config document. Relative paths are resolved against `baseDir`. */
 export function validateGuardianConfig(doc: unknown, source: string, baseDir: string): GuardianConfig {
   const r = new Reader(source, baseDir);
   const d = r.obj('(root)', doc);
-  r.noUnknown('', d, ['site', 'dataDir', 'server', 'profilesDir', 'queue', 'equipment']);
+  r.noUnknown('', d, ['site', 'dataDir', 'server', 'profilesDir', 'queue', 'equipment', 'panels']);
   const server = r.obj('server', d.server);
   r.noUnknown('server', server, ['mqttUrl', 'apiUrl', 'caFile', 'apiCaFile']);
   const mqttUrl = r.str('server.mqttUrl', server.mqttUrl);
@@ -137,6 +154,26 @@ export function validateGuardianConfig(doc: unknown, source: string, baseDir: st
     equipment,
   };
   if (d.profilesDir !== undefined) config.profilesDir = r.file('profilesDir', d.profilesDir);
+  if (d.panels !== undefined) {
+    if (!Array.isArray(d.panels)) r.fail('panels', 'must be a list of { asset, tower: { host, port } }');
+    const panelSeen = new Set<string>();
+    config.panels = (d.panels as unknown[]).map((raw, i): PanelConfig => {
+      const at = `panels[${i}]`;
+      const p = r.obj(at, raw);
+      r.noUnknown(at, p, ['asset', 'tower', 'doorPollMs']);
+      const asset = r.id(`${at}.asset`, p.asset);
+      const e = equipment.find((x) => x.asset === asset);
+      if (e === undefined) return r.fail(`${at}.asset`, `${asset} is not in equipment: a panel controller reads its panel like any equipment (add it there)`);
+      if (panelSeen.has(asset)) r.fail(`${at}.asset`, `panel ${asset} is listed twice`);
+      panelSeen.add(asset);
+      const tower = r.obj(`${at}.tower`, p.tower);
+      r.noUnknown(`${at}.tower`, tower, ['host', 'port']);
+      const doorPollMs = r.int(`${at}.doorPollMs`, p.doorPollMs, 10, 1_000, DEFAULT_DOOR_POLL_MS);
+      // The door and breakers are the equipment's fast path: read at the panel's pace.
+      e.fastPollIntervalMs = doorPollMs;
+      return { asset, tower: { host: r.str(`${at}.tower.host`, tower.host), port: r.int(`${at}.tower.port`, tower.port, 1, 65535) }, doorPollMs };
+    });
+  }
   if (server.apiCaFile !== undefined) config.server.apiCaFile = r.file('server.apiCaFile', server.apiCaFile);
   return config;
 }

@@ -38,6 +38,8 @@ export interface UplinkOptions {
   reconnectPeriodMs?: number;
   /** Called each time a session is set up (births sent): a good moment to flush reports. */
   onReady?: () => void;
+  /** Andon instructions for this guardian's panels (subscribed only when given). */
+  onAndon?: (payload: Buffer) => void;
 }
 
 export interface UplinkStats {
@@ -119,6 +121,7 @@ export class Uplink {
     this.sparkplugSeq = 0;
     try {
       await client.subscribeAsync(this.ackTopic, { qos: 0 });
+      if (this.opts.onAndon) await client.subscribeAsync(this.andonTopic, { qos: 0 });
       const { deviceId, site, version } = this.opts;
       const now = this.now();
       await client.publishAsync(sparkplugTopic({ group: site, type: 'NBIRTH', edge: deviceId }),
@@ -157,7 +160,19 @@ export class Uplink {
     return s;
   }
 
+  private get andonTopic(): string {
+    return controlTopic(this.opts.deviceId, 'down', ControlKinds.andon);
+  }
+
   private onMessage(topic: string, payload: Buffer): void {
+    if (topic === this.andonTopic && this.opts.onAndon) {
+      try {
+        this.opts.onAndon(payload);
+      } catch (err) {
+        this.opts.logger.warn({ err: errorMessage(err) }, 'andon instruction handler failed');
+      }
+      return;
+    }
     if (topic !== this.ackTopic) return;
     let ack;
     try {

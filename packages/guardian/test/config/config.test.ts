@@ -25,6 +25,23 @@ describe('validateGuardianConfig', () => {
     expect(c.server).toMatchObject({ caFile: '/etc/shellguard/root.crt', apiCaFile: '/etc/shellguard/corp-root.crt' });
   });
 
+  it('makes a panel controller of a panel in its equipment: its tower, and its door read every 25 ms', () => {
+    const panel = { asset: 'PANEL-01', profile: 'panel-generic', host: '127.0.0.1', port: 15021 };
+    const c = validateGuardianConfig({ ...valid, equipment: [...valid.equipment, panel], panels: [{ asset: 'PANEL-01', tower: { host: '10.0.0.9', port: 10000 } }] }, 'guardian.yaml', '/etc/shellguard');
+    expect(c.panels).toEqual([{ asset: 'PANEL-01', tower: { host: '10.0.0.9', port: 10000 }, doorPollMs: 25 }]);
+    expect(c.equipment.find((e) => e.asset === 'PANEL-01')!.fastPollIntervalMs).toBe(25);
+    expect(c.equipment.find((e) => e.asset === 'AHU-01')!.fastPollIntervalMs).toBe(250);
+  });
+
+  it.each([
+    [{ ...valid, panels: [{ asset: 'PANEL-09', tower: { host: 'h', port: 1 } }] }, /panels\[0\]\.asset: PANEL-09 is not in equipment/],
+    [{ ...valid, panels: [{ asset: 'AHU-01', tower: { host: 'h', port: 1, write: true } }] }, /panels\[0\]\.tower\.write: unknown field/],
+    [{ ...valid, panels: [{ asset: 'AHU-01', tower: { host: 'h', port: 1 }, doorPollMs: 5 }] }, /doorPollMs: must be a whole number from 10 to 1000/],
+    [{ ...valid, panels: { asset: 'AHU-01' } }, /panels: must be a list/],
+  ])('refuses a broken panel controller config (%#)', (doc, message) => {
+    expect(() => check(doc)).toThrow(message);
+  });
+
   it.each([
     [{ ...valid, site: 'a/b' }, /site: "a\/b" may use only/],
     [{ ...valid, server: { ...valid.server, mqttUrl: 'mqtt://127.0.0.1:1883' } }, /must be mqtts:\/\/host:port/],
@@ -42,7 +59,7 @@ describe('validateGuardianConfig', () => {
 
   describe('refuses a misspelt key in every section, naming the file, the field and the keys it knows', () => {
     it.each([
-      ['root', { ...valid, sever: {} }, 'sever', 'site, dataDir, server, profilesDir, queue, equipment'],
+      ['root', { ...valid, sever: {} }, 'sever', 'site, dataDir, server, profilesDir, queue, equipment, panels'],
       ['server', { ...valid, server: { ...valid.server, caFlie: 'root.crt' } }, 'server.caFlie', 'mqttUrl, apiUrl, caFile, apiCaFile'],
       ['queue', { ...valid, queue: { maxBatch: 1000 } }, 'queue.maxBatch', 'maxBatches'],
       ['equipment[i]', { ...valid, equipment: [valid.equipment[0], { ...valid.equipment[0], asset: 'AHU-02', pollInterval: 500 }] }, 'equipment[1].pollInterval',

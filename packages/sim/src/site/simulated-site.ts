@@ -1,11 +1,12 @@
 /**
- * A whole simulated site on loopback: the physics model, stepped on a timer, and one Modbus TCP
- * server per asset on its own port.
+ * A whole simulated site on loopback: the physics model, stepped on a timer, one Modbus TCP
+ * server per asset on its own port and, when asked, one PNS signal tower per panel.
  */
 import { isValidId, loadProfiles, type EquipmentProfile } from '@shellguard/protocol';
 import { SimError } from '../errors.ts';
 import { EquipmentServer, type WriteAttempt } from '../modbus/equipment-server.ts';
 import { SiteModel } from '../physics/site-model.ts';
+import { startVirtualTower, type VirtualTower } from '../tower/virtual-tower.ts';
 import type { AssetType, FaultSpec } from '../physics/types.ts';
 import { DEFAULT_ASSET_COUNT, planSite } from './layout.ts';
 
@@ -35,6 +36,11 @@ export interface SimulatedSiteOptions {
   clock?: () => number;
   /** Told about every write request any asset receives. */
   onWrite?: (asset: string, attempt: WriteAttempt) => void;
+  /**
+   * One virtual signal tower (PNS over TCP) per panel asset: the i-th panel's tower listens on
+   * basePort + i (0 lets the OS pick each port). Absent: no towers.
+   */
+  towers?: { basePort: number };
 }
 
 export interface SimulatedAsset {
@@ -47,17 +53,21 @@ export interface SimulatedAsset {
   host: string;
   port: number;
   unitId: number;
+  /** Where the panel's signal tower listens (panels only, when the site has towers). */
+  tower?: { host: string; port: number };
 }
 
 export interface SimulatedSite {
   site: string;
   assets: SimulatedAsset[];
   model: SiteModel;
+  /** The signal tower of each panel, by asset id (empty unless started with `towers`). */
+  towers: Map<string, VirtualTower>;
   /** Write requests received by all assets since start (must stay 0 under Shellguard). */
   writesReceived(): number;
   /** Write requests per asset id (only assets that received any). */
   writesByAsset(): Record<string, number>;
-  /** Stops the physics timer and closes every port. */
+  /** Stops the physics timer and closes every port, towers included. */
   stop(): Promise<void>;
 }
 
@@ -77,6 +87,9 @@ export async function startSimulatedSite(options: SimulatedSiteOptions): Promise
   if (options.basePort !== 0 && (!Number.isInteger(options.basePort) || options.basePort < 1 || options.basePort + plan.length - 1 > 65535)) {
     throw new SimError('invalid_option', `basePort must be 0 or leave room for ${plan.length} ports below 65536`, { basePort: options.basePort });
   }
+  const panels = plan.filter((a) => a.type === 'panel');
+  const towerBase = options.towers?.basePort;
+  if (towerBase !== undefined) checkTowerPorts(towerBase, panels.length, options.basePort, plan.length);
   const profiles = options.profiles ?? loadProfiles();
   for (const a of plan) {
     if (!profiles.has(a.profile)) throw new SimError('profile_missing', `profile ${a.profile} (for ${a.id}) is not loaded`, { profile: a.profile });
@@ -92,6 +105,7 @@ export async function startSimulatedSite(options: SimulatedSiteOptions): Promise
   for (const f of options.faults ?? []) model.injectFault(f);
 
   const servers: EquipmentServer[] = [];
+  const towers = new Map<string, VirtualTower>();
   const writes = new Map<string, number>();
   try {
     for (const [i, a] of plan.entries()) {
@@ -108,8 +122,17 @@ export async function startSimulatedSite(options: SimulatedSiteOptions): Promise
         },
       }));
     }
+    if (towerBase !== undefined) {
+      for (const [i, a] of panels.entries()) {
+        towers.set(a.id, await startVirtualTower({
+          host,
+          port: towerBase === 0 ? 0 : towerBase + i,
+          portSetting: 'towers.basePort (panel i\'s tower takes basePort + i)',
+        }));
+      }
+    }
   } catch (err) {
-    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all([...servers.map((s) => s.close()), ...[...towers.values()].map((t) => t.close())]);
     throw err;
   }
 
@@ -118,16 +141,33 @@ export async function startSimulatedSite(options: SimulatedSiteOptions): Promise
 
   return {
     site: options.site,
-    assets: plan.map((a, i) => ({ ...a, host, port: servers[i]!.port, unitId })),
+    assets: plan.map((a, i) => {
+      const tower = towers.get(a.id);
+      return { ...a, host, port: servers[i]!.port, unitId, ...(tower ? { tower: { host, port: tower.port } } : {}) };
+    }),
     model,
+    towers,
     writesReceived: () => servers.reduce((sum, s) => sum + s.writesReceived(), 0),
     writesByAsset: () => Object.fromEntries(writes),
     stop: () => {
       stopped ??= (async () => {
         clearInterval(timer);
-        await Promise.all(servers.map((s) => s.close()));
+        await Promise.all([...servers.map((s) => s.close()), ...[...towers.values()].map((t) => t.close())]);
       })();
       return stopped;
     },
   };
+}
+
+/** Tower ports must fit below 65536 and stay clear of the equipment's ports. */
+function checkTowerPorts(towerBase: number, towerCount: number, equipmentBase: number, equipmentCount: number): void {
+  if (towerBase !== 0 && (!Number.isInteger(towerBase) || towerBase < 1 || towerBase + towerCount - 1 > 65535)) {
+    throw new SimError('invalid_option', `towers.basePort must be 0 or leave room for ${towerCount} ports below 65536`, { towerBasePort: towerBase });
+  }
+  if (towerBase !== 0 && equipmentBase !== 0 && towerCount > 0
+    && towerBase < equipmentBase + equipmentCount && equipmentBase < towerBase + towerCount) {
+    throw new SimError('invalid_option',
+      `towers.basePort ${towerBase} overlaps the equipment ports ${equipmentBase}-${equipmentBase + equipmentCount - 1}`,
+      { towerBasePort: towerBase, basePort: equipmentBase });
+  }
 }
