@@ -1,8 +1,7 @@
-/** The audit log (keyed hash chain, anchored outside the database) and incidents, for any authenticated token. */
+/** The audit log (keyed hash chain, anchored outside the database), for any authenticated token. Incidents: incident-routes.ts. */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AUDIT_PROBLEM_CODES, type AuditLog, type AuditProblemCode } from '../audit/audit-log.ts';
-import type { IncidentLog } from '../incidents/incident-log.ts';
-import { AuditListResponse, AuditQuery, IncidentListResponse, IncidentQuery } from './fleet-schemas.ts';
+import { AuditListResponse, AuditQuery } from './fleet-schemas.ts';
 import { ErrorResponse } from './schemas.ts';
 
 // Responses are serialised by their schema: a member missing here would be dropped silently.
@@ -50,15 +49,4 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditLog }> = async
       response: { 200: AuditVerificationResponse, ...errors },
     },
   }, async () => audit.verify());
-};
-
-export const incidentRoutes: FastifyPluginAsyncTypebox<{ incidents: IncidentLog }> = async (app, { incidents }) => {
-  app.get('/incidents', {
-    schema: {
-      tags: ['incidents'], summary: 'Incidents, newest first',
-      querystring: IncidentQuery, response: { 200: IncidentListResponse, ...errors },
-    },
-  }, async (req) => ({
-    incidents: incidents.list({ status: req.query.status, deviceId: req.query.deviceId, limit: req.query.limit }),
-  }));
 };

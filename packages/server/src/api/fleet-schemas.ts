@@ -195,22 +195,3 @@ export const AuditQuery = Type.Object({
   action: Type.Optional(Type.String({ maxLength: 200, description: 'Actions starting with this, e.g. alarm. or fleet.revoke' })),
 });
 export const AuditListResponse = Type.Object({ events: Type.Array(AuditEvent) });
-
-const IncidentStatus = Type.Union([Type.Literal('open'), Type.Literal('acknowledged'), Type.Literal('closed')]);
-export const Incident = Type.Object({
-  id: Type.Integer(),
-  openedAt: Type.Integer(),
-  status: IncidentStatus,
-  kind: Type.String(),
-  severity: Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('critical')]),
-  deviceId: Type.Optional(Type.String()),
-  reason: Type.String(),
-  summary: Type.String(),
-  detail: Type.Record(Type.String(), Type.Unknown()),
-});
-export const IncidentQuery = Type.Object({
-  status: Type.Optional(IncidentStatus),
-  deviceId: Type.Optional(Type.String({ maxLength: 64 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-});
-export const IncidentListResponse = Type.Object({ incidents: Type.Array(Incident) });

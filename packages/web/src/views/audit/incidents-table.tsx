@@ -1,23 +1,19 @@
 /**
  * Incidents (GET /incidents, newest first): security-relevant events the server raised itself —
- * a refused attestation, refused telemetry — with what happened and why. A refused attestation
- * also changes the fleet, so `fleet` events re-read the list; the rest is polled.
+ * a refused attestation, refused telemetry, a panel intrusion — with what happened and why. Each
+ * row opens the incident's review (views/incidents), where it is handled as a ticket. A refused
+ * attestation also changes the fleet, so `fleet` events re-read the list; the rest is polled.
  */
 import { query } from '../../app/api-client.ts';
 import type { Incident } from '../../app/api-types.ts';
-import { PriorityBadge, StatusBadge, type Tone } from '../../app/components/badges.tsx';
+import { PriorityBadge, StatusBadge } from '../../app/components/badges.tsx';
 import { StaleNotice, stateOf } from '../../app/components/states.tsx';
 import { formatTime, isoTime } from '../../app/format.ts';
-import { useSearchParams } from '../../app/router.tsx';
+import { Link, useSearchParams } from '../../app/router.tsx';
 import { useApi } from '../../app/use-api.ts';
+import { capitalised, INCIDENT_STATUSES as STATUSES, incidentPath, parseIncidentStatus as parseStatus, STATUS_TONE } from '../incidents/incident-lifecycle.ts';
 
-const STATUSES = ['open', 'acknowledged', 'closed'] as const satisfies readonly Incident['status'][];
 const LIMIT = 200;
-const STATUS_TONE: Record<Incident['status'], Tone> = { open: 'bad', acknowledged: 'warn', closed: 'ok' };
-
-function parseStatus(value: string | null): Incident['status'] | null {
-  return (STATUSES as readonly string[]).includes(value ?? '') ? (value as Incident['status']) : null;
-}
 
 export function IncidentsTable() {
   const [params, setParams] = useSearchParams();
@@ -32,7 +28,7 @@ export function IncidentsTable() {
         <div className="pill-group" role="group" aria-label="Incident status">
           <button type="button" aria-pressed={status === null} onClick={() => setParams({ incidentStatus: null })}>All</button>
           {STATUSES.map((s) => (
-            <button key={s} type="button" aria-pressed={status === s} onClick={() => setParams({ incidentStatus: s })}>{s[0]!.toUpperCase() + s.slice(1)}</button>
+            <button key={s} type="button" aria-pressed={status === s} onClick={() => setParams({ incidentStatus: s })}>{capitalised(s)}</button>
           ))}
         </div>
       </div>
@@ -55,12 +51,12 @@ export function IncidentsTable() {
               <tbody>
                 {incidents.map((i) => (
                   <tr key={i.id} data-testid="incident-row" data-incident-id={i.id} data-status={i.status}>
-                    <td className="num">{i.id}</td>
+                    <td className="num"><Link to={incidentPath(i.id)} aria-label={`Review incident ${i.id}`}>#{i.id}</Link></td>
                     <td><time dateTime={isoTime(i.openedAt)}>{formatTime(i.openedAt)}</time></td>
                     <td><PriorityBadge priority={i.severity} /></td>
                     <td className="mono">{i.kind}</td>
                     <td className="mono">{i.deviceId ?? <span className="muted">—</span>}</td>
-                    <td>{i.summary}</td>
+                    <td><Link to={incidentPath(i.id)}>{i.summary}</Link></td>
                     <td className="mono">{i.reason}</td>
                     <td><StatusBadge tone={STATUS_TONE[i.status]} label={i.status} /></td>
                   </tr>
