@@ -20,3 +20,8 @@ export { LiveAnalytics } from './analytics/live/live-analytics.ts';
 export { MaintenanceBook, type Recommendation, type WorkOrder } from './analytics/maintenance/maintenance-book.ts';
 export { detectorFactories } from './analytics/detectors/catalog.ts';
 export type { DetectorFactory, StreamingDetector } from './analytics/detectors/detector.ts';
+export {
+  PanelSupervisor, ProcedureLibrary, ProcedureError, parseProcedureTemplate, sampleProcedure, SAMPLE_PROCEDURES_DIR,
+  type PanelView, type WorkOrderDetail, type ProcedureTemplate, type ProcedureActor, type WorkOrder as DmopWorkOrder,
+} from './procedures/index.ts';
+export type { DemoSimulator } from './api/demo-routes.ts';

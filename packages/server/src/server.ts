@@ -6,7 +6,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ControlKinds, decodeDeviceReport, errorMessage, listenErrorOf, loadProfiles, parseControlTopic } from '@shellguard/protocol';
+import {
+  ControlKinds, controlTopic, decodeDeviceReport, encodeAndonInstruction, errorMessage, listenErrorOf, loadProfiles, parseControlTopic,
+  type AndonInstruction,
+} from '@shellguard/protocol';
 import { auditConfigOf, authConfigOf, deviceQuotasOf, ingestLimitsOf, type ServerConfig } from './config/config.ts';
 import { openDatabase } from './db/index.ts';
 import { SqliteTelemetryStore } from './telemetry/index.ts';
@@ -17,7 +20,8 @@ import { SqliteSiteRegistry } from './registry/index.ts';
 import { ApiTokens, SessionService, SqliteSessionStore, SqliteUserStore, UsersService } from './auth/index.ts';
 import { buildApi, type RateLimit } from './api/index.ts';
 import { openAuditLog, webhookAnchorSink, type OpenedAuditLog } from './audit/index.ts';
-import { SqliteIncidentLog } from './incidents/index.ts';
+import { EvidenceCapture, securityIncidents, SqliteIncidentLog, telemetryWindowReader } from './incidents/index.ts';
+import { OutboxDispatcher, SqliteOutbox, kickingWriter } from './notifications/index.ts';
 import { FleetService, type CertificateIssuer } from './fleet/index.ts';
 import type { Pki } from './pki/index.ts';
 import { AlarmEngine, WebhookNotifier } from './alarms/index.ts';
@@ -29,6 +33,9 @@ import { rankPeers } from './analytics/peers/fleet-peers.ts';
 import type { AnalyticsApi } from './api/analytics-routes.ts';
 import { defaultWebRoot } from './api/web-routes.ts';
 import { EventHub, liveHealth, watchStoredSamples } from './live/index.ts';
+import { CachedPanelDirectory, PanelSupervisor, ProcedureLibrary, SiteManagers, SqliteProcedureStore } from './procedures/index.ts';
+import type { ProceduresApi } from './api/procedure-routes.ts';
+import type { DemoSimulator } from './api/demo-routes.ts';
 
 export interface ServerStats {
   ingest: IngestStats;
@@ -55,6 +62,8 @@ export interface ServerHandle {
   /** Live anomaly scoring and maintenance recommendations. */
   live: LiveAnalytics;
   maintenance: MaintenanceBook;
+  /** Digital methods of procedure: procedure versions, work orders, panels (also reachable over the API). */
+  procedures: ProceduresApi;
   stats(): ServerStats;
   stop(): Promise<void>;
 }
@@ -70,6 +79,8 @@ export interface StartServerOptions {
   webRoot?: string;
   /** Time scale and tuning of live analytics (default: minute buckets; the demo's scenarios compress time). */
   analytics?: LiveAnalyticsTuning;
+  /** `shellguard demo` only: the simulated panels' doors and breakers, operable from the dashboard. */
+  demoSimulator?: DemoSimulator;
 }
 
 /** What a caller may tune in live analytics; the server wires its callbacks itself. */
@@ -144,7 +155,19 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const users = new UsersService({ store: userStore, sessions, policy: authConfig, now });
   // The ingest and the fleet act through the broker, and the broker feeds the ingest: tie the knot late.
   const brokerRef: { current?: Broker } = {};
-  const incidents = new SqliteIncidentLog(db, { now });
+  // Incidents and tickets reach outside systems through a transactional outbox: the notice commits
+  // with the incident, and the dispatcher delivers it, signed, after a restart too.
+  const notificationEndpoints = config.notifications?.webhooks ?? [];
+  const outbox = new SqliteOutbox(db, { now, endpoints: notificationEndpoints });
+  const notifications = new OutboxDispatcher({
+    store: outbox, endpoints: notificationEndpoints, now,
+    onDeliveryFailed: (f) => {
+      if (f.final) logger.warn({ webhook: f.webhook, deliveryId: f.deliveryId, idempotencyKey: f.idempotencyKey, attempts: f.attempt, reason: f.reason }, 'notification webhook delivery dead-lettered');
+    },
+    onStoreError: (err, webhook) => logger.error({ webhook, err: errorMessage(err) }, 'notification outbox unreadable; will retry'),
+  });
+  const incidents = new SqliteIncidentLog(db, { now, audit, outbox: kickingWriter(outbox, notifications) });
+  notifications.start();
   // Revoked or quarantined devices are dropped from the broker at once (and refused on reconnect).
   const disconnect = (deviceId: string) => brokerRef.current?.disconnectDevice(deviceId);
   // Live events for the dashboard: the domains tell the hub what changed; it reads and sends on its own timers.
@@ -154,6 +177,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       latest: (id) => store.latest(id),
       fleet: () => fleet.fleetView(),
       recommendations: () => maintenance.recommendations(),
+      panels: () => ({ panels: supervisor.panelBoard(), stops: supervisor.siteStops() }),
       health: liveHealth({
         ingest: () => ingest.stats(), connectedDevices: () => brokerRef.current?.connectedDevices().length ?? 0,
         alarms: () => alarms.list(), now,
@@ -172,7 +196,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const storage: IngestStorage = {
     storeBatches: (batches, admitPoints) => store.appendBatches(batches, admitPoints),
     recordAssetBirth: (deviceId, site, birth, at) => {
-      if (registry.recordAssetBirth(deviceId, site, birth, at)) alarms.setAssetProfile(site, birth.asset, birth.profile);
+      if (registry.recordAssetBirth(deviceId, site, birth, at)) {
+        alarms.setAssetProfile(site, birth.asset, birth.profile);
+        panelDirectory.invalidate();
+      }
     },
     recordDeviceOnline: (deviceId, site, version, at) => registry.recordDeviceOnline(deviceId, site, version, at),
     recordDeviceOffline: (deviceId, at) => registry.recordDeviceOffline(deviceId, at),
@@ -194,6 +221,47 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const definedRules = loadDefaultAlarmRules(alarms);
   if (definedRules > 0) logger.info({ rules: definedRules }, 'default alarm rules defined');
   alarms.start();
+
+  // Digital methods of procedure: work released to panels, every door and breaker edge judged
+  // against the current step, Andon instructions to the guardian that drives each panel's tower.
+  const procedureStore = new SqliteProcedureStore(db);
+  const library = new ProcedureLibrary({ store: procedureStore, audit, now });
+  const panelDirectory = new CachedPanelDirectory(() => registry.listAssets(), now);
+  const managers = new SiteManagers(config.procedures?.managers ?? {}, users, (err) => logger.warn({ err: errorMessage(err) }, 'could not list site managers'));
+  const sendAndon = (site: string, instruction: Omit<AndonInstruction, 'v'>): void => {
+    const deviceId = registry.assetOwner(site, instruction.panel);
+    if (!deviceId || !brokerRef.current) return; // the next refresh sends it once the panel's guardian is known and online
+    // QoS 0, as the batch acks: the refresh every 10 s resends, and the guardian decides intrusions itself.
+    // (QoS 1 publishes from the broker itself stalled after a few under aedes 1.2.)
+    brokerRef.current.publishToDevice(controlTopic(deviceId, 'down', ControlKinds.andon), encodeAndonInstruction(instruction), 0).catch((err: unknown) => {
+      logger.warn({ deviceId, panel: instruction.panel, err: errorMessage(err) }, 'could not send an Andon instruction; the refresh sends it again');
+    });
+  };
+  const supervisor = new PanelSupervisor({
+    store: procedureStore, library, audit, directory: panelDirectory, now,
+    suppression: alarms,
+    signal: sendAndon,
+    managerOf: (site) => managers.managerOf(site),
+    incidents: securityIncidents(incidents),
+    lastKnownPanels: () => registry.listAssets({ type: 'panel' }).map((a) => ({
+      site: a.site, asset: a.id,
+      values: registry.listPoints(a.site, a.id).flatMap((p): [string, number | boolean | null][] => {
+        const id = store.findPointId(a.site, a.id, p.name);
+        const v = id === undefined ? undefined : store.latest(id);
+        // The store keeps binary points as 0/1; the supervisor judges edges of booleans.
+        return v ? [[p.name, p.kind === 'binary' && typeof v.value === 'number' ? v.value !== 0 : v.value]] : [];
+      }),
+    })),
+    onChanged: () => events.panelsChanged(),
+    onError: (err, what) => logger.error({ err: errorMessage(err), what }, 'procedures: could not complete a change; see the step log'),
+  });
+  await supervisor.start();
+  // The panel's and feed's telemetry from minutes before to minutes after each DMOP incident.
+  const evidence = new EvidenceCapture({
+    store: incidents, read: telemetryWindowReader(store), now,
+    onError: (err, e) => logger.warn({ err: errorMessage(err), evidenceId: e?.id, incidentId: e?.incidentId }, 'could not capture incident evidence; will retry'),
+  });
+  evidence.start();
 
   const isConditionPoint = (site: string, asset: string, point: string): boolean => {
     const profile = profiles.get(registry.findAssets(asset, site)[0]?.profile ?? '');
@@ -247,6 +315,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     incidents,
     // Alarms are evaluated on what was stored, once: redeliveries never raise an alarm twice.
     onStored: (batches) => {
+      // Doors and breakers first: a wrong panel reaches its tower before bulk telemetry is evaluated.
+      for (const b of batches) supervisor.onSamples(b.site, b.asset, b.samples);
       for (const b of batches) for (const sample of b.samples) alarms.evaluate(b.site, b.asset, sample.point, sample);
       live.ingestBatches(batches);
       markStoredPoints(batches);
@@ -262,6 +332,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const closeStorage = async (): Promise<void> => {
     events.close();
     await ingest.close();
+    await supervisor.stop();
+    await evidence.stop();
+    await notifications.stop();
     clearInterval(liveFlush);
     alarms.stop();
     auditTrail.close(); // the stop anchor, while the webhooks still take deliveries
@@ -284,6 +357,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     isDeviceAllowed: (deviceId, certSerial) => fleet.isDeviceAllowed(deviceId, certSerial),
     quotas,
     onClientDisconnected: (deviceId) => registry.recordDeviceOffline(deviceId, now()),
+    // A guardian that (re)connects learns its panels' states once it has subscribed.
+    onClientConnected: () => { setTimeout(() => supervisor.refresh(), 1_000).unref(); },
   }).catch(async (err: unknown) => {
     await closeStorage();
     throw err;
@@ -302,6 +377,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
     events, webRoot: options.webRoot ?? defaultWebRoot(),
     users, sessions,
+    procedures: { library, supervisor },
+    ...(options.demoSimulator ? { demoSimulator: options.demoSimulator } : {}),
   });
   try {
     await api.listen({ host: config.api.host, port: config.api.port });
@@ -327,6 +404,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     alarms,
     live,
     maintenance,
+    procedures: { library, supervisor },
     stats,
     async stop() {
       if (stopped) return;

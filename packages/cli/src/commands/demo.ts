@@ -9,7 +9,7 @@ import { stringify as toYaml } from 'yaml';
 import {
   FileKeyStore, GUARDIAN_SWNAME, GUARDIAN_VERSION, loadGuardianConfig, measureGuardianConfig, startGuardian, type GuardianHandle,
 } from '@shellguard/guardian';
-import { initPki, startServer } from '@shellguard/server';
+import { initPki, startServer, type ServerConfig } from '@shellguard/server';
 import type { Measurement } from '@shellguard/protocol';
 import { startSimulatedSite, type SimulatedAsset, type SimulatedSite } from '@shellguard/sim';
 import type { Logger } from 'pino';
@@ -17,6 +17,7 @@ import { createLogger, untilSignalled } from '../logging.ts';
 import { prepareDemoDir } from './demo-dir.ts';
 import { DEMO_SCENARIOS, type DemoScenarioName } from './demo-scenario.ts';
 import { createDashboardAdmin, operatorApiCertificate, trustLines } from './demo-access.ts';
+import { createDemoPeople, demoSimulator, seedDemoProcedure, type DemoDmop, type DemoPeople } from './demo-dmop.ts';
 
 export interface DemoOptions {
   dir: string;
@@ -32,6 +33,8 @@ export interface DemoOptions {
   apiCert?: string;
   apiKey?: string;
   apiCa?: string;
+  /** Signed webhooks for incidents and tickets (the outbox), e.g. a test's receiver. */
+  webhooks?: NonNullable<ServerConfig['notifications']>['webhooks'];
 }
 
 const SITE = 'site-1';
@@ -67,8 +70,16 @@ export interface RunningDemo {
   rootFile: string;
   /** The dashboard's admin user, when the server could create it. */
   admin?: { username: string; password: string };
+  /** The engineer, manager and technician of the procedure walk-through, when the server could create them. */
+  people?: DemoPeople;
+  /** The sample work order released for the first panel (absent if its guardian did not report in time). */
+  dmop?: DemoDmop;
   /** What `shellguard demo` prints about the site once it runs. */
   lines: string[];
+  /** Stops the server only (as if it went down); guardians and equipment keep running. */
+  stopServer(): Promise<void>;
+  /** Starts the server again on the same state and ports (after `stopServer`); `server` is the new one. */
+  restartServer(): Promise<void>;
   /** Stops the scenario, the guardians, the simulator and the server (state stays in `dir`). */
   stop(): Promise<void>;
 }
@@ -101,21 +112,31 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   await initPki(caDir, { commonName: 'Shellguard demo site' });
   const rootFile = path.join(caDir, 'root.crt');
   const apiCaFile = operator?.caFile ?? rootFile;
-  const server = await startServer({
+  // Equipment first: the server's demo-only controls operate the simulated panels. Every panel
+  // has a virtual signal tower (Patlite PNS over TCP) that its guardian drives.
+  const sim = await startSimulatedSite({
+    site: SITE, assets: opts.assets, basePort: opts.simPort, seed: 1, towers: { basePort: 0 },
+    onWrite: (asset) => logger.error({ asset }, 'a client tried to write to simulated equipment'),
+  });
+  const serverConfig = {
     dataDir: path.join(dir, 'server'),
     caDir,
     mqtt: { host: '127.0.0.1', port: opts.mqttPort },
     api: { host: '127.0.0.1', port: opts.apiPort, ...(operator ? { certFile: operator.certFile, keyFile: operator.keyFile } : {}) },
     tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
-  }, { logger: logger.child({ part: 'server' }), ...(scenario.analytics ? { analytics: scenario.analytics } : {}) });
+    ...(opts.webhooks ? { notifications: { webhooks: opts.webhooks } } : {}),
+  };
+  const serverOptions = {
+    logger: logger.child({ part: 'server' }), ...(scenario.analytics ? { analytics: scenario.analytics } : {}),
+    demoSimulator: demoSimulator(sim, SITE),
+  };
+  let server = await startServer(serverConfig, serverOptions).catch(async (err: unknown) => {
+    await sim.stop();
+    throw err;
+  });
   const tokenFile = path.join(dir, 'admin-token');
   const token = server.adminToken!;
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-
-  const sim = await startSimulatedSite({
-    site: SITE, assets: opts.assets, basePort: opts.simPort, seed: 1,
-    onWrite: (asset) => logger.error({ asset }, 'a client tried to write to simulated equipment'),
-  });
 
   // Enrolment as an operator does it: claim each guardian's id into the group, register the
   // release it runs (reference values), then the guardian attests and gets its 24 h certificate.
@@ -138,6 +159,8 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
       equipment: assets.map((a: SimulatedAsset) => ({
         asset: a.id, name: a.name, area: a.area, profile: a.profile, host: a.host, port: a.port, unitId: a.unitId,
       })),
+      // The guardian is the panel controller of its panels: door and breakers at 25 ms, the tower its only output.
+      panels: assets.filter((a: SimulatedAsset) => a.tower).map((a: SimulatedAsset) => ({ asset: a.id, tower: a.tower })),
     }));
     server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, DEMO_ACTOR);
     manifests.push(await measureGuardianConfig(loadGuardianConfig(configFile), configFile));
@@ -154,12 +177,16 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   const scenarioRun = scenario.start(sim, options.announce ?? (() => {}));
   const origin = `https://${apiHost}:${server.apiPort}`;
   const access = await createDashboardAdmin({ server: origin, token, caFile: apiCaFile, dir });
+  const people = await createDemoPeople({ server: origin, token, caFile: apiCaFile, dir });
+  const dmop = people ? await seedDemoProcedure(server, sim, SITE, people, origin) : undefined;
   const api = `${origin}/api/v1`;
   out('');
   out(`  site ${SITE}: ${sim.assets.length} simulated assets, ${guardians.length} guardians, broker mqtts://127.0.0.1:${server.mqttPort} (client certificates required)`);
   out(`  web      ${origin}/`);
   for (const line of trustLines({ dashboardUrl: `${origin}/`, rootFile, rootPem: server.rootPem, apiCertificatePem: server.apiCertificatePem, ...(operator ? { operator } : {}) })) out(line);
   for (const line of access.lines) out(line);
+  if (people) out(`  people   ${Object.entries(people).map(([role, p]) => `${role} ${p.username} / ${p.password}`).join(' · ')}   (kept in ${path.join(dir, 'people')})`);
+  for (const line of dmop?.lines ?? []) out(line);
   out(`  API      ${api}   (OpenAPI: ${api}/openapi.json)`);
   out(`  token    ${token}`);
   out(`  try      curl --cacert ${apiCaFile} -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/assets`);
@@ -179,18 +206,36 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   }
 
   let stopped = false;
-  return {
+  let serverDown = false;
+  // The same ports on a restart: guardians' configs and the dashboard's URL name them.
+  serverConfig.mqtt.port = server.mqttPort;
+  serverConfig.api.port = server.apiPort;
+  const demo: RunningDemo = {
     dir, logFile, server, sim, guardians, origin, token, tokenFile, apiCaFile, rootFile, lines,
     ...(access.admin ? { admin: access.admin } : {}),
+    ...(people ? { people } : {}),
+    ...(dmop ? { dmop } : {}),
+    async stopServer() {
+      if (serverDown) return;
+      serverDown = true;
+      await server.stop();
+    },
+    async restartServer() {
+      if (!serverDown) await server.stop();
+      server = await startServer(serverConfig, serverOptions);
+      demo.server = server;
+      serverDown = false;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       scenarioRun.stop();
       for (const g of guardians) await g.stop();
       await sim.stop();
-      await server.stop();
+      if (!serverDown) await server.stop();
     },
   };
+  return demo;
 }
 
 export async function runDemo(opts: DemoOptions): Promise<void> {

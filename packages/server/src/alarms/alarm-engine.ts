@@ -126,6 +126,8 @@ export class AlarmEngine {
   private readonly overrides = new Map<string, Map<string, Record<string, unknown>>>();
   private readonly assetProfiles = new Map<string, string>();
   private readonly assetModes = new Map<string, AssetMode>();
+  /** Owner (e.g. `workorder:7`) → `site\0asset\0point` keys it suppresses by design. */
+  private readonly designSuppressions = new Map<string, Set<string>>();
   private readonly byId = new Map<number, Runtime>();
   private readonly byKey = new Map<string, Runtime>();
   /** site → asset → point → runtimes: the hot-path index. */
@@ -395,19 +397,56 @@ export class AlarmEngine {
       for (const rt of this.byId.values()) {
         const a = rt.alarm;
         if (a.site !== site || a.asset !== asset || a.retired) continue;
-        if (mode === 'maintenance') {
-          a.suppressed = true;
-          this.changed(rt, 'suppress', actor, note, now);
-        } else {
-          a.suppressed = false;
-          this.changed(rt, 'unsuppress', actor, note, now);
-        }
+        const suppressed = this.isSuppressed(a.site, a.asset, a.point);
+        if (suppressed === a.suppressed) continue;
+        a.suppressed = suppressed;
+        this.changed(rt, suppressed ? 'suppress' : 'unsuppress', actor, note, now);
       }
     });
     this.audit.record({
       actor, action: mode === 'maintenance' ? 'alarm.suppress' : 'alarm.unsuppress', target: `asset:${site}/${asset}`,
       detail: { site, asset, mode, comment: note },
     });
+  }
+
+  /**
+   * Suppression by design of exactly these points (a released work order's expected changes: the
+   * breaker it operates, the feed current it drops): their alarms keep tracking but do not
+   * annunciate while `owner` holds them. Another point of the same asset still annunciates.
+   * Replaces what `owner` suppressed before; an empty list lifts it. Held in memory: the owner
+   * re-applies it at start.
+   */
+  setDesignSuppression(owner: string, points: readonly { site: string; asset: string; point: string }[], actor: string = SYSTEM): void {
+    checkActor(actor);
+    const before = this.designSuppressions.get(owner) ?? new Set<string>();
+    const after = new Set(points.map((p) => `${p.site}\0${p.asset}\0${p.point}`));
+    if (after.size === before.size && [...after].every((k) => before.has(k))) return;
+    if (after.size > 0) this.designSuppressions.set(owner, after);
+    else this.designSuppressions.delete(owner);
+    const touched = new Set([...before, ...after]);
+    const now = this.now();
+    this.store.transaction(() => {
+      for (const rt of this.byId.values()) {
+        const a = rt.alarm;
+        if (a.retired || !touched.has(`${a.site}\0${a.asset}\0${a.point}`)) continue;
+        const suppressed = this.isSuppressed(a.site, a.asset, a.point);
+        if (suppressed === a.suppressed) continue;
+        a.suppressed = suppressed;
+        this.changed(rt, suppressed ? 'suppress' : 'unsuppress', actor, `suppressed by design for ${owner}`, now);
+      }
+    });
+    this.audit.record({
+      actor, action: after.size > 0 ? 'alarm.suppress.design' : 'alarm.unsuppress.design', target: owner,
+      detail: { points: points.map((p) => `${p.site}/${p.asset}/${p.point}`) },
+    });
+  }
+
+  /** Suppressed by design: the asset is in maintenance, or a work order expects the point to change. */
+  isSuppressed(site: string, asset: string, point: string): boolean {
+    if (this.assetMode(site, asset) === 'maintenance') return true;
+    const k = `${site}\0${asset}\0${point}`;
+    for (const keys of this.designSuppressions.values()) if (keys.has(k)) return true;
+    return false;
   }
 
   assetMode(site: string, asset: string): AssetMode {
@@ -634,7 +673,7 @@ export class AlarmEngine {
       }
       return rt;
     }
-    const suppressed = this.assetMode(site, asset) === 'maintenance';
+    const suppressed = this.isSuppressed(site, asset, rule.point);
     const fresh: Omit<Alarm, 'id'> = {
       key, ruleId: rule.id, kind: rule.kind, level, site, asset, point: rule.point, priority, description: rule.description,
       state: 'normal', active: false, acknowledged: true, shelved: null, suppressed, outOfService: null,

@@ -12,17 +12,18 @@ import type { ApiTokens } from '../auth/api-tokens.ts';
 import type { SessionService } from '../auth/sessions.ts';
 import type { UsersService } from '../auth/users.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { IncidentLog } from '../incidents/incident-log.ts';
+import type { IncidentTickets } from '../incidents/incident-log.ts';
 import type { SiteRegistry } from '../registry/site-registry.ts';
 import type { TelemetryStore } from '../telemetry/telemetry-store.ts';
 import { alarmRoutes, type AlarmsApi } from './alarm-routes.ts';
 import { addApiSecurityHeaders } from './api-security-headers.ts';
 import { errorBody, httpStatusFor } from './api-error.ts';
 import { ATTESTATION_ANONYMOUS_ROUTES, attestationRoutes } from './attestation-routes.ts';
-import { auditRoutes, incidentRoutes } from './audit-routes.ts';
+import { auditRoutes } from './audit-routes.ts';
 import { credentialRecheck, requireBearerToken } from './bearer-auth.ts';
 import { DEFAULT_ATTESTATION_RATE_LIMIT, type RateLimit } from './client-rate-limiter.ts';
 import { eventsRoutes, type EventsApi } from './events-routes.ts';
+import { incidentRoutes } from './incident-routes.ts';
 import type { FleetApi } from './fleet-api.ts';
 import { analyticsRoutes, type AnalyticsApi } from './analytics-routes.ts';
 import { fleetRoutes } from './fleet-routes.ts';
@@ -35,6 +36,9 @@ import { userRoutes } from './user-routes.ts';
 import { ErrorResponse } from './schemas.ts';
 import { telemetryRoutes } from './telemetry-routes.ts';
 import { isPublicWebRequest, webRoutes } from './web-routes.ts';
+import { procedureRoutes, type ProceduresApi } from './procedure-routes.ts';
+import { demoRoutes, type DemoSimulator } from './demo-routes.ts';
+import { PROCEDURE_ERROR_STATUS, type ProcedureErrorCode } from '../procedures/procedure-error.ts';
 
 export const API_PREFIX = '/api/v1';
 export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
@@ -54,8 +58,8 @@ export interface BuildApiOptions {
   fleet?: FleetApi;
   /** GET /audit and /audit/verify, when given. */
   audit?: AuditLog;
-  /** GET /incidents, when given. */
-  incidents?: IncidentLog;
+  /** Incidents as tickets (GET /incidents, /incidents/:id; assign, comment, status), when given. */
+  incidents?: IncidentTickets;
   /** GET/POST /tokens and POST /tokens/:id/revoke (admin only), when given together with `audit`. */
   tokenAdmin?: TokenAdmin;
   /** Per client address, on the token-less attestation routes (default: burst 200, 50/s). */
@@ -66,6 +70,10 @@ export interface BuildApiOptions {
   analytics?: AnalyticsApi;
   /** The site a guardian is claimed into (assets move only to a guardian of their site). */
   claimedSite?: (deviceId: string) => string | undefined;
+  /** Digital methods of procedure: procedures, work orders, panels, alerts, site stops; routes exist only when given. */
+  procedures?: ProceduresApi;
+  /** `shellguard demo` only: simulated panel doors and breakers. */
+  demoSimulator?: DemoSimulator;
   /** GET /events (Server-Sent Events), when given. */
   events?: EventsApi;
   /** Serve the web dashboard built into this folder (index.html, assets/) at / , when given. */
@@ -113,8 +121,11 @@ const EDGE_STATUS_BY_CODE: Record<string, number> = {
   alarm_not_out_of_service: 409,
 };
 
+/** Every code of the procedures domain has a status (the compiler checks the record is complete). */
+const PROCEDURE_STATUS: Record<ProcedureErrorCode, number> = PROCEDURE_ERROR_STATUS;
+
 function statusFor(code: string): number {
-  return EDGE_STATUS_BY_CODE[code] ?? httpStatusFor(code);
+  return EDGE_STATUS_BY_CODE[code] ?? PROCEDURE_STATUS[code as ProcedureErrorCode] ?? httpStatusFor(code);
 }
 
 export function buildApi(options: BuildApiOptions): FastifyInstance {
@@ -226,6 +237,8 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     if (options.incidents) await api.register(incidentRoutes, { incidents: options.incidents });
     if (options.alarms) await api.register(alarmRoutes, { alarms: options.alarms });
     if (options.analytics) await api.register(analyticsRoutes, { analytics: options.analytics });
+    if (options.procedures) await api.register(procedureRoutes, { procedures: options.procedures });
+    if (options.demoSimulator) await api.register(demoRoutes, { simulator: options.demoSimulator });
     if (options.events) {
       await api.register(eventsRoutes, {
         events: options.events, recheck: credentialRecheck(options.tokens, webSessions?.sessions),

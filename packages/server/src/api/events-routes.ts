@@ -5,7 +5,8 @@
  *
  * Events: `hello` {topics, points} first; then `alarm` (one alarm, as GET /alarms lists it),
  * `latest` {points: [{id, ts, value, quality}]} (≤ 1 per 500 ms), `fleet` {devices} and
- * `recommendations` {recommendations} (≤ 1 per 2 s each), `health` (every 5 s), `resync`
+ * `recommendations` {recommendations} (≤ 1 per 2 s each), `panels` {panels, stops} (the DMOP panel board,
+ * ≤ 1 per 200 ms), `health` (every 5 s), `resync`
  * {refetch, dropped} (alarm events were dropped: refetch them), and a `: ping` comment every 15 s.
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';

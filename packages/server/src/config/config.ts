@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ShellguardError } from '@shellguard/protocol';
+import { NotificationError, parseNotificationEndpoints, type NotificationEndpoint } from '../notifications/index.ts';
 
 export class ServerConfigError extends ShellguardError {
   constructor(message: string, details: Record<string, unknown> = {}) {
@@ -132,6 +133,12 @@ export interface ServerConfig {
   telemetry?: TelemetryConfig;
   /** Defaults: DEFAULT_AUTH. */
   auth?: Partial<AuthConfig>;
+  /** Signed webhooks fed by the transactional outbox: incidents and tickets (generic JSON or PagerDuty Events v2). */
+  notifications?: { webhooks: NotificationEndpoint[] };
+  procedures?: {
+    /** The manager of each site (a username), to whom DMOP security tickets are assigned; default: the first enabled manager. */
+    managers: Record<string, string>;
+  };
 }
 
 const SECOND = 1000;
@@ -239,7 +246,7 @@ function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): Par
 
 export function validateServerConfig(doc: unknown, source: string, baseDir: string): ServerConfig {
   const r: Reader = new Reader(source, baseDir);
-  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth']);
+  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth', 'procedures', 'notifications']);
   const tls = r.section('tls', d.tls, ['hostnames', 'ips']);
   const alarms = r.section('alarms', d.alarms, ['webhooks']);
   const webhooksRaw: unknown = alarms.webhooks ?? [];
@@ -291,6 +298,21 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
   if ((certFile === undefined) !== (keyFile === undefined)) r.fail(certFile ? 'api.keyFile' : 'api.certFile', 'api.certFile and api.keyFile go together: give both or neither');
   if (certFile && keyFile) Object.assign(api, { certFile, keyFile });
   const auth = r.section('auth', d.auth, ['sessionIdleMinutes', 'sessionMaxHours', 'maxFailedSignIns', 'lockoutMinutes']);
+  const notifications = r.section('notifications', d.notifications, ['webhooks']);
+  let notificationWebhooks: NotificationEndpoint[];
+  try {
+    notificationWebhooks = parseNotificationEndpoints(notifications.webhooks ?? [], 'notifications.webhooks', { baseDir });
+  } catch (err) {
+    if (err instanceof NotificationError) r.fail(String(err.details.field), String(err.details.problem));
+    throw err;
+  }
+  const procedures = r.section('procedures', d.procedures, ['managers']);
+  const managersRaw = r.section('procedures.managers', procedures.managers, Object.keys((procedures.managers ?? {}) as Obj));
+  const managers: Record<string, string> = {};
+  for (const [site, v] of Object.entries(managersRaw)) {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(v)) r.fail(`procedures.managers.${site}`, 'must be a username');
+    managers[site] = v;
+  }
   const minutes = (at: string, v: unknown, max: number) => {
     const n = r.int(at, v, 1, max);
     return n === undefined ? undefined : n * 60_000;
@@ -305,6 +327,8 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
       ips: r.strings('tls.ips', tls.ips, ['127.0.0.1']),
     },
     alarms: { webhooks },
+    procedures: { managers },
+    notifications: { webhooks: notificationWebhooks },
     ingest: defined<IngestLimits>({
       maxFutureSkewMs: seconds('ingest.maxFutureSkewSeconds', ingest.maxFutureSkewSeconds, 1, 86_400),
       maxAgeMs: (() => {

@@ -18,7 +18,7 @@ import { ShellguardError } from '@shellguard/protocol';
 import type { Alarm } from '../alarms/alarm.ts';
 import { systemScheduler, type Scheduler } from '../alarms/scheduler.ts';
 
-export const LIVE_TOPICS = ['alarms', 'fleet', 'health', 'recommendations'] as const;
+export const LIVE_TOPICS = ['alarms', 'fleet', 'health', 'recommendations', 'panels'] as const;
 export type LiveTopic = (typeof LIVE_TOPICS)[number];
 
 /** At most this many points per stream (the contract of GET /api/v1/events). */
@@ -52,6 +52,8 @@ export interface LiveSnapshots {
   fleet?(): readonly unknown[];
   /** The recommendations exactly as GET /api/v1/recommendations lists them. */
   recommendations?(): readonly unknown[];
+  /** The panel board exactly as GET /api/v1/panels gives it ({panels, stops}). */
+  panels?(): unknown;
   health?(): LiveHealth;
 }
 
@@ -105,6 +107,8 @@ export interface EventHubOptions {
   latestIntervalMs?: number;
   fleetIntervalMs?: number;
   recommendationsIntervalMs?: number;
+  /** Panel board snapshots at most this often (default 200 ms: a tower turning red must show at once). */
+  panelsIntervalMs?: number;
   healthIntervalMs?: number;
   pingIntervalMs?: number;
   /** Alarm events one blocked stream may hold before they are dropped for a `resync` (default 1 MiB). */
@@ -116,7 +120,7 @@ export interface EventHubOptions {
   onError?: (err: unknown, what: string) => void;
 }
 
-type SnapshotKind = 'fleet' | 'recommendations' | 'health';
+type SnapshotKind = 'fleet' | 'recommendations' | 'panels' | 'health';
 type TimerName = 'alarms' | 'latest' | SnapshotKind | 'ping';
 
 const PING = Buffer.from(': ping\n\n');
@@ -276,7 +280,7 @@ export class EventHub {
 
   private readonly streams = new Set<Stream>();
   private readonly perPrincipal = new Map<string, number>();
-  private readonly topicCount: Record<LiveTopic, number> = { alarms: 0, fleet: 0, health: 0, recommendations: 0 };
+  private readonly topicCount: Record<LiveTopic, number> = { alarms: 0, fleet: 0, health: 0, recommendations: 0, panels: 0 };
   /** point id → streams watching it. */
   private readonly watched = new Map<number, number>();
   /** Alarm changes since the last flush, the newest state of each alarm (in order of change). */
@@ -294,6 +298,7 @@ export class EventHub {
       latest: options.latestIntervalMs ?? 500,
       fleet: options.fleetIntervalMs ?? 2_000,
       recommendations: options.recommendationsIntervalMs ?? 2_000,
+      panels: options.panelsIntervalMs ?? 200,
       health: options.healthIntervalMs ?? 5_000,
       ping: options.pingIntervalMs ?? 15_000,
     };
@@ -368,7 +373,7 @@ export class EventHub {
       this.changedAlarms.clear();
       this.cancel('alarms');
     }
-    for (const kind of ['fleet', 'recommendations', 'health'] as const) if (this.topicCount[kind] === 0) this.cancel(kind);
+    for (const kind of ['fleet', 'recommendations', 'panels', 'health'] as const) if (this.topicCount[kind] === 0) this.cancel(kind);
     if (this.watched.size === 0) this.cancel('latest');
     if (this.streams.size === 0) this.cancel('ping');
   }
@@ -413,7 +418,20 @@ export class EventHub {
     if (this.topicCount.recommendations > 0) this.once('recommendations', () => this.sendSnapshot('recommendations'));
   }
 
+  /** A panel's Andon state, a work order, an alert or a site stop changed. */
+  panelsChanged(): void {
+    if (this.topicCount.panels > 0) this.once('panels', () => this.sendPanels());
+  }
+
   // ---------------------------------------------------------------- on the hub's schedule
+
+  private sendPanels(): void {
+    const board = this.read('panels', () => this.snapshots.panels?.());
+    if (board === undefined) return;
+    const f = frame('panels', board);
+    for (const s of this.streams) if (s.topics.has('panels')) s.sendSnapshot('panels', f);
+  }
+
 
   private flushAlarms(): void {
     const alarms = [...this.changedAlarms.values()];

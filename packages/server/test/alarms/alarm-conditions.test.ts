@@ -7,11 +7,12 @@ import { AHU, FakeTime, GEN, OPERATOR, SITE, openEngine, sample } from './engine
 let db: SqliteDatabase;
 let time: FakeTime;
 let engine: AlarmEngine;
+let audit: ReturnType<typeof openEngine>['audit'];
 
 beforeEach(() => {
   db = openDatabase(':memory:');
   time = new FakeTime();
-  engine = openEngine(db, time).engine;
+  ({ engine, audit } = openEngine(db, time));
 });
 afterEach(() => db.close());
 
@@ -337,5 +338,24 @@ describe('suppression by design', () => {
     expect(a).toMatchObject({ suppressed: true, annunciated: false, active: true });
     engine.setAssetMode(SITE, AHU, 'normal', OPERATOR);
     expect(engine.get(a.id)).toMatchObject({ suppressed: false, annunciated: true, state: 'unack-active' });
+  });
+
+  it('suppresses exactly the points a work order expects to change, and nothing else on the asset', () => {
+    engine.defineRule({ id: 'ahu.sat.h', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'high', h: 30 }, OPERATOR);
+    engine.defineRule({ id: 'ahu.rat.h', kind: 'limit', profile: 'ahu-test', point: 'return_air_temp', priority: 'high', h: 30 }, OPERATOR);
+    engine.setDesignSuppression('workorder:7', [{ site: SITE, asset: AHU, point: 'supply_air_temp' }], OPERATOR);
+    feed(AHU, 'supply_air_temp', [31]);
+    feed(AHU, 'return_air_temp', [31]);
+    const sat = engine.find(SITE, AHU, 'supply_air_temp', 'ahu.sat.h', 'h')!;
+    const rat = engine.find(SITE, AHU, 'return_air_temp', 'ahu.rat.h', 'h')!;
+    expect(sat).toMatchObject({ suppressed: true, annunciated: false, active: true });
+    expect(rat).toMatchObject({ suppressed: false, annunciated: true, state: 'unack-active' });
+    // Another owner's suppression and maintenance mode combine; lifting one leaves the other.
+    engine.setDesignSuppression('workorder:8', [{ site: SITE, asset: AHU, point: 'supply_air_temp' }], OPERATOR);
+    engine.setDesignSuppression('workorder:7', [], OPERATOR);
+    expect(engine.get(sat.id)).toMatchObject({ suppressed: true });
+    engine.setDesignSuppression('workorder:8', [], OPERATOR);
+    expect(engine.get(sat.id)).toMatchObject({ suppressed: false, annunciated: true, state: 'unack-active' });
+    expect(audit.list({ actionPrefix: 'alarm.suppress.design' }).map((e) => e.target)).toEqual(['workorder:7', 'workorder:8']);
   });
 });

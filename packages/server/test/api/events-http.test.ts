@@ -137,7 +137,7 @@ describe('GET /api/v1/events', () => {
     expect(client.headers['cache-control']).toBe('no-store');
     expect(client.headers['x-accel-buffering']).toBe('no');
     expect(client.events[0]!.event).toBe('hello');
-    expect(JSON.parse(client.events[0]!.data)).toEqual({ topics: ['alarms', 'fleet', 'health', 'recommendations'], points: [] });
+    expect(JSON.parse(client.events[0]!.data)).toEqual({ topics: ['alarms', 'fleet', 'health', 'recommendations', 'panels'], points: [] });
   });
 
   it('refuses unknown topics, bad point ids and more than 500 points (400)', async () => {

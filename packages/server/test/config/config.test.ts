@@ -43,6 +43,8 @@ describe('validateServerConfig', () => {
       audit: {},
       telemetry: { retention: {}, sites: {} },
       auth: {},
+      procedures: { managers: {} },
+      notifications: { webhooks: [] },
     });
     expect(ingestLimitsOf(config)).toEqual(DEFAULT_INGEST_LIMITS);
     expect(deviceQuotasOf(config)).toEqual(DEFAULT_DEVICE_QUOTAS);
@@ -93,7 +95,7 @@ describe('validateServerConfig', () => {
   describe('refuses a misspelt key in every section, naming it and the keys it knows', () => {
     const webhook = { id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET };
     it.each([
-      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth'],
+      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth, procedures, notifications'],
       ['mqtt', { ...minimal, mqtt: { prot: 1883 } }, 'mqtt.prot', 'host, port'],
       ['api', { ...minimal, api: { hots: '0.0.0.0' } }, 'api.hots', 'host, port, certFile, keyFile'],
       ['auth', { ...minimal, auth: { lockout: 5 } }, 'auth.lockout', 'sessionIdleMinutes, sessionMaxHours, maxFailedSignIns, lockoutMinutes'],
@@ -176,5 +178,20 @@ describe('loadServerConfig', () => {
     expect(() => loadServerConfig(broken)).toThrow(expect.objectContaining({ code: 'config_invalid', message: expect.stringContaining(`${broken}: not valid YAML`) }));
     const missing = path.join(dir, 'missing.yaml');
     expect(() => loadServerConfig(missing)).toThrow(expect.objectContaining({ code: 'config_invalid', message: expect.stringContaining(`cannot read server config ${missing}`) }));
+  });
+});
+
+describe('validateServerConfig: procedures and notifications', () => {
+  it('reads site managers and outbox webhooks, and names a wrong field', () => {
+    const config = check({
+      ...minimal,
+      procedures: { managers: { 'site-1': 'maria' } },
+      notifications: { webhooks: [{ id: 'itsm', url: 'https://itsm.example.net/hook', secret: 'whsec-0123456789abcdef', format: 'generic' }] },
+    });
+    expect(config.procedures).toEqual({ managers: { 'site-1': 'maria' } });
+    expect(config.notifications?.webhooks).toEqual([expect.objectContaining({ id: 'itsm', format: 'generic' })]);
+    expect(() => check({ ...minimal, procedures: { managers: { 'site-1': 'not a name!' } } })).toThrow(/procedures\.managers\.site-1/);
+    expect(() => check({ ...minimal, notifications: { webhooks: [{ id: 'x', url: 'ftp://x', secret: 'whsec-0123456789abcdef', format: 'generic' }] } }))
+      .toThrow(/notifications\.webhooks\[0\]\.url/);
   });
 });

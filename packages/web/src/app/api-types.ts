@@ -300,16 +300,70 @@ export interface AuditVerification {
   anchors: { checked: number; newest?: { seq: number; hash: string; at: number; line: number } };
 }
 
+export type IncidentStatus = 'open' | 'acknowledged' | 'resolved' | 'closed';
+
 export interface Incident {
   id: number;
   openedAt: number;
-  status: 'open' | 'acknowledged' | 'closed';
+  status: IncidentStatus;
   kind: string;
   severity: 'low' | 'medium' | 'high' | 'critical';
   deviceId?: string;
+  site?: string;
+  asset?: string;
+  assignee?: string;
   reason: string;
   summary: string;
   detail: Record<string, unknown>;
+}
+
+/** GET /incidents/:id: the incident as a ticket. */
+export interface IncidentTicket extends Incident {
+  rev: number;
+  updatedAt: number;
+}
+
+export interface IncidentComment {
+  id: number;
+  incidentId: number;
+  at: number;
+  author: string;
+  text: string;
+}
+
+export interface IncidentChange {
+  seq: number;
+  incidentId: number;
+  at: number;
+  actor: string;
+  kind: 'opened' | 'assigned' | 'commented' | 'status' | 'evidence';
+  detail: Record<string, unknown>;
+}
+
+export type EvidenceSampleValue = number | boolean | string | null;
+
+export interface IncidentEvidence {
+  id: number;
+  incidentId: number;
+  site: string;
+  asset: string;
+  role?: string;
+  points?: string[];
+  from: number;
+  to: number;
+  dueAt: number;
+  state: 'pending' | 'captured' | 'failed';
+  attempts: number;
+  capturedAt?: number;
+  series?: { point: string; samples: { ts: number; value: EvidenceSampleValue }[] }[];
+  error?: string;
+}
+
+export interface IncidentReview {
+  incident: IncidentTicket;
+  comments: IncidentComment[];
+  history: IncidentChange[];
+  evidence: IncidentEvidence[];
 }
 
 export interface TokenInfo {
@@ -326,4 +380,195 @@ export interface HealthEvent {
   connectedDevices?: number;
   activeAlarms?: number;
   unackAlarms?: number;
+}
+
+// ---------------------------------------------------------------- digital methods of procedure
+// procedure-schemas.ts and procedures/procedure-model.ts, procedure-template.ts of the server.
+
+/** What a panel's signal tower shows (protocol pns.ts ANDON_STATES). */
+export const ANDON_STATES = ['idle', 'released', 'in-progress', 'step-done', 'deviation', 'stop', 'complete', 'intrusion'] as const;
+export type AndonState = (typeof ANDON_STATES)[number];
+
+/** A numeric condition on a point of a bound role (`asset` is a role of the template). */
+export interface PointCondition {
+  asset: string;
+  point: string;
+  below?: number;
+  above?: number;
+}
+
+interface ProcedureStepBase {
+  title: string;
+  /** Shown to the technician before the step (PPE, arc-flash boundary, ...). */
+  warnings: string[];
+  /** Roles allowed to perform or confirm the step. */
+  roles: Role[];
+  /** The panel role the step happens at. */
+  panel: string;
+}
+
+export type ProcedureStep =
+  | (ProcedureStepBase & { kind: 'open-panel' })
+  | (ProcedureStepBase & { kind: 'close-panel' })
+  | (ProcedureStepBase & { kind: 'confirm'; prompt: string })
+  | (ProcedureStepBase & { kind: 'operate'; point: string; to: 'open' | 'closed'; expect: PointCondition[]; expectWithinMs: number })
+  | (ProcedureStepBase & { kind: 'verify'; conditions: PointCondition[]; holdMs: number; withinMs: number });
+
+export interface ProcedureTemplate {
+  id: string;
+  title: string;
+  description: string;
+  /** Panel roles; a work order binds each to a panel. */
+  panels: string[];
+  /** Other asset roles whose points the steps read. */
+  assets: string[];
+  steps: ProcedureStep[];
+}
+
+export interface ProcedureVersion {
+  procedureId: string;
+  version: number;
+  template: ProcedureTemplate;
+  source: string;
+  author: string;
+  createdAt: number;
+  /** Two-person rule: someone other than the author; null until approved. */
+  approvedBy: string | null;
+  approvedAt: number | null;
+}
+
+export const DMOP_WORK_ORDER_STATUSES = ['draft', 'approved', 'released', 'in-progress', 'completed', 'aborted'] as const;
+export type DmopWorkOrderStatus = (typeof DMOP_WORK_ORDER_STATUSES)[number];
+
+/** A DMOP work order (GET /work-orders of procedure-routes.ts; not the maintenance `WorkOrder`). */
+export interface DmopWorkOrder {
+  id: number;
+  site: string;
+  procedureId: string;
+  version: number;
+  title: string;
+  /** Template role → asset id. */
+  bindings: Record<string, string>;
+  windowStart: number;
+  windowEnd: number;
+  /** Usernames of the technicians who do the work. */
+  assignees: string[];
+  createdBy: string;
+  createdAt: number;
+  approvedBy: string | null;
+  releasedBy: string | null;
+  releasedAt: number | null;
+  status: DmopWorkOrderStatus;
+  /** 0-based index of the current step; the step count once all are done. */
+  currentStep: number;
+  stepSince: number | null;
+  /** Set after an operate step's operation while its expected changes are awaited. */
+  operatedAt: number | null;
+  hold: { kind: 'deviation'; deviationId: number; since: number } | null;
+  baseline: Record<string, boolean>;
+  updatedAt: number;
+  endedAt: number | null;
+  endReason: string | null;
+}
+
+/** One line of a work order's step log. */
+export interface StepEvent {
+  workOrderId: number;
+  seq: number;
+  at: number;
+  kind: 'created' | 'approved' | 'released' | 'started' | 'step-done' | 'confirmed' | 'observed'
+    | 'deviation' | 'acknowledged' | 'paused' | 'resumed' | 'completed' | 'aborted' | (string & {});
+  /** 0-based step index, if the event concerns one. */
+  step: number | null;
+  actor: string;
+  detail: Record<string, unknown>;
+}
+
+export interface Deviation {
+  id: number;
+  workOrderId: number;
+  site: string;
+  panel: string;
+  /** 0-based index of the step that was current. */
+  step: number;
+  kind: string;
+  expected: string;
+  observed: string;
+  at: number;
+  incidentId: number | null;
+  acknowledgedBy: string | null;
+  acknowledgedAt: number | null;
+  reason: string | null;
+}
+
+export interface SiteStop {
+  site: string;
+  by: string;
+  at: number;
+  reason: string;
+}
+
+/** GET /work-orders/:id */
+export interface DmopWorkOrderDetail {
+  workOrder: DmopWorkOrder;
+  template: ProcedureTemplate;
+  /** Held for a deviation, or the site is stopped. */
+  paused: boolean;
+  stopped: SiteStop | null;
+  /** What the current step asks for, in words; null when the work order is not released or in progress. */
+  expected: string | null;
+  steps: StepEvent[];
+  deviations: Deviation[];
+  /** What the bound assets report now. */
+  readings: { role: string; asset: string; point: string; value: number | boolean | null }[];
+}
+
+/** A security alert: a panel opened or operated with no released work order covering it. */
+export interface PanelAlert {
+  /** Negative while the server is still recording it (it cannot be silenced yet). */
+  id: number;
+  site: string;
+  panel: string;
+  kind: 'door-opened-uncovered' | 'breaker-operated-uncovered' | (string & {});
+  point: string;
+  at: number;
+  incidentId: number | null;
+  silencedBy: string | null;
+  silencedAt: number | null;
+  reason: string | null;
+}
+
+/** What a panel's tower shows and why (andon-view.ts PanelSignal). */
+export interface PanelSignal {
+  state: AndonState;
+  /** A released work order covers opening the panel now. */
+  covered: boolean;
+  workOrderId?: number;
+  /** 1-based step of the covering work order. */
+  step?: { index: number; count: number; title: string };
+  reason?: string;
+}
+
+export interface PanelView {
+  site: string;
+  panel: string;
+  signal: PanelSignal;
+  /** Door open; null until the panel has reported. */
+  door: boolean | null;
+  /** Breaker or switch point → closed. */
+  breakers: Record<string, boolean>;
+  alert: PanelAlert | null;
+  workOrder: { id: number; title: string; status: DmopWorkOrderStatus; assignees: string[] } | null;
+}
+
+/** GET /panels, and the `panels` live event. */
+export interface PanelBoard {
+  panels: PanelView[];
+  stops: SiteStop[];
+}
+
+/** GET /demo/panels (only under `shellguard demo`; 404 otherwise): the panels the simulator operates. */
+export interface DemoPanels {
+  site?: string;
+  panels: string[];
 }

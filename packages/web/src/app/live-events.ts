@@ -8,7 +8,7 @@
  * server sends one every 5 s) is treated as broken.
  */
 
-export type LiveEventName = 'hello' | 'alarm' | 'latest' | 'fleet' | 'recommendations' | 'health' | 'resync';
+export type LiveEventName = 'hello' | 'alarm' | 'latest' | 'fleet' | 'recommendations' | 'panels' | 'work-orders' | 'health' | 'resync';
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting';
 export interface LiveStatusSnapshot {
   status: LiveStatus;
@@ -16,8 +16,9 @@ export interface LiveStatusSnapshot {
   retryAt: number | null;
 }
 
-const TOPICS = 'alarms,fleet,health,recommendations';
-const EVENT_NAMES: readonly LiveEventName[] = ['hello', 'alarm', 'latest', 'fleet', 'recommendations', 'health', 'resync'];
+// `panels` carries the panel board (`panels` events) and work-order changes (`work-orders` {id}).
+const TOPICS = 'alarms,fleet,health,recommendations,panels';
+const EVENT_NAMES: readonly LiveEventName[] = ['hello', 'alarm', 'latest', 'fleet', 'recommendations', 'panels', 'work-orders', 'health', 'resync'];
 const SILENCE_MS = 20_000;
 const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;

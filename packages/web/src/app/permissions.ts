@@ -11,6 +11,9 @@ const ALARM_OPERATORS: readonly Role[] = ['admin', 'engineer', 'technician'];
 const WRITERS: readonly Role[] = ['admin', 'engineer'];
 /** analytics-routes.ts WORK_ORDER_ROLES. */
 const WORK_ORDER_AUTHORS: readonly Role[] = ['admin', 'engineer', 'technician'];
+/** incident-routes.ts INCIDENT_HANDLER_ROLES and INCIDENT_COMMENTER_ROLES. */
+const INCIDENT_HANDLERS: readonly Role[] = ['admin', 'engineer', 'manager'];
+const INCIDENT_COMMENTERS: readonly Role[] = [...INCIDENT_HANDLERS, 'technician'];
 
 export const CAPABILITIES = {
   'alarm.acknowledge': ALARM_OPERATORS,
@@ -20,6 +23,9 @@ export const CAPABILITIES = {
   'alarm.return-to-service': WRITERS,
   'fleet.revoke': WRITERS,
   'work-order.create': WORK_ORDER_AUTHORS,
+  'incident.assign': INCIDENT_HANDLERS,
+  'incident.status': INCIDENT_HANDLERS,
+  'incident.comment': INCIDENT_COMMENTERS,
   'token.list': ['admin'] as readonly Role[],
 } as const;
 

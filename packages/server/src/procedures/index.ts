@@ -1,0 +1,12 @@
+export { ProcedureError, PROCEDURE_ERROR_STATUS, type ProcedureErrorCode } from './procedure-error.ts';
+export * from './procedure-model.ts';
+export { parseProcedureTemplate, validateProcedureTemplate, expectedChanges, type ProcedureTemplate, type ProcedureStep } from './procedure-template.ts';
+export type { ProcedureStore, WorkOrderFilter } from './procedure-store.ts';
+export { SqliteProcedureStore } from './sqlite-procedure-store.ts';
+export { ProcedureLibrary } from './procedure-library.ts';
+export type { ProcedureActor } from './procedure-actor.ts';
+export { PanelSupervisor, type PanelSupervisorOptions, type PanelDirectory, type SecurityIncidents, type DesignSuppression, type PanelView, type WorkOrderDetail } from './panel-supervisor.ts';
+export { CachedPanelDirectory } from './panel-directory.ts';
+export { SiteManagers } from './site-managers.ts';
+export { panelSignal, type PanelSignal } from './andon-view.ts';
+export { sampleProcedure, SAMPLE_PROCEDURES_DIR } from './sample-procedures.ts';
