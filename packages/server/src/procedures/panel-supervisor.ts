@@ -133,6 +133,8 @@ export class PanelSupervisor {
   private readonly stops = new Map<string, SiteStop>();
   /** Latest value of every point of the panels and bound assets: `site\0asset` → point → value. */
   private readonly latest = new Map<string, Map<string, Sample['value']>>();
+  /** Time of each latest value: `site\0asset\0point` → ts. A sample older than it is history, not an edge. */
+  private readonly latestTs = new Map<string, number>();
   private readonly silencedAt = new Map<string, number>();
   private readonly lastSent = new Map<string, string>();
   private writes: Promise<unknown> = Promise.resolve();
@@ -194,6 +196,12 @@ export class PanelSupervisor {
     if (!values) this.latest.set(k, (values = new Map()));
     let changed = false;
     for (const s of samples) {
+      // Batches can arrive out of order (a redelivery, a slow poll finishing after a fast one):
+      // a door or breaker is judged on its newest reading only.
+      const tk = `${k}\0${s.point}`;
+      const seen = this.latestTs.get(tk);
+      if (seen !== undefined && s.ts < seen) continue;
+      this.latestTs.set(tk, s.ts);
       const before = values.get(s.point);
       values.set(s.point, s.value);
       if (panel && typeof s.value === 'boolean' && typeof before === 'boolean' && before !== s.value) {

@@ -284,3 +284,21 @@ describe('audit', () => {
     expect(v.problems[0]).toMatchObject({ code: 'event_edited', seq: ev.seq });
   });
 });
+
+describe('out-of-order telemetry', () => {
+  it('judges a contact on its newest reading: an older sample arriving late is not an edge', async () => {
+    const d = new Dmop();
+    d.baseline('PANEL-2');
+    d.report('PANEL-2', { door_open: true }, d.now + 100);
+    d.report('PANEL-2', { door_open: false }, d.now + 300);
+    // A slow poll that read the door open at +200 is delivered after the close.
+    d.report('PANEL-2', { door_open: true }, d.now + 200);
+    await d.supervisor.flush();
+    expect(d.supervisor.panelBoard(SITE).find((p) => p.panel === 'PANEL-2')?.door).toBe(false);
+    const [alert] = d.supervisor.openAlerts();
+    await d.supervisor.silenceAlert(alert!.id, 'checked', maria);
+    d.report('PANEL-2', { door_open: true }, d.now + 400);
+    await d.supervisor.flush();
+    expect(d.supervisor.openAlerts().map((a) => a.panel), 'the next real opening is an alert again').toEqual(['PANEL-2']);
+  });
+});
