@@ -21,7 +21,7 @@ export { MaintenanceBook, type Recommendation, type WorkOrder } from './analytic
 export { detectorFactories } from './analytics/detectors/catalog.ts';
 export type { DetectorFactory, StreamingDetector } from './analytics/detectors/detector.ts';
 export {
-  PanelSupervisor, ProcedureLibrary, ProcedureError, parseProcedureTemplate, sampleProcedure, SAMPLE_PROCEDURES_DIR,
+  PanelSupervisor, ProcedureLibrary, ProcedureError, parseProcedureTemplate, sampleProcedure,
   type PanelView, type WorkOrderDetail, type ProcedureTemplate, type ProcedureActor, type WorkOrder as DmopWorkOrder,
 } from './procedures/index.ts';
 export type { DemoSimulator } from './api/demo-routes.ts';

@@ -9,4 +9,4 @@ export { PanelSupervisor, type PanelSupervisorOptions, type PanelDirectory, type
 export { CachedPanelDirectory } from './panel-directory.ts';
 export { SiteManagers } from './site-managers.ts';
 export { panelSignal, type PanelSignal } from './andon-view.ts';
-export { sampleProcedure, SAMPLE_PROCEDURES_DIR } from './sample-procedures.ts';
+export { sampleProcedure } from './sample-procedures.ts';

@@ -1,8 +1,5 @@
 /** The procedures shipped with the server (packages/server/procedures): the demo's and a starting point for a site's own. */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-export const SAMPLE_PROCEDURES_DIR = fileURLToPath(new URL('../../procedures/', import.meta.url));
 
 /** The YAML of a shipped procedure, e.g. `isolate-pdu-feed`. */
 export function sampleProcedure(id: string): string {
