@@ -13,3 +13,4 @@ export * from './attestation.ts';
 export * from './challenge-proof.ts';
 export * from './pns.ts';
 export * from './andon-control.ts';
+export * from './updates.ts';
