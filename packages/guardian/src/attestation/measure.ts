@@ -8,11 +8,13 @@
  * Files are streamed through the hash; a large runtime binary is never held in memory.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Measurement } from '@shellguard/protocol';
+// Inlined by the build, so a bundle needs no package.json beside it.
+import guardianPackage from '../../package.json' with { type: 'json' };
 
 /** The EAT `swname` of this software (RFC 9711 §4.2.6); releases are registered under it. */
 export const GUARDIAN_SWNAME = 'shellguard-guardian';
@@ -72,8 +74,24 @@ async function digestNamedFiles(files: { name: string; file: string }[]): Promis
 }
 
 /**
- * Digest over every regular file under the given folders, named by `<folder basename>/<relative
- * path>` with forward slashes, so the same release yields the same digest wherever it is installed.
+ * The file at the root of a built release bundle (scripts/build/release.ts): its BundleManifest,
+ * which holds this very digest as the reference value, so it is never measured itself.
+ */
+export const BUNDLE_MANIFEST_FILE = 'manifest.json';
+
+/** A folder with a bundle manifest at its root is an installed release bundle. */
+function isBundleRoot(dir: string): boolean {
+  return existsSync(path.join(dir, BUNDLE_MANIFEST_FILE));
+}
+
+/**
+ * Digest over every regular file under the given folders, so the same release yields the same
+ * digest wherever it is installed:
+ *  - a source folder is named `<folder's parent basename>/<folder basename>/<relative path>`
+ *    (`guardian/src/uplink/uplink.ts`);
+ *  - a release bundle root (it has a manifest.json) is named by the path relative to it
+ *    (`guardian.mjs`, `protocol/profiles/ahu.yaml`), without the slot folder it is installed in,
+ *    and without the manifest itself.
  */
 export async function digestTrees(dirs: string[]): Promise<string> {
   const named: { name: string; file: string }[] = [];
@@ -81,8 +99,13 @@ export async function digestTrees(dirs: string[]): Promise<string> {
     const root = path.resolve(dir);
     const files: string[] = [];
     await listFiles(root, root, 0, files);
-    const prefix = `${path.basename(path.dirname(root))}/${path.basename(root)}`;
-    for (const file of files) named.push({ name: `${prefix}/${path.relative(root, file).split(path.sep).join('/')}`, file });
+    const bundle = isBundleRoot(root);
+    const prefix = bundle ? '' : `${path.basename(path.dirname(root))}/${path.basename(root)}/`;
+    for (const file of files) {
+      const rel = path.relative(root, file).split(path.sep).join('/');
+      if (bundle && rel === BUNDLE_MANIFEST_FILE) continue;
+      named.push({ name: `${prefix}${rel}`, file });
+    }
   }
   return digestNamedFiles(named);
 }
@@ -92,8 +115,24 @@ export async function digestFileSet(files: string[]): Promise<string> {
   return digestNamedFiles(files.map((file) => ({ name: path.basename(file), file })));
 }
 
-/** The `src` folders of the guardian and protocol packages: the code a guardian runs. */
+/**
+ * Where the running guardian's code is, when it runs from a built bundle; undefined from the
+ * source tree (tsx, vitest). The build keeps every module's `import.meta.url` as it is in the
+ * source tree, relative to the bundle root (scripts/build/esbuild-plugins.ts), so built, this
+ * module "is" `<root>/guardian/src/attestation/measure.ts`, a file that exists only in the tree.
+ */
+export function builtBundleRoot(): string | undefined {
+  if (existsSync(fileURLToPath(import.meta.url))) return undefined;
+  return path.resolve(fileURLToPath(new URL('../../../', import.meta.url)));
+}
+
+/**
+ * The code a guardian runs: from a built bundle, the bundle root (its JS and shipped files);
+ * from the source tree, the `src` folders of the guardian and protocol packages.
+ */
 export function defaultBundleDirs(): string[] {
+  const built = builtBundleRoot();
+  if (built !== undefined) return [built];
   const guardianSrc = fileURLToPath(new URL('../', import.meta.url));
   const protocolSrc = fileURLToPath(new URL('../../../protocol/src/', import.meta.url));
   return [guardianSrc, protocolSrc].map((d) => path.resolve(d));
@@ -101,9 +140,9 @@ export function defaultBundleDirs(): string[] {
 
 /** The guardian package's version (its package.json), reported as the EAT `swversion`. */
 export function guardianPackageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  if (typeof pkg.version !== 'string') throw new Error('guardian package.json has no version');
-  return pkg.version;
+  const version: unknown = (guardianPackage as { version?: unknown }).version;
+  if (typeof version !== 'string') throw new Error('guardian package.json has no version');
+  return version;
 }
 
 /** Measures the four components the verifier requires, in a fixed order. */
