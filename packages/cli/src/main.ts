@@ -11,6 +11,7 @@ import { createGroup, parseReleaseManifest, registerRelease } from './commands/g
 import { printVersionReport } from './commands/fleet.ts';
 import { listAudit, runAuditVerify, type OfflineVerifyOptions } from './commands/audit.ts';
 import { createToken, listTokens, revokeToken } from './commands/token.ts';
+import { cosign, generateReleaseKey, initRepository, rotateRoot, signRelease, uploadPending } from './commands/release.ts';
 import { createUser, disableUser, enableUser, listUsers, readPassword, setUserPassword, setUserRole } from './commands/user.ts';
 import { runDemo } from './commands/demo.ts';
 import { DEMO_SCENARIO_NAMES } from './commands/demo-scenario.ts';
@@ -317,6 +318,52 @@ apiCommand(alarmRules.command('define'))
   .action(async (opts: ApiClientOptions & { file: string }) => {
     await defineAlarmRules(client(opts), out, parseAlarmRuleFile(readFileSync(opts.file, 'utf8'), opts.file));
   });
+
+const release = program.command('release').description('offline signing for the TUF image repositories (root and targets keys never reach the server)');
+release.command('keygen')
+  .description('make an ed25519 release key: private PEM (mode 0600) and <file>.pub; prints its key id')
+  .requiredOption('--out <file>', 'the private key file (never overwritten)')
+  .action((opts: { out: string }) => { generateReleaseKey(out, opts.out); });
+const repositoryOptions = (cmd: Command) => cmd
+  .requiredOption('--product <product>', 'e.g. shellguard-guardian')
+  .addOption(new Option('--stream <stream>', 'platform or application').choices(['platform', 'application']).makeOptionMandatory())
+  .option('--expires-days <n>', 'days until the signed metadata expires', positive)
+  .option('--out <file>', 'write the metadata signed so far to this file (for cosign and upload) instead of uploading it');
+repositoryOptions(apiCommand(release.command('init')))
+  .description('create a repository: 1.root.json naming the offline keys and the server\'s online keys, signed with the root keys (admin token)')
+  .requiredOption('--root-key <file...>', 'root private keys to sign with (their public keys become the root role)')
+  .requiredOption('--root-threshold <n>', 'root signatures required', positive)
+  .requiredOption('--targets-pub <file...>', 'targets public keys (.pub)')
+  .requiredOption('--targets-threshold <n>', 'targets signatures required', positive)
+  .action(async (opts: ApiClientOptions & { product: string; stream: string; rootKey: string[]; rootThreshold: number; targetsPub: string[]; targetsThreshold: number; expiresDays?: number; out?: string }) =>
+    initRepository(client(opts), out, opts));
+repositoryOptions(apiCommand(release.command('sign')))
+  .description('add a bundle to the repository\'s targets (custom = its manifest), next version, signed with targets keys, uploaded with the bundle (admin or engineer token)')
+  .requiredOption('--file <bundle>', 'the bundle')
+  .requiredOption('--version <version>', 'its version (must match the manifest)')
+  .requiredOption('--manifest <file>', 'its BundleManifest (JSON)')
+  .requiredOption('--key <file...>', 'targets private keys to sign with')
+  .option('--name <name>', 'the target name (default: the bundle\'s file name)')
+  .action(async (opts: ApiClientOptions & { product: string; stream: string; file: string; version: string; manifest: string; key: string[]; name?: string; expiresDays?: number; out?: string }) =>
+    signRelease(client(opts), out, opts));
+repositoryOptions(apiCommand(release.command('rotate-root')))
+  .description('sign the next root version with the old and new root keys; it names the server\'s proposed online keys (admin token)')
+  .requiredOption('--root-key <file...>', 'root private keys to sign with: a threshold of the trusted root\'s and of the new root\'s')
+  .option('--new-root-pub <file...>', 'the new root role\'s public keys (default: unchanged)')
+  .option('--root-threshold <n>', 'root signatures required in the new root', positive)
+  .option('--targets-pub <file...>', 'the new targets role\'s public keys (default: unchanged)')
+  .option('--targets-threshold <n>', 'targets signatures required in the new root', positive)
+  .action(async (opts: ApiClientOptions & { product: string; stream: string; rootKey: string[]; newRootPub?: string[]; rootThreshold?: number; targetsPub?: string[]; targetsThreshold?: number; expiresDays?: number; out?: string }) =>
+    rotateRoot(client(opts), out, opts));
+release.command('cosign')
+  .description('add signatures to a pending release written with --out')
+  .requiredOption('--in <file>', 'the pending release')
+  .requiredOption('--key <file...>', 'private keys to sign with')
+  .action((opts: { in: string; key: string[] }) => { cosign(out, opts.in, opts.key); });
+apiCommand(release.command('upload'))
+  .description('send a pending release once it has enough signatures')
+  .requiredOption('--in <file>', 'the pending release')
+  .action(async (opts: ApiClientOptions & { in: string }) => { await uploadPending(client(opts), out, opts.in); });
 
 const asset = program.command('asset').description('assets');
 apiCommand(asset.command('move <site> <asset>'))

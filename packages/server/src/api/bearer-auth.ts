@@ -67,6 +67,12 @@ export interface BearerAuthOptions {
   isPublic?: (method: string, path: string) => boolean;
   /** Web sessions (the `sg_session` cookie); without them only API tokens authenticate. */
   sessions?: Pick<SessionService, 'authenticate'>;
+  /**
+   * GET routes (exact route patterns, e.g. `/api/v1/tuf/:product/:stream/metadata/:file`) a guardian
+   * may read with its TLS client certificate instead of a token, when `isAllowedPeer` accepts it.
+   * The principal stays null: such a request can reach nothing that asks for a role.
+   */
+  peerCertificate?: { routes: readonly string[]; isAllowedPeer: (request: FastifyRequest) => boolean };
 }
 
 export function requireBearerToken(
@@ -76,6 +82,7 @@ export function requireBearerToken(
   app.decorateRequest('principal', null);
   app.decorateRequest('webSession', null);
   const sessions = options.sessions;
+  const peerRoutes = options.peerCertificate ? new Set(options.peerCertificate.routes) : undefined;
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (anonymous.size > 0) {
       const q = request.url.indexOf('?');
@@ -88,6 +95,8 @@ export function requireBearerToken(
       if (options.isPublic(request.method, q === -1 ? request.url : request.url.slice(0, q))) return;
     }
     const header = request.headers.authorization;
+    if (peerRoutes && header === undefined && request.method === 'GET' && peerRoutes.has(request.routeOptions.url ?? '')
+      && options.peerCertificate!.isAllowedPeer(request)) return;
     if (header === undefined && sessions) {
       const cookies = sessionCookiesOf(request.headers.cookie);
       if (cookies.length > 0) return authenticateSession(request, reply, sessions, cookies);
