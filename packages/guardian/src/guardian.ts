@@ -27,6 +27,7 @@ import { Outbox } from './queue/outbox.ts';
 import { Uplink, type UplinkStats } from './uplink/uplink.ts';
 import { TowerAllowList } from './outputs/tower-allow-list.ts';
 import { PanelController, type PanelControllerState } from './panel/panel-controller.ts';
+import { createGuardianUpdates, healthProbe, type GuardianUpdates } from './updates/guardian-updates.ts';
 
 export const GUARDIAN_VERSION = guardianPackageVersion();
 
@@ -74,6 +75,12 @@ export interface StartGuardianOptions {
   resendAfterMs?: number;
   /** For fake-time tests: the timers the certificate keeper schedules renewals with. */
   keeperTimers?: Pick<CertificateKeeperOptions, 'setTimer' | 'clearTimer'>;
+  /**
+   * Called when the updater needs this process restarted (into a trial slot, or back to the
+   * committed one). The CLI exits so that systemd starts it again; without it, updates are
+   * installed but the restart is left to whoever runs the guardian.
+   */
+  restart?: (reason: string) => void;
 }
 
 function readPem(file: string, what: string): string {
@@ -138,7 +145,20 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   const apiRequest = config.server.apiCaFile ? { request: httpsJsonPost(readPem(config.server.apiCaFile, 'API CA certificate')) } : {};
   const { profiles } = resolveProfiles(config);
   const bootcount = incrementBootCount(config.dataDir);
-  const holder: { uplink?: Uplink } = {};
+  const holder: { uplink?: Uplink; keeper?: CertificateKeeper } = {};
+  const updates: GuardianUpdates | undefined = config.updates ? createGuardianUpdates({
+    updates: config.updates, dataDir: config.dataDir, deviceId: keys.deviceId, apiUrl: config.server.apiUrl, rootCaPem: caPem,
+    apiCaPem: config.server.apiCaFile ? readPem(config.server.apiCaFile, 'API CA certificate') : caPem,
+    clientCertificate: () => {
+      const held = holder.keeper?.current();
+      return held ? { certPem: held.certChainPem, keyPem: keys.tlsPrivateKeyPem() } : undefined;
+    },
+    publishStatus: (deploymentId, payload) => holder.uplink?.publishUpdateStatus(deploymentId, payload),
+    restart: options.restart ?? ((reason) => logger.warn({ reason }, 'the updater asks for a restart; restart the guardian to continue')),
+    now, logger: logger.child({ part: 'updater' }),
+  }) : undefined;
+  // The release this guardian runs: its installed slot's version, or the package's in a run from source.
+  const swversion = updates?.runningVersion('application') ?? GUARDIAN_VERSION;
   let startMeasurements: Measurement[] | undefined;
   const keeper = new CertificateKeeper({
     dataDir: config.dataDir,
@@ -154,7 +174,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
       startMeasurements = undefined;
       const enrolment = await enrol({
         apiUrl: config.server.apiUrl, rootCaPem: caPem, keyStore: keys, measurements,
-        swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, bootcount, now, ...apiRequest,
+        swname: GUARDIAN_SWNAME, swversion, bootcount, now, ...apiRequest,
       });
       writeFileAtomically(path.join(config.dataDir, ATTESTED_MEASUREMENTS_FILE), JSON.stringify(measurements));
       return enrolment;
@@ -165,8 +185,17 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   // No operational certificate, no connection: attestation must pass first (ARCHITECTURE.md §2).
   // A stored certificate is reused across restarts only while this guardian still runs exactly what
   // it attested with; otherwise it attests again now, so changed software is caught at start.
+  holder.keeper = keeper;
   startMeasurements = await measureGuardianConfig(config, options.configFile);
-  const certPem = await certificateForStart(keeper, config.dataDir, startMeasurements);
+  const measuredAtStart = JSON.stringify(startMeasurements);
+  let certPem: string;
+  try {
+    certPem = await certificateForStart(keeper, config.dataDir, startMeasurements);
+  } catch (err) {
+    // A trial release the verifier refuses is rolled back here: the committed one still has its certificate.
+    if (err instanceof EnrolmentRefused && updates?.inTrial()) updates.rollBackRefused(err);
+    throw err;
+  }
   startMeasurements = undefined;
   const outbox = new Outbox(path.join(config.dataDir, 'queue.sqlite'), { maxBatches: config.queue.maxBatches });
   const assets: AssetBirth[] = config.equipment.map((e) => {
@@ -203,7 +232,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     url: config.server.mqttUrl,
     deviceId: keys.deviceId,
     site: config.site,
-    version: GUARDIAN_VERSION,
+    version: swversion,
     tls: { caPem, certPem, keyPem: keys.tlsPrivateKeyPem() },
     outbox,
     assets,
@@ -211,6 +240,11 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     now,
     onReady: () => reporter.flush(),
     ...(panels.size > 0 ? { onAndon } : {}),
+    ...(updates ? {
+      onUpdateInstruction: (payload: Buffer) => {
+        updates.updater.onInstruction(payload).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'update instruction failed'));
+      },
+    } : {}),
     ...(options.resendAfterMs ? { resendAfterMs: options.resendAfterMs } : {}),
   });
   holder.uplink = uplink;
@@ -293,6 +327,21 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     if (p.fastPlan) p.timers.push(setInterval(() => { void pollFast(p); }, p.config.fastPollIntervalMs));
   }
   logger.info({ deviceId: keys.deviceId, assets: pollers.length, site: config.site }, 'guardian started');
+  if (updates) {
+    const attestedFile = path.join(config.dataDir, ATTESTED_MEASUREMENTS_FILE);
+    const probe = healthProbe({
+      attestedCurrent: () => {
+        try {
+          return readFileSync(attestedFile, 'utf8') === measuredAtStart;
+        } catch {
+          return false;
+        }
+      },
+      reattest: async () => { await keeper.renew(); },
+      storedBatches: () => uplink.stats().acknowledgedBatches,
+    }, now);
+    updates.updater.afterBoot(probe).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'update health check failed to run'));
+  }
 
   return {
     deviceId: keys.deviceId,

@@ -12,3 +12,12 @@ export { enrol, type Enrolment, type EnrolOptions } from './attestation/index.ts
 export { PnsTowerClient, type PnsTowerClientOptions, type TowerLogger } from './outputs/pns-tower-client.ts';
 export { TowerAllowList, type TowerAssignment, type TowerAllowListOptions } from './outputs/tower-allow-list.ts';
 export { TowerError, type TowerErrorCode, type TowerErrorDetails } from './outputs/tower-error.ts';
+export { Updater, UpdateRefused, compareVersions, directorKeyFromChain, type ImageSource, type HealthProbe, type UpdatePhase, type UpdaterOptions } from './updates/updater.ts';
+export { SlotStore, initialSlotState, MAX_TRIAL_BOOTS, SLOT_STATE_FILE, type SlotState, type StreamSlots, type SlotName } from './updates/slots.ts';
+export { TufImageSource, type TufImageSourceOptions } from './updates/tuf-image-source.ts';
+export { HttpsFetcher } from './updates/https-fetcher.ts';
+export { TufClient } from './updates/tuf-client.ts';
+export { TufError } from './updates/tuf-error.ts';
+export { healthProbe, createGuardianUpdates, type HealthSignals } from './updates/guardian-updates.ts';
+export { writeBundleArchive, extractBundleArchive, readBundleManifest, parseBundleManifest, type ArchiveEntry } from './updates/bundle-archive.ts';
+export { digestFile, digestFileSet, digestTrees } from './attestation/measure.ts';

@@ -98,6 +98,8 @@ export const ControlKinds = {
   report: 'report',
   /** server -> panel controller: the Andon state of one panel and whether its door is covered by work. */
   andon: 'andon',
+  /** server -> guardian: a signed director instruction; guardian -> server: its update progress (issue 11). */
+  update: 'update',
 } as const;
 
 /**

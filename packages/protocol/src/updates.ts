@@ -12,15 +12,12 @@
  * Topics: instructions go down on `shellguard/v1/device/<id>/down/update`, progress goes up on
  * `shellguard/v1/device/<id>/up/update`.
  */
-import { createPublicKey, verify } from 'node:crypto';
+import { X509Certificate, sign, verify, type KeyObject } from 'node:crypto';
 import { ProtocolError } from './errors.ts';
 
 /** Serviced separately: the runtime and native layer, and the guardian's code with its profiles. */
 export const UPDATE_STREAMS = ['platform', 'application'] as const;
 export type UpdateStream = (typeof UPDATE_STREAMS)[number];
-
-export const UPDATE_DOWN_KIND = 'update';
-export const UPDATE_UP_KIND = 'update';
 
 /** A release's own description, carried in its TUF target's `custom` field and in the bundle. */
 export interface BundleManifest {
@@ -61,12 +58,21 @@ export interface DirectorInstruction {
   installNow: boolean;
 }
 
+/**
+ * The envelope on the wire. The director signs with a key certified by the site PKI, so a device
+ * needs no key beyond the site root it already trusts: it verifies `chain` up to that root, then
+ * the signature with the leaf's key.
+ */
 export interface SignedDirectorInstruction {
   signed: DirectorInstruction;
-  /** base64 Ed25519 signature over canonicalJson(signed). */
+  /** base64 signature (ECDSA P-256 with SHA-256, DER; or Ed25519) over canonicalJson(signed). */
   signature: string;
-  keyid: string;
+  /** PEM: the director's certificate, then any issuing CA up to (not including) the site root. */
+  chain: string;
 }
+
+/** The subjectAltName of the certificate the site PKI issues the director; devices require it. */
+export const DIRECTOR_CERT_NAME = 'shellguard-director';
 
 export const UPDATE_STATES = ['pending', 'deferred', 'downloading', 'downloaded', 'installed', 'healthy', 'failed', 'rolled_back', 'refused'] as const;
 export type UpdateState = (typeof UPDATE_STATES)[number];
@@ -75,6 +81,7 @@ export type UpdateState = (typeof UPDATE_STATES)[number];
 export interface UpdateStatus {
   v: 1;
   deploymentId: string;
+  /** The sequence of the instruction this answers; the statuses for one instruction are ordered by `at`. */
   sequence: number;
   state: UpdateState;
   /** The version this device now runs on the instructed stream. */
@@ -134,8 +141,20 @@ export function parseDirectorInstruction(x: unknown): DirectorInstruction {
   };
 }
 
-/** Decodes a signed instruction's envelope and checks its signature with the director's public key (PEM, Ed25519). */
-export function verifyDirectorInstruction(bytes: Uint8Array, directorPublicKeyPem: string): DirectorInstruction {
+/** Signs an instruction with the director's key; `chain` is its certificate chain (PEM). */
+export function signDirectorInstruction(instruction: DirectorInstruction, key: KeyObject, chain: string): Buffer {
+  const algorithm = key.asymmetricKeyType === 'ed25519' ? null : 'sha256';
+  const signature = sign(algorithm, Buffer.from(canonicalJson(instruction)), key).toString('base64');
+  const envelope: SignedDirectorInstruction = { signed: instruction, signature, chain };
+  return Buffer.from(JSON.stringify(envelope));
+}
+
+/**
+ * Decodes a signed instruction's envelope and checks its signature. `directorKey` receives the
+ * envelope's certificates (leaf first) and returns the key to verify with once it has checked
+ * them against the site root; it throws when they do not chain to it.
+ */
+export function verifyDirectorInstruction(bytes: Uint8Array, directorKey: (chain: X509Certificate[]) => KeyObject): DirectorInstruction {
   if (bytes.length > MAX_INSTRUCTION_BYTES) throw new ProtocolError('update_invalid', `instruction of ${bytes.length} bytes exceeds ${MAX_INSTRUCTION_BYTES}`);
   let env: Record<string, unknown>;
   try {
@@ -143,9 +162,20 @@ export function verifyDirectorInstruction(bytes: Uint8Array, directorPublicKeyPe
   } catch {
     throw new ProtocolError('update_invalid', 'instruction is not valid JSON');
   }
-  if (typeof env !== 'object' || env === null || typeof env.signature !== 'string') bad('instruction envelope needs signed and signature');
+  if (typeof env !== 'object' || env === null || typeof env.signature !== 'string' || typeof env.chain !== 'string') {
+    bad('instruction envelope needs signed, signature and chain');
+  }
   const instruction = parseDirectorInstruction(env.signed);
-  const ok = verify(null, Buffer.from(canonicalJson(env.signed)), createPublicKey(directorPublicKeyPem), Buffer.from(env.signature, 'base64'));
+  let chain: X509Certificate[];
+  try {
+    chain = (env.chain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => new X509Certificate(pem));
+  } catch {
+    throw new ProtocolError('update_signature', 'instruction chain holds a certificate that cannot be parsed');
+  }
+  if (chain.length === 0 || chain.length > 4) throw new ProtocolError('update_signature', 'instruction chain must hold 1 to 4 certificates');
+  const key = directorKey(chain);
+  const algorithm = key.asymmetricKeyType === 'ed25519' ? null : 'sha256';
+  const ok = verify(algorithm, Buffer.from(canonicalJson(env.signed)), key, Buffer.from(env.signature, 'base64'));
   if (!ok) throw new ProtocolError('update_signature', 'instruction signature does not verify with the director key');
   return instruction;
 }

@@ -25,3 +25,7 @@ export {
   type PanelView, type WorkOrderDetail, type ProcedureTemplate, type ProcedureActor, type WorkOrder as DmopWorkOrder,
 } from './procedures/index.ts';
 export type { DemoSimulator } from './api/demo-routes.ts';
+export {
+  ImageRepository, ImageRepositoryError, parseBundleManifest, tufExpires, tufKeyIdOf, tufKeyOf, tufSigner, TUF_SPEC_VERSION,
+  type RepositoryDetail, type RepositoryTarget, type ProposedOnlineKeys, type TufKeyJson, type TufPublicKey,
+} from './updates/index.ts';

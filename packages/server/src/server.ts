@@ -36,6 +36,8 @@ import { EventHub, liveHealth, watchStoredSamples } from './live/index.ts';
 import { CachedPanelDirectory, PanelSupervisor, ProcedureLibrary, SiteManagers, SqliteProcedureStore } from './procedures/index.ts';
 import type { ProceduresApi } from './api/procedure-routes.ts';
 import type { DemoSimulator } from './api/demo-routes.ts';
+import { ImageRepository, OnlineKeyDirectory, SqliteImageRepositoryStore } from './updates/index.ts';
+import { startUpdateService, type UpdateService } from './updates/update-service.ts';
 
 export interface ServerStats {
   ingest: IngestStats;
@@ -64,6 +66,10 @@ export interface ServerHandle {
   maintenance: MaintenanceBook;
   /** Digital methods of procedure: procedure versions, work orders, panels (also reachable over the API). */
   procedures: ProceduresApi;
+  /** The TUF image repositories (also reachable over the API): what software is genuine. */
+  imageRepository: ImageRepository;
+  /** Deployments and the director (issue 11). */
+  updates: UpdateService;
   stats(): ServerStats;
   stop(): Promise<void>;
 }
@@ -73,6 +79,8 @@ export interface StartServerOptions {
   now?: () => number;
   /** Lifetime of operational certificates (default 24 h). */
   certificateValidityHours?: number;
+  /** How often the rollout engine advances waves and health windows (default 30 s; tests go faster). */
+  rolloutTickMs?: number;
   /** Per-IP limit on the unauthenticated attestation routes (benchmarks raise it; default 200 burst, 50/s). */
   attestationRateLimit?: RateLimit;
   /** The built web dashboard (default packages/web/dist). */
@@ -114,6 +122,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     : undefined;
   for (const warning of apiCertificate?.warnings ?? []) logger.warn({ certFile: config.api.certFile }, warning);
   const apiTls = apiCertificate ? { certPem: apiCertificate.chainPem, keyPem: apiCertificate.keyPem } : tls;
+
+  // The online TUF keys (snapshot, timestamp), created on first start; a key file others can read stops the start here.
+  const onlineKeys = OnlineKeyDirectory.open(path.join(config.dataDir, 'tuf-online-keys'));
 
   const db = openDatabase(path.join(config.dataDir, 'shellguard.sqlite'));
   const notifier = new WebhookNotifier({
@@ -191,6 +202,20 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     onRevoked: disconnect,
     onQuarantined: disconnect,
     onChanged: () => events.fleetChanged(),
+  });
+
+  // TUF image repositories, one per product and stream: root and targets signed offline, snapshot
+  // and timestamp signed here, and re-signed before they expire.
+  const imageRepository = new ImageRepository({
+    store: new SqliteImageRepositoryStore(db, { blobDir: path.join(config.dataDir, 'tuf-targets') }), keys: onlineKeys, now,
+    onRefreshError: (err, repo) => logger.error({ err: errorMessage(err), product: repo.product, stream: repo.stream }, 'could not re-sign an expiring TUF timestamp or snapshot; will retry'),
+  });
+  imageRepository.start();
+  // The director and the rollout engine: what each device should run, told in signed instructions.
+  const updateService = await startUpdateService({
+    db, pki, repository: imageRepository, fleet, audit, now, logger,
+    publishToDevice: (topic, payload) => brokerRef.current ? brokerRef.current.publishToDevice(topic, payload, 0) : Promise.reject(new Error('broker not started')),
+    ...(options.rolloutTickMs !== undefined ? { tickIntervalMs: options.rolloutTickMs } : {}),
   });
 
   const storage: IngestStorage = {
@@ -336,6 +361,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await evidence.stop();
     await notifications.stop();
     clearInterval(liveFlush);
+    updateService.stop();
+    await imageRepository.stop();
     alarms.stop();
     auditTrail.close(); // the stop anchor, while the webhooks still take deliveries
     notifier.close();
@@ -351,6 +378,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     onPublish: (deviceId, topic, payload) => {
       const control = parseControlTopic(topic);
       if (control?.kind === ControlKinds.report) recordDeviceReport(deviceId, payload);
+      else if (control?.kind === ControlKinds.update) updateService.onDeviceStatus(deviceId, payload);
       else ingest.accept(deviceId, topic, payload);
     },
     // Every CONNECT: claimed, not revoked, not quarantined, and this exact certificate not revoked.
@@ -359,6 +387,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     onClientDisconnected: (deviceId) => registry.recordDeviceOffline(deviceId, now()),
     // A guardian that (re)connects learns its panels' states once it has subscribed.
     onClientConnected: () => { setTimeout(() => supervisor.refresh(), 1_000).unref(); },
+    // The latest update instruction once the device listens for it (sent at CONNECT, it would be lost).
+    onClientSubscribed: (deviceId, topics) => {
+      if (topics.includes(controlTopic(deviceId, 'down', ControlKinds.update))) updateService.onDeviceSubscribed(deviceId);
+    },
   }).catch(async (err: unknown) => {
     await closeStorage();
     throw err;
@@ -371,7 +403,11 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     fleet: fleet.fleetView().map((d) => ({ deviceId: d.deviceId, state: d.state, lastAttestation: d.lastAttestation })),
   });
   const api = await buildApi({
-    store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), tls: apiTls, now, fleet, audit, incidents, alarms, analytics,
+    store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), now, fleet, audit, incidents, alarms, analytics,
+    // Guardians present their operational certificates (from the site CA) to read the TUF routes.
+    tls: { ...apiTls, clientCaPems: [pki.rootPem] },
+    deployments: updateService.deployments,
+    updates: { repository: imageRepository, rotateOnlineKeys: () => onlineKeys.rotate(), isDeviceAllowed: (id, serial) => fleet.isDeviceAllowed(id, serial) },
     claimedSite: (deviceId) => fleet.getClaim(deviceId)?.site,
     ...(options.attestationRateLimit ? { attestationRateLimit: options.attestationRateLimit } : {}),
     healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
@@ -405,6 +441,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     live,
     maintenance,
     procedures: { library, supervisor },
+    imageRepository,
+    updates: updateService,
     stats,
     async stop() {
       if (stopped) return;

@@ -5,6 +5,9 @@ import {
 } from '@shellguard/guardian';
 import { createLogger, untilSignalled } from '../logging.ts';
 
+/** EX_TEMPFAIL: the systemd unit restarts on it (Restart=always); tests and supervisors read it as "start me again". */
+export const RESTART_EXIT_CODE = 75;
+
 export async function runGuardian(opts: { config: string }): Promise<void> {
   const config = loadGuardianConfig(opts.config);
   const logger = createLogger('guardian');
@@ -14,7 +17,15 @@ export async function runGuardian(opts: { config: string }): Promise<void> {
     logger.fatal({ err: err.message }, 'guardian crashed; a crash report was written and will be uploaded at the next start');
     process.exit(1);
   });
-  const guardian = await startGuardian(config, { logger, configFile: opts.config });
+  const holder: { stop?: () => Promise<void> } = {};
+  // The updater installed a release (or rolled one back): stop cleanly and exit so that the
+  // service manager starts us again, and the launcher picks the slot to run.
+  const restart = (reason: string): void => {
+    logger.warn({ reason }, `restarting (exit ${RESTART_EXIT_CODE}) into the slot the updater selected`);
+    void (holder.stop?.() ?? Promise.resolve()).finally(() => process.exit(RESTART_EXIT_CODE));
+  };
+  const guardian = await startGuardian(config, { logger, configFile: opts.config, restart });
+  holder.stop = () => guardian.stop();
   const sig = await untilSignalled();
   logger.info({ signal: sig }, 'stopping');
   await guardian.stop();

@@ -54,6 +54,21 @@ export interface GuardianConfig {
   panels?: PanelConfig[];
   queue: { maxBatches: number };
   equipment: EquipmentConfig[];
+  /**
+   * Signed updates (issue 11): where the A/B slots are installed and where the image
+   * repositories' initial trusted roots were put at install time. Absent: this guardian is not
+   * updated over the air (a development run from source).
+   */
+  updates?: UpdatesConfig;
+}
+
+export interface UpdatesConfig {
+  /** Holds slots/app-a, app-b, platform-a, platform-b (deploy/guardian/install.sh). */
+  installDir: string;
+  /** `<product>.<stream>.root.json` for each image repository, shipped out of band (TUF §5.1). */
+  trustedRootsDir: string;
+  /** The product whose releases this guardian runs. */
+  product: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -115,7 +130,7 @@ export const DEFAULT_DOOR_POLL_MS = 25;
 export function validateGuardianConfig(doc: unknown, source: string, baseDir: string): GuardianConfig {
   const r = new Reader(source, baseDir);
   const d = r.obj('(root)', doc);
-  r.noUnknown('', d, ['site', 'dataDir', 'server', 'profilesDir', 'queue', 'equipment', 'panels']);
+  r.noUnknown('', d, ['site', 'dataDir', 'server', 'profilesDir', 'queue', 'equipment', 'panels', 'updates']);
   const server = r.obj('server', d.server);
   r.noUnknown('server', server, ['mqttUrl', 'apiUrl', 'caFile', 'apiCaFile']);
   const mqttUrl = r.str('server.mqttUrl', server.mqttUrl);
@@ -175,6 +190,15 @@ export function validateGuardianConfig(doc: unknown, source: string, baseDir: st
     });
   }
   if (server.apiCaFile !== undefined) config.server.apiCaFile = r.file('server.apiCaFile', server.apiCaFile);
+  if (d.updates !== undefined) {
+    const u = r.obj('updates', d.updates);
+    r.noUnknown('updates', u, ['installDir', 'trustedRootsDir', 'product']);
+    config.updates = {
+      installDir: r.file('updates.installDir', u.installDir),
+      trustedRootsDir: r.file('updates.trustedRootsDir', u.trustedRootsDir),
+      product: r.id('updates.product', u.product ?? 'shellguard-guardian'),
+    };
+  }
   return config;
 }
 

@@ -40,6 +40,8 @@ export interface UplinkOptions {
   onReady?: () => void;
   /** Andon instructions for this guardian's panels (subscribed only when given). */
   onAndon?: (payload: Buffer) => void;
+  /** The director's signed update instructions (subscribed only when given). */
+  onUpdateInstruction?: (payload: Buffer) => void;
 }
 
 export interface UplinkStats {
@@ -122,6 +124,7 @@ export class Uplink {
     try {
       await client.subscribeAsync(this.ackTopic, { qos: 0 });
       if (this.opts.onAndon) await client.subscribeAsync(this.andonTopic, { qos: 0 });
+      if (this.opts.onUpdateInstruction) await client.subscribeAsync(this.updateTopic, { qos: 1 });
       const { deviceId, site, version } = this.opts;
       const now = this.now();
       await client.publishAsync(sparkplugTopic({ group: site, type: 'NBIRTH', edge: deviceId }),
@@ -132,6 +135,7 @@ export class Uplink {
       }
       this.ready = true;
       this.pump();
+      this.flushUpdateStatuses();
       try {
         this.opts.onReady?.();
       } catch (err) {
@@ -164,7 +168,19 @@ export class Uplink {
     return controlTopic(this.opts.deviceId, 'down', ControlKinds.andon);
   }
 
+  private get updateTopic(): string {
+    return controlTopic(this.opts.deviceId, 'down', ControlKinds.update);
+  }
+
   private onMessage(topic: string, payload: Buffer): void {
+    if (topic === this.updateTopic && this.opts.onUpdateInstruction) {
+      try {
+        this.opts.onUpdateInstruction(payload);
+      } catch (err) {
+        this.opts.logger.warn({ err: errorMessage(err) }, 'update instruction handler failed');
+      }
+      return;
+    }
     if (topic === this.andonTopic && this.opts.onAndon) {
       try {
         this.opts.onAndon(payload);
@@ -287,6 +303,29 @@ export class Uplink {
     if (!this.ready || !this.client) return false;
     this.client.publish(controlTopic(this.opts.deviceId, 'up', ControlKinds.report), payload, { qos: 0 });
     return true;
+  }
+
+  /**
+   * Publishes an encoded UpdateStatus on up/update (QoS 1). Not connected: the newest status per
+   * deployment waits in memory and goes out on the next connect (a status replaces the one before,
+   * so only the newest matters).
+   */
+  publishUpdateStatus(deploymentId: string, payload: Buffer): void {
+    this.pendingUpdateStatuses.set(deploymentId, payload);
+    this.flushUpdateStatuses();
+  }
+
+  private readonly pendingUpdateStatuses = new Map<string, Buffer>();
+
+  private flushUpdateStatuses(): void {
+    if (!this.ready || !this.client) return;
+    const topic = controlTopic(this.opts.deviceId, 'up', ControlKinds.update);
+    for (const [deploymentId, payload] of this.pendingUpdateStatuses) {
+      this.pendingUpdateStatuses.delete(deploymentId);
+      this.client.publish(topic, payload, { qos: 1 }, (err) => {
+        if (err && !this.pendingUpdateStatuses.has(deploymentId)) this.pendingUpdateStatuses.set(deploymentId, payload);
+      });
+    }
   }
 
   stats(): UplinkStats {

@@ -39,6 +39,10 @@ import { isPublicWebRequest, webRoutes } from './web-routes.ts';
 import { procedureRoutes, type ProceduresApi } from './procedure-routes.ts';
 import { demoRoutes, type DemoSimulator } from './demo-routes.ts';
 import { PROCEDURE_ERROR_STATUS, type ProcedureErrorCode } from '../procedures/procedure-error.ts';
+import { DEPLOYMENT_ERROR_STATUS, type DeploymentErrorCode } from '../updates/rollout/deployment-error.ts';
+import { deploymentRoutes, type DeploymentsApi } from './deployment-routes.ts';
+import { IMAGE_REPOSITORY_ERROR_STATUS, type ImageRepositoryErrorCode } from '../updates/image-repository-error.ts';
+import { operationalCertificateCheck, tufPeerRoutes, updateRepositoryRoutes, type UpdateRepositoryApi } from './update-repository-routes.ts';
 
 export const API_PREFIX = '/api/v1';
 export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
@@ -48,8 +52,12 @@ export interface BuildApiOptions {
   registry: SiteRegistry;
   tokens: Pick<ApiTokens, 'verify'>;
   logger: Logger;
-  /** Serve HTTPS with this certificate and key (PEM). */
-  tls?: { certPem: string; keyPem: string };
+  /**
+   * Serve HTTPS with this certificate and key (PEM). With `clientCaPems`, the listener also asks
+   * for (never requires) a client certificate and verifies it against them: guardians read the
+   * TUF routes with their operational certificates, browsers without one are unaffected.
+   */
+  tls?: { certPem: string; keyPem: string; clientCaPems?: string[] };
   /** Counters shown by GET /health (e.g. `() => ingest.stats()`). */
   healthCounters?: () => Record<string, unknown>;
   now?: () => number;
@@ -86,6 +94,10 @@ export interface BuildApiOptions {
   eventsRecheckMs?: number;
   /** Per client address, on POST /session (default: burst 10, then 10 a minute). */
   signInRateLimit?: RateLimit;
+  /** Deployments of releases to device groups (waves, pause/resume/abort, deferral, version report); routes exist only when given. */
+  deployments?: DeploymentsApi;
+  /** TUF image repositories: /tuf (served to guardians) and /updates/repositories (managed, audited), when given together with `audit`. */
+  updates?: UpdateRepositoryApi;
 }
 
 /**
@@ -123,9 +135,12 @@ const EDGE_STATUS_BY_CODE: Record<string, number> = {
 
 /** Every code of the procedures domain has a status (the compiler checks the record is complete). */
 const PROCEDURE_STATUS: Record<ProcedureErrorCode, number> = PROCEDURE_ERROR_STATUS;
+const DEPLOYMENT_STATUS: Record<DeploymentErrorCode, number> = DEPLOYMENT_ERROR_STATUS;
+const IMAGE_REPOSITORY_STATUS: Record<ImageRepositoryErrorCode, number> = IMAGE_REPOSITORY_ERROR_STATUS;
 
 function statusFor(code: string): number {
-  return EDGE_STATUS_BY_CODE[code] ?? PROCEDURE_STATUS[code as ProcedureErrorCode] ?? httpStatusFor(code);
+  return EDGE_STATUS_BY_CODE[code] ?? PROCEDURE_STATUS[code as ProcedureErrorCode] ?? IMAGE_REPOSITORY_STATUS[code as ImageRepositoryErrorCode]
+    ?? DEPLOYMENT_STATUS[code as DeploymentErrorCode] ?? httpStatusFor(code);
 }
 
 export function buildApi(options: BuildApiOptions): FastifyInstance {
@@ -136,7 +151,13 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     // logs method, url, host and remote address only, and no route takes a token in its URL.
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   };
-  if (options.tls) serverOptions.https = { cert: options.tls.certPem, key: options.tls.keyPem, ...API_TLS_POLICY };
+  if (options.tls) {
+    serverOptions.https = {
+      cert: options.tls.certPem, key: options.tls.keyPem, ...API_TLS_POLICY,
+      // Ask, verify, but do not require: the certificate only ever adds a way in (the TUF routes).
+      ...(options.tls.clientCaPems?.length ? { requestCert: true, rejectUnauthorized: false, ca: options.tls.clientCaPems } : {}),
+    };
+  }
   const app = Fastify(serverOptions as FastifyServerOptions).withTypeProvider<TypeBoxTypeProvider>();
 
   // The attestation exchange, the CRL and sign-in are the only token-less routes, and only when served.
@@ -150,6 +171,9 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     ...(webSessions ? { sessions: webSessions.sessions } : {}),
     // The web app shell (GET/HEAD outside /api/) holds no data: its data comes from /api, authenticated.
     ...(options.webRoot !== undefined ? { isPublic: isPublicWebRequest } : {}),
+    // Guardians fetch TUF metadata and targets with their operational certificate.
+    ...(options.updates?.isDeviceAllowed && options.audit
+      ? { peerCertificate: { routes: tufPeerRoutes(API_PREFIX), isAllowedPeer: operationalCertificateCheck(options.updates.isDeviceAllowed) } } : {}),
   });
 
   addApiSecurityHeaders(app);
@@ -238,6 +262,7 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     if (options.alarms) await api.register(alarmRoutes, { alarms: options.alarms });
     if (options.analytics) await api.register(analyticsRoutes, { analytics: options.analytics });
     if (options.procedures) await api.register(procedureRoutes, { procedures: options.procedures });
+    if (options.deployments) await api.register(deploymentRoutes, { deployments: options.deployments });
     if (options.demoSimulator) await api.register(demoRoutes, { simulator: options.demoSimulator });
     if (options.events) {
       await api.register(eventsRoutes, {
@@ -254,6 +279,8 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     }
     // Like tokens: who may act changes, so never without the audit log.
     if (options.users && options.audit) await api.register(userRoutes, { users: options.users, audit: options.audit });
+    // What devices may install changes: never without the audit log.
+    if (options.updates && options.audit) await api.register(updateRepositoryRoutes, { updates: options.updates, audit: options.audit });
   }, { prefix: API_PREFIX });
   if (options.webRoot !== undefined) app.register(webRoutes, { root: options.webRoot });
 

@@ -42,6 +42,8 @@ export interface BrokerOptions {
   onPublish?: (deviceId: string, topic: string, payload: Buffer) => void;
   onClientConnected?: (deviceId: string) => void;
   onClientDisconnected?: (deviceId: string) => void;
+  /** A device's subscriptions were granted: messages to those topics now reach it. */
+  onClientSubscribed?: (deviceId: string, topics: string[]) => void;
   /**
    * Consulted on every CONNECT after TLS has verified the certificate and its operational policy
    * (claim, revocation, quarantine). certSerial is lowercase hex, as Pki reports serials.
@@ -225,6 +227,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     }
     log.info({ deviceId: client.id }, 'device connected');
     if (options.onClientConnected) callSafely(() => options.onClientConnected!(client.id), undefined);
+  });
+  aedes.on('subscribe', (subscriptions, client) => {
+    if (!client || !options.onClientSubscribed) return;
+    const topics = subscriptions.map((x) => x.topic);
+    callSafely(() => options.onClientSubscribed!(client.id, topics), undefined);
   });
   aedes.on('clientDisconnect', (client) => {
     clearTimeout(expiryTimers.get(client));
