@@ -572,3 +572,154 @@ export interface DemoPanels {
   site?: string;
   panels: string[];
 }
+
+/* ---- Signed updates (issue 11): update-repository-routes.ts and deployment-schemas.ts */
+
+export type UpdateStream = 'application' | 'platform';
+export const UPDATE_STATES = ['pending', 'deferred', 'downloading', 'downloaded', 'installed', 'healthy', 'failed', 'rolled_back', 'refused'] as const;
+export type UpdateState = (typeof UPDATE_STATES)[number];
+export type DeploymentState = 'running' | 'paused' | 'halted' | 'aborted' | 'completed';
+export type TufRoleName = 'root' | 'targets' | 'snapshot' | 'timestamp';
+
+export interface TufRoleSummary {
+  keyids: string[];
+  threshold: number;
+  /** null until the role's first metadata is published. */
+  version: number | null;
+  /** ISO 8601; null until published. */
+  expires: string | null;
+}
+
+/** GET /updates/repositories (one item). */
+export interface UpdateRepositorySummary {
+  product: string;
+  stream: string;
+  createdAt: number;
+  roles: Record<TufRoleName, TufRoleSummary>;
+  /** False when the newest targets no longer verify under the newest root. */
+  targetsTrusted: boolean;
+}
+
+export interface ReleaseManifest {
+  product: string;
+  stream: string;
+  version: string;
+  platform: string;
+  nodeAbi: string;
+  components: { component: string; digest: string }[];
+}
+
+/** A signed release: one TUF target with its BundleManifest. */
+export interface UpdateTarget {
+  name: string;
+  length: number;
+  sha256: string;
+  custom: ReleaseManifest;
+}
+
+interface TufKey {
+  keyid: string;
+  key: { keytype: string; scheme: string; keyval: { public: string } };
+}
+
+/** GET /updates/repositories/:product/:stream → {repository}. */
+export interface UpdateRepositoryDetail extends UpdateRepositorySummary {
+  onlineKeys: { snapshot: TufKey; timestamp: TufKey };
+  targets: UpdateTarget[];
+}
+
+export interface MaintenanceWindow {
+  /** 0 Sunday … 6 Saturday; absent: every day. */
+  days?: number[];
+  start: string;
+  end: string;
+  timeZone: string;
+}
+
+export interface RolloutPolicy {
+  waves: number[];
+  healthWindowSeconds: number;
+  failureThreshold: number;
+  minFailures: number;
+  maintenanceWindows: MaintenanceWindow[];
+  autoApply: boolean;
+  waveSoakSeconds: number;
+}
+
+export interface Deployment {
+  id: string;
+  product: string;
+  stream: UpdateStream;
+  version: string;
+  group: string;
+  target: { targetName: string; length: number; sha256: string; manifest: ReleaseManifest };
+  policy: RolloutPolicy;
+  state: DeploymentState;
+  /** 1-based: the newest wave started. */
+  currentWave: number;
+  waveCount: number;
+  waveStartedAt: number;
+  waveCompletedAt?: number;
+  installsStartedUntil?: number;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+  haltedReason?: string;
+  lastAction?: { action: string; by: string; at: number; reason?: string };
+  endedAt?: number;
+}
+
+/** Devices per update state (every state present). */
+export type UpdateStateCounts = Record<UpdateState, number>;
+
+export interface DeploymentProgress {
+  devices: number;
+  healthy: number;
+  failed: number;
+  percentHealthy: number;
+  states: UpdateStateCounts;
+  waves: { wave: number; devices: number; started: boolean; complete: boolean; failed: number; states: UpdateStateCounts }[];
+}
+
+/** GET /deployments/:id, POST /deployments and the actions. */
+export interface DeploymentView {
+  deployment: Deployment;
+  progress: DeploymentProgress;
+}
+
+export interface DeviceRollout {
+  deploymentId: string;
+  deviceId: string;
+  wave: number;
+  state: UpdateState;
+  reason?: string;
+  running?: string;
+  sequence: number;
+  instructedAt?: number;
+  installNow?: boolean;
+  installOrderedAt?: number;
+  installedAt?: number;
+  healthDeadline?: number;
+  healthReportedAt?: number;
+  deferredUntil?: number;
+  updatedAt: number;
+  history: { at: number; state: UpdateState; reason?: string; sequence?: number }[];
+}
+
+export interface VersionReportDevice {
+  deviceId: string;
+  running?: string;
+  source: 'status' | 'attestation' | 'unknown';
+  attested: boolean;
+  matches: boolean;
+  reason?: string;
+}
+
+/** GET /groups/:group/version-report?stream= */
+export interface GroupVersionReport {
+  group: string;
+  stream: UpdateStream;
+  target?: { deploymentId: string; version: string; state: DeploymentState };
+  devices: VersionReportDevice[];
+  mismatches: VersionReportDevice[];
+}

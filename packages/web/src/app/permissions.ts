@@ -22,6 +22,8 @@ export const CAPABILITIES = {
   'alarm.remove-from-service': WRITERS,
   'alarm.return-to-service': WRITERS,
   'fleet.revoke': WRITERS,
+  /** deployment-routes.ts: deploy, pause, resume, abort, start installs, defer a device (WRITER_ROLES). */
+  'deployment.manage': WRITERS,
   'work-order.create': WORK_ORDER_AUTHORS,
   'incident.assign': INCIDENT_HANDLERS,
   'incident.status': INCIDENT_HANDLERS,
