@@ -9,6 +9,10 @@ import { ApiClientError, apiClientOptionsFrom, createApiClient, type ApiClient, 
 import { claimDevice, claimDevicesFromCsv, listDevices, releaseDevice, revokeDevice } from './commands/device.ts';
 import { createGroup, parseReleaseManifest, registerRelease } from './commands/group.ts';
 import { printVersionReport } from './commands/fleet.ts';
+import {
+  actOnDeployment, createDeployment, deferDevice, listDeployments, printStreamVersionReport, showDeployment, type CreateDeploymentOptions,
+} from './commands/deploy.ts';
+import { runConformanceCli } from '@shellguard/guardian';
 import { listAudit, runAuditVerify, type OfflineVerifyOptions } from './commands/audit.ts';
 import { createToken, listTokens, revokeToken } from './commands/token.ts';
 import { cosign, generateReleaseKey, initRepository, rotateRoot, signRelease, uploadPending } from './commands/release.ts';
@@ -175,6 +179,58 @@ apiCommand(fleet.command('report'))
   .action(async (opts: ApiClientOptions & { json?: boolean }) => {
     if ((await printVersionReport(client(opts), out, opts)) > 0) process.exitCode = 1;
   });
+
+const deploy = program.command('deploy').description('roll a signed release out to a device group in waves, and watch it');
+apiCommand(deploy.command('create'))
+  .description('deploy a release (a genuine target of the image repository) to a group')
+  .requiredOption('--product <name>', 'e.g. shellguard-guardian')
+  .addOption(new Option('--stream <stream>', 'platform (runtime and native layer) or application (guardian and profiles)').choices(['platform', 'application']).makeOptionMandatory())
+  .requiredOption('--version <version>', 'the release version')
+  .requiredOption('--group <group>', 'device group')
+  .option('--waves <percentages>', 'cumulative percentages of the group (default 1,10,50,100)')
+  .option('--health-window <seconds>', 'time a device has to re-attest and stream after installing (default 600)', positive)
+  .option('--failure-threshold <fraction>', 'fraction of a wave failed or rolled back that halts the rollout (default 0.1)', Number)
+  .option('--min-failures <n>', 'failures needed before the threshold applies (default 1)', positive)
+  .option('--soak <seconds>', 'a complete wave stays healthy this long before the next (default 0)', nonNegative)
+  .option('--window <window...>', 'maintenance window(s) devices install in, e.g. "mon-fri 02:00-04:00 Europe/Amsterdam"')
+  .option('--auto-apply', 'platform stream only: install in every maintenance window without an engineer starting it')
+  .option('--json', 'print JSON')
+  .action(async (opts: ApiClientOptions & CreateDeploymentOptions) => createDeployment(client(opts), out, opts));
+apiCommand(deploy.command('list'))
+  .description('deployments, newest first')
+  .option('--group <group>', 'only this group')
+  .option('--json', 'print JSON')
+  .action(async (opts: ApiClientOptions & { group?: string; json?: boolean }) => listDeployments(client(opts), out, opts));
+apiCommand(deploy.command('show <deploymentId>'))
+  .description('progress per wave, and every device that is not healthy with its reason')
+  .option('--all', 'list every device')
+  .option('--json', 'print JSON')
+  .action(async (id: string, opts: ApiClientOptions & { all?: boolean; json?: boolean }) => showDeployment(client(opts), out, id, opts));
+for (const action of ['pause', 'resume', 'abort', 'start-installs'] as const) {
+  apiCommand(deploy.command(`${action} <deploymentId>`))
+    .description(action === 'start-installs' ? 'let waiting devices install now (inside a maintenance window)' : `${action} the rollout`)
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .action(async (id: string, opts: ApiClientOptions & { reason?: string }) => actOnDeployment(client(opts), out, id, action, opts));
+}
+apiCommand(deploy.command('defer <deploymentId> <deviceId>'))
+  .description('hold one device back from a deployment until a time (ISO 8601)')
+  .requiredOption('--until <time>', 'e.g. 2026-12-20T06:00:00Z')
+  .requiredOption('--reason <text>', 'why (kept in the audit log)')
+  .action(async (id: string, deviceId: string, opts: ApiClientOptions & { until: string; reason: string }) => deferDevice(client(opts), out, id, deviceId, opts));
+apiCommand(deploy.command('versions <group>'))
+  .description('"right version everywhere" per stream: devices not running, or not attested on, the deployed release; exits 1 if any')
+  .addOption(new Option('--stream <stream>', 'platform or application').choices(['platform', 'application']).default('application'))
+  .option('--json', 'print JSON')
+  .action(async (group: string, opts: ApiClientOptions & { stream: string; json?: boolean }) => {
+    if ((await printStreamVersionReport(client(opts), out, group, opts)) > 0) process.exitCode = 1;
+  });
+
+program.command('tuf-client')
+  .description('the TUF client the guardian updates with, behind the conformance suite\'s client CLI (theupdateframework/tuf-conformance CLIENT-CLI.md)')
+  .allowUnknownOption()
+  .helpOption(false)
+  .argument('[args...]')
+  .action(async (args: string[]) => { process.exitCode = await runConformanceCli(args); });
 
 const audit = program.command('audit').description('the hash-chained audit log');
 apiCommand(audit.command('verify'))

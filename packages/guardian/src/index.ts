@@ -21,3 +21,4 @@ export { TufError } from './updates/tuf-error.ts';
 export { healthProbe, createGuardianUpdates, type HealthSignals } from './updates/guardian-updates.ts';
 export { writeBundleArchive, extractBundleArchive, readBundleManifest, parseBundleManifest, type ArchiveEntry } from './updates/bundle-archive.ts';
 export { digestFile, digestFileSet, digestTrees } from './attestation/measure.ts';
+export { runConformanceCli } from './updates/conformance-cli.ts';
