@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import {
   EnrolmentRefused, FileKeyStore, GUARDIAN_SWNAME, HttpsFetcher, Outbox, SlotStore, TufImageSource, Updater, Uplink, digestFile, digestFileSet,
-  digestTrees, enrol, extractBundleArchive, healthProbe, initialSlotState, parseBundleManifest, type UpdaterOptions,
+  digestTrees, enrol, extractBundleArchive, healthProbe, initialSlotState, parseBundleManifest, type MetadataFetcher, type UpdaterOptions,
 } from '@shellguard/guardian';
 import { Quality, encodeUpdateStatus, loadProfileCatalog, type AssetBirth, type Measurement, type UpdateStatus } from '@shellguard/protocol';
 
@@ -37,9 +37,31 @@ export interface SimGuardianOptions {
   healthPollMs?: number;
   /** Called as the updater reaches each phase of an install (the kill -9 test stops the process here). */
   onPhase?: UpdaterOptions['onPhase'];
+  /** Adds what the guardian receives from the image repository and the director (benchmarks). */
+  bytes?: { tuf: number; control: number; requests: number };
 }
 
 let runtimeDigest: Promise<string> | undefined;
+
+/** The TUF client's fetcher, counting the bytes of every response body into `bytes.tuf`. */
+function countingFetcher(inner: MetadataFetcher, bytes: SimGuardianOptions['bytes']): MetadataFetcher {
+  if (!bytes) return inner;
+  return {
+    async fetch(url, maxLength) {
+      bytes.requests++;
+      const body = await inner.fetch(url, maxLength);
+      bytes.tuf += body.length;
+      return body;
+    },
+    async *fetchChunks(url, maxLength) {
+      bytes.requests++;
+      for await (const chunk of inner.fetchChunks(url, maxLength)) {
+        bytes.tuf += chunk.length;
+        yield chunk;
+      }
+    },
+  };
+}
 const quiet = pino({ level: process.env.SG_SIM_LOG ?? 'silent' });
 
 export class SimulatedGuardian {
@@ -152,14 +174,16 @@ export class SimulatedGuardian {
     this.outbox = new Outbox(path.join(this.dataDir, 'queue.sqlite'));
     const images = new TufImageSource({
       apiUrl: site.apiUrl, metadataRoot: path.join(this.dataDir, 'tuf'), trustedRootsDir: path.join(this.o.dir, 'tuf-roots'),
-      fetcher: new HttpsFetcher({ ca: site.rootPem, cert: this.certPem, key: this.keys.tlsPrivateKeyPem() }),
+      fetcher: countingFetcher(new HttpsFetcher({ ca: site.rootPem, cert: this.certPem, key: this.keys.tlsPrivateKeyPem() }), this.o.bytes),
     });
     const updater = new Updater({
       deviceId: this.deviceId, slots: this.slots, images, rootCaPem: site.rootPem, workDir: path.join(this.dataDir, 'updates'),
       platform: { platform: `${process.platform}-${process.arch}`, nodeAbi: process.versions.modules },
       report: (s) => {
         this.statuses.push({ v: 1, ...s });
-        this.uplink?.publishUpdateStatus(s.deploymentId, encodeUpdateStatus(s));
+        const payload = encodeUpdateStatus(s);
+        if (this.o.bytes) this.o.bytes.control += payload.length;
+        this.uplink?.publishUpdateStatus(s.deploymentId, payload);
       },
       restart: () => { this.restart(); },
       unpack: (file, dir) => {
@@ -174,7 +198,10 @@ export class SimulatedGuardian {
       url: site.mqttUrl, deviceId: this.deviceId, site: site.site, version,
       tls: { caPem: site.rootPem, certPem: this.certPem, keyPem: this.keys.tlsPrivateKeyPem() },
       outbox: this.outbox, assets: [this.asset()], logger: quiet, resendAfterMs: 2_000,
-      onUpdateInstruction: (payload) => { void updater.onInstruction(payload).catch(() => undefined); },
+      onUpdateInstruction: (payload) => {
+        if (this.o.bytes) this.o.bytes.control += payload.length;
+        void updater.onInstruction(payload).catch(() => undefined);
+      },
     });
     this.uplink.start();
     // Telemetry: one reading, acknowledged by the server once stored.

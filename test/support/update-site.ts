@@ -3,6 +3,7 @@
  * way a release engineer does it (offline root and targets keys, online snapshot and timestamp
  * keys on the server), and release bundles built as the build makes them.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,9 +33,21 @@ function builtinProfiles(): Map<string, string> {
   return out;
 }
 
+/** Deterministic bytes that gzip cannot shrink (a counter-mode SHA-256 stream seeded by `seed`). */
+function pseudoRandomBytes(n: number, seed: string): Buffer {
+  const out = Buffer.alloc(n);
+  for (let i = 0, block = 0; i < n; block++) {
+    const h = createHash('sha256').update(`${seed}:${block}`).digest();
+    i += h.copy(out, i);
+  }
+  return out;
+}
+
 /** A release bundle as the build makes it: code, profiles, and a manifest with its reference digests. */
-export async function makeBundle(scratch: string, version: string, drop: string[] = []): Promise<ReleaseBundle> {
+export async function makeBundle(scratch: string, version: string, drop: string[] = [], padBytes = 0): Promise<ReleaseBundle> {
   const files: ArchiveEntry[] = [{ name: 'guardian.mjs', data: Buffer.from(`// shellguard guardian ${version}\nexport const version = '${version}';\n`) }];
+  // Benchmarks give the bundle the size of a real one: incompressible bytes, different per release.
+  if (padBytes > 0) files.push({ name: 'payload.bin', data: pseudoRandomBytes(padBytes, version) });
   for (const [id, file] of builtinProfiles()) {
     if (drop.includes(id)) continue;
     files.push({ name: `profiles/${file}`, data: readFileSync(path.join(BUILTIN_PROFILE_DIR, file)) });
@@ -65,7 +78,7 @@ export interface UpdateSite {
   trustedRoots: Record<string, string>;
   bundles: Map<string, ReleaseBundle>;
   /** Builds a release, signs new targets metadata offline, and publishes both. */
-  publish(version: string, drop?: string[]): Promise<ReleaseBundle>;
+  publish(version: string, drop?: string[], padBytes?: number): Promise<ReleaseBundle>;
   close(): Promise<void>;
 }
 
@@ -92,8 +105,8 @@ export async function startUpdateSite(prefix: string, options: { rolloutTickMs?:
     dir, server, bundles,
     sim: { apiUrl: `https://127.0.0.1:${server.apiPort}`, mqttUrl: `mqtts://127.0.0.1:${server.mqttPort}`, rootPem: server.rootPem, site: SITE },
     trustedRoots: { [`${PRODUCT}.application.root.json`]: JSON.stringify(json(root)) },
-    async publish(version, drop = []) {
-      const b = await makeBundle(dir, version, drop);
+    async publish(version, drop = [], padBytes = 0) {
+      const b = await makeBundle(dir, version, drop, padBytes);
       bundles.set(version, b);
       const entry = { name: `${PRODUCT}-app-${version}.tar.gz`, bytes: b.bytes, custom: b.manifest };
       published.push(entry);

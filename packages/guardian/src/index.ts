@@ -22,3 +22,4 @@ export { healthProbe, createGuardianUpdates, type HealthSignals } from './update
 export { writeBundleArchive, extractBundleArchive, readBundleManifest, parseBundleManifest, type ArchiveEntry } from './updates/bundle-archive.ts';
 export { digestFile, digestFileSet, digestTrees } from './attestation/measure.ts';
 export { runConformanceCli } from './updates/conformance-cli.ts';
+export type { MetadataFetcher } from './updates/fetcher.ts';
