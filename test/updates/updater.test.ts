@@ -23,7 +23,7 @@ const logger = pino({ level: 'silent' });
 
 function bundle(version: string, extra: Record<string, string> = {}, manifestOverride: Partial<BundleManifest> = {}): Buffer {
   const manifest: BundleManifest = {
-    product: 'shellguard-guardian', stream: 'application', version, components: [], platform: 'linux-x64', nodeAbi: process.versions.modules,
+    product: 'shellguard-guardian', stream: 'application', version, components: [{ component: 'guardian-bundle', digest: createHash('sha256').update(version).digest('hex') }], platform: 'linux-x64', nodeAbi: process.versions.modules,
     ...manifestOverride,
   };
   return writeBundleArchive([

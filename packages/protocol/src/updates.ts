@@ -26,10 +26,48 @@ export interface BundleManifest {
   version: string;
   /** Attestation reference values this release installs (component -> sha256 hex). */
   components: { component: string; digest: string }[];
-  /** Node.js platform and architecture its native modules are built for, e.g. linux-x64. */
+  /** Node.js platform and architecture its native modules are built for, e.g. linux-x64; `any` for pure JavaScript. */
   platform: string;
-  /** `process.versions.modules` (Node ABI) its native modules need. */
+  /** `process.versions.modules` (Node ABI) its native modules need; `any` for pure JavaScript. */
   nodeAbi: string;
+}
+
+/** Reference values a manifest may carry (per-device components may list many digests each). */
+export const MAX_MANIFEST_COMPONENTS = 1024;
+const MANIFEST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const COMPONENT_NAME = /^[a-z][a-z0-9._:-]{0,199}$/;
+const MANIFEST_PLATFORM = /^(?:any|[a-z0-9]+-[a-z0-9_]+)$/;
+const MANIFEST_ABI = /^(?:any|\d{1,4})$/;
+
+/**
+ * Checks a release's BundleManifest, wherever it comes from (a bundle's manifest.json, a TUF
+ * target's `custom`): the one definition the build, the server and the guardian share.
+ * `where` names the source in the error message.
+ */
+export function parseBundleManifest(x: unknown, where = 'bundle manifest'): BundleManifest {
+  const bad = (what: string): never => {
+    throw new ProtocolError('manifest_invalid', `${where}: ${what}`, { where });
+  };
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return bad('is missing or not an object');
+  const o = x as Record<string, unknown>;
+  if (typeof o.product !== 'string' || !MANIFEST_NAME.test(o.product)) bad('product is not a valid name');
+  if (!(UPDATE_STREAMS as readonly unknown[]).includes(o.stream)) bad(`stream must be one of ${UPDATE_STREAMS.join(', ')}`);
+  if (typeof o.version !== 'string' || !VERSION.test(o.version)) bad('version must be a semantic version');
+  if (!Array.isArray(o.components) || o.components.length === 0 || o.components.length > MAX_MANIFEST_COMPONENTS) {
+    bad(`components must be a list of 1 to ${MAX_MANIFEST_COMPONENTS}`);
+  }
+  const components = (o.components as unknown[]).map((c) => {
+    const e = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
+    if (typeof e.component !== 'string' || !COMPONENT_NAME.test(e.component)) bad('components[].component must be a component name such as guardian-bundle');
+    if (typeof e.digest !== 'string' || !HEX64.test(e.digest)) bad('components[].digest must be 64 lowercase hex digits (sha256)');
+    return { component: e.component as string, digest: e.digest as string };
+  });
+  if (typeof o.platform !== 'string' || !MANIFEST_PLATFORM.test(o.platform)) bad('platform must be <platform>-<arch> (e.g. linux-x64) or any');
+  if (typeof o.nodeAbi !== 'string' || !MANIFEST_ABI.test(o.nodeAbi)) bad('nodeAbi must be process.versions.modules (e.g. "115") or any');
+  return {
+    product: o.product as string, stream: o.stream as UpdateStream, version: o.version as string, components,
+    platform: o.platform as string, nodeAbi: o.nodeAbi as string,
+  };
 }
 
 export interface InstructedImage {

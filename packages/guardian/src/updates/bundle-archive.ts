@@ -18,7 +18,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ShellguardError, UPDATE_STREAMS, type BundleManifest } from '@shellguard/protocol';
+import { ProtocolError, ShellguardError, parseBundleManifest as parseManifest, type BundleManifest } from '@shellguard/protocol';
 
 export type BundleArchiveErrorCode =
   | 'archive_corrupt'
@@ -347,26 +347,14 @@ export function readBundleFiles(bytes: Uint8Array, limits: ExtractLimits = DEFAU
 }
 
 /** Checks the shape of a bundle's manifest.json. */
+/** A bundle's manifest.json, checked by the one definition in protocol (BundleArchiveError `manifest_invalid`). */
 export function parseBundleManifest(x: unknown): BundleManifest {
-  const bad = (why: string): never => {
-    throw new BundleArchiveError('manifest_invalid', `bundle manifest.json is invalid: ${why}`);
-  };
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) bad('not an object');
-  const o = x as Record<string, unknown>;
-  for (const k of ['product', 'version', 'platform', 'nodeAbi'] as const) if (typeof o[k] !== 'string' || o[k] === '') bad(`${k} must be a non-empty string`);
-  if (!(UPDATE_STREAMS as readonly unknown[]).includes(o.stream)) bad(`stream must be one of ${UPDATE_STREAMS.join(', ')}`);
-  if (!Array.isArray(o.components)) bad('components must be a list');
-  const components = (o.components as unknown[]).map((c) => {
-    const e = c as Record<string, unknown>;
-    if (typeof e !== 'object' || e === null || typeof e.component !== 'string' || typeof e.digest !== 'string' || !/^[0-9a-f]{64}$/.test(e.digest)) {
-      bad('every component needs a name and a sha256 hex digest');
-    }
-    return { component: e.component as string, digest: e.digest as string };
-  });
-  return {
-    product: o.product as string, stream: o.stream as BundleManifest['stream'], version: o.version as string, components,
-    platform: o.platform as string, nodeAbi: o.nodeAbi as string,
-  };
+  try {
+    return parseManifest(x, 'bundle manifest.json');
+  } catch (err) {
+    if (err instanceof ProtocolError) throw new BundleArchiveError('manifest_invalid', err.message);
+    throw err;
+  }
 }
 
 /** The `manifest.json` at the root of a bundle archive, checked; the archive is checked as a whole first. */

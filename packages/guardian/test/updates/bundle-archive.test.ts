@@ -50,7 +50,7 @@ describe('bundle archives', () => {
     { name: 'guardian.mjs', data: Buffer.from('console.log(1);\n') },
     { name: 'protocol/profiles/ahu.yaml', data: Buffer.from('id: ahu\n') },
     { name: 'bin/run', data: Buffer.from('#!/bin/sh\n'), executable: true },
-    { name: 'manifest.json', data: Buffer.from(JSON.stringify({ product: 'p', stream: 'application', version: '1.0.0', components: [], platform: 'any', nodeAbi: 'any' })) },
+    { name: 'manifest.json', data: Buffer.from(JSON.stringify({ product: 'p', stream: 'application', version: '1.0.0', components: [{ component: 'guardian-bundle', digest: 'ab'.repeat(32) }], platform: 'any', nodeAbi: 'any' })) },
   ];
 
   describe('writeBundleArchive', () => {
