@@ -25,6 +25,12 @@ export interface ReleaseOptions {
   /** Where the artifacts go (and `stage/`, the unpacked bundles). Emptied first. */
   outDir: string;
   log?: (line: string) => void;
+  /**
+   * The guardian release's version, instead of packages/guardian/package.json's: for building a
+   * newer release from the same tree (tests, benchmarks). It goes into the manifests, the artifact
+   * names and the guardian's code (its EAT swversion), so the code and its digest differ too.
+   */
+  version?: string;
 }
 
 export interface Artifact {
@@ -155,6 +161,19 @@ async function bundleDigest(stage: string): Promise<string> {
   return digestTrees([stage]);
 }
 
+/**
+ * A version override goes into the code as well as the manifest: the bundle inlines the guardian's
+ * package.json (measure.ts, guardianPackageVersion), which is where its swversion comes from.
+ */
+function setBundledGuardianVersion(file: string, to: string): void {
+  if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(to)) throw new Error(`version ${to} is not a semantic version`);
+  const from = `{name:"@shellguard/guardian",version:${JSON.stringify(version('guardian'))}`;
+  const code = readFileSync(file, 'utf8');
+  const at = code.indexOf(from);
+  if (at < 0 || code.indexOf(from, at + 1) >= 0) throw new Error(`${file}: the inlined guardian package.json was not found exactly once; cannot set its version to ${to}`);
+  writeFileSync(file, code.replace(from, `{name:"@shellguard/guardian",version:${JSON.stringify(to)}`));
+}
+
 // ------------------------------------------------------------------------- archives
 
 const EXECUTABLE = new Set(['guardian.mjs', 'shellguard.mjs']);
@@ -177,7 +196,7 @@ export async function buildRelease(options: ReleaseOptions): Promise<Release> {
   rmSync(outDir, { recursive: true, force: true });
   const stage = { app: path.join(outDir, 'stage/guardian-app'), platform: path.join(outDir, 'stage/guardian-platform'), server: path.join(outDir, 'stage/server') };
   for (const d of Object.values(stage)) mkdirSync(d, { recursive: true });
-  const guardianVersion = version('guardian');
+  const guardianVersion = options.version ?? version('guardian');
   const serverVersion = version('server');
   const native = describeNativeLayer();
   const platform = `${native.platform}-${native.arch}`;
@@ -188,6 +207,7 @@ export async function buildRelease(options: ReleaseOptions): Promise<Release> {
 
   // Guardian application bundle.
   const app = await bundleEntries([{ source: 'packages/cli/src/guardian-main.ts', out: 'guardian' }], stage.app);
+  if (guardianVersion !== version('guardian')) setBundledGuardianVersion(path.join(stage.app, 'guardian.mjs'), guardianVersion);
   copyResources(stage.app, GUARDIAN_RESOURCES, app);
   const appManifest: BundleManifest = {
     product: GUARDIAN_SWNAME, stream: 'application', version: guardianVersion,

@@ -45,6 +45,7 @@ export interface GuardianUpdates {
 
 export function createGuardianUpdates(o: GuardianUpdatesOptions): GuardianUpdates {
   const slots = new SlotStore(o.dataDir, path.join(o.updates.installDir, 'slots'));
+  recordInstalledVersions(slots, o.logger);
   const fetcherNow = (): HttpsFetcher => {
     const id = o.clientCertificate();
     return new HttpsFetcher({ ca: o.apiCaPem, ...(id ? { cert: id.certPem, key: id.keyPem } : {}) });
@@ -91,6 +92,26 @@ export function createGuardianUpdates(o: GuardianUpdatesOptions): GuardianUpdate
       o.restart(reason);
     },
   };
+}
+
+/**
+ * install.sh writes the first slot state without versions; the updater needs the running version
+ * (no downgrades, `running` in every status report, where a rollback returns to). Taken from the
+ * active slot's manifest.json, once, when the state does not say it.
+ */
+function recordInstalledVersions(slots: SlotStore, logger: Logger): void {
+  for (const stream of ['application', 'platform'] as const) {
+    const s = slots.read().streams[stream];
+    if (s.versions?.[s.active] !== undefined) continue;
+    let version: string;
+    try {
+      version = parseBundleManifest(JSON.parse(readFileSync(path.join(slots.slotDir(stream, s.active), 'manifest.json'), 'utf8'))).version;
+    } catch (err) {
+      logger.warn({ stream, slot: s.active, err: errorMessage(err) }, 'the active slot has no readable manifest.json; its version is unknown');
+      continue;
+    }
+    slots.update(stream, (x) => ({ ...x, versions: { ...x.versions, [x.active]: version } }));
+  }
 }
 
 export interface HealthSignals {

@@ -59,9 +59,10 @@ describe('validateGuardianConfig', () => {
 
   describe('refuses a misspelt key in every section, naming the file, the field and the keys it knows', () => {
     it.each([
-      ['root', { ...valid, sever: {} }, 'sever', 'site, dataDir, server, profilesDir, queue, equipment, panels'],
+      ['root', { ...valid, sever: {} }, 'sever', 'site, dataDir, server, profilesDir, queue, equipment, panels, updates'],
       ['server', { ...valid, server: { ...valid.server, caFlie: 'root.crt' } }, 'server.caFlie', 'mqttUrl, apiUrl, caFile, apiCaFile'],
       ['queue', { ...valid, queue: { maxBatch: 1000 } }, 'queue.maxBatch', 'maxBatches'],
+      ['updates', { ...valid, updates: { installDir: '/opt/x', trustedRootsDir: '/etc/x', directorKey: 'k' } }, 'updates.directorKey', 'installDir, trustedRootsDir, product'],
       ['equipment[i]', { ...valid, equipment: [valid.equipment[0], { ...valid.equipment[0], asset: 'AHU-02', pollInterval: 500 }] }, 'equipment[1].pollInterval',
         'asset, name, area, profile, host, port, unitId, pollIntervalMs, fastPollIntervalMs, timeoutMs'],
     ])('%s', (_section, doc, field, known) => {
@@ -84,6 +85,13 @@ describe('validateGuardianConfig', () => {
     }, 'guardian.yaml', '/etc/shellguard');
     expect(c).toMatchObject({ profilesDir: '/etc/shellguard/profiles', queue: { maxBatches: 1000 } });
     expect(c.equipment[0]).toMatchObject({ name: 'AHU 1', unitId: 3, pollIntervalMs: 500, fastPollIntervalMs: 0, timeoutMs: 200 });
+  });
+
+  it('reads the updates section: install and trusted-root folders resolved against the file, product defaulted', () => {
+    const c = validateGuardianConfig({ ...valid, updates: { installDir: '../opt/shellguard/guardian', trustedRootsDir: 'tuf' } }, 'guardian.yaml', '/etc/shellguard');
+    expect(c.updates).toEqual({ installDir: '/etc/opt/shellguard/guardian', trustedRootsDir: '/etc/shellguard/tuf', product: 'shellguard-guardian' });
+    expect(() => check({ ...valid, updates: { installDir: '/opt/x' } })).toThrow(/updates\.trustedRootsDir/);
+    expect(validateGuardianConfig(valid, 'guardian.yaml', '/etc/shellguard').updates).toBeUndefined();
   });
 
   it('refuses a document that is not a mapping and a queue that is not one', () => {
