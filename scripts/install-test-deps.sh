@@ -9,6 +9,12 @@
 #   mosquitto-clients   mosquitto_pub / mosquitto_sub, an MQTT client that is not ours
 #   openssl             an independent X.509 / CSR / CRL implementation
 #   chromium            the browser the web dashboard's tests drive (playwright-core, no download)
+#   mosquitto           Mosquitto 2 with its dynamic-security plugin: the external broker of the
+#                       scale-out tests (each test starts its own on its own port)
+#   nats-server         NATS with JetStream: the bus between ingest and its consumers, and the
+#                       site-to-centre links (tests start their own servers)
+#   postgresql          the scale-out store (the machine's server on 127.0.0.1:5432 normally runs
+#                       already; scripts/start-services.sh starts it when it does not)
 # Safe to run again: it installs only what does not work yet, and fails loudly if a peer still
 # does not work afterwards.
 set -euo pipefail
@@ -28,6 +34,10 @@ check() {
     mosquitto-clients) command -v mosquitto_pub && command -v mosquitto_sub && ldd "$(command -v mosquitto_pub)" | { ! grep -q 'not found'; } ;;
     openssl) openssl version ;;
     chromium) /usr/bin/chromium --headless --no-sandbox --disable-gpu --version ;;
+    # mosquitto -h exits non-zero; its first line names the version.
+    mosquitto) { /usr/sbin/mosquitto -h 2>&1 || true; } | grep 'mosquitto version 2' && ls /usr/lib/*/mosquitto_dynamic_security.so ;;
+    nats-server) nats-server --version | grep -q 'v2' ;;
+    postgresql) command -v psql && ls /etc/postgresql/*/main ;;
   esac
 }
 packages_for() {
@@ -37,9 +47,12 @@ packages_for() {
     mosquitto-clients) echo "mosquitto-clients" ;;
     openssl) echo "openssl" ;;
     chromium) echo "chromium fonts-dejavu-core" ;;
+    mosquitto) echo "mosquitto" ;;
+    nats-server) echo "nats-server" ;;
+    postgresql) echo "postgresql postgresql-client" ;;
   esac
 }
-CHECKS=(pymodbus tshark mosquitto-clients openssl chromium)
+CHECKS=(pymodbus tshark mosquitto-clients openssl chromium mosquitto nats-server postgresql)
 
 need=()
 for c in "${CHECKS[@]}"; do

@@ -79,12 +79,13 @@ async function runServer(dir: string): Promise<void> {
     api: { host: '127.0.0.1', port: 0 },
     tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
   }, { logger, attestationRateLimit: { burst: 100_000, perSecond: 100_000 } });
-  server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: SWVERSION }, 'bench');
-  server.fleet.registerRelease({ group: GROUP, swname: SWNAME, swversion: SWVERSION, components: MEASUREMENTS }, 'bench');
+  await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: SWVERSION }, 'bench');
+  await server.fleet.registerRelease({ group: GROUP, swname: SWNAME, swversion: SWVERSION, components: MEASUREMENTS }, 'bench');
   process.on('message', (m: ToServer) => {
     if (m.type === 'claim') {
-      const r = server.fleet.claimMany(m.ids.map((deviceId) => ({ deviceId, site: SITE, group: GROUP })), 'bench');
-      send({ type: 'claimed', claimed: r.claimed.length, errors: r.errors.length });
+      void server.fleet.claimMany(m.ids.map((deviceId) => ({ deviceId, site: SITE, group: GROUP })), 'bench').then((r) => {
+        send({ type: 'claimed', claimed: r.claimed.length, errors: r.errors.length });
+      });
     } else if (m.type === 'stop') {
       void server.stop().then(() => {
         send({ type: 'stopped', peakRssBytes: peakRss('self') });

@@ -19,7 +19,7 @@
  *   node --import tsx bench/codec/run.ts [--samples 86400] [--min-ms 300] [--rounds 5]
  */
 import { parseArgs } from 'node:util';
-import { decodeChunk, describeChunk, encodeChunk, type SampleColumns } from '../../packages/server/src/telemetry/codec/chunk-codec.ts';
+import { decodeChunk, describeChunk, encodeChunk, type SampleColumns } from '@shellguard/server/testing';
 import { encodeChunkV1, toColumnsV1, type ChunkColumnsV1 } from '../../packages/server/test/telemetry/codec/v1-chunk-encoder.ts';
 
 const { values: args } = parseArgs({

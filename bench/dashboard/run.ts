@@ -22,9 +22,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { FileKeyStore, GUARDIAN_SWNAME, enrol } from '@shellguard/guardian';
 import {
-  Quality, controlTopic, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, loadProfiles, sparkplugTopic, type Measurement, type Sample,
+  Quality, controlTopic, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, sparkplugTopic, type Measurement, type Sample,
 } from '@shellguard/protocol';
-import { initPki, spkiSha256Base64, startServer } from '@shellguard/server';
+import { initPki, loadProfiles, spkiSha256Base64, startServer } from '@shellguard/server';
 import { launchBrowser, signIn } from '../../test/browser/support/browser.ts';
 
 const SITE = 'site-1';
@@ -92,14 +92,14 @@ async function main(): Promise<void> {
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 
-  server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'bench');
-  server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: '0.1.0', components: MEASUREMENTS }, 'bench');
+  await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'bench');
+  await server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: '0.1.0', components: MEASUREMENTS }, 'bench');
   log(`site: ${DEVICES} devices × ${ASSETS_PER_DEVICE} AHUs × ${profile.points.length} points = ${DEVICES * ASSETS_PER_DEVICE * profile.points.length} points; ${ALARMING_ASSETS} AHUs over two limits`);
 
   const clients: { client: MqttClient; deviceId: string; assets: string[]; seq: number; epoch: string }[] = [];
   for (let d = 0; d < DEVICES; d++) {
     const keys = await FileKeyStore.open(path.join(dir, `device-${d}`));
-    server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, 'bench');
+    await server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, 'bench');
     const enrolment = await enrol({
       apiUrl: origin, rootCaPem: server.rootPem, keyStore: keys, measurements: MEASUREMENTS,
       swname: GUARDIAN_SWNAME, swversion: '0.1.0', bootcount: 1, now: Date.now,

@@ -9,8 +9,7 @@
  * This used to be a unit test; it takes minutes on a loaded 2-core machine, so it lives here.
  */
 import { parseArgs } from 'node:util';
-import { ContextualAnomaly, DEFAULT_CONTEXTUAL_ANOMALY } from '../../packages/server/src/analytics/detectors/contextual-anomaly.ts';
-import { windowedGaussian } from '../../packages/server/src/analytics/detectors/windowed-gaussian.ts';
+import { ContextualAnomaly, DEFAULT_CONTEXTUAL_ANOMALY, windowedGaussian } from '@shellguard/server/testing';
 
 const { values: args } = parseArgs({
   options: {

@@ -11,9 +11,10 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
-  Quality, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, loadProfiles, sparkplugTopic,
+  Quality, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, sparkplugTopic,
   type EquipmentProfile, type Sample,
 } from '@shellguard/protocol';
+import { loadProfiles } from '@shellguard/sim';
 
 export interface LoadSpec {
   url: string;

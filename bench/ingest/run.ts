@@ -27,8 +27,9 @@ import { fileURLToPath } from 'node:url';
 import https from 'node:https';
 import Database from 'better-sqlite3';
 import { FileKeyStore, GUARDIAN_SWNAME, enrol } from '@shellguard/guardian';
-import { Quality, loadProfiles, type Measurement, type Sample } from '@shellguard/protocol';
-import { SqliteTelemetryStore, initPki, openDatabase } from '@shellguard/server';
+import { Quality, type Measurement, type Sample } from '@shellguard/protocol';
+import { SqliteTelemetryStore, initPki, loadProfiles, migrateServerDatabase } from '@shellguard/server';
+import { openSqliteSqlDatabase } from '@shellguard/server/testing';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -114,8 +115,10 @@ let historyPoint = 0;
 
 async function seedHistory(): Promise<void> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = openDatabase(dbFile);
-  const store = new SqliteTelemetryStore(db, { readWorkers: 0 });
+  // The tables as the server makes them when it starts (it finds them done).
+  const database = openSqliteSqlDatabase(dbFile);
+  await migrateServerDatabase(database);
+  const store = new SqliteTelemetryStore(database, { readWorkers: 0 });
   const profile = catalog.get('ups-generic')!;
   const start = Date.now() - DAY - 3_600_000;
   let level = 230;
@@ -131,13 +134,13 @@ async function seedHistory(): Promise<void> {
       batches.push({ deviceId: 'history', site: SITE, asset: 'HIST-UPS', epoch: 'seed', seq: ++seq, samples });
     }
     await store.appendBatches(batches);
-    if (s % 3600 === 0) store.sealSome();
+    if (s % 3600 === 0) await store.sealSome();
   }
-  store.sealAll();
-  store.checkpoint();
+  await store.sealAll();
+  await store.checkpoint();
   historyPoint = store.findPointId(SITE, 'HIST-UPS', profile.points.find((p) => p.kind === 'analog')!.name)!;
   await store.close();
-  db.close();
+  await database.close();
 }
 
 interface Phase { label: string; p50: number; p99: number; ingestRate: number }
@@ -255,10 +258,11 @@ async function main(): Promise<void> {
     await new Promise((r) => server.once('exit', r));
 
     // After the run: every head sealed, then what the file holds.
-    const db = openDatabase(dbFile);
-    const store = new SqliteTelemetryStore(db, { readWorkers: 0 });
-    store.sealAll();
-    store.checkpoint();
+    const database = openSqliteSqlDatabase(dbFile);
+    const db = database.sqlite!.handle;
+    const store = new SqliteTelemetryStore(database, { readWorkers: 0 });
+    await store.sealAll();
+    await store.checkpoint();
     await store.close();
     const chunkRow = db.prepare('SELECT COUNT(*) AS chunks, SUM(count) AS samples, SUM(length(data)) AS bytes FROM chunks').get() as { chunks: number; samples: number; bytes: number };
     const hist = db.prepare(`SELECT COUNT(*) AS chunks, SUM(c.count) AS samples FROM chunks c JOIN series s ON s.id = c.point_id
@@ -267,7 +271,7 @@ async function main(): Promise<void> {
     db.pragma('wal_checkpoint(TRUNCATE)');
     const byTable = db.prepare('SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC').all() as { name: string; bytes: number }[];
     const freeBytes = (db.pragma('freelist_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
-    db.close();
+    await database.close();
     const fileBytes = statSync(dbFile).size;
     const acked = totals!.total.ackedSamples;
     const historySamples = 86_400 * catalog.get('ups-generic')!.points.length;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { DetectorFactory } from '../../packages/server/src/analytics/detectors/detector.ts';
+import type { DetectorFactory } from '@shellguard/server';
 import { PUBLISHED_ON_SUBSET, PUBLISHED_SCOREBOARD, type PublishedScore } from './published.ts';
 import {
   probationaryPeriod,

@@ -1,5 +1,4 @@
-import type { DetectorFactory } from '../../packages/server/src/analytics/detectors/detector.ts';
-import { detectorFactories } from '../../packages/server/src/analytics/detectors/catalog.ts';
+import { detectorFactories, type DetectorFactory } from '@shellguard/server';
 import { nullDetector } from './null-detector.ts';
 
 /** Every detector `bench/nab` can run, by the name of its results folder (`--detector NAME`). */

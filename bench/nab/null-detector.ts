@@ -1,4 +1,4 @@
-import type { DetectorFactory } from '../../packages/server/src/analytics/detectors/detector.ts';
+import type { DetectorFactory } from '@shellguard/server';
 import { NULL_DETECTOR_SCORE } from './scorer/index.ts';
 
 /**

@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { encodeAndon } from '@shellguard/protocol';
 import type { VirtualTower } from '@shellguard/sim';
-import { startDemo, type RunningDemo } from '../../packages/cli/src/commands/demo.ts';
+import { startDemo, type RunningDemo } from '@shellguard/cli/testing';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);

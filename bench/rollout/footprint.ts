@@ -163,9 +163,9 @@ async function measureMemory(variant: Variant): Promise<MemoryResult> {
   if (measured.status !== 0) throw new Error(`${variant} measure failed: ${measured.stderr}`);
   const components = (JSON.parse(measured.stdout) as { components: Measurement[] }).components;
   const group = `bench-${variant}`;
-  server.fleet.defineGroup({ id: group, site: SITE, minSecureVersion: GUARDIAN_VERSION }, 'bench');
-  server.fleet.registerRelease({ group, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components }, 'bench');
-  server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group }, 'bench');
+  await server.fleet.defineGroup({ id: group, site: SITE, minSecureVersion: GUARDIAN_VERSION }, 'bench');
+  await server.fleet.registerRelease({ group, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components }, 'bench');
+  await server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group }, 'bench');
 
   const storedBefore = server.stats().ingest.samplesStored;
   const c = command(variant, ['guardian', 'run', '--config', configFile]);

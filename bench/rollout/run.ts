@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const { server } = site;
   try {
     const initial = await makeBundle(site.dir, '1.0.0', [], BUNDLE_BYTES);
-    server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'bench');
+    await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'bench');
     const bytes = { tuf: 0, control: 0, requests: 0 };
     const fleet = Array.from({ length: N }, (_, i) => new SimulatedGuardian({
       site: site.sim, dir: path.join(site.dir, `g${i}`), profiles: ['ups-generic'], initialBundle: initial.bytes, initialVersion: '1.0.0',
@@ -60,8 +60,8 @@ async function main(): Promise<void> {
     }));
     await inBatches(fleet, 25, 'installing guardians', (g) => g.install());
     const perDevice: Measurement[] = (await fleet[0]!.measure()).filter((m) => m.component === 'config' || m.component === 'profiles');
-    server.fleet.registerRelease({ group: GROUP, swname: PRODUCT, swversion: '1.0.0', components: [...initial.manifest.components, ...perDevice] }, 'bench');
-    for (const g of fleet) server.fleet.claim({ deviceId: g.deviceId, site: SITE, group: GROUP }, 'bench');
+    await server.fleet.registerRelease({ group: GROUP, swname: PRODUCT, swversion: '1.0.0', components: [...initial.manifest.components, ...perDevice] }, 'bench');
+    for (const g of fleet) await server.fleet.claim({ deviceId: g.deviceId, site: SITE, group: GROUP }, 'bench');
     await inBatches(fleet, 20, 'starting guardians', (g) => g.boot());
     const release = await site.publish('1.1.0', [], BUNDLE_BYTES);
     const targets = await server.imageRepository.listTargets(PRODUCT, 'application');

@@ -132,7 +132,9 @@ export async function bundleEntries(entries: readonly BundleEntry[], outdir: str
     logLevel: 'warning',
     // Deps' "browser" fields must not win; "module" first for ESM builds of deps.
     mainFields: ['module', 'main'],
-    conditions: ['node', 'import', 'default'],
+    // esbuild adds 'import' or 'require' by how a module is loaded; naming 'import' here would hand
+    // require('pg-pool') its ESM wrapper (a namespace object, not the class).
+    conditions: ['node'],
     plugins: [sourceUrlPlugin(new Set(workers), references), nativeRequirePlugin()],
   });
   const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.startsWith('shellguard-native:')).sort();

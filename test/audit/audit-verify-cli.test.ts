@@ -40,9 +40,9 @@ const offlineArgs = (f: { db: string; key: string; anchors: string }) => ['audit
 beforeAll(async () => {
   site = await startTestSite('sg-audit-cli-');
   serverDir = path.join(site.dir, 'server');
-  site.server.fleet.revoke(site.keys.deviceId, 'token:0123456789abcdef', 'gateway stolen from hall 2');
+  await site.server.fleet.revoke(site.keys.deviceId, 'token:0123456789abcdef', 'gateway stolen from hall 2');
   // Work after the revocation, so deleting it leaves events behind it.
-  for (const id of ['spare-gateways', 'lab-gateways']) site.server.fleet.defineGroup({ id, site: SITE, minSecureVersion: '0.1.0' }, 'token:0123456789abcdef');
+  for (const id of ['spare-gateways', 'lab-gateways']) await site.server.fleet.defineGroup({ id, site: SITE, minSecureVersion: '0.1.0' }, 'token:0123456789abcdef');
 });
 afterAll(async () => {
   await site.server.stop();

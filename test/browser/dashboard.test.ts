@@ -11,8 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { spkiSha256Base64 } from '@shellguard/server';
-import { startDemo, type RunningDemo } from '../../packages/cli/src/commands/demo.ts';
-import { BEARING_WEAR_SCENARIO } from '../../packages/cli/src/commands/demo-scenario.ts';
+import { BEARING_WEAR_SCENARIO, startDemo, type RunningDemo } from '@shellguard/cli/testing';
 import { httpsRequest } from '../../packages/server/test/api/https-client.ts';
 import { launchBrowser, screenshot, signIn, type TrustingBrowser } from './support/browser.ts';
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
 import { spkiSha256Base64 } from '@shellguard/server';
 import type { TowerState, VirtualTower } from '@shellguard/sim';
-import { startDemo, type RunningDemo } from '../../packages/cli/src/commands/demo.ts';
+import { startDemo, type RunningDemo } from '@shellguard/cli/testing';
 import { httpsRequest } from '../../packages/server/test/api/https-client.ts';
 import { launchBrowser, screenshot, signIn, type TrustingBrowser } from './support/browser.ts';
 

@@ -79,7 +79,7 @@ describe('signed updates in Chromium against a real server with simulated guardi
     const trustedRoots = { [`${PRODUCT}.application.root.json`]: JSON.stringify(json(root)) };
 
     const initial = await makeBundle(dir, '1.0.0');
-    server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'test');
+    await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'test');
     const site = { apiUrl: origin, mqttUrl: `mqtts://127.0.0.1:${server.mqttPort}`, rootPem: server.rootPem, site: SITE };
     fleet = Array.from({ length: FLEET_SIZE }, (_, i) => new SimulatedGuardian({
       site, dir: path.join(dir, `g${i}`), profiles: PROFILES, initialBundle: initial.bytes, initialVersion: '1.0.0', trustedRoots,
@@ -87,8 +87,8 @@ describe('signed updates in Chromium against a real server with simulated guardi
     for (const g of fleet) await g.install();
     // Configuration and profile digests are per-device reference values (the same for all four here).
     const perDevice: Measurement[] = (await fleet[0]!.measure()).filter((m) => m.component === 'config' || m.component === 'profiles');
-    server.fleet.registerRelease({ group: GROUP, swname: PRODUCT, swversion: '1.0.0', components: [...initial.manifest.components, ...perDevice] }, 'test');
-    for (const g of fleet) server.fleet.claim({ deviceId: g.deviceId, site: SITE, group: GROUP }, 'test');
+    await server.fleet.registerRelease({ group: GROUP, swname: PRODUCT, swversion: '1.0.0', components: [...initial.manifest.components, ...perDevice] }, 'test');
+    for (const g of fleet) await server.fleet.claim({ deviceId: g.deviceId, site: SITE, group: GROUP }, 'test');
     await Promise.all(fleet.map((g) => g.boot()));
 
     // Two signed releases: 1.1.0 (rolled out here) and 1.2.0 (planned in the form, then aborted).

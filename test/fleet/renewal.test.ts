@@ -105,11 +105,11 @@ describe('a fleet of guardians renewing short-lived certificates', () => {
   let flowEndedAt = 0;
   const writes: string[] = [];
 
-  const diagnostics = (): string => guardians.map((g) => {
+  const diagnostics = async (): Promise<string> => (await Promise.all(guardians.map(async (g) => {
     const s = g.handle?.stats();
-    const passes = server?.fleet.attestations(g.deviceId).filter((a) => a.result === 'pass').length;
+    const passes = (await server?.fleet.attestations(g.deviceId))?.filter((a) => a.result === 'pass').length;
     return `${g.name}: passes ${passes} uplink ${JSON.stringify(s?.uplink)} queue ${JSON.stringify(s?.queue)} offline max ${g.longestOffline} ms`;
-  }).join('\n') + `\nbroker ${JSON.stringify(server?.stats().broker)} logs in ${work}`;
+  }))).join('\n') + `\nbroker ${JSON.stringify(server?.stats().broker)} logs in ${work}`;
 
   function writeConfig(g: GuardianUnderTest, mode: 'flow' | 'drain'): string {
     const file = path.join(g.dir, `guardian-${mode}.yaml`);
@@ -150,7 +150,7 @@ describe('a fleet of guardians renewing short-lived certificates', () => {
     writeFileSync(rootFile, server.rootPem);
     sim = await startSimulatedSite({ site: SITE, assets: ASSETS, basePort: 0, seed: 1, onWrite: (asset) => writes.push(asset) });
 
-    server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: GUARDIAN_VERSION }, ACTOR);
+    await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: GUARDIAN_VERSION }, ACTOR);
     const manifests: Measurement[][] = [];
     for (const [i, assets] of split(sim.assets, GUARDIANS).entries()) {
       const dir = path.join(work, `guardian-${i + 1}`);
@@ -167,11 +167,11 @@ describe('a fleet of guardians renewing short-lived certificates', () => {
       };
       g.flowConfig = writeConfig(g, 'flow');
       g.drainConfig = writeConfig(g, 'drain');
-      server.fleet.claim({ deviceId: g.deviceId, site: SITE, group: GROUP }, ACTOR);
+      await server.fleet.claim({ deviceId: g.deviceId, site: SITE, group: GROUP }, ACTOR);
       for (const file of [g.flowConfig, g.drainConfig]) manifests.push(await measureGuardianConfig(loadGuardianConfig(file), file));
       guardians.push(g);
     }
-    server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components: mergeManifests(manifests) }, ACTOR);
+    await server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components: mergeManifests(manifests) }, ACTOR);
   }, 60_000);
 
   afterAll(async () => {
@@ -227,9 +227,9 @@ describe('a fleet of guardians renewing short-lived certificates', () => {
     const broker = server!.stats().broker;
     expect(broker.refusedConnections).toBe(0);
 
-    const fleet = new Map(server!.fleet.fleetView().map((d) => [d.deviceId, d]));
+    const fleet = new Map((await server!.fleet.fleetView()).map((d) => [d.deviceId, d]));
     for (const g of guardians) {
-      const appraisals = server!.fleet.attestations(g.deviceId, 1000);
+      const appraisals = await server!.fleet.attestations(g.deviceId, 1000);
       // The first attestation, then one per renewal (the drain restart may have added one more).
       expect(appraisals.length, g.name).toBeGreaterThanOrEqual(RENEWALS + 1);
       expect(appraisals.filter((a) => a.result !== 'pass'), g.name).toEqual([]);
@@ -273,7 +273,7 @@ describe('a fleet of guardians renewing short-lived certificates', () => {
       expect(storedSeqs.get(g.deviceId), `${g.name}: stored batches`).toEqual(expected);
       const during = (receivedAt.get(g.deviceId) ?? []).filter((t) => t >= flowStartedAt && t <= flowEndedAt);
       // From its first stored batch to the end of the streaming phase.
-      gaps[g.name] = { receiveGapMs: maxGap(during), uplinkOfflineMs: g.longestOffline, attestations: server!.fleet.attestations(g.deviceId, 1000).length };
+      gaps[g.name] = { receiveGapMs: maxGap(during), uplinkOfflineMs: g.longestOffline, attestations: (await server!.fleet.attestations(g.deviceId, 1000)).length };
       expect(maxGap(during), `${g.name}: longest time the server received nothing from it`).toBeLessThanOrEqual(MAX_GAP_MS);
     }
 
@@ -338,9 +338,9 @@ describe('a guardian whose profile changed on disk', () => {
         asset: a.id, name: a.name, area: a.area, profile: a.profile, host: a.host, port: a.port, unitId: a.unitId, pollIntervalMs: POLL_MS, fastPollIntervalMs: 0,
       })),
     }));
-    server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: GUARDIAN_VERSION }, ACTOR);
-    server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, ACTOR);
-    server.fleet.registerRelease({
+    await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: GUARDIAN_VERSION }, ACTOR);
+    await server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, ACTOR);
+    await server.fleet.registerRelease({
       group: GROUP, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components: await measureGuardianConfig(loadGuardianConfig(configFile), configFile),
     }, ACTOR);
     const begin = () => startGuardian(loadGuardianConfig(configFile), { logger: logger.child({ part: 'guardian' }), configFile });
@@ -378,11 +378,11 @@ describe('a guardian whose profile changed on disk', () => {
       expect((err as EnrolmentRefused).refusal).toBe('measurements_mismatch');
     }
 
-    const [last] = server.fleet.attestations(keys.deviceId, 1);
+    const [last] = await server.fleet.attestations(keys.deviceId, 1);
     expect(last).toMatchObject({ result: 'fail', reason: 'measurements_mismatch', authentic: true });
     expect(last!.certSerial).toBeUndefined();
     expect(countCertificates(serverDir, keys.deviceId), 'no certificate issued').toBe(certsBefore);
-    expect(server.fleet.getClaim(keys.deviceId)).toMatchObject({ state: 'quarantined', reason: 'measurements_mismatch' });
+    expect(await server.fleet.getClaim(keys.deviceId)).toMatchObject({ state: 'quarantined', reason: 'measurements_mismatch' });
     const incidents = await getJson(`https://127.0.0.1:${server.apiPort}/api/v1/incidents?deviceId=${keys.deviceId}`, {
       caPem: server.rootPem, token: server.adminToken!,
     });

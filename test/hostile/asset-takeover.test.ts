@@ -19,6 +19,7 @@ import {
   enrolGuardian, firstGuardian, mosquittoPublish, startGuardianUplink, type GuardianUplink, type SiteGuardian,
 } from '../support/site-guardians.ts';
 import { runCli } from '../system/support/cli-process.ts';
+import { TEST_BROKERS } from '../external-broker/mosquitto-site.ts';
 import { waitFor } from '../system/support/wait-for.ts';
 
 const CRAH: AssetBirth = {
@@ -31,7 +32,8 @@ interface AssetView {
   points: { id: number; name: string }[];
 }
 
-describe('an asset belongs to one guardian (hole 1)', () => {
+// The same attacks against the embedded broker and an external Mosquitto (issue 12).
+describe.each(TEST_BROKERS)('an asset belongs to one guardian (hole 1) — %s broker', (broker) => {
   let site: TestSite;
   let attacker: SiteGuardian;
   let owner: SiteGuardian;
@@ -55,7 +57,7 @@ describe('an asset belongs to one guardian (hole 1)', () => {
   const health = async () => JSON.parse((await site.get('/api/v1/health')).text) as { ingest: { rejected: Record<string, number> } };
 
   beforeAll(async () => {
-    site = await startTestSite('sg-takeover-');
+    site = await startTestSite('sg-takeover-', { broker });
     attacker = firstGuardian(site);
     owner = await enrolGuardian(site, 'guardian-2');
     ownerLink = startGuardianUplink(site, owner, [CRAH]);

@@ -92,7 +92,7 @@ function sClient(port: number, args: string[]): Promise<{ code: number; cipher: 
 beforeAll(async () => {
   site = await startTestSite('sg-challenge-crl-');
   revokedKeys = await FileKeyStore.open(path.join(site.dir, 'revoked-guardian'));
-  site.server.fleet.claim({ deviceId: revokedKeys.deviceId, site: SITE, group: GROUP }, 'test');
+  await site.server.fleet.claim({ deviceId: revokedKeys.deviceId, site: SITE, group: GROUP }, 'test');
   revokedEnrolment = await enrol({
     apiUrl: site.apiUrl, rootCaPem: site.server.rootPem, keyStore: revokedKeys, measurements: MEASUREMENTS,
     swname: GUARDIAN_SWNAME, swversion: '0.1.0', bootcount: 1, now: Date.now,

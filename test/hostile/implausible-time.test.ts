@@ -14,12 +14,14 @@ import {
 import { SITE, startTestSite, type TestSite } from '../support/enrolled-device.ts';
 import { firstGuardian, mosquittoPublish, type SiteGuardian } from '../support/site-guardians.ts';
 import { waitFor } from '../system/support/wait-for.ts';
+import { TEST_BROKERS } from '../external-broker/mosquitto-site.ts';
 
 interface AssetView { points: { id: number; name: string; latest: { ts: number; value: number } | null }[] }
 interface AlarmView { state: string; ruleId: string; asset: string }
 interface Health { ingest: { rejected: Record<string, number>; samplesRefused: Record<string, number>; clockSuspects: Record<string, number> } }
 
-describe('sample times the server does not believe (hole 2)', () => {
+// The same attacks against the embedded broker and an external Mosquitto (issue 12).
+describe.each(TEST_BROKERS)('sample times the server does not believe (hole 2) — %s broker', (broker) => {
   let site: TestSite;
   let guardian: SiteGuardian;
   const topic = (type: 'DDATA' | 'DBIRTH') => sparkplugTopic({ group: SITE, type, edge: guardian.deviceId, device: 'UPS-01' });
@@ -30,7 +32,7 @@ describe('sample times the server does not believe (hole 2)', () => {
   };
 
   beforeAll(async () => {
-    site = await startTestSite('sg-time-');
+    site = await startTestSite('sg-time-', { broker });
     guardian = firstGuardian(site);
     await mosquittoPublish(site, guardian, topic('DBIRTH'), encodeDeviceBirth({
       name: 'UPS 1', type: 'ups', area: 'elec-room-1', profile: 'ups-generic',

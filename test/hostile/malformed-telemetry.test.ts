@@ -76,9 +76,9 @@ beforeAll(async () => {
   token = server.adminToken!;
   rootFile = path.join(dir, 'ca', ROOT_CERT_FILE);
   const keys = await FileKeyStore.open(path.join(dir, 'device'));
-  server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: SWVERSION }, 'test');
-  server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: SWVERSION, components: MEASUREMENTS }, 'test');
-  server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, 'test');
+  await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: SWVERSION }, 'test');
+  await server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: SWVERSION, components: MEASUREMENTS }, 'test');
+  await server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, 'test');
   const enrolment = await enrol({
     apiUrl: `https://127.0.0.1:${server.apiPort}`, rootCaPem: server.rootPem, keyStore: keys, measurements: MEASUREMENTS,
     swname: GUARDIAN_SWNAME, swversion: SWVERSION, bootcount: 1, now: Date.now,

@@ -28,8 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 import type { BundleManifest, Measurement } from '@shellguard/protocol';
 import { startSimulatedSite, type SimulatedSite } from '@shellguard/sim';
-import { digestTrees } from '../../packages/guardian/src/attestation/measure.ts';
-import { directoryEntries, readBundleManifest, writeBundleArchive } from '../../packages/guardian/src/updates/bundle-archive.ts';
+import { digestTrees, directoryEntries, readBundleManifest, writeBundleArchive } from '@shellguard/guardian';
 import { REPO_ROOT } from '../../scripts/build/bundle.ts';
 import { buildRelease, type Release } from '../../scripts/build/release.ts';
 import { until } from '../support/update-site.ts';
@@ -84,7 +83,7 @@ describe('the built, installed guardian updates itself', () => {
   const slots = () => JSON.parse(readFileSync(path.join(dataDir(), 'slots.json'), 'utf8')) as SlotsFile;
   const boot = (args: string[]) => runOk(process.execPath, [path.join(opt(), 'boot.mjs'), '--prefix', prefix, ...args], { cwd: media, env: cleanEnv(), ...(ids ?? {}) });
   /** The newest passing attestation the server stored for the device. */
-  const lastPass = () => site.server.fleet.attestations(deviceId, 50).find((a) => a.result === 'pass');
+  const lastPass = async () => (await site.server.fleet.attestations(deviceId, 50)).find((a) => a.result === 'pass');
   const guardianSaid = () => supervisor?.output.slice(-6000) ?? '';
 
   beforeAll(async () => {
@@ -190,17 +189,17 @@ describe('the built, installed guardian updates itself', () => {
     expect(measured.swversion).toBe(A.version);
     expect(digestOf(measured.components, 'guardian-bundle')).toBe(digestOf(A.manifests.app.components, 'guardian-bundle'));
     const { server } = site;
-    server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: A.version }, 'test');
-    server.fleet.registerRelease({ group: GROUP, swname: PRODUCT, swversion: A.version, components: measured.components }, 'test');
-    server.fleet.claim({ deviceId, site: SITE, group: GROUP }, 'test');
+    await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: A.version }, 'test');
+    await server.fleet.registerRelease({ group: GROUP, swname: PRODUCT, swversion: A.version, components: measured.components }, 'test');
+    await server.fleet.claim({ deviceId, site: SITE, group: GROUP }, 'test');
 
     supervisor = new Supervisor({
       args: [path.join(opt(), 'boot.mjs'), '--prefix', prefix, 'run', '--config', configFile()],
       cwd: media, logFile: path.join(dir, 'guardian.log'), env: { SHELLGUARD_LOG_LEVEL: 'info' }, ...(ids ? { ids } : {}),
     });
     supervisor.start();
-    await until('A to attest and stream telemetry', () => {
-      const pass = lastPass();
+    await until('A to attest and stream telemetry', async () => {
+      const pass = await lastPass();
       return pass?.swversion === A.version && server.stats().ingest.samplesStored > 0 ? pass : undefined;
     }, 120_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}\nthe guardian said:\n${guardianSaid()}`); });
     expect(supervisor.exits).toEqual([]);
@@ -261,11 +260,11 @@ describe('the built, installed guardian updates itself', () => {
     expect(JSON.parse(readFileSync(path.join(opt(), 'slots/app-a/manifest.json'), 'utf8'))).toMatchObject({ version: A.version });
 
     // The new code re-attested after the restart: swversion B, B's guardian-bundle digest.
-    const pass = lastPass()!;
+    const pass = (await lastPass())!;
     expect(pass.at).toBeGreaterThanOrEqual(restartedAt);
     expect(pass.swversion).toBe(B.version);
     expect(digestOf(pass.measurements ?? [], 'guardian-bundle')).toBe(bDigest);
-    const fleetView = server.fleet.fleetView().find((d) => d.deviceId === deviceId)!;
+    const fleetView = (await server.fleet.fleetView()).find((d) => d.deviceId === deviceId)!;
     expect(fleetView.swversion).toBe(B.version);
 
     // Telemetry from B is stored (the health check needs it; here it is counted on the server).
@@ -323,7 +322,7 @@ describe('the built, installed guardian updates itself', () => {
     // B runs and streams again, with the certificate it attested with (C never attested).
     const stored = server.stats().ingest.samplesStored;
     await until('telemetry after the rollback', () => (server.stats().ingest.samplesStored > stored ? true : undefined), 60_000);
-    expect(server.fleet.attestations(deviceId, 50).some((a) => a.swversion === C.version)).toBe(false);
+    expect((await server.fleet.attestations(deviceId, 50)).some((a) => a.swversion === C.version)).toBe(false);
     const report = await server.updates.deployments.versionReport(GROUP, 'application');
     expect(report.devices[0]).toMatchObject({ deviceId, running: B.version });
   }, 420_000);
@@ -337,7 +336,7 @@ describe('the built, installed guardian updates itself', () => {
       product: PRODUCT, stream: 'application', version: D.version, group: GROUP, policy: { waves: [100], healthWindowSeconds: 30 },
     }, 'test');
     // The refusal: D's code measured what its signed manifest does not say.
-    const refused = await until('a refused attestation of D', () => server.fleet.attestations(deviceId, 50).find((a) => a.result === 'fail' && a.swversion === D.version), 120_000);
+    const refused = await until('a refused attestation of D', async () => (await server.fleet.attestations(deviceId, 50)).find((a) => a.result === 'fail' && a.swversion === D.version), 120_000);
     expect(refused.reason).toBe('measurements_mismatch');
     expect(digestOf(refused.measurements ?? [], 'guardian-bundle')).toBe(D.realDigest);
     // The guardian went back to B on its own: the committed slot b, D recorded as rolled back with the reason.
@@ -351,7 +350,7 @@ describe('the built, installed guardian updates itself', () => {
 
     // But the server quarantined the device for it (measured software that is no registered release), so
     // B cannot connect to say so: the server sees no evidence of D within the health window and halts.
-    expect(server.fleet.fleetView().find((x) => x.deviceId === deviceId)?.state).toBe('quarantined');
+    expect((await server.fleet.fleetView()).find((x) => x.deviceId === deviceId)?.state).toBe('quarantined');
     const halted = await untilHalted(deployment.id, 'D');
     timings.deployDSeconds = (Date.now() - t0) / 1000;
     expect(halted.progress.healthy).toBe(0);
@@ -361,7 +360,7 @@ describe('the built, installed guardian updates itself', () => {
     // once the broker has refused it: mqtt.js stops reconnecting after a refused CONNACK). B connects with the
     // certificate it attested with, and its rolled_back report arrives.
     const stored = server.stats().ingest.samplesStored;
-    server.fleet.releaseQuarantine(deviceId, 'test');
+    await server.fleet.releaseQuarantine(deviceId, 'test');
     await supervisor.restartNow();
     await until('telemetry from B after the release', () => (server.stats().ingest.samplesStored > stored ? true : undefined), 120_000)
       .catch((err: unknown) => { throw new Error(`${(err as Error).message}\nthe guardian said:\n${guardianSaid()}`); });
@@ -374,7 +373,7 @@ describe('the built, installed guardian updates itself', () => {
     });
     timings.deployDWithReleaseSeconds = (Date.now() - t0) / 1000;
     expect(after.history.find((h) => h.state === 'rolled_back')?.reason).toMatch(/attestation refused/);
-    expect(lastPass()?.swversion).toBe(B.version);
+    expect((await lastPass())?.swversion).toBe(B.version);
   }, 420_000);
 });
 

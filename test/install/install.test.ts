@@ -10,7 +10,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractBundleArchive, readBundleManifest } from '../../packages/guardian/src/updates/bundle-archive.ts';
+import { extractBundleArchive, readBundleManifest } from '@shellguard/guardian';
 import type { BundleManifest } from '@shellguard/protocol';
 import { REPO_ROOT } from '../../scripts/build/bundle.ts';
 import { buildRelease, type Release } from '../../scripts/build/release.ts';

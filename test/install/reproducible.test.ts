@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readBundleManifest } from '../../packages/guardian/src/updates/bundle-archive.ts';
+import { readBundleManifest } from '@shellguard/guardian';
 import { buildRelease, type Release } from '../../scripts/build/release.ts';
 import { ensureWebDist } from './release-fixture.ts';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DetectorFactory, DetectorOptions } from '../../packages/server/src/analytics/detectors/detector.ts';
+import type { DetectorFactory, DetectorOptions } from '@shellguard/server';
 import { formatScoreTable, recordScores, runDetector } from '../../bench/nab/benchmark.ts';
 import { nullDetector } from '../../bench/nab/null-detector.ts';
 import {

@@ -9,8 +9,8 @@
  * wire tests, and simulated hours must pass in seconds, which a real poller cannot do.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Quality, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, loadProfiles, sparkplugTopic, type Sample } from '@shellguard/protocol';
-import { SiteModel, planSite } from '@shellguard/sim';
+import { Quality, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, sparkplugTopic, type Sample } from '@shellguard/protocol';
+import { SiteModel, loadProfiles, planSite } from '@shellguard/sim';
 import { SITE, startTestSite, type TestSite } from '../support/enrolled-device.ts';
 
 const HOUR = 3_600_000;
@@ -60,7 +60,7 @@ describe('a wearing fan bearing in the simulator', () => {
     await client.endAsync();
     expect(acked).toBe(seq);
 
-    const all = server.maintenance.recommendations({ site: SITE }).filter((r) => r.asset === ahu.id).sort((a, b) => a.at - b.at);
+    const all = (await server.maintenance.recommendations({ site: SITE })).filter((r) => r.asset === ahu.id).sort((a, b) => a.at - b.at);
     // The fault shows in the fan: vibration, and the friction it adds to the motor current.
     const recommendation = all.find((r) => r.point === 'fan_vibration' || r.point === 'fan_motor_current');
     const alarm = server.alarms.list({ site: SITE }).find((a) => a.ruleId === 'ahu-fan-vibration' && a.level === 'h' && a.asset === ahu.id);

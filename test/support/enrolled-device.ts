@@ -11,6 +11,7 @@ import mqtt from 'mqtt';
 import { FileKeyStore, GUARDIAN_SWNAME, enrol, type Enrolment } from '@shellguard/guardian';
 import type { Measurement } from '@shellguard/protocol';
 import { initPki, startServer, type ServerHandle } from '@shellguard/server';
+import { startExternalMosquitto, type TestBroker } from '../external-broker/mosquitto-site.ts';
 
 export const SITE = 'site-1';
 export const GROUP = 'hall-gateways';
@@ -30,18 +31,23 @@ export interface TestSite {
   close(): Promise<void>;
 }
 
-export async function startTestSite(prefix: string): Promise<TestSite> {
+/** `broker: 'mosquitto'` runs the site on an external Mosquitto (test/external-broker) instead of the embedded broker. */
+export async function startTestSite(prefix: string, options: { broker?: TestBroker } = {}): Promise<TestSite> {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   await initPki(path.join(dir, 'ca'), { commonName: 'Test site' });
+  const external = options.broker === 'mosquitto' ? await startExternalMosquitto(dir, path.join(dir, 'ca')) : undefined;
   const server = await startServer({
     dataDir: path.join(dir, 'server'), caDir: path.join(dir, 'ca'),
-    mqtt: { host: '127.0.0.1', port: 0 }, api: { host: '127.0.0.1', port: 0 },
+    mqtt: external?.mqtt ?? { host: '127.0.0.1', port: 0 }, api: { host: '127.0.0.1', port: 0 },
     tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
-  }, { logger: pino({ level: 'silent' }) });
+  }, { logger: pino({ level: 'silent' }) }).catch(async (err: unknown) => {
+    await external?.stop();
+    throw err;
+  });
   const keys = await FileKeyStore.open(path.join(dir, 'guardian'));
-  server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'test');
-  server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: '0.1.0', components: MEASUREMENTS }, 'test');
-  server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, 'test');
+  await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'test');
+  await server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: '0.1.0', components: MEASUREMENTS }, 'test');
+  await server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, 'test');
   const apiUrl = `https://127.0.0.1:${server.apiPort}`;
   let bootcount = 0;
   const enrolAgain = () => enrol({
@@ -49,6 +55,7 @@ export async function startTestSite(prefix: string): Promise<TestSite> {
     swname: GUARDIAN_SWNAME, swversion: '0.1.0', bootcount: ++bootcount, now: Date.now,
   });
   const enrolment = await enrolAgain();
+  await external?.waitForAccess({ deviceId: keys.deviceId, certPem: enrolment.certificatePem, keyPem: keys.tlsPrivateKeyPem(), rootPem: server.rootPem });
   const request = (method: string, pathname: string, body?: unknown) => new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = https.request(`${apiUrl}${pathname}`, {
       method, ca: server.rootPem,
@@ -70,6 +77,7 @@ export async function startTestSite(prefix: string): Promise<TestSite> {
     post: (pathname, body) => request('POST', pathname, body),
     async close() {
       await server.stop();
+      await external?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -12,9 +12,9 @@ import path from 'node:path';
 import { pino } from 'pino';
 import {
   EnrolmentRefused, FileKeyStore, GUARDIAN_SWNAME, HttpsFetcher, Outbox, SlotStore, TufImageSource, Updater, Uplink, digestFile, digestFileSet,
-  digestTrees, enrol, extractBundleArchive, healthProbe, initialSlotState, parseBundleManifest, type MetadataFetcher, type UpdaterOptions,
+  digestTrees, enrol, extractBundleArchive, healthProbe, initialSlotState, loadProfileCatalog, parseBundleManifest, type MetadataFetcher, type UpdaterOptions,
 } from '@shellguard/guardian';
-import { Quality, encodeUpdateStatus, loadProfileCatalog, type AssetBirth, type Measurement, type UpdateStatus } from '@shellguard/protocol';
+import { Quality, encodeUpdateStatus, type AssetBirth, type Measurement, type UpdateStatus } from '@shellguard/protocol';
 
 export interface SimSite {
   apiUrl: string;

@@ -31,7 +31,7 @@ export async function enrolGuardian(site: TestSite, name: string): Promise<SiteG
   const dir = path.join(site.dir, name);
   mkdirSync(dir, { recursive: true });
   const keys = await FileKeyStore.open(dir);
-  site.server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, 'test');
+  await site.server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, 'test');
   const enrolment = await enrol({
     apiUrl: site.apiUrl, rootCaPem: site.server.rootPem, keyStore: keys, measurements: MEASUREMENTS,
     swname: GUARDIAN_SWNAME, swversion: '0.1.0', bootcount: 1, now: Date.now,

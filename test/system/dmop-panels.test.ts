@@ -17,7 +17,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VirtualTower } from '@shellguard/sim';
-import { startDemo, type RunningDemo } from '../../packages/cli/src/commands/demo.ts';
+import { startDemo, type RunningDemo } from '@shellguard/cli/testing';
 import { getJson, postJson } from './support/https-json.ts';
 import { SECRET, startWebhookReceiver, type WebhookReceiver } from '../../packages/server/test/notifications/webhook-receiver.ts';
 import { waitFor } from './support/wait-for.ts';

@@ -154,9 +154,9 @@ describe('guardian against an independent Modbus server (pymodbus), end to end',
     // Enrolment: claim the guardian, register the release it runs (with the custom profile); it
     // attests at start and receives its operational certificate.
     const keys = await FileKeyStore.open(guardianDir);
-    server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, ACTOR);
-    server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, ACTOR);
-    server.fleet.registerRelease({
+    await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, ACTOR);
+    await server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, ACTOR);
+    await server.fleet.registerRelease({
       group: GROUP, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components: await measureGuardianConfig(config, configFile),
     }, ACTOR);
     guardian = await startGuardian(config, { logger, configFile });

@@ -23,9 +23,9 @@ describe('a device told by a compromised director', () => {
       site: site.sim, dir: path.join(site.dir, 'g0'), profiles: ['ups-generic'], initialBundle: initial.bytes, initialVersion: '1.0.0', trustedRoots: site.trustedRoots,
     });
     await guardian.install();
-    site.server.fleet.defineGroup({ id: 'g', site: SITE, minSecureVersion: '0.1.0' }, 'test');
-    site.server.fleet.registerRelease({ group: 'g', swname: PRODUCT, swversion: '1.0.0', components: await guardian.measure() }, 'test');
-    site.server.fleet.claim({ deviceId: guardian.deviceId, site: SITE, group: 'g' }, 'test');
+    await site.server.fleet.defineGroup({ id: 'g', site: SITE, minSecureVersion: '0.1.0' }, 'test');
+    await site.server.fleet.registerRelease({ group: 'g', swname: PRODUCT, swversion: '1.0.0', components: await guardian.measure() }, 'test');
+    await site.server.fleet.claim({ deviceId: guardian.deviceId, site: SITE, group: 'g' }, 'test');
     await guardian.boot();
     await site.publish('0.9.0');
     const b = await site.publish('1.1.0');
@@ -67,7 +67,7 @@ describe('a device told by a compromised director', () => {
 
   it('still installs the genuine release when told to properly', async () => {
     // As a deployment would: the release's reference values, so the new software passes attestation.
-    site.server.fleet.registerRelease({ group: 'g', swname: PRODUCT, swversion: '1.1.0', components: site.bundles.get('1.1.0')!.manifest.components }, 'test');
+    await site.server.fleet.registerRelease({ group: 'g', swname: PRODUCT, swversion: '1.1.0', components: site.bundles.get('1.1.0')!.manifest.components }, 'test');
     await site.server.updates.director.instruct(guardian.deviceId, { deploymentId: 'good-1', images: [genuine], healthWindowSeconds: 60, installNow: true });
     await until('the device to commit 1.1.0', () => (guardian.statuses.some((s) => s.deploymentId === 'good-1' && s.state === 'healthy') ? true : undefined), 60_000);
     expect(guardian.runningVersion()).toBe('1.1.0');

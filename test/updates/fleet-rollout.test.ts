@@ -33,7 +33,7 @@ describe(`a rollout to ${FLEET_SIZE} guardians`, () => {
     // The factory release 1.0.0, registered as the group's reference values with each device type's configuration and profiles.
     const initial = await makeBundle(site.dir, '1.0.0');
     site.bundles.set('1.0.0', initial);
-    server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'test');
+    await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: '0.1.0' }, 'test');
     fleet = [];
     for (let i = 0; i < FLEET_SIZE; i++) {
       // Three in ten devices are type B (they read a PDU): 30% of the fleet.
@@ -49,8 +49,8 @@ describe(`a rollout to ${FLEET_SIZE} guardians`, () => {
       const m = await g.measure();
       perDevice.push(...m.filter((x) => x.component === 'config' || x.component === 'profiles'));
     }
-    server.fleet.registerRelease({ group: GROUP, swname: PRODUCT, swversion: '1.0.0', components: [...initial.manifest.components, ...perDevice] }, 'test');
-    for (const g of fleet) server.fleet.claim({ deviceId: g.deviceId, site: SITE, group: GROUP }, 'test');
+    await server.fleet.registerRelease({ group: GROUP, swname: PRODUCT, swversion: '1.0.0', components: [...initial.manifest.components, ...perDevice] }, 'test');
+    for (const g of fleet) await server.fleet.claim({ deviceId: g.deviceId, site: SITE, group: GROUP }, 'test');
     await inBatches(fleet, 10, (g) => g.boot());
   }, 600_000);
 

@@ -74,10 +74,10 @@ describe('kill -9 at every phase of an install', () => {
       const dir = path.join(site.dir, group);
       const guardian = new SimulatedGuardian({ site: site.sim, dir, profiles: PROFILES, initialBundle: initial.bytes, initialVersion: '1.0.0', trustedRoots: site.trustedRoots });
       await guardian.install();
-      server.fleet.defineGroup({ id: group, site: SITE, minSecureVersion: '0.1.0' }, 'test');
+      await server.fleet.defineGroup({ id: group, site: SITE, minSecureVersion: '0.1.0' }, 'test');
       const m = await guardian.measure();
-      server.fleet.registerRelease({ group, swname: PRODUCT, swversion: '1.0.0', components: m }, 'test');
-      server.fleet.claim({ deviceId: guardian.deviceId, site: SITE, group }, 'test');
+      await server.fleet.registerRelease({ group, swname: PRODUCT, swversion: '1.0.0', components: m }, 'test');
+      await server.fleet.claim({ deviceId: guardian.deviceId, site: SITE, group }, 'test');
       const optionsFile = path.join(site.dir, `${group}.json`);
       writeFileSync(optionsFile, JSON.stringify({
         site: site.sim, dir, profiles: PROFILES, initialVersion: '1.0.0', trustedRoots: site.trustedRoots, initialBundle: initial.bytes.toString('base64'),

@@ -10,13 +10,11 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DIRECTOR_CERT_NAME, decodeUpdateStatus, encodeUpdateStatus, type BundleManifest, type InstructedImage, type UpdateStatus } from '@shellguard/protocol';
-import { Updater, type ImageSource } from '../../packages/guardian/src/updates/updater.ts';
-import { SlotStore, initialSlotState } from '../../packages/guardian/src/updates/slots.ts';
-import { extractBundleArchive, readBundleManifest, writeBundleArchive } from '../../packages/guardian/src/updates/bundle-archive.ts';
-import { initPki } from '../../packages/server/src/pki/site-pki.ts';
-import { openDatabase } from '../../packages/server/src/db/database.ts';
-import { Director } from '../../packages/server/src/updates/director/director.ts';
-import { SqliteDirectorStore } from '../../packages/server/src/updates/director/sqlite-director-store.ts';
+import {
+  SlotStore, Updater, extractBundleArchive, initialSlotState, readBundleManifest, writeBundleArchive, type ImageSource,
+} from '@shellguard/guardian';
+import { Director, SqlDirectorStore, initPki } from '@shellguard/server';
+import { migrateServerDatabase, openSqliteSqlDatabase } from '@shellguard/server/testing';
 
 const DEVICE = 'a'.repeat(64);
 const logger = pino({ level: 'silent' });
@@ -62,6 +60,7 @@ describe('Updater (director instruction → A/B slot → health → commit or ro
   let restarts: string[];
   let sent: Buffer[];
   let rootPem: string;
+  let closeDatabase: (() => Promise<void>) | undefined;
 
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sg-updater-'));
@@ -70,10 +69,12 @@ describe('Updater (director instruction → A/B slot → health → commit or ro
     const dirCert = await pki.issueServerCertificate({ hostnames: [DIRECTOR_CERT_NAME], ips: [], validityDays: 30 });
     const tlsCert = await pki.issueServerCertificate({ hostnames: ['server.example'], ips: ['127.0.0.1'], validityDays: 30 });
     sent = [];
-    const db = openDatabase(path.join(dir, 'server.db'));
+    const database = openSqliteSqlDatabase(path.join(dir, 'server.db'));
+    closeDatabase = () => database.close();
+    await migrateServerDatabase(database);
     const publish = (_t: string, p: Buffer): Promise<void> => { sent.push(p); return Promise.resolve(); };
-    director = new Director({ store: new SqliteDirectorStore(db), chainPem: dirCert.chainPem, keyPem: dirCert.keyPem, publish, now: Date.now, logger });
-    otherSigner = new Director({ store: new SqliteDirectorStore(db), chainPem: tlsCert.chainPem, keyPem: tlsCert.keyPem, publish, now: Date.now, logger });
+    director = new Director({ store: new SqlDirectorStore(database.db), chainPem: dirCert.chainPem, keyPem: dirCert.keyPem, publish, now: Date.now, logger });
+    otherSigner = new Director({ store: new SqlDirectorStore(database.db), chainPem: tlsCert.chainPem, keyPem: tlsCert.keyPem, publish, now: Date.now, logger });
     slots = new SlotStore(path.join(dir, 'state'), path.join(dir, 'slots'));
     slots.write(initialSlotState({ application: '1.0.0', platform: '1.0.0' }));
     mkdirSync(slots.slotsDir, { recursive: true });
@@ -83,7 +84,10 @@ describe('Updater (director instruction → A/B slot → health → commit or ro
     restarts = [];
     updater = newUpdater();
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await closeDatabase?.();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   function newUpdater(): Updater {
     return new Updater({

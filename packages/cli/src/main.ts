@@ -235,7 +235,7 @@ program.command('tuf-client')
 const audit = program.command('audit').description('the hash-chained audit log');
 apiCommand(audit.command('verify'))
   .description('check the keyed hash chain and its anchors, over the API or offline (--db); exits 1 and says what is wrong and where')
-  .option('--db <file>', 'offline: a copy of the server\'s shellguard.sqlite, opened read-only (no server needed)')
+  .option('--db <file>', 'offline: a copy of the server\'s shellguard.sqlite, opened read-only, or its PostgreSQL database (postgres://…, only read); no server needed')
   .option('--key <file>', 'offline: the server\'s audit key file (audit.key)')
   .option('--anchors <file>', 'offline: the anchor file (audit-anchors.log), or a webhook receiver\'s copy of the anchors')
   .action(async (opts: ApiClientOptions & OfflineVerifyOptions) => {

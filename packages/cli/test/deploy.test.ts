@@ -42,9 +42,9 @@ describe('shellguard deploy against a real server', () => {
       site: site.sim, dir: path.join(site.dir, 'g0'), profiles: ['ups-generic'], initialBundle: initial.bytes, initialVersion: '1.0.0', trustedRoots: site.trustedRoots,
     });
     await guardian.install();
-    site.server.fleet.defineGroup({ id: 'ups-room', site: SITE, minSecureVersion: '0.1.0' }, 'test');
-    site.server.fleet.registerRelease({ group: 'ups-room', swname: PRODUCT, swversion: '1.0.0', components: await guardian.measure() }, 'test');
-    site.server.fleet.claim({ deviceId: guardian.deviceId, site: SITE, group: 'ups-room' }, 'test');
+    await site.server.fleet.defineGroup({ id: 'ups-room', site: SITE, minSecureVersion: '0.1.0' }, 'test');
+    await site.server.fleet.registerRelease({ group: 'ups-room', swname: PRODUCT, swversion: '1.0.0', components: await guardian.measure() }, 'test');
+    await site.server.fleet.claim({ deviceId: guardian.deviceId, site: SITE, group: 'ups-room' }, 'test');
     await guardian.boot();
     await site.publish('1.1.0');
     writeFileSync(path.join(site.dir, 'site-root.pem'), site.server.rootPem);

@@ -11,14 +11,15 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
-  BUILTIN_PROFILE_DIR, ShellguardError, errorMessage, loadProfileCatalog, type AssetBirth, type CatalogEntry,
-  type EquipmentProfile, type Measurement, type Sample, decodeAndonInstruction,
+  BUILTIN_PROFILE_DIR, ShellguardError, errorMessage, systemClock, type AssetBirth, type CatalogEntry, type Clock,
+  type EquipmentProfile, type Measurement, type Sample, type TimerHandle, decodeAndonInstruction,
 } from '@shellguard/protocol';
 import {
-  CertificateKeeper, EnrolmentRefused, GUARDIAN_SWNAME, writeFileAtomically, type CertificateKeeperOptions, defaultBundleDirs, enrol, guardianPackageVersion, httpsJsonPost, incrementBootCount, measureGuardian,
+  CertificateKeeper, EnrolmentRefused, GUARDIAN_SWNAME, writeFileAtomically, defaultBundleDirs, enrol, guardianPackageVersion, httpsJsonPost, incrementBootCount, measureGuardian,
 } from './attestation/index.ts';
 import { Reporter, pendingCrashReports, removeCrashReport, reportFromError } from './reports/reporter.ts';
 import type { GuardianConfig, EquipmentConfig } from './config/config.ts';
+import { loadProfileCatalog } from './config/profile-catalog.ts';
 import { ModbusTcpClient } from './drivers/modbus/tcp-client.ts';
 import { FileKeyStore } from './identity/file-key-store.ts';
 import { buildReadPlan, type ReadPlan } from './polling/read-plan.ts';
@@ -62,7 +63,7 @@ interface AssetPoller {
   busy: boolean;
   fastBusy: boolean;
   lastFast: Map<string, Sample['value']>;
-  timers: NodeJS.Timeout[];
+  timers: TimerHandle[];
   lastErrorLogged: number;
 }
 
@@ -70,11 +71,10 @@ export interface StartGuardianOptions {
   logger: Logger;
   /** The YAML file the config came from: it is measured for attestation. */
   configFile: string;
-  now?: () => number;
+  /** Time, and the timers of polling, renewal, reports and the uplink (default systemClock). */
+  clock?: Clock;
   /** For tests and benchmarks: how long the uplink waits for an ack before publishing again. */
   resendAfterMs?: number;
-  /** For fake-time tests: the timers the certificate keeper schedules renewals with. */
-  keeperTimers?: Pick<CertificateKeeperOptions, 'setTimer' | 'clearTimer'>;
   /**
    * Called when the updater needs this process restarted (into a trial slot, or back to the
    * committed one). The CLI exits so that systemd starts it again; without it, updates are
@@ -137,7 +137,8 @@ async function certificateForStart(keeper: CertificateKeeper, dataDir: string, m
 
 export async function startGuardian(config: GuardianConfig, options: StartGuardianOptions): Promise<GuardianHandle> {
   const { logger } = options;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const keys = await FileKeyStore.open(config.dataDir);
   const caPem = readPem(config.server.caFile, 'site root CA certificate');
@@ -165,7 +166,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     keyStore: keys,
     rootCaPem: caPem,
     logger: logger.child({ part: 'attestation' }),
-    now,
+    clock,
     // Measured afresh for every attestation: software changed on disk since the start is caught
     // at the next renewal, not only at the next restart.
     enrol: async () => {
@@ -180,7 +181,6 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
       return enrolment;
     },
     onRenewed: (chainPem) => holder.uplink?.updateCredentials(chainPem),
-    ...(options.keeperTimers ?? {}),
   });
   // No operational certificate, no connection: attestation must pass first (ARCHITECTURE.md §2).
   // A stored certificate is reused across restarts only while this guardian still runs exactly what
@@ -227,7 +227,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     }
     controller.onInstruction(instruction);
   };
-  const reporter = new Reporter({ send: (payload) => holder.uplink?.publishReport(payload) ?? false, now, logger: logger.child({ part: 'reports' }) });
+  const reporter = new Reporter({ send: (payload) => holder.uplink?.publishReport(payload) ?? false, clock, logger: logger.child({ part: 'reports' }) });
   const uplink = new Uplink({
     url: config.server.mqttUrl,
     deviceId: keys.deviceId,
@@ -237,7 +237,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     outbox,
     assets,
     logger: logger.child({ part: 'uplink' }),
-    now,
+    clock,
     onReady: () => reporter.flush(),
     ...(panels.size > 0 ? { onAndon } : {}),
     ...(updates ? {
@@ -318,13 +318,13 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   uplink.start();
   for (const c of panels.values()) c.start();
   // A tower that restarted or missed a frame shows the right state again within 10 s.
-  const towerRefresh = panels.size > 0 ? setInterval(() => { for (const c of panels.values()) c.refresh(); }, 10_000) : undefined;
+  const towerRefresh = panels.size > 0 ? clock.setInterval(() => { for (const c of panels.values()) c.refresh(); }, 10_000) : undefined;
   towerRefresh?.unref();
   for (const p of pollers) {
-    const slow = setInterval(() => { void pollOnce(p); }, p.config.pollIntervalMs);
+    const slow = clock.setInterval(() => { void pollOnce(p); }, p.config.pollIntervalMs);
     p.timers.push(slow);
     void pollOnce(p);
-    if (p.fastPlan) p.timers.push(setInterval(() => { void pollFast(p); }, p.config.fastPollIntervalMs));
+    if (p.fastPlan) p.timers.push(clock.setInterval(() => { void pollFast(p); }, p.config.fastPollIntervalMs));
   }
   logger.info({ deviceId: keys.deviceId, assets: pollers.length, site: config.site }, 'guardian started');
   if (updates) {
@@ -349,11 +349,11 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     panels: () => [...panels.values()].map((c) => c.state()),
     async stop() {
       stopping = true;
-      if (towerRefresh) clearInterval(towerRefresh);
+      clock.clearInterval(towerRefresh);
       keeper.stop();
       reporter.stop();
       for (const p of pollers) {
-        for (const t of p.timers) clearInterval(t);
+        for (const t of p.timers) clock.clearInterval(t);
         await p.client.close();
       }
       await uplink.stop();

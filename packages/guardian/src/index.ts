@@ -2,6 +2,7 @@ export {
   startGuardian, measureGuardianConfig, GUARDIAN_VERSION, GuardianError, type GuardianHandle, type GuardianStats, type StartGuardianOptions,
 } from './guardian.ts';
 export { loadGuardianConfig, validateGuardianConfig, ConfigError, DEFAULT_DOOR_POLL_MS, type GuardianConfig, type EquipmentConfig, type PanelConfig } from './config/config.ts';
+export { loadProfileCatalog } from './config/profile-catalog.ts';
 export { FileKeyStore, type KeyStore } from './identity/index.ts';
 export { GUARDIAN_SWNAME, EnrolmentRefused } from './attestation/index.ts';
 export { writeCrashReport } from './reports/reporter.ts';
@@ -19,7 +20,7 @@ export { HttpsFetcher } from './updates/https-fetcher.ts';
 export { TufClient } from './updates/tuf-client.ts';
 export { TufError } from './updates/tuf-error.ts';
 export { healthProbe, createGuardianUpdates, type HealthSignals } from './updates/guardian-updates.ts';
-export { writeBundleArchive, extractBundleArchive, readBundleManifest, parseBundleManifest, type ArchiveEntry } from './updates/bundle-archive.ts';
+export { writeBundleArchive, extractBundleArchive, readBundleManifest, parseBundleManifest, directoryEntries, type ArchiveEntry } from './updates/bundle-archive.ts';
 export { digestFile, digestFileSet, digestTrees } from './attestation/measure.ts';
 export { runConformanceCli } from './updates/conformance-cli.ts';
 export type { MetadataFetcher } from './updates/fetcher.ts';

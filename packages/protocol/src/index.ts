@@ -1,4 +1,5 @@
 export * from './errors.ts';
+export * from './clock.ts';
 export * from './listen-error.ts';
 export * from './telemetry.ts';
 export * from './topics.ts';
@@ -10,6 +11,7 @@ export * from './profiles/registers.ts';
 export * from './profiles/catalog.ts';
 export * from './identity.ts';
 export * from './attestation.ts';
+export * from './semver.ts';
 export * from './challenge-proof.ts';
 export * from './pns.ts';
 export * from './andon-control.ts';

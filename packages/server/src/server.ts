@@ -4,46 +4,51 @@
  * so no new data arrives; then ingest flushes; then the store closes).
  */
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
-  ControlKinds, controlTopic, decodeDeviceReport, encodeAndonInstruction, errorMessage, listenErrorOf, loadProfiles, parseControlTopic,
-  type AndonInstruction,
+  ControlKinds, controlTopic, decodeDeviceReport, encodeAndonInstruction, errorMessage, listenErrorOf, parseControlTopic,
+  systemClock, type AndonInstruction, type Clock,
 } from '@shellguard/protocol';
 import { auditConfigOf, authConfigOf, deviceQuotasOf, ingestLimitsOf, type ServerConfig } from './config/config.ts';
-import { openDatabase } from './db/index.ts';
-import { SqliteTelemetryStore } from './telemetry/index.ts';
-import { Ingest, type IngestStats, type IngestStorage } from './ingest/ingest.ts';
-import { startBroker, type Broker, type BrokerStats } from './broker/index.ts';
+import { loadProfiles } from './config/profile-catalog.ts';
+import { openServerDatabase, sqlUnitOfWork } from './db/index.ts';
+import { openTelemetryStore } from './telemetry/index.ts';
+import { Ingest, type IngestStats } from './ingest/ingest.ts';
+import { eachBatch, eachSample } from './ingest/ingest-listeners.ts';
+import { RegistryDeviceDirectory } from './ingest/registry-device-directory.ts';
+import type { BrokerStats } from './broker/index.ts';
+import { startSelectedBroker, type SelectedBroker } from './broker/start-selected-broker.ts';
 import { loadApiCertificate, openPki } from './pki/index.ts';
-import { SqliteSiteRegistry } from './registry/index.ts';
-import { ApiTokens, SessionService, SqliteSessionStore, SqliteUserStore, UsersService } from './auth/index.ts';
+import { AssetMoves, CachedAssetCatalog, SqlSiteRegistry } from './registry/index.ts';
+import { ApiTokens, SessionService, SqlApiTokenStore, SqlSessionStore, SqlUserStore, UsersService } from './auth/index.ts';
 import { buildApi, type RateLimit } from './api/index.ts';
 import { openAuditLog, webhookAnchorSink, type OpenedAuditLog } from './audit/index.ts';
-import { EvidenceCapture, securityIncidents, SqliteIncidentLog, telemetryWindowReader } from './incidents/index.ts';
-import { OutboxDispatcher, SqliteOutbox, kickingWriter } from './notifications/index.ts';
-import { FleetService, type CertificateIssuer } from './fleet/index.ts';
+import { EvidenceCapture, securityIncidents, SqlIncidentLog, telemetryWindowReader } from './incidents/index.ts';
+import { OutboxDispatcher, SqlOutboxStore } from './notifications/index.ts';
+import { FleetService, sqlFleetStores, type CertificateIssuer } from './fleet/index.ts';
 import type { Pki } from './pki/index.ts';
-import { AlarmEngine, WebhookNotifier } from './alarms/index.ts';
+import { AlarmEngine, SqlAlarmStore, WebhookNotifier } from './alarms/index.ts';
 import { loadDefaultAlarmRules } from './alarms/default-rules.ts';
 import { DEFAULT_BUCKET_MS, LiveAnalytics, type LiveAnalyticsOptions } from './analytics/live/live-analytics.ts';
 import { MaintenanceBook } from './analytics/maintenance/maintenance-book.ts';
+import { SqlMaintenanceStore } from './analytics/maintenance/sql-maintenance-store.ts';
 import { assetHealth } from './analytics/health/asset-health.ts';
 import { rankPeers } from './analytics/peers/fleet-peers.ts';
 import type { AnalyticsApi } from './api/analytics-routes.ts';
 import { defaultWebRoot } from './api/web-routes.ts';
 import { EventHub, liveHealth, watchStoredSamples } from './live/index.ts';
-import { CachedPanelDirectory, PanelSupervisor, ProcedureLibrary, SiteManagers, SqliteProcedureStore } from './procedures/index.ts';
+import { CachedPanelDirectory, PanelSupervisor, ProcedureLibrary, SiteManagers, SqlProcedureStore } from './procedures/index.ts';
 import type { ProceduresApi } from './api/procedure-routes.ts';
 import type { DemoSimulator } from './api/demo-routes.ts';
-import { ImageRepository, OnlineKeyDirectory, SqliteImageRepositoryStore } from './updates/index.ts';
+import { ImageRepository, OnlineKeyDirectory, SqlImageRepositoryStore, targetBlobsFor } from './updates/index.ts';
 import { startUpdateService, type UpdateService } from './updates/update-service.ts';
 
 export interface ServerStats {
   ingest: IngestStats;
   broker: BrokerStats;
   connectedDevices: number;
-  fleet: { deviceId: string; state: string; lastAttestation: unknown }[];
 }
 
 export interface ServerHandle {
@@ -107,6 +112,8 @@ function certificateIssuer(pki: Pki): CertificateIssuer {
 export async function startServer(config: ServerConfig, options: StartServerOptions): Promise<ServerHandle> {
   const { logger } = options;
   const now = options.now ?? Date.now;
+  // The one clock of the timer-driven parts: options.now's time, the system's timers.
+  const clock: Clock = options.now ? { ...systemClock, now: options.now } : systemClock;
   // The site PKI must exist already (`shellguard ca init`): a new root would lock out every guardian.
   // It is opened before anything is created, so a wrong caDir leaves no trace.
   const pki = await openPki(config.caDir, { clock: now });
@@ -126,9 +133,11 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   // The online TUF keys (snapshot, timestamp), created on first start; a key file others can read stops the start here.
   const onlineKeys = OnlineKeyDirectory.open(path.join(config.dataDir, 'tuf-online-keys'));
 
-  const db = openDatabase(path.join(config.dataDir, 'shellguard.sqlite'));
+  // The embedded SQLite file or PostgreSQL (config `database`), every domain's tables migrated
+  // once here, before any store is built (issue 12).
+  const database = await openServerDatabase(config);
   const notifier = new WebhookNotifier({
-    webhooks: config.alarms?.webhooks ?? [],
+    webhooks: config.alarms?.webhooks ?? [], clock,
     onDeliveryFailed: (failure) => {
       if (failure.final) logger.warn({ webhook: failure.webhook, deliveryId: failure.deliveryId, attempts: failure.attempt, reason: failure.reason }, 'alarm webhook delivery failed; giving up');
     },
@@ -137,18 +146,18 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   // the webhooks (ARCHITECTURE.md §2). A missing or wrong key file stops the start here, first.
   let auditTrail: OpenedAuditLog;
   try {
-    auditTrail = openAuditLog(db, auditConfigOf(config), {
-      now, sink: webhookAnchorSink(notifier),
+    auditTrail = await openAuditLog(database, auditConfigOf(config), {
+      clock, sink: webhookAnchorSink(notifier),
       onAnchorError: (err) => logger.error({ err: errorMessage(err) }, 'could not write or send an audit anchor; will retry'),
     });
   } catch (err) {
-    db.close();
+    await database.close();
     throw err;
   }
   if (auditTrail.keyCreated) logger.info({ keyFile: auditConfigOf(config).keyFile }, 'audit key created: back it up together with the database');
   const audit = auditTrail.log;
   const limits = ingestLimitsOf(config);
-  const store = new SqliteTelemetryStore(db, {
+  const store = await openTelemetryStore(database, {
     now,
     retention: { default: config.telemetry?.retention ?? {}, sites: config.telemetry?.sites ?? {} },
     ...(config.telemetry?.readWorkers !== undefined ? { readWorkers: config.telemetry.readWorkers } : {}),
@@ -156,34 +165,40 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     dedupKeepMs: limits.maxAgeMs + limits.maxFutureSkewMs + 86_400_000,
   });
   store.startMaintenance({ onError: (err) => logger.error({ err: errorMessage(err) }, 'telemetry compaction failed; will retry') });
-  const registry = new SqliteSiteRegistry(db, { now });
+  const registry = new SqlSiteRegistry(database.db, database.engine, {
+    clock, onFlushError: (err) => logger.warn({ err: errorMessage(err) }, 'could not write guardians\' last-seen times; will retry'),
+  });
   registry.startFlushing();
-  const tokens = new ApiTokens(db, { now });
-  const adminToken = tokens.ensureAdminToken();
+  // Asset profiles for lookups that cannot wait for a query (alarm rules, condition points, peers).
+  const assetCatalog = new CachedAssetCatalog(registry, { now, onError: (err) => logger.warn({ err: errorMessage(err) }, 'could not read the asset catalog; will retry') });
+  await assetCatalog.refresh();
+  const tokens = new ApiTokens(new SqlApiTokenStore(database.db, { engine: database.engine }), { now });
+  const adminToken = await tokens.ensureAdminToken();
   const authConfig = authConfigOf(config);
-  const userStore = new SqliteUserStore(db);
-  const sessions = new SessionService({ store: new SqliteSessionStore(db), users: userStore, policy: authConfig, now });
+  const userStore = new SqlUserStore(database.db);
+  const sessions = new SessionService({ store: new SqlSessionStore(database.db), users: userStore, policy: authConfig, now });
   const users = new UsersService({ store: userStore, sessions, policy: authConfig, now });
   // The ingest and the fleet act through the broker, and the broker feeds the ingest: tie the knot late.
-  const brokerRef: { current?: Broker } = {};
+  const brokerRef: { current?: SelectedBroker } = {};
   // Incidents and tickets reach outside systems through a transactional outbox: the notice commits
   // with the incident, and the dispatcher delivers it, signed, after a restart too.
   const notificationEndpoints = config.notifications?.webhooks ?? [];
-  const outbox = new SqliteOutbox(db, { now, endpoints: notificationEndpoints });
+  const outbox = new SqlOutboxStore(database.db, { now, endpoints: notificationEndpoints });
   const notifications = new OutboxDispatcher({
-    store: outbox, endpoints: notificationEndpoints, now,
+    // Stable across restarts (a restarted server takes its own claims back at once), distinct per replica.
+    store: outbox, endpoints: notificationEndpoints, clock, claimant: `${hostname()}:${config.dataDir}`,
     onDeliveryFailed: (f) => {
       if (f.final) logger.warn({ webhook: f.webhook, deliveryId: f.deliveryId, idempotencyKey: f.idempotencyKey, attempts: f.attempt, reason: f.reason }, 'notification webhook delivery dead-lettered');
     },
     onStoreError: (err, webhook) => logger.error({ webhook, err: errorMessage(err) }, 'notification outbox unreadable; will retry'),
   });
-  const incidents = new SqliteIncidentLog(db, { now, audit, outbox: kickingWriter(outbox, notifications) });
+  const incidents = new SqlIncidentLog(database.db, { engine: database.engine, now, audit, outbox, onAnnounced: () => notifications.kick() });
   notifications.start();
   // Revoked or quarantined devices are dropped from the broker at once (and refused on reconnect).
   const disconnect = (deviceId: string) => brokerRef.current?.disconnectDevice(deviceId);
   // Live events for the dashboard: the domains tell the hub what changed; it reads and sends on its own timers.
   const events = new EventHub({
-    now,
+    clock,
     snapshots: {
       latest: (id) => store.latest(id),
       fleet: () => fleet.fleetView(),
@@ -197,69 +212,65 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     onError: (err, what) => logger.warn({ err: errorMessage(err), what }, 'could not read a live event snapshot'),
   });
   const fleet = new FleetService({
-    db, issuer: certificateIssuer(pki), audit, incidents, now,
+    stores: sqlFleetStores(database.db, database.engine),
+    // A claim, a quarantine or a pass commits with its audit event and incident, or none of them does.
+    uow: sqlUnitOfWork(database, (tx) => ({ ...sqlFleetStores(tx, database.engine), audit: audit.recorderIn(tx), incidents: incidents.raiserIn(tx) })),
+    issuer: certificateIssuer(pki), now,
     certificateValidityHours: options.certificateValidityHours ?? 24,
     onRevoked: disconnect,
     onQuarantined: disconnect,
-    onChanged: () => events.fleetChanged(),
+    onChanged: (deviceId) => {
+      events.fleetChanged();
+      // An external broker keeps per-device rights: a claim, pass, quarantine release or expiry changes them.
+      brokerRef.current?.deviceStandingChanged(deviceId);
+    },
   });
 
   // TUF image repositories, one per product and stream: root and targets signed offline, snapshot
   // and timestamp signed here, and re-signed before they expire.
   const imageRepository = new ImageRepository({
-    store: new SqliteImageRepositoryStore(db, { blobDir: path.join(config.dataDir, 'tuf-targets') }), keys: onlineKeys, now,
+    // Target bytes: files in dataDir on SQLite, the database itself on PostgreSQL (updates/target-blobs.ts).
+    store: new SqlImageRepositoryStore(database.db, { engine: database.engine, blobs: targetBlobsFor(database, path.join(config.dataDir, 'tuf-targets')) }), keys: onlineKeys, clock,
     onRefreshError: (err, repo) => logger.error({ err: errorMessage(err), product: repo.product, stream: repo.stream }, 'could not re-sign an expiring TUF timestamp or snapshot; will retry'),
   });
   imageRepository.start();
   // The director and the rollout engine: what each device should run, told in signed instructions.
   const updateService = await startUpdateService({
-    db, pki, repository: imageRepository, fleet, audit, now, logger,
+    database, pki, repository: imageRepository, fleet, audit, clock, logger,
     publishToDevice: (topic, payload) => brokerRef.current ? brokerRef.current.publishToDevice(topic, payload, 0) : Promise.reject(new Error('broker not started')),
     ...(options.rolloutTickMs !== undefined ? { tickIntervalMs: options.rolloutTickMs } : {}),
   });
 
-  const storage: IngestStorage = {
-    storeBatches: (batches, admitPoints) => store.appendBatches(batches, admitPoints),
-    recordAssetBirth: (deviceId, site, birth, at) => {
-      if (registry.recordAssetBirth(deviceId, site, birth, at)) {
-        alarms.setAssetProfile(site, birth.asset, birth.profile);
-        panelDirectory.invalidate();
-      }
-    },
-    recordDeviceOnline: (deviceId, site, version, at) => registry.recordDeviceOnline(deviceId, site, version, at),
-    recordDeviceOffline: (deviceId, at) => registry.recordDeviceOffline(deviceId, at),
-    recordDeviceSeen: (deviceId, at) => registry.recordDeviceSeen(deviceId, at),
-    recordClockOffset: (deviceId, offsetMs, at) => registry.recordClockOffset(deviceId, offsetMs, at),
-    claimedSite: (deviceId) => fleet.getClaim(deviceId)?.site,
-    assetOwner: (site, asset) => registry.assetOwner(site, asset),
-    bindAsset: (site, asset, deviceId, at) => registry.bindAsset(site, asset, deviceId, at),
-    assetsOf: (deviceId) => registry.assetsOf(deviceId),
-    pointCount: (site, asset) => store.pointCount(site, asset),
-  };
   const profiles = loadProfiles();
   const alarms = new AlarmEngine({
-    db, audit, now, notifier,
+    store: new SqlAlarmStore(database.db),
+    // An alarm's change commits with its history; an operator's action with its audit event too.
+    unitOfWork: sqlUnitOfWork(database, (tx) => ({ alarms: new SqlAlarmStore(tx), audit: audit.recorderIn(tx) })),
+    clock, notifier,
+    onPersistError: (err, f) => logger.error({ err: errorMessage(err), what: f.what, attempt: f.attempt, pending: f.pending, dropped: f.final }, f.final ? 'alarm changes could not be stored and were dropped' : 'could not store alarm changes; will retry'),
     onAlarmChanged: (alarm) => events.alarmChanged(alarm),
-    assetProfile: (site, asset) => registry.findAssets(asset, site)[0]?.profile,
+    assetProfile: (site, asset) => assetCatalog.profileOf(site, asset),
     profiles: (id) => profiles.get(id),
   });
-  const definedRules = loadDefaultAlarmRules(alarms);
+  await alarms.start();
+  const definedRules = await loadDefaultAlarmRules(alarms);
   if (definedRules > 0) logger.info({ rules: definedRules }, 'default alarm rules defined');
-  alarms.start();
 
   // Digital methods of procedure: work released to panels, every door and breaker edge judged
   // against the current step, Andon instructions to the guardian that drives each panel's tower.
-  const procedureStore = new SqliteProcedureStore(db);
+  const procedureStore = new SqlProcedureStore(database.db);
   const library = new ProcedureLibrary({ store: procedureStore, audit, now });
-  const panelDirectory = new CachedPanelDirectory(() => registry.listAssets(), now);
+  const panelDirectory = new CachedPanelDirectory(() => registry.listAssets(), now, undefined, (err) => logger.warn({ err: errorMessage(err) }, 'could not read the panels; will retry'));
+  await panelDirectory.refresh();
   const managers = new SiteManagers(config.procedures?.managers ?? {}, users, (err) => logger.warn({ err: errorMessage(err) }, 'could not list site managers'));
   const sendAndon = (site: string, instruction: Omit<AndonInstruction, 'v'>): void => {
-    const deviceId = registry.assetOwner(site, instruction.panel);
-    if (!deviceId || !brokerRef.current) return; // the next refresh sends it once the panel's guardian is known and online
-    // QoS 0, as the batch acks: the refresh every 10 s resends, and the guardian decides intrusions itself.
-    // (QoS 1 publishes from the broker itself stalled after a few under aedes 1.2.)
-    brokerRef.current.publishToDevice(controlTopic(deviceId, 'down', ControlKinds.andon), encodeAndonInstruction(instruction), 0).catch((err: unknown) => {
-      logger.warn({ deviceId, panel: instruction.panel, err: errorMessage(err) }, 'could not send an Andon instruction; the refresh sends it again');
+    registry.assetOwner(site, instruction.panel).then((deviceId) => {
+      if (!deviceId || !brokerRef.current) return; // the next refresh sends it once the panel's guardian is known and online
+      // QoS 0, as the batch acks: the refresh every 10 s resends, and the guardian decides intrusions itself.
+      // (QoS 1 publishes from the broker itself stalled after a few under aedes 1.2.)
+      return brokerRef.current.publishToDevice(controlTopic(deviceId, 'down', ControlKinds.andon), encodeAndonInstruction(instruction), 0);
+    }).catch((err: unknown) => {
+      logger.warn({ site, panel: instruction.panel, err: errorMessage(err) }, 'could not send an Andon instruction; the refresh sends it again');
     });
   };
   const supervisor = new PanelSupervisor({
@@ -268,35 +279,35 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     signal: sendAndon,
     managerOf: (site) => managers.managerOf(site),
     incidents: securityIncidents(incidents),
-    lastKnownPanels: () => registry.listAssets({ type: 'panel' }).map((a) => ({
+    lastKnownPanels: async () => Promise.all((await registry.listAssets({ type: 'panel' })).map(async (a) => ({
       site: a.site, asset: a.id,
-      values: registry.listPoints(a.site, a.id).flatMap((p): [string, number | boolean | null][] => {
+      values: (await registry.listPoints(a.site, a.id)).flatMap((p): [string, number | boolean | null][] => {
         const id = store.findPointId(a.site, a.id, p.name);
         const v = id === undefined ? undefined : store.latest(id);
         // The store keeps binary points as 0/1; the supervisor judges edges of booleans.
         return v ? [[p.name, p.kind === 'binary' && typeof v.value === 'number' ? v.value !== 0 : v.value]] : [];
       }),
-    })),
+    }))),
     onChanged: () => events.panelsChanged(),
     onError: (err, what) => logger.error({ err: errorMessage(err), what }, 'procedures: could not complete a change; see the step log'),
   });
   await supervisor.start();
   // The panel's and feed's telemetry from minutes before to minutes after each DMOP incident.
   const evidence = new EvidenceCapture({
-    store: incidents, read: telemetryWindowReader(store), now,
+    store: incidents, read: telemetryWindowReader(store), clock,
     onError: (err, e) => logger.warn({ err: errorMessage(err), evidenceId: e?.id, incidentId: e?.incidentId }, 'could not capture incident evidence; will retry'),
   });
   evidence.start();
 
   const isConditionPoint = (site: string, asset: string, point: string): boolean => {
-    const profile = profiles.get(registry.findAssets(asset, site)[0]?.profile ?? '');
+    const profile = profiles.get(assetCatalog.profileOf(site, asset) ?? '');
     return profile?.points.some((p) => p.name === point && p.condition) ?? false;
   };
   // Predictive maintenance: per-point minute means -> streaming detector and drift score ->
   // anomaly alarms, and sustained deviations -> recommendations with evidence.
   const bucketMs = options.analytics?.bucketMs ?? DEFAULT_BUCKET_MS;
   const maintenance = new MaintenanceBook({
-    db, now, pointId: (site, asset, point) => store.findPointId(site, asset, point), onChanged: () => events.recommendationsChanged(),
+    store: new SqlMaintenanceStore(database.db), now, pointId: (site, asset, point) => store.findPointId(site, asset, point), onChanged: () => events.recommendationsChanged(),
     chartBucketMs: bucketMs, chartLeadMs: 60 * bucketMs,
   });
   const live = new LiveAnalytics({
@@ -305,47 +316,62 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     onSustained: (evidence) => {
       // Only wear indicators become work: a drifting air temperature follows weather or load.
       if (!isConditionPoint(evidence.site, evidence.asset, evidence.point)) return;
-      const rec = maintenance.recommend(evidence);
-      logger.info({ recommendation: rec.id, site: evidence.site, asset: evidence.asset, point: evidence.point, zScore: evidence.zScore }, 'maintenance recommended');
+      maintenance.recommend(evidence).then(
+        (rec) => logger.info({ recommendation: rec.id, site: evidence.site, asset: evidence.asset, point: evidence.point, zScore: evidence.zScore }, 'maintenance recommended'),
+        (err: unknown) => logger.error({ err: errorMessage(err), site: evidence.site, asset: evidence.asset, point: evidence.point }, 'could not record a maintenance recommendation'),
+      );
     },
   });
-  const liveFlush = setInterval(() => live.flush(now()), Math.max(1_000, bucketMs));
-  liveFlush.unref();
+  const liveFlush = clock.setInterval(() => live.flush(now()), Math.max(1_000, bucketMs)).unref();
   const analytics: AnalyticsApi = {
     health: (site) => assetHealth({ points: (s) => live.snapshot(s), alarms: (f) => alarms.list(f) }, site),
     peers: (profile) => rankPeers({
       points: () => live.snapshot(),
       recentMean: (s, a, p, w) => live.recentMean(s, a, p, w),
-      profileOf: (s, a) => registry.findAssets(a, s)[0]?.profile,
+      profileOf: (s, a) => assetCatalog.profileOf(s, a),
     }, profile),
     scores: (site, asset) => live.scoreHistory(site, asset),
     maintenance,
   };
 
   const recordDeviceReport = (deviceId: string, payload: Buffer): void => {
+    let report;
     try {
-      if (!fleet.recordReport(deviceId, decodeDeviceReport(payload))) logger.debug({ deviceId }, 'device report dropped by the rate limit');
+      report = decodeDeviceReport(payload);
     } catch (err) {
       logger.warn({ deviceId, err: errorMessage(err) }, 'refused a malformed device report');
+      return;
     }
+    fleet.recordReport(deviceId, report).then(
+      (stored) => { if (!stored) logger.debug({ deviceId }, 'device report dropped by the rate limit'); },
+      (err: unknown) => logger.warn({ deviceId, err: errorMessage(err) }, 'could not store a device report'),
+    );
   };
   const quotas = deviceQuotasOf(config);
   const markStoredPoints = watchStoredSamples(events, (site, asset, point) => store.findPointId(site, asset, point));
+  // The fleet's word on a device's site (a query: ingest keeps the answer for the connection).
+  const claimedSite = async (deviceId: string) => (await fleet.getClaim(deviceId))?.site;
   const ingest = new Ingest({
-    storage,
+    telemetry: store,
+    devices: new RegistryDeviceDirectory(registry, claimedSite),
     logger: logger.child({ part: 'ingest' }),
-    now,
+    clock,
     limits,
     quotas,
     incidents,
-    // Alarms are evaluated on what was stored, once: redeliveries never raise an alarm twice.
-    onStored: (batches) => {
-      // Doors and breakers first: a wrong panel reaches its tower before bulk telemetry is evaluated.
-      for (const b of batches) supervisor.onSamples(b.site, b.asset, b.samples);
-      for (const b of batches) for (const sample of b.samples) alarms.evaluate(b.site, b.asset, sample.point, sample);
-      live.ingestBatches(batches);
-      markStoredPoints(batches);
-    },
+    // Evaluated on what was stored, once: redeliveries never raise an alarm twice. Doors and
+    // breakers first: a wrong panel reaches its tower before bulk telemetry is evaluated.
+    listeners: [
+      eachBatch((site, asset, samples) => supervisor.onSamples(site, asset, samples)),
+      eachSample((site, asset, sample) => alarms.evaluate(site, asset, sample.point, sample)),
+      (batches) => live.ingestBatches(batches),
+      markStoredPoints,
+    ],
+    birthListeners: [
+      ({ site, birth }) => alarms.setAssetProfile(site, birth.asset, birth.profile),
+      ({ site, birth }) => panelDirectory.assetBorn({ site, id: birth.asset, type: birth.type }),
+      ({ deviceId, site, birth, at }) => assetCatalog.assetBorn(deviceId, site, birth, at),
+    ],
     publishToDevice: (deviceId, topic, payload) => {
       registry.recordDeviceSeen(deviceId, now());
       brokerRef.current?.publishToDevice(topic, payload, 0).catch((err: unknown) => {
@@ -360,21 +386,23 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await supervisor.stop();
     await evidence.stop();
     await notifications.stop();
-    clearInterval(liveFlush);
+    clock.clearInterval(liveFlush);
     updateService.stop();
     await imageRepository.stop();
-    alarms.stop();
-    auditTrail.close(); // the stop anchor, while the webhooks still take deliveries
+    await alarms.stop(); // its last changes, with their audit events, before the stop anchor
+    await auditTrail.close(); // the stop anchor, while the webhooks still take deliveries
     notifier.close();
-    registry.close();
+    await registry.close();
     await store.close();
-    db.close();
+    await database.close();
   };
-  const broker = await startBroker({
+  // The embedded broker, or an external Mosquitto with mqtt.external (broker/start-selected-broker.ts).
+  const broker = await startSelectedBroker(config.mqtt, { pki, fleet, now }, {
     host: config.mqtt.host,
     port: config.mqtt.port,
     tls: { certPem: tls.certPem, keyPem: tls.keyPem, caPems: [pki.rootPem] },
     logger,
+    clock,
     onPublish: (deviceId, topic, payload) => {
       const control = parseControlTopic(topic);
       if (control?.kind === ControlKinds.report) recordDeviceReport(deviceId, payload);
@@ -384,9 +412,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     // Every CONNECT: claimed, not revoked, not quarantined, and this exact certificate not revoked.
     isDeviceAllowed: (deviceId, certSerial) => fleet.isDeviceAllowed(deviceId, certSerial),
     quotas,
-    onClientDisconnected: (deviceId) => registry.recordDeviceOffline(deviceId, now()),
+    onClientDisconnected: (deviceId) => ingest.deviceDisconnected(deviceId),
     // A guardian that (re)connects learns its panels' states once it has subscribed.
-    onClientConnected: () => { setTimeout(() => supervisor.refresh(), 1_000).unref(); },
+    onClientConnected: () => { clock.setTimeout(() => supervisor.refresh(), 1_000).unref(); },
     // The latest update instruction once the device listens for it (sent at CONNECT, it would be lost).
     onClientSubscribed: (deviceId, topics) => {
       if (topics.includes(controlTopic(deviceId, 'down', ControlKinds.update))) updateService.onDeviceSubscribed(deviceId);
@@ -400,7 +428,6 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     ingest: ingest.stats(),
     broker: broker.stats(),
     connectedDevices: broker.connectedDevices().length,
-    fleet: fleet.fleetView().map((d) => ({ deviceId: d.deviceId, state: d.state, lastAttestation: d.lastAttestation })),
   });
   const api = await buildApi({
     store, registry, tokens, tokenAdmin: tokens, logger: logger.child({ part: 'api' }), now, fleet, audit, incidents, alarms, analytics,
@@ -408,7 +435,11 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     tls: { ...apiTls, clientCaPems: [pki.rootPem] },
     deployments: updateService.deployments,
     updates: { repository: imageRepository, rotateOnlineKeys: () => onlineKeys.rotate(), isDeviceAllowed: (id, serial) => fleet.isDeviceAllowed(id, serial) },
-    claimedSite: (deviceId) => fleet.getClaim(deviceId)?.site,
+    // An operator's move of an asset commits with its audit event, and only to a guardian of its site.
+    assetMoves: new AssetMoves({
+      uow: sqlUnitOfWork(database, (tx) => ({ registry: new SqlSiteRegistry(tx, database.engine, { clock }), audit: audit.recorderIn(tx) })),
+      claimedSite,
+    }),
     ...(options.attestationRateLimit ? { attestationRateLimit: options.attestationRateLimit } : {}),
     healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
     events, webRoot: options.webRoot ?? defaultWebRoot(),
@@ -426,7 +457,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   }
   const address = api.server.address();
   const apiPort = typeof address === 'object' && address ? address.port : config.api.port;
-  logger.info({ api: `https://${config.api.host}:${apiPort}`, mqtt: `mqtts://${config.mqtt.host}:${broker.port}` }, 'server started');
+  logger.info({ database: database.engine, api: `https://${config.api.host}:${apiPort}`, mqtt: `mqtts://${config.mqtt.host}:${broker.port}` }, 'server started');
 
   let stopped = false;
   return {

@@ -6,6 +6,7 @@ export { planSite, PROFILE_FOR_TYPE, DEFAULT_ASSET_COUNT, type PlannedAsset } fr
 export { RegisterMap, ModbusException } from './modbus/register-map.ts';
 export { EquipmentServer, WRITE_FUNCTION_CODES, findFreePort, type EquipmentServerOptions, type WriteAttempt } from './modbus/equipment-server.ts';
 export { startSimulatedSite, type SimulatedSiteOptions, type SimulatedSite, type SimulatedAsset } from './site/simulated-site.ts';
+export { loadProfiles } from './site/profile-catalog.ts';
 export {
   startVirtualTower, applyPnsCommand, initialTowerState,
   type VirtualTower, type VirtualTowerOptions, type TowerState, type ReceivedFrame, type TowerAnswer,

@@ -6,7 +6,8 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { SqliteTelemetryStore, openDatabase } from '@shellguard/server';
+import { SqliteTelemetryStore } from '@shellguard/server';
+import { openSqliteSqlDatabase } from '@shellguard/server/testing';
 
 export function serverDbFile(dataDir: string): string {
   return path.join(dataDir, 'shellguard.sqlite');
@@ -55,9 +56,11 @@ export interface StoredTelemetry {
  * sealed, so all samples are in chunks and `rowCount` counts each exactly as often as it is stored.
  */
 export async function readStoredTelemetry(dataDir: string): Promise<StoredTelemetry> {
-  const db = openDatabase(serverDbFile(dataDir));
+  // The server migrated the file when it started.
+  const database = openSqliteSqlDatabase(serverDbFile(dataDir));
+  const db = database.sqlite!.handle;
   try {
-    const store = new SqliteTelemetryStore(db, { readWorkers: 0 });
+    const store = new SqliteTelemetryStore(database, { readWorkers: 0 });
     const series = db.prepare('SELECT id, site, asset, point FROM series').all() as { id: number; site: string; asset: string; point: string }[];
     const samples: StoredSampleRow[] = [];
     for (const s of series) {
@@ -65,8 +68,8 @@ export async function readStoredTelemetry(dataDir: string): Promise<StoredTeleme
         samples.push({ site: s.site, asset: s.asset, point: s.point, ts: x.ts, value: x.value, quality: x.quality });
       }
     }
-    store.sealAll();
-    store.checkpoint();
+    await store.sealAll();
+    await store.checkpoint();
     const chunked = (db.prepare('SELECT coalesce(sum(count), 0) AS n FROM chunks').get() as { n: number }).n;
     const logged = (db.prepare('SELECT count(*) AS n FROM sample_log').get() as { n: number }).n;
     if (logged !== 0) throw new Error(`${logged} sample log rows left after sealing every head`);
@@ -74,6 +77,6 @@ export async function readStoredTelemetry(dataDir: string): Promise<StoredTeleme
     await store.close();
     return { samples, rowCount: chunked, batchSampleTotal };
   } finally {
-    db.close();
+    await database.close();
   }
 }

@@ -2,7 +2,7 @@
 export async function waitFor(
   what: string,
   condition: () => boolean | Promise<boolean>,
-  options: { timeoutMs: number; intervalMs?: number; diagnostics?: () => string },
+  options: { timeoutMs: number; intervalMs?: number; diagnostics?: () => string | Promise<string> },
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let lastError: unknown;
@@ -15,7 +15,7 @@ export async function waitFor(
     }
     if (Date.now() > deadline) {
       const why = lastError instanceof Error ? `\nlast error: ${lastError.message}` : '';
-      throw new Error(`timed out after ${options.timeoutMs} ms waiting until ${what}${why}\n${options.diagnostics?.() ?? ''}`);
+      throw new Error(`timed out after ${options.timeoutMs} ms waiting until ${what}${why}\n${(await options.diagnostics?.()) ?? ''}`);
     }
     await sleep(options.intervalMs ?? 200);
   }

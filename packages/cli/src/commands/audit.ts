@@ -55,16 +55,17 @@ export interface OfflineVerifyOptions {
 }
 
 /**
- * `audit verify --db --key [--anchors]`: checks a copy of the database with no server running
- * (opened read-only). Returns whether it is intact.
+ * `audit verify --db --key [--anchors]`: checks a copy of the SQLite database with no server
+ * running (opened read-only), or the server's PostgreSQL database (`--db postgres://…`, only read).
+ * Returns whether it is intact.
  */
-export function verifyAuditOffline(out: Output, opts: OfflineVerifyOptions): boolean {
+export async function verifyAuditOffline(out: Output, opts: OfflineVerifyOptions): Promise<boolean> {
   if (opts.db === undefined) {
     throw new ShellguardError('cli_usage', '--key and --anchors go with --db (offline check); without --db, verify asks the server');
   }
   if (opts.key === undefined) throw new ShellguardError('cli_usage', 'an offline check needs the audit key: --key <audit.key>');
   if (opts.anchors === undefined) out.write('warning: no --anchors file: a cut-off tail cannot be detected\n');
-  const v = verifyAuditDatabase({ databaseFile: opts.db, keyFile: opts.key, ...(opts.anchors !== undefined ? { anchorFile: opts.anchors } : {}) });
+  const v = await verifyAuditDatabase({ databaseFile: opts.db, keyFile: opts.key, ...(opts.anchors !== undefined ? { anchorFile: opts.anchors } : {}) });
   return printVerification(out, v, { offline: true });
 }
 

@@ -140,7 +140,7 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
 
   // Enrolment as an operator does it: claim each guardian's id into the group, register the
   // release it runs (reference values), then the guardian attests and gets its 24 h certificate.
-  server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: GUARDIAN_VERSION }, DEMO_ACTOR);
+  await server.fleet.defineGroup({ id: GROUP, site: SITE, minSecureVersion: GUARDIAN_VERSION }, DEMO_ACTOR);
   const groups = split(sim.assets, opts.guardians);
   const configFiles: string[] = [];
   const manifests: Measurement[][] = [];
@@ -162,11 +162,11 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
       // The guardian is the panel controller of its panels: door and breakers at 25 ms, the tower its only output.
       panels: assets.filter((a: SimulatedAsset) => a.tower).map((a: SimulatedAsset) => ({ asset: a.id, tower: a.tower })),
     }));
-    server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, DEMO_ACTOR);
+    await server.fleet.claim({ deviceId: keys.deviceId, site: SITE, group: GROUP }, DEMO_ACTOR);
     manifests.push(await measureGuardianConfig(loadGuardianConfig(configFile), configFile));
     configFiles.push(configFile);
   }
-  server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components: mergeManifests(manifests) }, DEMO_ACTOR);
+  await server.fleet.registerRelease({ group: GROUP, swname: GUARDIAN_SWNAME, swversion: GUARDIAN_VERSION, components: mergeManifests(manifests) }, DEMO_ACTOR);
 
   const guardians: GuardianHandle[] = [];
   for (const [i, configFile] of configFiles.entries()) {
@@ -193,7 +193,7 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   out(`           curl --cacert ${apiCaFile} -H "Authorization: Bearer $(cat ${tokenFile})" ${api}/fleet`);
   out('');
   out('  guardian                                                          claim      attestation         certificate until');
-  for (const d of server.fleet.fleetView()) {
+  for (const d of await server.fleet.fleetView()) {
     const a = d.lastAttestation;
     const attest = a ? `${a.result}${a.reason ? ` (${a.reason})` : ''} ${new Date(a.at).toISOString().slice(11, 19)}` : 'never';
     const until = d.certificateNotAfter ? new Date(d.certificateNotAfter).toISOString().replace('T', ' ').slice(0, 16) : '-';
@@ -250,15 +250,21 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   let lastSamples = server.stats().ingest.samplesStored;
   let lastTime = Date.now();
   let ticks = 0;
+  // The fleet view and the recommendations are read from the database; the status line shows the counts of the previous tick.
+  let attested = 0;
+  let openRecommendations = 0;
   const live = setInterval(() => {
+    server.fleet.fleetView().then((view) => {
+      attested = view.filter((d) => d.state === 'claimed' && d.lastAttestation?.result === 'pass').length;
+    }, () => undefined);
+    server.maintenance.recommendations({ status: 'open' }).then((recs) => { openRecommendations = recs.length; }, () => undefined);
     const now = Date.now();
     const s = server.stats();
     const rate = ((s.ingest.samplesStored - lastSamples) * 1000) / Math.max(1, now - lastTime);
     lastSamples = s.ingest.samplesStored;
     lastTime = now;
     const queued = guardians.reduce((n, g) => n + g.stats().queue.pendingBatches, 0);
-    const attested = s.fleet.filter((d) => d.state === 'claimed' && (d.lastAttestation as { result?: string } | undefined)?.result === 'pass').length;
-    const line = `  ingest ${rate.toFixed(0).padStart(6)} points/s · stored ${s.ingest.samplesStored} · queued batches ${queued} · guardians attested ${attested}/${guardians.length}, online ${s.connectedDevices} · alarms active ${server.alarms.list({}).filter((a) => a.active).length} · recommendations ${server.maintenance.recommendations({ status: 'open' }).length} · writes to equipment: ${sim.writesReceived()}`;
+    const line = `  ingest ${rate.toFixed(0).padStart(6)} points/s · stored ${s.ingest.samplesStored} · queued batches ${queued} · guardians attested ${attested}/${guardians.length}, online ${s.connectedDevices} · alarms active ${server.alarms.list({}).filter((a) => a.active).length} · recommendations ${openRecommendations} · writes to equipment: ${sim.writesReceived()}`;
     ticks += 1;
     if (isTty) process.stdout.write(`\r${line.padEnd(140)}`);
     else if (ticks % 10 === 0) out(line);

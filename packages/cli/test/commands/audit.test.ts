@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '@shellguard/server';
 import { openAuditLog } from '../../../server/src/audit/index.ts';
+import { migrateServerDatabase, openSqliteSqlDatabase } from '../../../server/src/db/index.ts';
+import { createTestDatabase } from '../../../server/src/testing/index.ts';
 import { createApiClient, type ApiClient } from '../../src/api-client.ts';
 import { runAuditVerify, verifyAudit } from '../../src/commands/audit.ts';
 import { startFakeApiServer, type FakeApiServer } from '../fake-api-server.ts';
@@ -60,14 +61,15 @@ describe('audit verify (over the API)', () => {
 describe('audit verify --db --key --anchors (offline)', () => {
   let dir: string;
   let files: { db: string; key: string; anchors: string };
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'sg-cli-audit-'));
     files = { db: path.join(dir, 'shellguard.sqlite'), key: path.join(dir, 'audit.key'), anchors: path.join(dir, 'audit-anchors.log') };
-    const db = openDatabase(files.db);
-    const opened = openAuditLog(db, { keyFile: files.key, anchorFile: files.anchors, anchorEveryEvents: 100, anchorIntervalMs: 60_000 });
-    opened.log.record({ actor: 'system', action: 'device.revoke', target: 'device:x', detail: { reason: 'test' } });
-    opened.close();
-    db.close();
+    const database = openSqliteSqlDatabase(files.db);
+    await migrateServerDatabase(database);
+    const opened = await openAuditLog(database, { keyFile: files.key, anchorFile: files.anchors, anchorEveryEvents: 100, anchorIntervalMs: 60_000 });
+    await opened.log.record({ actor: 'system', action: 'device.revoke', target: 'device:x', detail: { reason: 'test' } });
+    await opened.close();
+    await database.close();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const noApi = () => { throw new Error('the offline check must not ask the API'); };
@@ -88,5 +90,33 @@ describe('audit verify --db --key --anchors (offline)', () => {
     await expect(runAuditVerify({ key: files.key }, noApi, out)).rejects.toMatchObject({ code: 'cli_usage' });
     await expect(runAuditVerify({ db: path.join(dir, 'nope.sqlite'), key: files.key }, noApi, out))
       .rejects.toMatchObject({ code: 'audit_database_invalid' });
+  });
+});
+
+describe('audit verify --db postgres://… (offline, the scale-out database)', () => {
+  it('checks the chain a server keeps in PostgreSQL, and says what was cut from it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sg-cli-audit-pg-'));
+    const t = await createTestDatabase('postgres', 'cli_audit');
+    try {
+      await migrateServerDatabase(t.database);
+      const files = { db: t.location, key: path.join(dir, 'audit.key'), anchors: path.join(dir, 'audit-anchors.log') };
+      const opened = await openAuditLog(t.database, { keyFile: files.key, anchorFile: files.anchors, anchorEveryEvents: 100, anchorIntervalMs: 60_000 });
+      for (let i = 0; i < 3; i++) await opened.log.record({ actor: 'system', action: 'device.claim', target: `device:${i}`, detail: {} });
+      await opened.close();
+      const noApi = () => { throw new Error('the offline check must not ask the API'); };
+      expect(await runAuditVerify(files, noApi, out)).toBe(true);
+      expect(out.text).toContain('audit log intact: 3 event(s)');
+      // An attacker with the database's owner role: the append-only triggers off, the newest event gone.
+      await t.database.postgres!.withClient(async (c) => {
+        await c.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+        await c.query('DELETE FROM audit_events WHERE seq = 3');
+      });
+      out = new Buffered();
+      expect(await runAuditVerify(files, noApi, out)).toBe(false);
+      expect(out.text).toMatch(/truncated\s+anchor at line 2 .* events? 3/);
+    } finally {
+      await t.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

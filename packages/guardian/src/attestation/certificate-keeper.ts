@@ -11,14 +11,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { errorMessage } from '@shellguard/protocol';
+import { MAX_TIMER_DELAY_MS, errorMessage, systemClock, type Clock, type TimerHandle } from '@shellguard/protocol';
 import type { KeyStore } from '../identity/key-store.ts';
 import { writeFileAtomically } from './boot-counter.ts';
 import { EnrolmentError, EnrolmentRefused, verifyIssuedChain, type Enrolment } from './enrol.ts';
 
 export const OPERATIONAL_CERTIFICATE_FILE = 'operational.crt';
-
-export type TimerHandle = unknown;
 
 export interface CertificateKeeperOptions {
   dataDir: string;
@@ -30,9 +28,8 @@ export interface CertificateKeeperOptions {
   /** Called with the new chain (leaf + issuing CA PEM) after every successful renewal. */
   onRenewed?: (certChainPem: string) => void;
   logger: Logger;
-  now?: () => number;
-  setTimer?: (fn: () => void, ms: number) => TimerHandle;
-  clearTimer?: (handle: TimerHandle) => void;
+  /** Time, and the renewal and retry timers (default systemClock; its timers are unref'd). */
+  clock?: Clock;
   /** Fraction of the lifetime after which to renew; default 2/3. */
   renewAtFraction?: number;
   /** First retry delay after a failure; default 10 s. */
@@ -49,14 +46,10 @@ export interface HeldCertificate {
   serial: string;
 }
 
-/** setTimeout takes at most 2^31-1 ms; longer waits are cut and re-checked when they fire. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 export class CertificateKeeper {
   private readonly opts: CertificateKeeperOptions;
+  private readonly clock: Clock;
   private readonly now: () => number;
-  private readonly setTimer: (fn: () => void, ms: number) => TimerHandle;
-  private readonly clearTimer: (handle: TimerHandle) => void;
   private readonly file: string;
   private held: HeldCertificate | undefined;
   private timer: TimerHandle | undefined;
@@ -66,9 +59,8 @@ export class CertificateKeeper {
 
   constructor(options: CertificateKeeperOptions) {
     this.opts = options;
-    this.now = options.now ?? Date.now;
-    this.setTimer = options.setTimer ?? ((fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return t; });
-    this.clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as NodeJS.Timeout));
+    this.clock = options.clock ?? systemClock;
+    this.now = () => this.clock.now();
     this.file = path.join(options.dataDir, OPERATIONAL_CERTIFICATE_FILE);
   }
 
@@ -111,7 +103,7 @@ export class CertificateKeeper {
   /** Cancels the scheduled renewal or retry. */
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) this.clearTimer(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -176,12 +168,13 @@ export class CertificateKeeper {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    if (this.timer !== undefined) this.clearTimer(this.timer);
-    const delay = Math.max(0, Math.min(delayMs, MAX_TIMER_MS));
-    this.timer = this.setTimer(() => {
+    this.clock.clearTimeout(this.timer);
+    // Longer waits than a timer takes are cut, and re-checked when it fires.
+    const delay = Math.max(0, Math.min(delayMs, MAX_TIMER_DELAY_MS));
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.onTimer();
-    }, delay);
+    }, delay).unref();
   }
 
   private onTimer(): void {

@@ -15,7 +15,8 @@ import {
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
-  MAX_REPORT_BYTES, ShellguardError, decodeDeviceReport, encodeDeviceReport, errorMessage, type DeviceReport,
+  MAX_REPORT_BYTES, ShellguardError, decodeDeviceReport, encodeDeviceReport, errorMessage, systemClock, type Clock, type DeviceReport,
+  type TimerHandle,
 } from '@shellguard/protocol';
 
 export type ReportInput = Omit<DeviceReport, 'v'>;
@@ -23,9 +24,8 @@ export type ReportInput = Omit<DeviceReport, 'v'>;
 export interface ReporterOptions {
   /** Publishes one encoded report; false when it could not be sent now (not connected). */
   send: (payload: Buffer) => boolean;
-  now?: () => number;
-  setTimer?: (fn: () => void, ms: number) => unknown;
-  clearTimer?: (handle: unknown) => void;
+  /** Time, and the timer that sends what the rate limit held back (default systemClock; its timers are unref'd). */
+  clock?: Clock;
   logger?: Logger;
   /** Default 50. */
   maxQueued?: number;
@@ -50,9 +50,7 @@ const WINDOW_MS = 60_000;
 
 export class Reporter {
   private readonly send: (payload: Buffer) => boolean;
-  private readonly now: () => number;
-  private readonly setTimer: (fn: () => void, ms: number) => unknown;
-  private readonly clearTimer: (handle: unknown) => void;
+  private readonly clock: Clock;
   private readonly maxQueued: number;
   private readonly maxPerMinute: number;
   private readonly logger: Logger | undefined;
@@ -60,14 +58,12 @@ export class Reporter {
   /** When each of the last sends happened (at most maxPerMinute entries). */
   private readonly sentAt: number[] = [];
   private readonly counters = { sent: 0, dropped: 0 };
-  private timer: unknown;
+  private timer: TimerHandle | undefined;
   private stopped = false;
 
   constructor(options: ReporterOptions) {
     this.send = options.send;
-    this.now = options.now ?? Date.now;
-    this.setTimer = options.setTimer ?? ((fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return t; });
-    this.clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as NodeJS.Timeout));
+    this.clock = options.clock ?? systemClock;
     this.maxQueued = options.maxQueued ?? 50;
     this.maxPerMinute = options.maxPerMinute ?? 6;
     this.logger = options.logger;
@@ -88,7 +84,7 @@ export class Reporter {
   flush(): void {
     if (this.stopped) return;
     while (this.queue.length > 0) {
-      const now = this.now();
+      const now = this.clock.now();
       while (this.sentAt.length > 0 && this.sentAt[0]! <= now - WINDOW_MS) this.sentAt.shift();
       if (this.sentAt.length >= this.maxPerMinute) {
         this.scheduleFlush(this.sentAt[0]! + WINDOW_MS - now);
@@ -121,16 +117,16 @@ export class Reporter {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) this.clearTimer(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 
   private scheduleFlush(delayMs: number): void {
     if (this.timer !== undefined) return;
-    this.timer = this.setTimer(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.flush();
-    }, Math.max(0, delayMs));
+    }, Math.max(0, delayMs)).unref();
   }
 }
 

@@ -10,7 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import {
   BatchRefusals, ControlKinds, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, encodeNodeDeath,
-  errorMessage, sparkplugTopic, type AssetBirth,
+  errorMessage, sparkplugTopic, systemClock, type AssetBirth, type Clock, type TimerHandle,
 } from '@shellguard/protocol';
 import type { Outbox, QueuedBatch } from '../queue/outbox.ts';
 
@@ -30,7 +30,8 @@ export interface UplinkOptions {
   outbox: Outbox;
   assets: AssetBirth[];
   logger: Logger;
-  now?: () => number;
+  /** Time stamps and the resend check (default systemClock); mqtt.js keeps its own timers. */
+  clock?: Clock;
   /** Batches published but not yet acknowledged, at most. */
   window?: number;
   /** Publish a batch again when its ack has not come after this long. */
@@ -58,6 +59,7 @@ export interface UplinkStats {
 
 export class Uplink {
   private readonly opts: Required<Pick<UplinkOptions, 'window' | 'resendAfterMs' | 'reconnectPeriodMs'>> & UplinkOptions;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private client: MqttClient | undefined;
   /** seq -> when it was last published */
@@ -68,7 +70,7 @@ export class Uplink {
   private bdSeq = 0;
   private ready = false;
   private pumping = false;
-  private resendTimer: NodeJS.Timeout | undefined;
+  private resendTimer: TimerHandle | undefined;
   private stopping = false;
   private readonly counters = {
     publishedBatches: 0, acknowledgedBatches: 0, resentBatches: 0, rejectedBatches: 0, connects: 0, credentialUpdates: 0,
@@ -76,7 +78,8 @@ export class Uplink {
 
   constructor(options: UplinkOptions) {
     this.opts = { window: 64, resendAfterMs: 15_000, reconnectPeriodMs: 1_000, ...options, tls: { ...options.tls } };
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
+    this.now = () => this.clock.now();
   }
 
   private get ackTopic(): string {
@@ -110,8 +113,7 @@ export class Uplink {
     this.client.on('close', () => this.onDisconnect());
     this.client.on('error', (err) => this.opts.logger.warn({ err: errorMessage(err) }, 'uplink connection error'));
     this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    this.resendTimer = setInterval(() => this.resendOverdue(), Math.min(1_000, this.opts.resendAfterMs));
-    this.resendTimer.unref();
+    this.resendTimer = this.clock.setInterval(() => this.resendOverdue(), Math.min(1_000, this.opts.resendAfterMs)).unref();
   }
 
   private async onConnect(): Promise<void> {
@@ -335,7 +337,7 @@ export class Uplink {
   /** Ends the session cleanly (the broker then does not publish our will; we send NDEATH ourselves). */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.resendTimer) clearInterval(this.resendTimer);
+    this.clock.clearInterval(this.resendTimer);
     const client = this.client;
     if (!client) return;
     if (this.ready) {

@@ -3,27 +3,27 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_REPORT_BYTES, ShellguardError, decodeDeviceReport } from '@shellguard/protocol';
+import { ManualClock } from '@shellguard/protocol/testing';
 import {
   CRASH_REPORT_DIR, MAX_CRASH_REPORTS, Reporter, pendingCrashReports, redactSecrets, removeCrashReport, reportFromError,
   writeCrashReport,
 } from '../../src/reports/reporter.ts';
-import { FakeClock } from '../attestation/fake-clock.ts';
 
 const START = Date.UTC(2026, 0, 5, 8, 0, 0);
 
 describe('Reporter', () => {
-  let clock: FakeClock;
+  let clock: ManualClock;
   let connected: boolean;
   let sent: Buffer[];
   let reporter: Reporter;
 
   beforeEach(() => {
-    clock = new FakeClock(START);
+    clock = new ManualClock(START);
     connected = true;
     sent = [];
     reporter = new Reporter({
       send: (p) => { if (!connected) return false; sent.push(p); return true; },
-      now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer,
+      clock,
     });
   });
 
@@ -34,9 +34,9 @@ describe('Reporter', () => {
     for (let i = 1; i <= 10; i++) report(i);
     expect(messages()).toEqual(['error 1', 'error 2', 'error 3', 'error 4', 'error 5', 'error 6']);
     expect(reporter.stats()).toEqual({ queued: 4, sent: 6, dropped: 0 });
-    await clock.advanceTo(START + 59_999);
+    await clock.advanceToAsync(START + 59_999);
     expect(sent.length).toBe(6);
-    await clock.advanceTo(START + 60_000);
+    await clock.advanceToAsync(START + 60_000);
     expect(messages().slice(6)).toEqual(['error 7', 'error 8', 'error 9', 'error 10']);
   });
 

@@ -12,9 +12,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   ControlKinds, Quality, controlTopic, decodeDeviceData, decodeDeviceReport, encodeDeviceReport,
 } from '@shellguard/protocol';
+import { ManualClock } from '@shellguard/protocol/testing';
 import { FileKeyStore } from '../../src/identity/file-key-store.ts';
 import { Outbox } from '../../src/queue/outbox.ts';
-import { Uplink } from '../../src/uplink/uplink.ts';
+import { Uplink, type UplinkOptions } from '../../src/uplink/uplink.ts';
 import { createTestPki, type TestPki } from '../attestation/openssl-pki.ts';
 
 interface Session { clientId: string; certSerial: string }
@@ -85,7 +86,7 @@ describe('Uplink', () => {
     await broker.close();
   });
 
-  const startUplink = (onReady?: () => void) => {
+  const startUplink = (onReady?: () => void, extra: Partial<UplinkOptions> = {}) => {
     uplink = new Uplink({
       url: `mqtts://127.0.0.1:${broker.port}`,
       deviceId: keys.deviceId,
@@ -98,6 +99,7 @@ describe('Uplink', () => {
       resendAfterMs: 3_600_000,
       reconnectPeriodMs: 50,
       ...(onReady ? { onReady } : {}),
+      ...extra,
     });
     uplink.start();
     return uplink;
@@ -121,6 +123,26 @@ describe('Uplink', () => {
     expect(kinds.lastIndexOf('NBIRTH')).toBeGreaterThan(kinds.indexOf('NDEATH'));
     await eventually(() => up.stats().connected);
     expect(up.stats()).toMatchObject({ connects: 2, credentialUpdates: 1 });
+  });
+
+  it('publishes a batch again once resendAfterMs has passed without its ack, and not before', async () => {
+    // Fake time for the resend check; the network is real (this broker never acknowledges).
+    const clock = new ManualClock(Date.now());
+    outbox.enqueue('ahu-1', [{ point: 'supply_air_temp', ts: clock.now(), value: 18.5, quality: Quality.good }], clock.now());
+    const up = startUplink(undefined, { clock, resendAfterMs: 15_000 });
+    await eventually(() => ddataSeqs().length === 1 && up.stats().connected);
+    // The resend check runs in the background: it never keeps the process alive.
+    expect(clock.refedTimers()).toBe(0);
+
+    clock.advance(14_999);
+    expect(up.stats().resentBatches).toBe(0);
+    clock.advance(1);
+    expect(up.stats()).toMatchObject({ resentBatches: 1, inFlight: 1 });
+    await eventually(() => ddataSeqs().length === 2);
+    expect(ddataSeqs()).toEqual([1, 1]);
+    // The resend restarted its wait: nothing more until another resendAfterMs has passed.
+    clock.advance(14_000);
+    expect(up.stats().resentBatches).toBe(1);
   });
 
   it('presents a certificate renewed while disconnected on its next connection', async () => {

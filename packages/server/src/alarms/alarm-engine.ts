@@ -5,28 +5,44 @@
  *
  * Time: sample-driven conditions use the sample's timestamp; deadlines (on/off-delay, stale data,
  * shelving expiry, the flood window) are checked by `tick(now)`, which `start()` runs every
- * `tickIntervalMs` on the injected scheduler. Deadlines are persisted, so a new engine on the same
+ * `tickIntervalMs` on the injected clock. Deadlines are persisted, so a new engine on the same
  * database resumes them.
  *
  * Hot path: `evaluate` is two Map lookups (site → asset → point) when no rule applies to the
- * point; it writes to the database only when an alarm changes state or starts/cancels a delay.
+ * point, and stays synchronous: the engine decides in memory and hands each change to an ordered
+ * write queue (write-queue.ts), which commits the changes in the order they were made, retries
+ * them through database outages and is drained by `stop()`. Only changes write, never a sample
+ * that changes nothing. An operator's action returns once its change and its audit event have
+ * committed together; webhooks are told of a change once it has committed.
+ *
+ * One engine per database for now: the alarms' state lives in this engine's memory, loaded by
+ * `load()`. A second engine on the same PostgreSQL would neither see the first one's rules,
+ * overrides, modes and operator actions (until it restarts) nor its alarms' transitions; both
+ * would write the same alarms' records (the last write wins) and create the same new alarms (the
+ * second insert of a key fails, and its write queue retries it forever). Ids are already safe to
+ * share (reserved from the database); exactly-once evaluation across replicas is issue 12's
+ * NATS part.
  */
 import type { EquipmentProfile, Sample } from '@shellguard/protocol';
-import { Quality } from '@shellguard/protocol';
-import type { AuditLog } from '../audit/audit-log.ts';
-import type { SqliteDatabase } from '../db/database.ts';
+import { Quality, systemClock, type Clock, type TimerHandle } from '@shellguard/protocol';
+import type { AuditEventInput } from '../audit/audit-log.ts';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import {
   FLOOD_RULE_ID, type Alarm, type AlarmEvent, type AlarmEventKind, type AlarmFilter, type AssetMode,
 } from './alarm.ts';
 import { AlarmError } from './alarm-error.ts';
+import { AlarmIdPool } from './alarm-id-pool.ts';
 import {
   DEFAULT_MAX_SHELVE_MS, applyRuleOverride, checkRuleAgainstProfile, limitLevels, parseAlarmRule,
   type AlarmPriority, type AlarmRule, type LimitLevel, type RuleOverride,
 } from './alarm-rule.ts';
 import { isAcknowledged, nextAlarmState, stateOnReturn } from './alarm-state.ts';
-import { systemScheduler, type Scheduler } from './scheduler.ts';
-import { SqliteAlarmStore } from './sqlite-alarm-store.ts';
+import type { AlarmStore } from './alarm-store.ts';
+import { AlarmWrite, type AlarmStores } from './alarm-write.ts';
 import type { AlarmNotifier } from './webhook-notifier.ts';
+import { OrderedWriteQueue, type WriteFailure } from './write-queue.ts';
+
+export type { AlarmStores } from './alarm-write.ts';
 
 export interface FloodOptions {
   /** More than this many new annunciated alarms per site in the window raise the flood alarm (default 10). */
@@ -35,11 +51,18 @@ export interface FloodOptions {
   windowMs: number;
 }
 
+/** A write that failed: retried (`final` false) or dropped while stopping. */
+export interface AlarmPersistFailure extends WriteFailure {
+  what: 'alarm changes' | 'alarm id reservation';
+}
+
 export interface AlarmEngineOptions {
-  db: SqliteDatabase;
-  audit: AuditLog;
-  now?: () => number;
-  scheduler?: Scheduler;
+  /** Loads the engine's state at start, reads history, reserves alarm ids. */
+  store: AlarmStore;
+  /** Every change commits through it: an alarm's record with its history, an operator's action with its audit event. */
+  unitOfWork: UnitOfWork<AlarmStores>;
+  /** Time, and the periodic tick (default systemClock; its timers are unref'd). */
+  clock?: Clock;
   /** Interval of the periodic tick started by `start()` (default 1 s). */
   tickIntervalMs?: number;
   /** Profile of an asset the engine has not been told about with `setAssetProfile` (e.g. the site registry). */
@@ -49,9 +72,13 @@ export interface AlarmEngineOptions {
   notifier?: AlarmNotifier;
   /** Every recorded change of an alarm (annunciated or not), with a copy of it: the live event stream. */
   onAlarmChanged?: (alarm: Alarm) => void;
+  /** A change could not be stored; it is retried in order until it commits, or dropped by `stop()` (`final`). */
+  onPersistError?: (err: unknown, failure: AlarmPersistFailure) => void;
   flood?: Partial<FloodOptions>;
   /** Maximum shelving time of the flood alarm (rules carry their own). */
   defaultMaxShelveMs?: number;
+  /** Alarm ids reserved from the store at a time (default 256). */
+  idBlockSize?: number;
 }
 
 export interface ShelveRequest {
@@ -109,18 +136,22 @@ function checkComment(comment: string | undefined): string {
 }
 
 export class AlarmEngine {
-  private readonly store: SqliteAlarmStore;
-  private readonly audit: AuditLog;
+  private readonly store: AlarmStore;
+  private readonly writes: OrderedWriteQueue<AlarmStores>;
+  private readonly ids: AlarmIdPool;
+  private readonly clock: Clock;
   private readonly now: () => number;
-  private readonly scheduler: Scheduler;
   private readonly tickIntervalMs: number;
   private readonly resolveProfile: (site: string, asset: string) => string | undefined;
   private readonly profiles: (id: string) => EquipmentProfile | undefined;
   private readonly notifier: AlarmNotifier | undefined;
   private readonly onAlarmChanged: ((alarm: Alarm) => void) | undefined;
+  private readonly onPersistError: (err: unknown, failure: AlarmPersistFailure) => void;
   private readonly flood: FloodOptions;
   private readonly defaultMaxShelveMs: number;
 
+  // The engine's state, loaded once by load() and kept here: the only writer of these tables is
+  // this engine (see the file comment), so nothing else can make it stale.
   private readonly ruleDefs = new Map<string, AlarmRule>();
   /** site\0asset → ruleId → patch */
   private readonly overrides = new Map<string, Map<string, Record<string, unknown>>>();
@@ -132,50 +163,104 @@ export class AlarmEngine {
   private readonly byKey = new Map<string, Runtime>();
   /** site → asset → point → runtimes: the hot-path index. */
   private readonly bindings = new Map<string, Map<string, PointMap>>();
+  /** site\0asset of assets bound without some of their alarms: no id was left to create them. */
+  private readonly waitingForIds = new Set<string>();
   private readonly floodTimes = new Map<string, number[]>();
-  private tickTimer: unknown;
+  /** Sites with new annunciations whose flood count is checked once their change is queued. */
+  private readonly floodChecks = new Set<string>();
+  private tickTimer: TimerHandle | undefined;
+  private loading: Promise<void> | undefined;
+  /** Loaded and not stopped: evaluating, ticking and taking operators' actions. */
+  private live = false;
   private running = false;
+  private stopped = false;
 
   constructor(opts: AlarmEngineOptions) {
-    this.store = new SqliteAlarmStore(opts.db);
-    this.audit = opts.audit;
-    this.now = opts.now ?? Date.now;
-    this.scheduler = opts.scheduler ?? systemScheduler;
+    this.store = opts.store;
+    this.clock = opts.clock ?? systemClock;
+    this.now = () => this.clock.now();
     this.tickIntervalMs = opts.tickIntervalMs ?? 1_000;
     this.resolveProfile = opts.assetProfile ?? (() => undefined);
     this.profiles = opts.profiles ?? (() => undefined);
     this.notifier = opts.notifier;
     this.onAlarmChanged = opts.onAlarmChanged;
+    this.onPersistError = opts.onPersistError ?? (() => {});
     this.flood = { threshold: opts.flood?.threshold ?? 10, windowMs: opts.flood?.windowMs ?? 600_000 };
     this.defaultMaxShelveMs = opts.defaultMaxShelveMs ?? DEFAULT_MAX_SHELVE_MS;
-    this.restore();
+    this.writes = new OrderedWriteQueue({
+      unitOfWork: opts.unitOfWork, clock: this.clock,
+      onError: (err, failure) => this.onPersistError(err, { ...failure, what: 'alarm changes' }),
+    });
+    this.ids = new AlarmIdPool({
+      reserve: (count) => this.store.reserveAlarmIds(count),
+      ...(opts.idBlockSize !== undefined ? { blockSize: opts.idBlockSize } : {}),
+      onReserved: () => this.bindWaiting(),
+      onError: (err, attempt) => this.onPersistError(err, { what: 'alarm id reservation', attempt, pending: this.waitingForIds.size, final: false }),
+    });
   }
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Runs `tick(now())` every `tickIntervalMs` until `stop()`. */
-  start(): void {
-    if (this.running) return;
+  /**
+   * Loads rules, overrides, assets and alarms from the store and binds the known assets (once;
+   * later calls wait for the first). Until it has resolved the engine evaluates nothing.
+   */
+  load(): Promise<void> {
+    this.loading ??= this.restore().catch((err: unknown) => {
+      this.loading = undefined;
+      throw err;
+    });
+    return this.loading;
+  }
+
+  /** Loads (if not yet done), then runs `tick(now())` every `tickIntervalMs` until `stop()`. */
+  async start(): Promise<void> {
+    await this.load();
+    if (this.running || this.stopped) return;
     this.running = true;
     const loop = (): void => {
       if (!this.running) return;
       this.tick();
-      this.tickTimer = this.scheduler.setTimeout(loop, this.tickIntervalMs);
+      this.tickTimer = this.clock.setTimeout(loop, this.tickIntervalMs).unref();
     };
-    this.tickTimer = this.scheduler.setTimeout(loop, this.tickIntervalMs);
+    this.tickTimer = this.clock.setTimeout(loop, this.tickIntervalMs).unref();
   }
 
-  stop(): void {
+  /**
+   * Stops ticking and evaluating, and resolves once every change made before has been stored
+   * (or, if the database fails now, dropped and reported as `final`).
+   */
+  async stop(): Promise<void> {
     this.running = false;
-    if (this.tickTimer !== undefined) this.scheduler.clearTimeout(this.tickTimer);
+    this.live = false;
+    this.stopped = true;
+    this.clock.clearTimeout(this.tickTimer);
     this.tickTimer = undefined;
+    await this.ids.idle();
+    await this.writes.close();
   }
 
-  private restore(): void {
-    for (const rule of this.store.loadRules()) this.ruleDefs.set(rule.id, rule);
-    for (const o of this.store.loadOverrides()) this.overridesOf(o.site, o.asset, true)!.set(o.ruleId, o.patch);
+  /** Resolves once every change made so far has been stored (or dropped by `stop()`). */
+  settled(): Promise<void> {
+    return this.writes.settled();
+  }
+
+  /** Changes waiting to be stored (they pile up while the database is unreachable). */
+  get pendingWrites(): number {
+    return this.writes.pending;
+  }
+
+  private async restore(): Promise<void> {
     const now = this.now();
-    for (const alarm of this.store.loadAlarms()) {
+    const rules = await this.store.loadRules();
+    const overrides = await this.store.loadOverrides();
+    const alarms = await this.store.loadAlarms();
+    const assets = await this.store.loadAssets();
+    const annunciations = await this.store.annunciationsSince(now - this.flood.windowMs);
+    await this.ids.fill();
+    for (const rule of rules) this.ruleDefs.set(rule.id, rule);
+    for (const o of overrides) this.overridesOf(o.site, o.asset, true)!.set(o.ruleId, o.patch);
+    for (const alarm of alarms) {
       const rt: Runtime = {
         alarm, rule: null, raw: alarm.pending ? alarm.pending.to === 'active' : alarm.active,
         lastTs: -Infinity, lastGoodAt: now, rocTs: [], rocValues: [],
@@ -183,7 +268,7 @@ export class AlarmEngine {
       this.byId.set(alarm.id, rt);
       this.byKey.set(alarm.key, rt);
     }
-    for (const a of this.store.loadAssets()) {
+    for (const a of assets) {
       const k = `${a.site}\0${a.asset}`;
       if (a.profile) this.assetProfiles.set(k, a.profile);
       if (a.mode === 'maintenance') this.assetModes.set(k, a.mode);
@@ -192,9 +277,16 @@ export class AlarmEngine {
       const [site, asset] = k.split('\0') as [string, string];
       this.bind(site, asset);
     }
+    // A new database, or new rules since the last start, may need more ids than one block.
+    while (this.waitingForIds.size > 0) await this.ids.fill();
     for (const rt of this.byId.values()) if (rt.alarm.kind === 'flood') this.floodWindow(rt.alarm.site);
-    const since = now - this.flood.windowMs;
-    for (const { site, at } of this.store.annunciationsSince(since)) this.floodWindow(site).push(at);
+    for (const { site, at } of annunciations) this.floodWindow(site).push(at);
+    this.live = !this.stopped;
+  }
+
+  private requireLoaded(): void {
+    if (this.stopped) throw new Error('the alarm engine has stopped');
+    if (!this.live) throw new Error('the alarm engine is not loaded yet: await start() or load() first');
   }
 
   // ---------------------------------------------------------------- rules
@@ -202,8 +294,10 @@ export class AlarmEngine {
   /**
    * Defines (or redefines) a rule for a profile's point. Validates it (AlarmError `rule_invalid`
    * naming the field) and, when the profile is known, checks the point exists and fits.
+   * Resolves once the rule and its audit event are stored.
    */
-  defineRule(input: unknown, actor: string): AlarmRule {
+  async defineRule(input: unknown, actor: string): Promise<AlarmRule> {
+    this.requireLoaded();
     checkActor(actor);
     const rule = parseAlarmRule(input);
     const profile = this.profiles(rule.profile);
@@ -219,37 +313,49 @@ export class AlarmEngine {
       const patch = patches.get(rule.id);
       if (patch) applyRuleOverride(rule, patch, `override of ${assetKey.replace('\0', '/')}`);
     }
-    this.store.saveRule(rule, this.now());
+    const at = this.now();
     this.ruleDefs.set(rule.id, rule);
-    this.audit.record({ actor, action: 'alarm.rule.define', target: `alarm-rule:${rule.id}`, detail: { rule } });
+    const stored = this.commit(new AlarmWrite()
+      .also((s) => s.alarms.saveRule(rule, at))
+      .audit({ actor, action: 'alarm.rule.define', target: `alarm-rule:${rule.id}`, detail: { rule } }));
     this.rebindProfile(rule.profile);
+    await stored;
     return rule;
   }
 
   /**
    * Overrides a rule's parameters for one asset (replacing any earlier override of that rule
    * there). `patch` holds only parameters, e.g. `{ h: 27, onDelayMs: 30000 }` or `{ enabled: false }`;
-   * `null` removes a limit level. Returns the effective rule for that asset.
+   * `null` removes a limit level. Resolves with the effective rule for that asset once stored.
    */
-  overrideRule(site: string, asset: string, ruleId: string, patch: unknown, actor: string): AlarmRule {
+  async overrideRule(site: string, asset: string, ruleId: string, patch: unknown, actor: string): Promise<AlarmRule> {
+    this.requireLoaded();
     checkActor(actor);
     const base = this.requireRule(ruleId);
     const effective = applyRuleOverride(base, patch);
     const o: RuleOverride = { site, asset, ruleId, patch: patch as Record<string, unknown> };
-    this.store.saveOverride(o, this.now());
+    const at = this.now();
     this.overridesOf(site, asset, true)!.set(ruleId, o.patch);
-    this.audit.record({ actor, action: 'alarm.rule.override', target: `alarm-rule:${ruleId}`, detail: { site, asset, patch: o.patch } });
+    const stored = this.commit(new AlarmWrite()
+      .also((s) => s.alarms.saveOverride(o, at))
+      .audit({ actor, action: 'alarm.rule.override', target: `alarm-rule:${ruleId}`, detail: { site, asset, patch: o.patch } }));
     this.bind(site, asset);
+    await stored;
     return effective;
   }
 
-  /** Removes an asset's override; the profile's rule applies again. Returns false if there was none. */
-  removeOverride(site: string, asset: string, ruleId: string, actor: string): boolean {
+  /** Removes an asset's override; the profile's rule applies again. Resolves false if there was none. */
+  async removeOverride(site: string, asset: string, ruleId: string, actor: string): Promise<boolean> {
+    this.requireLoaded();
     checkActor(actor);
-    if (!this.store.deleteOverride(site, asset, ruleId)) return false;
-    this.overridesOf(site, asset, false)?.delete(ruleId);
-    this.audit.record({ actor, action: 'alarm.rule.override_removed', target: `alarm-rule:${ruleId}`, detail: { site, asset } });
+    const patches = this.overridesOf(site, asset, false);
+    if (!patches?.has(ruleId)) return false;
+    patches.delete(ruleId);
+    const stored = this.commit(new AlarmWrite()
+      .also((s) => s.alarms.deleteOverride(site, asset, ruleId))
+      .audit({ actor, action: 'alarm.rule.override_removed', target: `alarm-rule:${ruleId}`, detail: { site, asset } }));
     this.bind(site, asset);
+    await stored;
     return true;
   }
 
@@ -289,15 +395,17 @@ export class AlarmEngine {
 
   /** Tells the engine an asset's equipment profile (from its birth); rebinds its rules if it changed. */
   setAssetProfile(site: string, asset: string, profile: string): void {
+    if (!this.live) return;
     const k = `${site}\0${asset}`;
     if (this.assetProfiles.get(k) === profile && this.bindings.get(site)?.has(asset)) return;
     this.assetProfiles.set(k, profile);
-    this.store.saveAssetProfile(site, asset, profile);
+    void this.commit(new AlarmWrite().also((s) => s.alarms.saveAssetProfile(site, asset, profile)));
     this.bind(site, asset);
   }
 
   /** Evaluates one sample of one point. Cheap when no rule applies to the point. */
   evaluate(site: string, asset: string, point: string, sample: Sample): void {
+    if (!this.live) return;
     const runtimes = (this.bindings.get(site)?.get(asset) ?? this.bind(site, asset)).get(point);
     if (runtimes === undefined) return;
     // A sample stamped ahead of the server's clock counts as "now": it must never hold back the
@@ -345,6 +453,7 @@ export class AlarmEngine {
 
   /** Evaluates a detector's anomaly score in [0, 1] for a point (anomaly rules only). */
   evaluateScore(site: string, asset: string, point: string, ts: number, score: number): void {
+    if (!this.live) return;
     const runtimes = (this.bindings.get(site)?.get(asset) ?? this.bind(site, asset)).get(point);
     if (runtimes === undefined || !Number.isFinite(score)) return;
     for (const rt of runtimes) {
@@ -362,6 +471,7 @@ export class AlarmEngine {
    * `start()` calls it periodically; tests call it with fake time.
    */
   tick(now: number = this.now()): void {
+    if (!this.live) return;
     for (const rt of this.byId.values()) {
       const a = rt.alarm;
       if (a.retired) continue;
@@ -370,17 +480,23 @@ export class AlarmEngine {
       }
       if (a.pending && a.pending.deadline <= now) this.transition(rt, a.pending.to === 'active', now);
       if (a.shelved && a.shelved.until <= now) {
-        this.leaveShelving(rt, SYSTEM, `${a.shelved.kind} shelving expired`, now);
+        const w = new AlarmWrite();
+        this.leaveShelving(rt, SYSTEM, `${a.shelved.kind} shelving expired`, now, w);
+        void this.commit(w);
       }
     }
     for (const site of this.floodTimes.keys()) this.evaluateFlood(site, now);
+    // A reservation that failed is asked for again here, not in a tight loop.
+    if (this.waitingForIds.size > 0) this.ids.refill();
   }
 
   /**
    * Suppression by design (ISA-18.2 state "suppressed by design"): while an asset is in
-   * maintenance its alarms keep tracking their condition but do not annunciate.
+   * maintenance its alarms keep tracking their condition but do not annunciate. Resolves once the
+   * mode, the alarms' changes and the audit event are stored.
    */
-  setAssetMode(site: string, asset: string, mode: AssetMode, actor: string = SYSTEM, comment = ''): void {
+  async setAssetMode(site: string, asset: string, mode: AssetMode, actor: string = SYSTEM, comment = ''): Promise<void> {
+    this.requireLoaded();
     checkActor(actor);
     if (mode !== 'normal' && mode !== 'maintenance') {
       throw new AlarmError('asset_mode_invalid', `asset mode must be normal or maintenance (got ${JSON.stringify(mode)})`);
@@ -390,23 +506,22 @@ export class AlarmEngine {
     if (before === mode) return;
     const note = checkComment(comment);
     const now = this.now();
-    this.store.transaction(() => {
-      this.store.saveAssetMode(site, asset, mode);
-      if (mode === 'maintenance') this.assetModes.set(k, mode);
-      else this.assetModes.delete(k);
-      for (const rt of this.byId.values()) {
-        const a = rt.alarm;
-        if (a.site !== site || a.asset !== asset || a.retired) continue;
-        const suppressed = this.isSuppressed(a.site, a.asset, a.point);
-        if (suppressed === a.suppressed) continue;
-        a.suppressed = suppressed;
-        this.changed(rt, suppressed ? 'suppress' : 'unsuppress', actor, note, now);
-      }
-    });
-    this.audit.record({
+    const w = new AlarmWrite().also((s) => s.alarms.saveAssetMode(site, asset, mode));
+    if (mode === 'maintenance') this.assetModes.set(k, mode);
+    else this.assetModes.delete(k);
+    for (const rt of this.byId.values()) {
+      const a = rt.alarm;
+      if (a.site !== site || a.asset !== asset || a.retired) continue;
+      const suppressed = this.isSuppressed(a.site, a.asset, a.point);
+      if (suppressed === a.suppressed) continue;
+      a.suppressed = suppressed;
+      this.record(rt, suppressed ? 'suppress' : 'unsuppress', actor, note, now, {}, w);
+    }
+    w.audit({
       actor, action: mode === 'maintenance' ? 'alarm.suppress' : 'alarm.unsuppress', target: `asset:${site}/${asset}`,
       detail: { site, asset, mode, comment: note },
     });
+    await this.commit(w);
   }
 
   /**
@@ -414,31 +529,32 @@ export class AlarmEngine {
    * breaker it operates, the feed current it drops): their alarms keep tracking but do not
    * annunciate while `owner` holds them. Another point of the same asset still annunciates.
    * Replaces what `owner` suppressed before; an empty list lifts it. Held in memory: the owner
-   * re-applies it at start.
+   * re-applies it at start. Applies at once; the returned promise resolves once it is stored.
    */
-  setDesignSuppression(owner: string, points: readonly { site: string; asset: string; point: string }[], actor: string = SYSTEM): void {
+  setDesignSuppression(owner: string, points: readonly { site: string; asset: string; point: string }[], actor: string = SYSTEM): Promise<void> {
+    this.requireLoaded();
     checkActor(actor);
     const before = this.designSuppressions.get(owner) ?? new Set<string>();
     const after = new Set(points.map((p) => `${p.site}\0${p.asset}\0${p.point}`));
-    if (after.size === before.size && [...after].every((k) => before.has(k))) return;
+    if (after.size === before.size && [...after].every((k) => before.has(k))) return Promise.resolve();
     if (after.size > 0) this.designSuppressions.set(owner, after);
     else this.designSuppressions.delete(owner);
     const touched = new Set([...before, ...after]);
     const now = this.now();
-    this.store.transaction(() => {
-      for (const rt of this.byId.values()) {
-        const a = rt.alarm;
-        if (a.retired || !touched.has(`${a.site}\0${a.asset}\0${a.point}`)) continue;
-        const suppressed = this.isSuppressed(a.site, a.asset, a.point);
-        if (suppressed === a.suppressed) continue;
-        a.suppressed = suppressed;
-        this.changed(rt, suppressed ? 'suppress' : 'unsuppress', actor, `suppressed by design for ${owner}`, now);
-      }
-    });
-    this.audit.record({
+    const w = new AlarmWrite();
+    for (const rt of this.byId.values()) {
+      const a = rt.alarm;
+      if (a.retired || !touched.has(`${a.site}\0${a.asset}\0${a.point}`)) continue;
+      const suppressed = this.isSuppressed(a.site, a.asset, a.point);
+      if (suppressed === a.suppressed) continue;
+      a.suppressed = suppressed;
+      this.record(rt, suppressed ? 'suppress' : 'unsuppress', actor, `suppressed by design for ${owner}`, now, {}, w);
+    }
+    w.audit({
       actor, action: after.size > 0 ? 'alarm.suppress.design' : 'alarm.unsuppress.design', target: owner,
       detail: { points: points.map((p) => `${p.site}/${p.asset}/${p.point}`) },
     });
+    return this.commit(w);
   }
 
   /** Suppressed by design: the asset is in maintenance, or a work order expects the point to change. */
@@ -454,18 +570,22 @@ export class AlarmEngine {
   }
 
   // ---------------------------------------------------------------- operator actions
+  // Each takes effect at once (the next sample is evaluated against it) and resolves with the
+  // alarm as the action left it once the change, its history entry and its audit event are stored.
 
   /** Acknowledges an unacknowledged alarm (unack-active → ack-active, unack-rtn → normal). */
-  acknowledge(alarmId: number, actor: string, comment = ''): Alarm {
+  async acknowledge(alarmId: number, actor: string, comment = ''): Promise<Alarm> {
+    this.requireLoaded();
     checkActor(actor);
     const rt = this.require(alarmId);
     const a = rt.alarm;
     a.state = nextAlarmState(a.state, 'acknowledge');
     a.acknowledged = true;
     const note = checkComment(comment);
-    this.changed(rt, 'acknowledge', actor, note, this.now());
-    this.auditAction(rt, actor, 'alarm.acknowledge', note);
-    return { ...a };
+    const w = new AlarmWrite();
+    this.record(rt, 'acknowledge', actor, note, this.now(), {}, w);
+    w.audit(this.actionAudit(rt, actor, 'alarm.acknowledge', note));
+    return this.commitAction(rt, w);
   }
 
   /**
@@ -473,7 +593,8 @@ export class AlarmEngine {
    * annunciating until unshelved, until `durationMs` (timed) or until it clears (one-shot), and in
    * no case longer than the rule's maxShelveMs (`shelve_too_long` otherwise).
    */
-  shelve(alarmId: number, actor: string, request: ShelveRequest): Alarm {
+  async shelve(alarmId: number, actor: string, request: ShelveRequest): Promise<Alarm> {
+    this.requireLoaded();
     checkActor(actor);
     const rt = this.require(alarmId);
     const a = rt.alarm;
@@ -498,42 +619,49 @@ export class AlarmEngine {
     const now = this.now();
     const note = checkComment(request.comment);
     a.shelved = { kind: request.kind, by: actor, at: now, until: now + (d ?? max), comment: note };
-    this.changed(rt, 'shelve', actor, note, now, { kind: request.kind, until: a.shelved.until });
-    this.auditAction(rt, actor, 'alarm.shelve', note, { kind: request.kind, until: a.shelved.until });
-    return { ...a };
+    const w = new AlarmWrite();
+    this.record(rt, 'shelve', actor, note, now, { kind: request.kind, until: a.shelved.until }, w);
+    w.audit(this.actionAudit(rt, actor, 'alarm.shelve', note, { kind: request.kind, until: a.shelved.until }));
+    return this.commitAction(rt, w);
   }
 
-  unshelve(alarmId: number, actor: string, comment = ''): Alarm {
+  async unshelve(alarmId: number, actor: string, comment = ''): Promise<Alarm> {
+    this.requireLoaded();
     checkActor(actor);
     const rt = this.require(alarmId);
     if (!rt.alarm.shelved) throw new AlarmError('alarm_not_shelved', `alarm ${alarmId} is not shelved`, { alarmId });
     const note = checkComment(comment);
-    this.leaveShelving(rt, actor, note, this.now());
-    return { ...rt.alarm };
+    const w = new AlarmWrite();
+    this.leaveShelving(rt, actor, note, this.now(), w);
+    return this.commitAction(rt, w);
   }
 
   /** Removes an alarm from service (ISA-18.2 "out of service"), e.g. a broken transmitter awaiting repair. */
-  removeFromService(alarmId: number, actor: string, comment = ''): Alarm {
+  async removeFromService(alarmId: number, actor: string, comment = ''): Promise<Alarm> {
+    this.requireLoaded();
     checkActor(actor);
     const rt = this.require(alarmId);
     if (rt.alarm.outOfService) throw new AlarmError('alarm_already_out_of_service', `alarm ${alarmId} is already out of service`, { alarmId });
     const now = this.now();
     const note = checkComment(comment);
     rt.alarm.outOfService = { by: actor, at: now, comment: note };
-    this.changed(rt, 'remove-from-service', actor, note, now);
-    this.auditAction(rt, actor, 'alarm.remove_from_service', note);
-    return { ...rt.alarm };
+    const w = new AlarmWrite();
+    this.record(rt, 'remove-from-service', actor, note, now, {}, w);
+    w.audit(this.actionAudit(rt, actor, 'alarm.remove_from_service', note));
+    return this.commitAction(rt, w);
   }
 
-  returnToService(alarmId: number, actor: string, comment = ''): Alarm {
+  async returnToService(alarmId: number, actor: string, comment = ''): Promise<Alarm> {
+    this.requireLoaded();
     checkActor(actor);
     const rt = this.require(alarmId);
     if (!rt.alarm.outOfService) throw new AlarmError('alarm_not_out_of_service', `alarm ${alarmId} is in service`, { alarmId });
     const note = checkComment(comment);
     rt.alarm.outOfService = null;
-    this.changed(rt, 'return-to-service', actor, note, this.now());
-    this.auditAction(rt, actor, 'alarm.return_to_service', note);
-    return { ...rt.alarm };
+    const w = new AlarmWrite();
+    this.record(rt, 'return-to-service', actor, note, this.now(), {}, w);
+    w.audit(this.actionAudit(rt, actor, 'alarm.return_to_service', note));
+    return this.commitAction(rt, w);
   }
 
   // ---------------------------------------------------------------- reads
@@ -562,9 +690,10 @@ export class AlarmEngine {
     return out.sort((x, y) => PRIORITY_RANK[x.priority] - PRIORITY_RANK[y.priority] || y.changedAt - x.changedAt || x.id - y.id);
   }
 
-  /** The alarm's history, oldest first. */
-  history(alarmId: number, limit = MAX_HISTORY): AlarmEvent[] {
+  /** The alarm's history, oldest first, including every change made before the call. */
+  async history(alarmId: number, limit = MAX_HISTORY): Promise<AlarmEvent[]> {
     this.require(alarmId);
+    await this.writes.settled();
     return this.store.history(alarmId, Math.max(1, Math.min(MAX_HISTORY, Math.trunc(limit))));
   }
 
@@ -597,7 +726,7 @@ export class AlarmEngine {
     const resolved = this.resolveProfile(site, asset);
     if (resolved !== undefined) {
       this.assetProfiles.set(k, resolved);
-      this.store.saveAssetProfile(site, asset, resolved);
+      void this.commit(new AlarmWrite().also((s) => s.alarms.saveAssetProfile(site, asset, resolved)));
     }
     return resolved;
   }
@@ -622,15 +751,35 @@ export class AlarmEngine {
     }
   }
 
-  /** (Re)builds an asset's point index from its effective rules, keeping existing alarms' state. */
+  /** Binds the assets that waited for alarm ids (a block has arrived). */
+  private bindWaiting(): void {
+    if (this.stopped) return;
+    const waiting = [...this.waitingForIds];
+    this.waitingForIds.clear();
+    for (const k of waiting) {
+      const [site, asset] = k.split('\0') as [string, string];
+      this.bind(site, asset);
+    }
+  }
+
+  /**
+   * (Re)builds an asset's point index from its effective rules, keeping existing alarms' state.
+   * An alarm that has no id yet (none left in the pool) is left out, and the asset bound again
+   * once ids have arrived.
+   */
   private bind(site: string, asset: string): PointMap {
     const points: PointMap = new Map();
     const bound = new Set<Runtime>();
     const now = this.now();
+    const w = new AlarmWrite();
     for (const rule of this.effectiveRules(site, asset)) {
       const levels: (LimitLevel | null)[] = rule.kind === 'limit' ? limitLevels(rule) : [null];
       for (const level of levels) {
-        const rt = this.runtimeFor(site, asset, rule, level, now);
+        const rt = this.runtimeFor(site, asset, rule, level, now, w);
+        if (!rt) {
+          this.waitingForIds.add(`${site}\0${asset}`);
+          continue;
+        }
         bound.add(rt);
         let list = points.get(rule.point);
         if (!list) points.set(rule.point, (list = []));
@@ -648,15 +797,16 @@ export class AlarmEngine {
       a.state = 'normal';
       a.pending = null;
       a.activeSince = null;
-      this.changed(rt, 'retire', SYSTEM, 'the rule no longer applies to this point', now);
+      this.record(rt, 'retire', SYSTEM, 'the rule no longer applies to this point', now, {}, w);
     }
+    if (!w.isEmpty) void this.commit(w);
     let assets = this.bindings.get(site);
     if (!assets) this.bindings.set(site, (assets = new Map()));
     assets.set(asset, points);
     return points;
   }
 
-  private runtimeFor(site: string, asset: string, rule: AlarmRule, level: LimitLevel | null, now: number): Runtime {
+  private runtimeFor(site: string, asset: string, rule: AlarmRule, level: LimitLevel | null, now: number, w: AlarmWrite): Runtime | undefined {
     const key = keyOf(site, asset, rule.point, rule.id, level);
     const priority = (level && rule.kind === 'limit' ? rule.levelPriority[level] : undefined) ?? rule.priority;
     let rt = this.byKey.get(key);
@@ -669,18 +819,20 @@ export class AlarmEngine {
         a.description = rule.description;
         a.retired = false;
         a.annunciated = !a.shelved && !a.suppressed && !a.outOfService;
-        this.store.saveAlarm(a);
+        w.save(a);
       }
       return rt;
     }
+    const id = this.ids.take();
+    if (id === undefined) return undefined;
     const suppressed = this.isSuppressed(site, asset, rule.point);
-    const fresh: Omit<Alarm, 'id'> = {
-      key, ruleId: rule.id, kind: rule.kind, level, site, asset, point: rule.point, priority, description: rule.description,
+    const alarm: Alarm = {
+      id, key, ruleId: rule.id, kind: rule.kind, level, site, asset, point: rule.point, priority, description: rule.description,
       state: 'normal', active: false, acknowledged: true, shelved: null, suppressed, outOfService: null,
       annunciated: !suppressed, activeSince: null, changedAt: now, value: null, pending: null, retired: false,
     };
-    const id = this.store.insertAlarm(fresh);
-    rt = { alarm: { ...fresh, id }, rule, raw: false, lastTs: -Infinity, lastGoodAt: now, rocTs: [], rocValues: [] };
+    w.save(alarm);
+    rt = { alarm, rule, raw: false, lastTs: -Infinity, lastGoodAt: now, rocTs: [], rocValues: [] };
     this.byId.set(id, rt);
     this.byKey.set(key, rt);
     return rt;
@@ -715,7 +867,7 @@ export class AlarmEngine {
     if (raw === a.active) {
       if (a.pending) {
         a.pending = null;
-        this.store.saveAlarm(a);
+        void this.commit(new AlarmWrite().save(a));
       }
       return;
     }
@@ -730,44 +882,43 @@ export class AlarmEngine {
       return;
     }
     a.pending = { to, deadline: t + delay };
-    this.store.saveAlarm(a);
+    void this.commit(new AlarmWrite().save(a));
   }
 
   private transition(rt: Runtime, active: boolean, t: number): void {
     const a = rt.alarm;
     a.pending = null;
+    const w = new AlarmWrite();
     if (a.active === active) {
-      this.store.saveAlarm(a);
+      void this.commit(w.save(a));
       return;
     }
     a.state = nextAlarmState(a.state, active ? 'activate' : 'clear');
     a.active = active;
     a.acknowledged = isAcknowledged(a.state);
     a.activeSince = active ? t : null;
+    this.record(rt, active ? 'activate' : 'clear', SYSTEM, '', t, {}, w);
     if (!active && a.shelved?.kind === 'one-shot') {
       // One-shot shelving ends when the alarm clears (OPC UA Part 9 §5.8.10 OneShotShelved).
-      this.store.transaction(() => {
-        this.changed(rt, 'clear', SYSTEM, '', t);
-        this.leaveShelving(rt, SYSTEM, 'the alarm cleared: one-shot shelving ends', t);
-      });
-      return;
+      this.leaveShelving(rt, SYSTEM, 'the alarm cleared: one-shot shelving ends', t, w);
     }
-    this.changed(rt, active ? 'activate' : 'clear', SYSTEM, '', t);
+    void this.commit(w);
   }
 
-  private leaveShelving(rt: Runtime, actor: string, comment: string, t: number): void {
+  private leaveShelving(rt: Runtime, actor: string, comment: string, t: number, w: AlarmWrite): void {
     const shelved = rt.alarm.shelved;
     rt.alarm.shelved = null;
-    this.changed(rt, 'unshelve', actor, comment, t, { kind: shelved?.kind });
-    this.auditAction(rt, actor, 'alarm.unshelve', comment, { kind: shelved?.kind });
+    this.record(rt, 'unshelve', actor, comment, t, { kind: shelved?.kind }, w);
+    w.audit(this.actionAudit(rt, actor, 'alarm.unshelve', comment, { kind: shelved?.kind }));
   }
 
   /**
-   * Records a change: recomputes annunciation (re-evaluating on return, ISA-18.2: a still-active
-   * condition comes back unacknowledged), persists, appends history, counts new annunciations
-   * for flood detection and notifies when an operator could see the change.
+   * Records a change into `w`: recomputes annunciation (re-evaluating on return, ISA-18.2: a
+   * still-active condition comes back unacknowledged), adds the alarm's record and history entry,
+   * counts new annunciations for flood detection and tells the live stream. The webhooks hear of
+   * it once `w` has committed, when an operator could see the change.
    */
-  private changed(rt: Runtime, kind: AlarmEventKind, actor: string, comment: string, t: number, detail: Record<string, unknown> = {}): void {
+  private record(rt: Runtime, kind: AlarmEventKind, actor: string, comment: string, t: number, detail: Record<string, unknown>, w: AlarmWrite): void {
     const a = rt.alarm;
     const wasAnnunciated = a.annunciated;
     a.annunciated = !a.shelved && !a.suppressed && !a.outOfService && !a.retired;
@@ -778,39 +929,66 @@ export class AlarmEngine {
     a.changedAt = t;
     const newAnnunciation = a.kind !== 'flood' && a.annunciated && a.state === 'unack-active'
       && (kind === 'activate' || !wasAnnunciated);
-    const event = this.store.transaction(() => {
-      this.store.saveAlarm(a);
-      return this.store.appendEvent({
-        alarmId: a.id, at: t, kind, actor, comment, state: a.state, annunciated: a.annunciated, value: a.value, detail,
-      }, a.site, newAnnunciation);
-    });
-    if (this.notifier && (wasAnnunciated || a.annunciated)) {
-      const note: AlarmNotification = { type: 'alarm.changed', event, alarm: { ...a } };
-      try {
-        this.notifier.notify(note);
-      } catch {
-        // A notifier must never stop evaluation.
-      }
-    }
+    w.change(a, {
+      alarmId: a.id, at: t, kind, actor, comment, state: a.state, annunciated: a.annunciated, value: a.value, detail,
+    }, newAnnunciation, this.notifier !== undefined && (wasAnnunciated || a.annunciated));
     if (this.onAlarmChanged) {
       try {
         this.onAlarmChanged({ ...a });
       } catch {
-        // Nor may a live subscriber.
+        // A live subscriber must never stop evaluation.
       }
     }
     if (newAnnunciation) {
       this.floodWindow(a.site).push(this.now());
-      this.evaluateFlood(a.site, this.now());
+      this.floodChecks.add(a.site);
     }
   }
 
-  private auditAction(rt: Runtime, actor: string, action: string, comment: string, extra: Record<string, unknown> = {}): void {
+  private actionAudit(rt: Runtime, actor: string, action: string, comment: string, extra: Record<string, unknown> = {}): AuditEventInput {
     const a = rt.alarm;
-    this.audit.record({
+    return {
       actor, action, target: `alarm:${a.id}`,
       detail: { key: a.key, site: a.site, asset: a.asset, point: a.point, ruleId: a.ruleId, state: a.state, comment, ...extra },
+    };
+  }
+
+  // ---------------------------------------------------------------- internals: persistence
+
+  /**
+   * Queues `w` behind every change made before it; resolves once it has committed (and the
+   * webhooks were told). Then checks the flood count of the sites it annunciated at, so a flood
+   * alarm's change is always stored after the changes that raised it.
+   */
+  private commit(w: AlarmWrite): Promise<void> {
+    const stored = this.writes.enqueue((stores) => w.run(stores)).then((changes) => {
+      for (const c of changes) this.notify({ type: 'alarm.changed', event: c.event, alarm: c.alarm });
     });
+    // Failures are reported through onPersistError (and retried); callers that wait see them too.
+    stored.catch(() => {});
+    if (this.floodChecks.size > 0) {
+      const sites = [...this.floodChecks];
+      this.floodChecks.clear();
+      const now = this.now();
+      for (const site of sites) this.evaluateFlood(site, now);
+    }
+    return stored;
+  }
+
+  /** An operator's action: resolves with the alarm as the action left it, once stored. */
+  private async commitAction(rt: Runtime, w: AlarmWrite): Promise<Alarm> {
+    const after = { ...rt.alarm };
+    await this.commit(w);
+    return after;
+  }
+
+  private notify(note: AlarmNotification): void {
+    if (!this.notifier) return;
+    try {
+      this.notifier.notify(note);
+    } catch {
+      // A notifier must never stop evaluation.
+    }
   }
 
   // ---------------------------------------------------------------- internals: flood
@@ -836,6 +1014,7 @@ export class AlarmEngine {
     if (!rt) {
       if (count <= this.flood.threshold) return;
       rt = this.floodRuntime(site, now);
+      if (!rt) return; // no id left: the next tick tries again
     }
     const active = rt.alarm.active;
     if (!active && count > this.flood.threshold) {
@@ -849,16 +1028,18 @@ export class AlarmEngine {
     }
   }
 
-  private floodRuntime(site: string, now: number): Runtime {
+  private floodRuntime(site: string, now: number): Runtime | undefined {
+    const id = this.ids.take();
+    if (id === undefined) return undefined;
     const key = `${site}/${FLOOD_RULE_ID}`;
-    const fresh: Omit<Alarm, 'id'> = {
-      key, ruleId: FLOOD_RULE_ID, kind: 'flood', level: null, site, asset: '', point: '', priority: 'high',
+    const alarm: Alarm = {
+      id, key, ruleId: FLOOD_RULE_ID, kind: 'flood', level: null, site, asset: '', point: '', priority: 'high',
       description: `more than ${this.flood.threshold} alarms in ${Math.round(this.flood.windowMs / 60_000)} min at ${site}`,
       state: 'normal', active: false, acknowledged: true, shelved: null, suppressed: false, outOfService: null,
       annunciated: true, activeSince: null, changedAt: now, value: 0, pending: null, retired: false,
     };
-    const id = this.store.insertAlarm(fresh);
-    const rt: Runtime = { alarm: { ...fresh, id }, rule: null, raw: false, lastTs: -Infinity, lastGoodAt: now, rocTs: [], rocValues: [] };
+    void this.commit(new AlarmWrite().save(alarm));
+    const rt: Runtime = { alarm, rule: null, raw: false, lastTs: -Infinity, lastGoodAt: now, rocTs: [], rocValues: [] };
     this.byId.set(id, rt);
     this.byKey.set(key, rt);
     return rt;

@@ -12,8 +12,8 @@ import { AlarmError } from './alarm-error.ts';
 
 export const DEFAULT_ALARM_RULES_DIR = fileURLToPath(new URL('../../alarm-rules/', import.meta.url));
 
-/** Defines the shipped rules the engine does not have yet; returns how many it defined. */
-export function loadDefaultAlarmRules(engine: AlarmEngine, dir: string = DEFAULT_ALARM_RULES_DIR): number {
+/** Defines the shipped rules the engine (loaded) does not have yet; resolves with how many it defined. */
+export async function loadDefaultAlarmRules(engine: AlarmEngine, dir: string = DEFAULT_ALARM_RULES_DIR): Promise<number> {
   const existing = new Set(engine.rules().map((r) => r.id));
   let defined = 0;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
@@ -23,7 +23,7 @@ export function loadDefaultAlarmRules(engine: AlarmEngine, dir: string = DEFAULT
     for (const rule of doc.rules) {
       const id = (rule as { id?: unknown }).id;
       if (typeof id === 'string' && existing.has(id)) continue;
-      engine.defineRule(rule, 'system');
+      await engine.defineRule(rule, 'system');
       defined += 1;
     }
   }

@@ -1,4 +1,8 @@
-export { AlarmEngine, type AlarmEngineOptions, type AlarmNotification, type FloodOptions, type ShelveRequest } from './alarm-engine.ts';
+export {
+  AlarmEngine, type AlarmEngineOptions, type AlarmNotification, type AlarmPersistFailure, type AlarmStores, type FloodOptions, type ShelveRequest,
+} from './alarm-engine.ts';
+export type { AlarmStore, NewAlarmEvent, StoredAsset } from './alarm-store.ts';
+export { SqlAlarmStore } from './sql-alarm-store.ts';
 export {
   FLOOD_RULE_ID, type Alarm, type AlarmEvent, type AlarmEventKind, type AlarmFilter, type AlarmListState, type AssetMode,
   type OutOfServiceInfo, type ShelveInfo,
@@ -10,7 +14,6 @@ export {
   type RuleKind, type RuleOverride, type StaleRule,
 } from './alarm-rule.ts';
 export { ALARM_STATES, alarmStateOf, nextAlarmState, type AlarmState, type ConditionEvent } from './alarm-state.ts';
-export { systemScheduler, type Scheduler } from './scheduler.ts';
 export {
   DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, signWebhookBody, verifyWebhookSignature,
   type AlarmNotifier, type WebhookDeliveryFailure, type WebhookNotifierOptions, type WebhookStats, type WebhookTarget,

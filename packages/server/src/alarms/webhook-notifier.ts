@@ -12,8 +12,8 @@
  * deliveries waiting is bounded (the oldest are dropped and counted beyond it).
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { systemClock, type Clock, type TimerHandle } from '@shellguard/protocol';
 import { AlarmError } from './alarm-error.ts';
-import { systemScheduler, type Scheduler } from './scheduler.ts';
 
 export const SIGNATURE_HEADER = 'x-shellguard-signature';
 export const TIMESTAMP_HEADER = 'x-shellguard-timestamp';
@@ -41,8 +41,8 @@ export interface WebhookDeliveryFailure {
 
 export interface WebhookNotifierOptions {
   webhooks: WebhookTarget[];
-  now?: () => number;
-  scheduler?: Scheduler;
+  /** Time stamps, and the retry timers (default systemClock; its timers are unref'd). */
+  clock?: Clock;
   transport?: WebhookTransport;
   /** Attempts per delivery, the first included (default 6). */
   maxAttempts?: number;
@@ -77,7 +77,7 @@ interface Delivery {
   id: string;
   payload: Record<string, unknown>;
   attempt: number;
-  timer?: unknown;
+  timer?: TimerHandle;
   cancelled: boolean;
 }
 
@@ -117,8 +117,7 @@ const fetchTransport: WebhookTransport = async (url, body, headers, timeoutMs) =
 
 export class WebhookNotifier implements AlarmNotifier {
   private readonly webhooks: WebhookTarget[];
-  private readonly now: () => number;
-  private readonly scheduler: Scheduler;
+  private readonly clock: Clock;
   private readonly transport: WebhookTransport;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
@@ -150,8 +149,7 @@ export class WebhookNotifier implements AlarmNotifier {
       ids.add(w.id);
     }
     this.webhooks = [...opts.webhooks];
-    this.now = opts.now ?? Date.now;
-    this.scheduler = opts.scheduler ?? systemScheduler;
+    this.clock = opts.clock ?? systemClock;
     this.transport = opts.transport ?? fetchTransport;
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 6);
     this.baseDelayMs = opts.baseDelayMs ?? 1_000;
@@ -185,7 +183,7 @@ export class WebhookNotifier implements AlarmNotifier {
     return { ...this.stats_, pending: this.pending.size };
   }
 
-  /** Resolves once no request is in flight (retries waiting on the scheduler do not count). */
+  /** Resolves once no request is in flight (retries waiting on the clock do not count). */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
@@ -197,14 +195,14 @@ export class WebhookNotifier implements AlarmNotifier {
 
   private cancel(d: Delivery): void {
     d.cancelled = true;
-    if (d.timer !== undefined) this.scheduler.clearTimeout(d.timer);
+    this.clock.clearTimeout(d.timer);
     this.pending.delete(d);
   }
 
   private attempt(d: Delivery): void {
     d.attempt++;
     d.timer = undefined;
-    const timestamp = this.now();
+    const timestamp = this.clock.now();
     const body = JSON.stringify({ id: d.id, timestamp, ...d.payload });
     const headers = {
       'content-type': 'application/json',
@@ -235,6 +233,6 @@ export class WebhookNotifier implements AlarmNotifier {
       return;
     }
     this.stats_.retries++;
-    d.timer = this.scheduler.setTimeout(() => this.attempt(d), this.backoffMs(d.attempt));
+    d.timer = this.clock.setTimeout(() => this.attempt(d), this.backoffMs(d.attempt)).unref();
   }
 }

@@ -70,7 +70,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
       tags: ['alarms'], summary: 'An alarm\'s history, oldest first: activations, clears and every operator action',
       params: AlarmIdParams, response: { 200: AlarmHistoryResponse, ...readErrors },
     },
-  }, async (req) => ({ events: alarms.history(req.params.id) }));
+  }, async (req) => ({ events: await alarms.history(req.params.id) }));
 
   app.post('/alarms/:id/ack', {
     onRequest: operator,
@@ -79,7 +79,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
       tags: ['alarms'], summary: 'Acknowledge an unacknowledged alarm (409 if there is nothing to acknowledge)',
       params: AlarmIdParams, body: CommentBody, response: { 200: AlarmResponse, ...writeErrors },
     },
-  }, async (req) => ({ alarm: alarms.acknowledge(req.params.id, actorOf(req), req.body.comment) }));
+  }, async (req) => ({ alarm: await alarms.acknowledge(req.params.id, actorOf(req), req.body.comment) }));
 
   app.post('/alarms/:id/shelve', {
     onRequest: operator,
@@ -90,7 +90,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
   }, async (req) => {
     const { kind, durationMs, comment } = req.body;
     return {
-      alarm: alarms.shelve(req.params.id, actorOf(req), {
+      alarm: await alarms.shelve(req.params.id, actorOf(req), {
         kind, ...(durationMs !== undefined ? { durationMs } : {}), ...(comment !== undefined ? { comment } : {}),
       }),
     };
@@ -103,7 +103,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
       tags: ['alarms'], summary: 'Unshelve an alarm: it annunciates again (a still-active condition comes back unacknowledged)',
       params: AlarmIdParams, body: CommentBody, response: { 200: AlarmResponse, ...writeErrors },
     },
-  }, async (req) => ({ alarm: alarms.unshelve(req.params.id, actorOf(req), req.body.comment) }));
+  }, async (req) => ({ alarm: await alarms.unshelve(req.params.id, actorOf(req), req.body.comment) }));
 
   app.post('/alarms/:id/remove-from-service', {
     onRequest: writer,
@@ -112,7 +112,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
       tags: ['alarms'], summary: 'Take an alarm out of service (e.g. a broken transmitter awaiting repair)',
       params: AlarmIdParams, body: CommentBody, response: { 200: AlarmResponse, ...writeErrors },
     },
-  }, async (req) => ({ alarm: alarms.removeFromService(req.params.id, actorOf(req), req.body.comment) }));
+  }, async (req) => ({ alarm: await alarms.removeFromService(req.params.id, actorOf(req), req.body.comment) }));
 
   app.post('/alarms/:id/return-to-service', {
     onRequest: writer,
@@ -121,7 +121,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
       tags: ['alarms'], summary: 'Return an out-of-service alarm to service',
       params: AlarmIdParams, body: CommentBody, response: { 200: AlarmResponse, ...writeErrors },
     },
-  }, async (req) => ({ alarm: alarms.returnToService(req.params.id, actorOf(req), req.body.comment) }));
+  }, async (req) => ({ alarm: await alarms.returnToService(req.params.id, actorOf(req), req.body.comment) }));
 
   app.get('/alarm-rules', {
     schema: {
@@ -143,7 +143,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
       tags: ['alarms'], summary: 'Define (or redefine) an alarm rule for a profile\'s point; 400 names the offending field',
       body: AlarmRuleDefinition, response: { 201: AlarmRuleResponse, ...writeErrors },
     },
-  }, async (req, reply) => reply.code(201).send({ rule: alarms.defineRule(req.body, actorOf(req)) }));
+  }, async (req, reply) => reply.code(201).send({ rule: await alarms.defineRule(req.body, actorOf(req)) }));
 
   app.put('/assets/:site/:asset/alarm-rules/:ruleId/override', {
     onRequest: writer,
@@ -154,7 +154,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
   }, async (req) => {
     const { site, asset, ruleId } = req.params;
     const patch = req.body as Record<string, unknown>;
-    const rule = alarms.overrideRule(site, asset, ruleId, patch, actorOf(req));
+    const rule = await alarms.overrideRule(site, asset, ruleId, patch, actorOf(req));
     return { override: { site, asset, ruleId, patch }, rule };
   });
 
@@ -166,7 +166,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
     },
   }, async (req, reply) => {
     const { site, asset, ruleId } = req.params;
-    if (!alarms.removeOverride(site, asset, ruleId, actorOf(req))) {
+    if (!(await alarms.removeOverride(site, asset, ruleId, actorOf(req)))) {
       throw new ApiError('not_found', `asset ${site}/${asset} has no override of rule ${ruleId}`);
     }
     return reply.code(204).send(null);
@@ -180,7 +180,7 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<AlarmRoutesOptions> = async 
     },
   }, async (req) => {
     const { site, asset } = req.params;
-    alarms.setAssetMode(site, asset, req.body.mode, actorOf(req), req.body.comment);
+    await alarms.setAssetMode(site, asset, req.body.mode, actorOf(req), req.body.comment);
     return { site, asset, mode: alarms.assetMode(site, asset) };
   });
 };

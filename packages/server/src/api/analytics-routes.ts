@@ -5,13 +5,10 @@
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AssetHealth } from '../analytics/health/asset-health.ts';
-import {
-  MaintenanceError, type MaintenanceBook,
-} from '../analytics/maintenance/maintenance-book.ts';
+import type { MaintenanceBook } from '../analytics/maintenance/maintenance-book.ts';
 import type { PointScoreHistory } from '../analytics/live/live-analytics.ts';
 import type { PeerOutlier } from '../analytics/peers/fleet-peers.ts';
 import type { Role } from '../auth/roles.ts';
-import { ApiError } from './api-error.ts';
 import { actorOf, requireRole } from './bearer-auth.ts';
 import { ErrorResponse } from './schemas.ts';
 
@@ -39,15 +36,6 @@ const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Any = Type.Unknown();
 
-/** Maintenance codes as the edge knows them (build-api maps not_found/bad_request/conflict-free codes). */
-function translate(err: unknown): never {
-  if (err instanceof MaintenanceError) {
-    if (err.code === 'recommendation_not_found' || err.code === 'work_order_not_found') throw new ApiError('not_found', err.message);
-    if (err.code === 'work_order_invalid') throw new ApiError('bad_request', err.message);
-  }
-  throw err;
-}
-
 export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> = async (app, { analytics }) => {
   app.get('/asset-health', {
     schema: {
@@ -70,7 +58,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
       response: { 200: Type.Object({ recommendations: Type.Array(Any) }), ...readErrors },
     },
   }, async (req) => ({
-    recommendations: analytics.maintenance.recommendations({
+    recommendations: await analytics.maintenance.recommendations({
       ...(req.query.site !== undefined ? { site: req.query.site } : {}), ...(req.query.status !== undefined ? { status: req.query.status } : {}),
     }),
   }));
@@ -84,15 +72,8 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
       response: { 201: Type.Object({ workOrder: Any }), ...writeErrors },
     },
   }, async (req, reply) => {
-    try {
-      const workOrder = analytics.maintenance.workOrderFromRecommendation(req.params.id, actorOf(req), req.body.title);
-      return reply.code(201).send({ workOrder });
-    } catch (err) {
-      if (err instanceof MaintenanceError && err.code === 'recommendation_closed') {
-        return reply.code(409).send({ error: { code: err.code, message: err.message } });
-      }
-      return translate(err);
-    }
+    const workOrder = await analytics.maintenance.workOrderFromRecommendation(req.params.id, actorOf(req), req.body.title);
+    return reply.code(201).send({ workOrder });
   });
 
   app.get('/work-orders', {
@@ -107,7 +88,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
   }, async (req) => {
     const { site, status, type } = req.query;
     return {
-      workOrders: analytics.maintenance.workOrders({
+      workOrders: await analytics.maintenance.workOrders({
         ...(site !== undefined ? { site } : {}), ...(status !== undefined ? { status } : {}), ...(type !== undefined ? { type } : {}),
       }),
     };
@@ -123,13 +104,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
       }, { additionalProperties: false }),
       response: { 201: Type.Object({ workOrder: Any }), ...writeErrors },
     },
-  }, async (req, reply) => {
-    try {
-      return reply.code(201).send({ workOrder: analytics.maintenance.createWorkOrder(req.body, actorOf(req)) });
-    } catch (err) {
-      return translate(err);
-    }
-  });
+  }, async (req, reply) => reply.code(201).send({ workOrder: await analytics.maintenance.createWorkOrder(req.body, actorOf(req)) }));
 
   app.post('/work-orders/:id/done', {
     onRequest: worker,
@@ -138,13 +113,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
       tags: ['analytics'], summary: 'Mark a work order done', params: IdParams,
       response: { 200: Type.Object({ workOrder: Any }), ...writeErrors },
     },
-  }, async (req) => {
-    try {
-      return { workOrder: analytics.maintenance.completeWorkOrder(req.params.id) };
-    } catch (err) {
-      return translate(err);
-    }
-  });
+  }, async (req) => ({ workOrder: await analytics.maintenance.completeWorkOrder(req.params.id) }));
 
   app.get('/kpi/reactive-share', {
     schema: {
@@ -155,7 +124,7 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
   }, async (req) => {
     const { site, from, to } = req.query;
     return {
-      periods: analytics.maintenance.reactiveShare({
+      periods: await analytics.maintenance.reactiveShare({
         ...(site !== undefined ? { site } : {}), ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}),
       }),
     };

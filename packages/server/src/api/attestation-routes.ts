@@ -6,8 +6,7 @@
  * client address on the signature-verification work anyone can ask for.
  */
 import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyError } from 'fastify';
-import { ATTESTATION_CHALLENGE_PATH, ATTESTATION_EVIDENCE_PATH, AttestationRefusals } from '@shellguard/protocol';
+import { ATTESTATION_CHALLENGE_PATH, ATTESTATION_EVIDENCE_PATH } from '@shellguard/protocol';
 import { errorBody } from './api-error.ts';
 import type { AnonymousRoute } from './bearer-auth.ts';
 import { ClientRateLimiter, type RateLimit } from './client-rate-limiter.ts';
@@ -25,8 +24,6 @@ export const ATTESTATION_ANONYMOUS_ROUTES: readonly AnonymousRoute[] = [
   { method: 'POST', path: ATTESTATION_CHALLENGE_PATH },
   { method: 'POST', path: ATTESTATION_EVIDENCE_PATH },
 ];
-
-const REFUSALS: ReadonlySet<string> = new Set(AttestationRefusals);
 
 export interface AttestationRoutesOptions {
   fleet: Pick<FleetApi, 'challenge' | 'appraise'>;
@@ -55,17 +52,6 @@ export const attestationRoutes: FastifyPluginAsyncTypebox<AttestationRoutesOptio
       return reply.code(429).header('retry-after', String(Math.ceil(waitMs / 1000)))
         .send(errorBody('rate_limited', 'too many attestation requests from this address; retry later'));
     }
-  });
-
-  // A refusal is an answer, not a fault: 403 with its stable reason code. Anything else goes to
-  // the API's error handler (which hides internal errors).
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && REFUSALS.has(code)) {
-      request.log.info({ code }, 'attestation refused');
-      return reply.code(403).send(errorBody(code, err.message));
-    }
-    throw err;
   });
 
   app.post(relativeTo(options.apiPrefix, ATTESTATION_CHALLENGE_PATH), {

@@ -35,7 +35,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditLog }> = async
       querystring: AuditQuery, response: { 200: AuditListResponse, ...errors },
     },
   }, async (req) => ({
-    events: audit.list({
+    events: await audit.list({
       afterSeq: req.query.afterSeq, beforeSeq: req.query.beforeSeq, limit: req.query.limit,
       target: req.query.target, actor: req.query.actor, actionPrefix: req.query.action,
       newestFirst: req.query.order === 'desc' || req.query.beforeSeq !== undefined,

@@ -72,7 +72,7 @@ export interface BearerAuthOptions {
    * may read with its TLS client certificate instead of a token, when `isAllowedPeer` accepts it.
    * The principal stays null: such a request can reach nothing that asks for a role.
    */
-  peerCertificate?: { routes: readonly string[]; isAllowedPeer: (request: FastifyRequest) => boolean };
+  peerCertificate?: { routes: readonly string[]; isAllowedPeer: (request: FastifyRequest) => boolean | Promise<boolean> };
 }
 
 export function requireBearerToken(
@@ -96,13 +96,13 @@ export function requireBearerToken(
     }
     const header = request.headers.authorization;
     if (peerRoutes && header === undefined && request.method === 'GET' && peerRoutes.has(request.routeOptions.url ?? '')
-      && options.peerCertificate!.isAllowedPeer(request)) return;
+      && await options.peerCertificate!.isAllowedPeer(request)) return;
     if (header === undefined && sessions) {
       const cookies = sessionCookiesOf(request.headers.cookie);
       if (cookies.length > 0) return authenticateSession(request, reply, sessions, cookies);
     }
     const m = header ? BEARER.exec(header) : null;
-    const verified = m ? tokens.verify(m[1]!) : undefined;
+    const verified = m ? await tokens.verify(m[1]!) : undefined;
     const principal: Principal | undefined = verified && { kind: 'token', id: verified.tokenId, name: verified.name, role: verified.role };
     if (!principal) {
       return reply
@@ -163,7 +163,7 @@ export function credentialRecheck(
     }
     const m = request.headers.authorization ? BEARER.exec(request.headers.authorization) : null;
     return async () => {
-      const verified = m ? tokens.verify(m[1]!) : undefined;
+      const verified = m ? await tokens.verify(m[1]!) : undefined;
       return verified !== undefined && verified.tokenId === principal.id && verified.role === principal.role;
     };
   };

@@ -4,20 +4,21 @@
  */
 import swagger from '@fastify/swagger';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
-import { ShellguardError } from '@shellguard/protocol';
 import type { ApiTokens } from '../auth/api-tokens.ts';
 import type { SessionService } from '../auth/sessions.ts';
 import type { UsersService } from '../auth/users.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { IncidentTickets } from '../incidents/incident-log.ts';
+import type { AssetMoves } from '../registry/asset-moves.ts';
 import type { SiteRegistry } from '../registry/site-registry.ts';
 import type { TelemetryStore } from '../telemetry/telemetry-store.ts';
 import { alarmRoutes, type AlarmsApi } from './alarm-routes.ts';
 import { addApiSecurityHeaders } from './api-security-headers.ts';
-import { errorBody, httpStatusFor } from './api-error.ts';
+import { errorBody } from './api-error.ts';
+import { apiErrorHandler } from './error-handler.ts';
 import { ATTESTATION_ANONYMOUS_ROUTES, attestationRoutes } from './attestation-routes.ts';
 import { auditRoutes } from './audit-routes.ts';
 import { credentialRecheck, requireBearerToken } from './bearer-auth.ts';
@@ -38,10 +39,7 @@ import { telemetryRoutes } from './telemetry-routes.ts';
 import { isPublicWebRequest, webRoutes } from './web-routes.ts';
 import { procedureRoutes, type ProceduresApi } from './procedure-routes.ts';
 import { demoRoutes, type DemoSimulator } from './demo-routes.ts';
-import { PROCEDURE_ERROR_STATUS, type ProcedureErrorCode } from '../procedures/procedure-error.ts';
-import { DEPLOYMENT_ERROR_STATUS, type DeploymentErrorCode } from '../updates/rollout/deployment-error.ts';
 import { deploymentRoutes, type DeploymentsApi } from './deployment-routes.ts';
-import { IMAGE_REPOSITORY_ERROR_STATUS, type ImageRepositoryErrorCode } from '../updates/image-repository-error.ts';
 import { operationalCertificateCheck, tufPeerRoutes, updateRepositoryRoutes, type UpdateRepositoryApi } from './update-repository-routes.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -76,8 +74,8 @@ export interface BuildApiOptions {
   alarms?: AlarmsApi;
   /** Asset health, maintenance recommendations, work orders, the reactive-work KPI and fleet peers. */
   analytics?: AnalyticsApi;
-  /** The site a guardian is claimed into (assets move only to a guardian of their site). */
-  claimedSite?: (deviceId: string) => string | undefined;
+  /** Moving an asset to another guardian (audited; only to a guardian of its site): the route exists only when given. */
+  assetMoves?: AssetMoves;
   /** Digital methods of procedure: procedures, work orders, panels, alerts, site stops; routes exist only when given. */
   procedures?: ProceduresApi;
   /** `shellguard demo` only: simulated panel doors and breakers. */
@@ -98,49 +96,6 @@ export interface BuildApiOptions {
   deployments?: DeploymentsApi;
   /** TUF image repositories: /tuf (served to guardians) and /updates/repositories (managed, audited), when given together with `audit`. */
   updates?: UpdateRepositoryApi;
-}
-
-/**
- * Statuses of codes raised behind the routes (fleet service, edge hooks). Kept here, beside the
- * error handler, so the mapping to HTTP stays in one place (STYLE.md §5).
- */
-const EDGE_STATUS_BY_CODE: Record<string, number> = {
-  forbidden: 403,
-  body_too_large: 413,
-  rate_limited: 429,
-  device_id_invalid: 400,
-  invalid_input: 400,
-  device_unclaimed: 404,
-  group_unknown: 404,
-  device_already_claimed: 409,
-  device_revoked: 409,
-  device_not_quarantined: 409,
-  group_site_mismatch: 409,
-  release_conflict: 409,
-  // Alarms (AlarmError): unknown things, invalid requests, and actions the alarm's state refuses.
-  alarm_not_found: 404,
-  rule_not_found: 404,
-  rule_invalid: 400,
-  shelve_duration_invalid: 400,
-  shelve_too_long: 400,
-  asset_mode_invalid: 400,
-  actor_required: 400,
-  alarm_not_unacknowledged: 409,
-  alarm_not_active: 409,
-  alarm_already_shelved: 409,
-  alarm_not_shelved: 409,
-  alarm_already_out_of_service: 409,
-  alarm_not_out_of_service: 409,
-};
-
-/** Every code of the procedures domain has a status (the compiler checks the record is complete). */
-const PROCEDURE_STATUS: Record<ProcedureErrorCode, number> = PROCEDURE_ERROR_STATUS;
-const DEPLOYMENT_STATUS: Record<DeploymentErrorCode, number> = DEPLOYMENT_ERROR_STATUS;
-const IMAGE_REPOSITORY_STATUS: Record<ImageRepositoryErrorCode, number> = IMAGE_REPOSITORY_ERROR_STATUS;
-
-function statusFor(code: string): number {
-  return EDGE_STATUS_BY_CODE[code] ?? PROCEDURE_STATUS[code as ProcedureErrorCode] ?? IMAGE_REPOSITORY_STATUS[code as ImageRepositoryErrorCode]
-    ?? DEPLOYMENT_STATUS[code as DeploymentErrorCode] ?? httpStatusFor(code);
 }
 
 export function buildApi(options: BuildApiOptions): FastifyInstance {
@@ -178,24 +133,8 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
 
   addApiSecurityHeaders(app);
 
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err.validation) {
-      return reply.code(400).send(errorBody('bad_request', `invalid request: ${err.message}`));
-    }
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send(errorBody('body_too_large', err.message));
-    }
-    if (err instanceof ShellguardError) {
-      const status = statusFor(err.code);
-      if (status >= 500) request.log.error({ code: err.code, err: err.message }, 'request failed');
-      return reply.code(status).send(errorBody(err.code, status >= 500 ? 'internal error' : err.message));
-    }
-    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.code(err.statusCode).send(errorBody('bad_request', err.message));
-    }
-    request.log.error({ err: err.message }, 'request failed');
-    return reply.code(500).send(errorBody('internal', 'internal error; see the server log'));
-  });
+  // Routes throw; this one handler turns what they throw into a status and a body.
+  app.setErrorHandler(apiErrorHandler);
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
@@ -246,8 +185,7 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
 
     await api.register(registryRoutes, {
       registry: options.registry, store: options.store,
-      ...(options.audit ? { audit: options.audit } : {}),
-      ...(options.claimedSite ? { claimedSite: options.claimedSite } : {}),
+      ...(options.assetMoves ? { assetMoves: options.assetMoves } : {}),
     });
     await api.register(telemetryRoutes, { store: options.store, now });
     if (options.fleet) {

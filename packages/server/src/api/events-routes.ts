@@ -11,8 +11,8 @@
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { LIVE_TOPICS, LiveError, MAX_LIVE_POINTS, type EventHub, type LiveErrorCode, type LiveTopic } from '../live/event-hub.ts';
-import { ApiError, errorBody } from './api-error.ts';
+import { LIVE_TOPICS, LiveError, MAX_LIVE_POINTS, type EventHub, type LiveTopic } from '../live/event-hub.ts';
+import { ApiError } from './api-error.ts';
 import { actorOf } from './bearer-auth.ts';
 import { ErrorResponse } from './schemas.ts';
 
@@ -29,12 +29,6 @@ export interface EventsRoutesOptions {
 
 /** How often an open stream checks that its token or session still stands. */
 export const RECHECK_MS = 10_000;
-
-const LIVE_STATUS_BY_CODE: Record<LiveErrorCode, 400 | 429 | 503> = {
-  too_many_streams: 429,
-  too_many_points: 400,
-  hub_closed: 503,
-};
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream',
@@ -96,8 +90,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
     const points = parsePoints(request.query.points);
     const principal = actorOf(request);
     if (!events.hasRoom(principal)) {
-      const refusal = new LiveError('too_many_streams', 'too many event streams are open for this user or token; close one first');
-      return reply.code(LIVE_STATUS_BY_CODE[refusal.code]).send(errorBody(refusal.code, refusal.message));
+      throw new LiveError('too_many_streams', 'too many event streams are open for this user or token; close one first');
     }
     const res = reply.raw;
     reply.hijack();

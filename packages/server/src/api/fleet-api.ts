@@ -4,8 +4,8 @@
  * fleet/FleetService implements it. Write methods record their own audit event with the `actor`
  * they are given (`token:<id>`).
  *
- * Errors: `challenge` and `appraise` throw an error whose `code` is an AttestationRefusal (-> 403);
- * the others throw errors with a fleet code (mapped in build-api.ts: 400, 404 or 409).
+ * Errors: `challenge` and `appraise` refuse with an AttestationError (-> 403); the others throw a
+ * FleetError (400, 404 or 409; http-status/fleet.ts). Anything else is answered as a 500.
  */
 import type { ChallengeRequest, ChallengeResponse, EnrolmentResponse } from '@shellguard/protocol';
 import type {

@@ -7,9 +7,8 @@
  */
 import { type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Role } from '../auth/roles.ts';
-import { IncidentError, type IncidentErrorCode } from '../incidents/incident-error.ts';
+import { IncidentError } from '../incidents/incident-error.ts';
 import type { IncidentTickets } from '../incidents/incident-log.ts';
-import { errorBody } from './api-error.ts';
 import { actorOf, requireRole } from './bearer-auth.ts';
 import {
   AssignBody, CommentBody, IncidentCommentResponse, IncidentIdParams, IncidentListResponse, IncidentQuery, IncidentResponse,
@@ -26,33 +25,18 @@ export const INCIDENT_HANDLER_ROLES: readonly Role[] = ['admin', 'engineer', 'ma
 /** Who may comment: the handlers, and the technicians who were there. */
 export const INCIDENT_COMMENTER_ROLES: readonly Role[] = [...INCIDENT_HANDLER_ROLES, 'technician'];
 
-/** The HTTP status of each incident error (the compiler checks every code has one). */
-export const INCIDENT_ERROR_STATUS: Record<IncidentErrorCode, number> = {
-  incident_not_found: 404,
-  incident_invalid: 400,
-  incident_transition_invalid: 409,
-  incident_note_required: 400,
-  incident_closed: 409,
-};
-
 const readErrors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse };
 const writeErrors = { ...readErrors, 403: ErrorResponse, 409: ErrorResponse };
 const handler = requireRole(INCIDENT_HANDLER_ROLES);
 const commenter = requireRole(INCIDENT_COMMENTER_ROLES);
 
 export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = async (app, { incidents }) => {
-  // Scoped to these routes; anything else goes on to the API's own error handler.
-  app.setErrorHandler((err, _request, reply) => {
-    if (!(err instanceof IncidentError)) throw err;
-    return reply.code(INCIDENT_ERROR_STATUS[err.code]).send(errorBody(err.code, err.message));
-  });
-
   app.get('/incidents', {
     schema: {
       tags: ['incidents'], summary: 'Incidents, newest first; filter by status, kind, site, asset, assignee or device',
       querystring: IncidentQuery, response: { 200: IncidentListResponse, ...readErrors },
     },
-  }, async (req) => ({ incidents: incidents.list(req.query) }));
+  }, async (req) => ({ incidents: await incidents.list(req.query) }));
 
   app.get('/incidents/:id', {
     schema: {
@@ -60,7 +44,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
       params: IncidentIdParams, response: { 200: IncidentReviewResponse, ...readErrors },
     },
   }, async (req) => {
-    const review = incidents.get(req.params.id);
+    const review = await incidents.get(req.params.id);
     if (!review) throw new IncidentError('incident_not_found', `no incident ${req.params.id}`, { incidentId: req.params.id });
     return review;
   });
@@ -71,7 +55,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
       tags: ['incidents'], summary: 'Assign the incident to a person (a username), or unassign it with null',
       params: IncidentIdParams, body: AssignBody, response: { 200: IncidentResponse, ...writeErrors },
     },
-  }, async (req) => ({ incident: incidents.assign(req.params.id, req.body.assignee, actorOf(req)) }));
+  }, async (req) => ({ incident: await incidents.assign(req.params.id, req.body.assignee, actorOf(req)) }));
 
   app.post('/incidents/:id/comments', {
     onRequest: commenter,
@@ -79,7 +63,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
       tags: ['incidents'], summary: 'Add a comment: what was seen, done or learned',
       params: IncidentIdParams, body: CommentBody, response: { 201: IncidentCommentResponse, ...writeErrors },
     },
-  }, async (req, reply) => reply.code(201).send({ comment: incidents.comment(req.params.id, actorOf(req), req.body.text) }));
+  }, async (req, reply) => reply.code(201).send({ comment: await incidents.comment(req.params.id, actorOf(req), req.body.text) }));
 
   app.post('/incidents/:id/status', {
     onRequest: handler,
@@ -88,5 +72,5 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
       summary: 'Move the status: open → acknowledged → resolved → closed, resolved → open; resolving, closing unresolved and reopening need a note',
       params: IncidentIdParams, body: StatusBody, response: { 200: IncidentResponse, ...writeErrors },
     },
-  }, async (req) => ({ incident: incidents.setStatus(req.params.id, req.body.status, actorOf(req), req.body.note) }));
+  }, async (req) => ({ incident: await incidents.setStatus(req.params.id, req.body.status, actorOf(req), req.body.note) }));
 };

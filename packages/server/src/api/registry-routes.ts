@@ -1,7 +1,7 @@
 /** Sites, areas, assets and devices (ARCHITECTURE.md §4). */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DEVICE_ID_PATTERN } from '@shellguard/protocol';
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { AssetMoves } from '../registry/asset-moves.ts';
 import type { SiteRegistry } from '../registry/site-registry.ts';
 import type { TelemetryStore } from '../telemetry/telemetry-store.ts';
 import { ApiError } from './api-error.ts';
@@ -11,18 +11,16 @@ import { Area, Asset, AssetDetail, Device, ErrorResponse, Site } from './schemas
 export interface RegistryRoutesOptions {
   registry: SiteRegistry;
   store: TelemetryStore;
-  /** Moving an asset between guardians is audited: the route exists only with the audit log. */
-  audit?: AuditLog;
-  /** The site a guardian is claimed into, when claims are in use: an asset moves only to a guardian of its site. */
-  claimedSite?: (deviceId: string) => string | undefined;
+  /** Moving an asset between guardians (audited, and only to a guardian of its site): the route exists only with it. */
+  assetMoves?: AssetMoves;
 }
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse };
 
-export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = async (app, { registry, store, audit, claimedSite }) => {
+export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = async (app, { registry, store, assetMoves }) => {
   app.get('/sites', {
     schema: { tags: ['sites'], summary: 'List sites', response: { 200: Type.Object({ sites: Type.Array(Site) }), ...errors } },
-  }, async () => ({ sites: registry.listSites() }));
+  }, async () => ({ sites: await registry.listSites() }));
 
   app.get('/sites/:site/areas', {
     schema: {
@@ -32,10 +30,10 @@ export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = 
       response: { 200: Type.Object({ areas: Type.Array(Area) }), ...errors },
     },
   }, async (req) => {
-    if (!registry.listSites().some((s) => s.id === req.params.site)) {
+    if (!(await registry.listSites()).some((s) => s.id === req.params.site)) {
       throw new ApiError('not_found', `no site "${req.params.site}"`);
     }
-    return { areas: registry.listAreas(req.params.site) };
+    return { areas: await registry.listAreas(req.params.site) };
   });
 
   app.get('/assets', {
@@ -45,7 +43,7 @@ export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = 
       querystring: Type.Object({ site: Type.Optional(Type.String()), type: Type.Optional(Type.String()) }),
       response: { 200: Type.Object({ assets: Type.Array(Asset) }), ...errors },
     },
-  }, async (req) => ({ assets: registry.listAssets({ site: req.query.site, type: req.query.type }) }));
+  }, async (req) => ({ assets: await registry.listAssets({ site: req.query.site, type: req.query.type }) }));
 
   app.get('/assets/:asset', {
     schema: {
@@ -58,7 +56,7 @@ export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = 
       response: { 200: AssetDetail, 409: ErrorResponse, ...errors },
     },
   }, async (req) => {
-    const found = registry.findAssets(req.params.asset, req.query.site);
+    const found = await registry.findAssets(req.params.asset, req.query.site);
     if (found.length === 0) throw new ApiError('not_found', `no asset "${req.params.asset}"`);
     if (found.length > 1) {
       throw new ApiError('asset_ambiguous', `asset "${req.params.asset}" exists in several sites; add ?site=`, {
@@ -66,21 +64,21 @@ export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = 
       });
     }
     const asset = found[0]!;
-    const declared = registry.listPoints(asset.site, asset.id);
+    const declared = await registry.listPoints(asset.site, asset.id);
     const names = new Set(declared.map((p) => p.name));
     // Points that reported samples without being declared in a birth are shown too.
     const undeclared = store.pointsOf(asset.site, asset.id).filter((p) => !names.has(p.point));
-    const points = [
+    const points = await Promise.all([
       ...declared.map((p) => ({ name: p.name, unit: p.unit, kind: p.kind as string, description: p.description })),
       ...undeclared.map((p) => ({ name: p.point, unit: '', kind: 'analog', description: '' })),
-    ].map((p) => {
-      const id = store.pointId(asset.site, asset.id, p.name);
+    ].map(async (p) => {
+      const id = await store.pointId(asset.site, asset.id, p.name);
       return { id, ...p, latest: store.latest(id) ?? null };
-    });
+    }));
     return { ...asset, points };
   });
 
-  if (audit) {
+  if (assetMoves) {
     app.post('/sites/:site/assets/:asset/move', {
       onRequest: requireRole(WRITER_ROLES),
       schema: {
@@ -99,14 +97,7 @@ export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = 
     }, async (req) => {
       const { site, asset } = req.params;
       const { deviceId, reason } = req.body;
-      const targetSite = claimedSite?.(deviceId);
-      if (claimedSite && targetSite !== site) {
-        throw new ApiError('bad_request', targetSite === undefined
-          ? `guardian ${deviceId} is not claimed; claim it into site ${site} first`
-          : `guardian ${deviceId} is claimed into site ${targetSite}, not ${site}`);
-      }
-      const move = registry.moveAsset(site, asset, deviceId);
-      audit.record({ actor: actorOf(req), action: 'asset.move', target: `asset:${site}/${asset}`, detail: { from: move.from, to: move.to, reason } });
+      const move = await assetMoves.move({ site, asset, toDeviceId: deviceId, actor: actorOf(req), reason });
       req.log.info({ site, asset, from: move.from, to: move.to }, 'asset moved to another guardian');
       return move;
     });
@@ -118,5 +109,5 @@ export const registryRoutes: FastifyPluginAsyncTypebox<RegistryRoutesOptions> = 
       summary: 'Guardians with their site, online state, last seen time, version and asset count',
       response: { 200: Type.Object({ devices: Type.Array(Device) }), ...errors },
     },
-  }, async () => ({ devices: registry.listDevices() }));
+  }, async () => ({ devices: await registry.listDevices() }));
 };

@@ -87,7 +87,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     for (const previous of sessionCookiesOf(req.headers.cookie)) await sessions.revoke(previous);
     const created = await sessions.create(result.user);
     const actor = `user:${created.user.username}`;
-    audit?.record({ actor, action: 'session.create', target: actor, detail: { ip: req.ip } });
+    await audit?.record({ actor, action: 'session.create', target: actor, detail: { ip: req.ip } });
     req.log.info({ user: created.user.username, ip: req.ip }, 'signed in');
     return reply.header('set-cookie', sessionCookie(created.token, created.expiresAt - now()))
       .send({ user: created.user, csrfToken: created.csrfToken, expiresAt: created.expiresAt });
@@ -112,7 +112,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
   }, async (req, reply) => {
     const session = req.webSession;
     if (session && (await sessions.signOut(session))) {
-      audit?.record({ actor: actorOf(req), action: 'session.delete', target: actorOf(req), detail: {} });
+      await audit?.record({ actor: actorOf(req), action: 'session.delete', target: actorOf(req), detail: {} });
     }
     return reply.code(204).header('set-cookie', clearedSessionCookie()).send(null);
   });

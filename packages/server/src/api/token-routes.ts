@@ -29,7 +29,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenAdmin; audit:
   app.get('/tokens', {
     onRequest: adminOnly,
     schema: { tags: ['tokens'], summary: 'API tokens (never their secrets)', response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...errors } },
-  }, async () => ({ tokens: tokens.list() }));
+  }, async () => ({ tokens: await tokens.list() }));
 
   app.post('/tokens', {
     onRequest: adminOnly,
@@ -39,8 +39,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenAdmin; audit:
       response: { 201: Type.Object({ ...TokenInfo.properties, token: Type.String() }), ...errors },
     },
   }, async (req, reply) => {
-    const created = tokens.create(req.body.name, req.body.role);
-    audit.record({
+    const created = await tokens.create(req.body.name, req.body.role);
+    await audit.record({
       actor: actorOf(req), action: 'token.create', target: `token:${created.tokenId}`, detail: { name: created.name, role: created.role },
     });
     return reply.code(201).send(created);
@@ -54,8 +54,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ tokens: TokenAdmin; audit:
       response: { 200: Type.Object({ tokenId: Type.String(), revoked: Type.Literal(true) }), ...errors },
     },
   }, async (req) => {
-    if (!tokens.revoke(req.params.tokenId)) throw new ApiError('not_found', `no active token ${req.params.tokenId}`);
-    audit.record({ actor: actorOf(req), action: 'token.revoke', target: `token:${req.params.tokenId}`, detail: {} });
+    if (!await tokens.revoke(req.params.tokenId)) throw new ApiError('not_found', `no active token ${req.params.tokenId}`);
+    await audit.record({ actor: actorOf(req), action: 'token.revoke', target: `token:${req.params.tokenId}`, detail: {} });
     return { tokenId: req.params.tokenId, revoked: true as const };
   });
 };

@@ -32,7 +32,7 @@ export interface UpdateRepositoryApi {
   /** Proposes a new pair of online keys for the next roots (the old ones keep signing until no root names them). */
   rotateOnlineKeys?: () => ProposedOnlineKeys;
   /** The fleet's check of a guardian's operational certificate (claim state, ledger, revocation); without it only tokens and sessions read /tuf. */
-  isDeviceAllowed?: (deviceId: string, certSerial: string) => boolean;
+  isDeviceAllowed?: (deviceId: string, certSerial: string) => boolean | Promise<boolean>;
 }
 
 /** Raw bundle bytes a targets upload may carry in total (base64 adds a third on the wire). */
@@ -54,10 +54,12 @@ export function tufPeerRoutes(apiPrefix: string): string[] {
  * listener asks for a certificate but does not require one); peerIdentity reads the device id
  * and policy of a verified peer only; the fleet answers for the claim, the ledger and revocation.
  */
-export function operationalCertificateCheck(isDeviceAllowed: (deviceId: string, certSerial: string) => boolean): (request: FastifyRequest) => boolean {
-  return (request) => {
+export function operationalCertificateCheck(
+  isDeviceAllowed: (deviceId: string, certSerial: string) => boolean | Promise<boolean>,
+): (request: FastifyRequest) => Promise<boolean> {
+  return async (request) => {
     const peer = peerIdentity(request.raw.socket);
-    return peer !== undefined && peer.operational && isDeviceAllowed(peer.deviceId, peer.certSerial);
+    return peer !== undefined && peer.operational && await isDeviceAllowed(peer.deviceId, peer.certSerial);
   };
 }
 
@@ -143,7 +145,7 @@ export const updateRepositoryRoutes: FastifyPluginAsyncTypebox<{ updates: Update
       },
     }, async (req) => {
       const onlineKeys = rotate();
-      audit.record({
+      await audit.record({
         actor: actorOf(req), action: 'update.online_keys.rotate', target: 'tuf:online-keys',
         detail: { snapshot: onlineKeys.snapshot.keyid, timestamp: onlineKeys.timestamp.keyid },
       });
@@ -163,7 +165,7 @@ export const updateRepositoryRoutes: FastifyPluginAsyncTypebox<{ updates: Update
     },
   }, async (req, reply) => {
     const detail = await repository.initialise(req.body.product, req.body.stream, req.body.root);
-    audit.record({
+    await audit.record({
       actor: actorOf(req), action: 'update.repository.init', target: repoTarget(detail.product, detail.stream),
       detail: { root: detail.roles.root.keyids, rootThreshold: detail.roles.root.threshold, targets: detail.roles.targets.keyids, targetsThreshold: detail.roles.targets.threshold },
     });
@@ -192,7 +194,7 @@ export const updateRepositoryRoutes: FastifyPluginAsyncTypebox<{ updates: Update
     const total = files.reduce((n, f) => n + f.bytes.length, 0);
     if (total > MAX_TARGET_UPLOAD_BYTES) throw new ApiError('bad_request', `the files hold ${total} bytes; at most ${MAX_TARGET_UPLOAD_BYTES} per upload: publish fewer at a time`);
     const detail = await repository.acceptTargets(req.params.product, req.params.stream, req.body.targets, files);
-    audit.record({
+    await audit.record({
       actor: actorOf(req), action: 'update.targets.publish', target: repoTarget(detail.product, detail.stream),
       detail: { versions: versionsOf(detail), uploaded: files.map((f) => f.name), targets: detail.targets.map((t) => ({ name: t.name, sha256: t.sha256, version: t.custom.version })) },
     });
@@ -207,7 +209,7 @@ export const updateRepositoryRoutes: FastifyPluginAsyncTypebox<{ updates: Update
     },
   }, async (req) => {
     const detail = await repository.rotateRoot(req.params.product, req.params.stream, req.body.root);
-    audit.record({
+    await audit.record({
       actor: actorOf(req), action: 'update.root.rotate', target: repoTarget(detail.product, detail.stream),
       detail: { versions: versionsOf(detail), root: detail.roles.root.keyids, targets: detail.roles.targets.keyids, snapshot: detail.roles.snapshot.keyids, timestamp: detail.roles.timestamp.keyids },
     });

@@ -95,12 +95,19 @@ export interface AuditListOptions {
   actionPrefix?: string | undefined;
 }
 
-export interface AuditLog {
-  record(event: AuditEventInput): AuditEvent;
+/**
+ * What a domain needs to leave an audit event: the narrow port a unit of work hands out, so the
+ * event commits in the same transaction as the change it records (db/unit-of-work.ts).
+ */
+export interface AuditRecorder {
+  record(event: AuditEventInput): Promise<AuditEvent>;
+}
+
+export interface AuditLog extends AuditRecorder {
   /**
    * A page of events: oldest first after `afterSeq` (default), or with `newestFirst` the newest
    * ones before `beforeSeq` (all of them when absent), newest first.
    */
-  list(options: AuditListOptions): AuditEvent[];
-  verify(): AuditVerification;
+  list(options: AuditListOptions): Promise<AuditEvent[]>;
+  verify(): Promise<AuditVerification>;
 }

@@ -85,7 +85,7 @@ interface LineAnchor {
   line: number;
 }
 
-function readAnchors(input: ChainVerificationInput, problems: ProblemList): LineAnchor[] {
+function readAnchors(input: Pick<ChainVerificationInput, 'key' | 'anchors'>, problems: ProblemList): LineAnchor[] {
   const valid: LineAnchor[] = [];
   const lines = input.anchors?.lines;
   if (!lines) return valid;
@@ -105,62 +105,83 @@ function readAnchors(input: ChainVerificationInput, problems: ProblemList): Line
 }
 
 export function verifyChain(input: ChainVerificationInput): AuditVerification {
-  const problems = new ProblemList();
-  const { key, keying } = input;
-  if (keying !== undefined && keying.keyId !== key.id) {
-    problems.add({
-      code: 'key_mismatch',
-      message: `the key given (id ${key.id}) is not the one the database says its chain was written with (id ${keying.keyId}): `
-        + 'either the wrong key file was given or the database\'s key record was changed',
-    });
-  }
-  const anchors = readAnchors(input, problems);
-  const bySeq = new Map<number, LineAnchor[]>();
-  for (const a of anchors) {
-    if (keying !== undefined && a.anchor.keyedFrom !== keying.keyedFromSeq) {
+  const walk = new ChainWalk(input);
+  for (const e of input.events) walk.visit(e);
+  return walk.result();
+}
+
+/** As {@link verifyChain}, over events a store reads page by page (the running server's log). */
+export async function verifyChainAsync(input: Omit<ChainVerificationInput, 'events'> & { events: AsyncIterable<StoredAuditEvent> }): Promise<AuditVerification> {
+  const walk = new ChainWalk(input);
+  for await (const e of input.events) walk.visit(e);
+  return walk.result();
+}
+
+/** The checks above, one event at a time, so a synchronous cursor and an asynchronous one share them. */
+class ChainWalk {
+  private readonly problems = new ProblemList();
+  private readonly anchors: LineAnchor[];
+  private readonly bySeq = new Map<number, LineAnchor[]>();
+  private readonly keyedFrom: number;
+  private expectedSeq = 1;
+  private prevHash = GENESIS_HASH;
+  private events = 0;
+  private keyedEvents = 0;
+  // Listed after the walk, so a run of edited events is not split by the anchors inside it.
+  private readonly anchorProblems: AuditProblem[] = [];
+
+  constructor(private readonly input: Omit<ChainVerificationInput, 'events'>) {
+    const { problems, bySeq } = this;
+    const { key, keying } = input;
+    if (keying !== undefined && keying.keyId !== key.id) {
       problems.add({
-        code: 'anchor_mismatch', seq: a.anchor.seq, line: a.line,
-        message: `anchor at line ${a.line} (${iso(a.anchor.at)}) says the chain is keyed from event ${a.anchor.keyedFrom}; `
-          + `the database says ${keying.keyedFromSeq}: its keying record was changed`,
+        code: 'key_mismatch',
+        message: `the key given (id ${key.id}) is not the one the database says its chain was written with (id ${keying.keyId}): `
+          + 'either the wrong key file was given or the database\'s key record was changed',
       });
     }
-    if (a.anchor.seq === 0) {
-      if (a.anchor.hash !== GENESIS_HASH) {
-        problems.add({ code: 'anchor_mismatch', seq: 0, line: a.line, message: `anchor at line ${a.line} records an empty log with a non-genesis hash` });
+    this.anchors = readAnchors(input, problems);
+    for (const a of this.anchors) {
+      if (keying !== undefined && a.anchor.keyedFrom !== keying.keyedFromSeq) {
+        problems.add({
+          code: 'anchor_mismatch', seq: a.anchor.seq, line: a.line,
+          message: `anchor at line ${a.line} (${iso(a.anchor.at)}) says the chain is keyed from event ${a.anchor.keyedFrom}; `
+            + `the database says ${keying.keyedFromSeq}: its keying record was changed`,
+        });
       }
-      continue;
+      if (a.anchor.seq === 0) {
+        if (a.anchor.hash !== GENESIS_HASH) {
+          problems.add({ code: 'anchor_mismatch', seq: 0, line: a.line, message: `anchor at line ${a.line} records an empty log with a non-genesis hash` });
+        }
+        continue;
+      }
+      const list = bySeq.get(a.anchor.seq) ?? [];
+      list.push(a);
+      bySeq.set(a.anchor.seq, list);
     }
-    const list = bySeq.get(a.anchor.seq) ?? [];
-    list.push(a);
-    bySeq.set(a.anchor.seq, list);
+    this.keyedFrom = keying?.keyedFromSeq ?? Number.POSITIVE_INFINITY;
   }
 
-  const keyedFrom = keying?.keyedFromSeq ?? Number.POSITIVE_INFINITY;
-  let expectedSeq = 1;
-  let prevHash = GENESIS_HASH;
-  let events = 0;
-  let keyedEvents = 0;
-  // Listed after the walk, so a run of edited events is not split by the anchors inside it.
-  const anchorProblems: AuditProblem[] = [];
   // The walk never stops early: a store's cursor is closed by running out, and each event is checked on its own.
-  for (const e of input.events) {
-    events++;
-    const gap = e.seq > expectedSeq;
-    if (gap) problems.event('event_missing', expectedSeq, e.seq - 1);
+  visit(e: StoredAuditEvent): void {
+    const { problems, bySeq, keyedFrom } = this;
+    this.events++;
+    const gap = e.seq > this.expectedSeq;
+    if (gap) problems.event('event_missing', this.expectedSeq, e.seq - 1);
     // Right after a gap the link points at the missing event; the gap already says so.
-    if (!gap && e.prevHash !== prevHash) problems.event('chain_broken', e.seq);
+    if (!gap && e.prevHash !== this.prevHash) problems.event('chain_broken', e.seq);
     let intact: boolean;
     try {
       const event = { ...e, detail: JSON.parse(e.detailText) as Record<string, unknown> };
-      if (e.seq >= keyedFrom) keyedEvents++;
-      intact = (e.seq >= keyedFrom ? keyedEventHash(key, event) : auditEventHash(event)) === e.hash;
+      if (e.seq >= keyedFrom) this.keyedEvents++;
+      intact = (e.seq >= keyedFrom ? keyedEventHash(this.input.key, event) : auditEventHash(event)) === e.hash;
     } catch {
       intact = false; // the detail is no longer JSON
     }
     if (!intact) problems.event('event_edited', e.seq);
     for (const a of bySeq.get(e.seq) ?? []) {
       if (a.anchor.hash !== e.hash) {
-        anchorProblems.push({
+        this.anchorProblems.push({
           code: 'anchor_mismatch', seq: e.seq, line: a.line,
           message: `anchor at line ${a.line} (${iso(a.anchor.at)}) records event ${e.seq} with hash ${short(a.anchor.hash)}; `
             + `the log's event ${e.seq} has ${short(e.hash)}: the history up to it was rewritten`,
@@ -168,51 +189,55 @@ export function verifyChain(input: ChainVerificationInput): AuditVerification {
       }
     }
     bySeq.delete(e.seq);
-    prevHash = e.hash;
-    expectedSeq = e.seq + 1;
+    this.prevHash = e.hash;
+    this.expectedSeq = e.seq + 1;
   }
-  const lastSeq = expectedSeq - 1;
-  for (const p of anchorProblems) problems.add(p);
 
-  // Anchors left over name events the log does not hold: beyond its end (cut off) or inside it (deleted).
-  let furthest: LineAnchor | undefined;
-  for (const [seq, list] of bySeq) {
-    for (const a of list) {
-      if (seq > lastSeq) {
-        if (furthest === undefined || seq > furthest.anchor.seq) furthest = a;
-      } else {
-        problems.add({ code: 'anchor_mismatch', seq, line: a.line, message: `anchor at line ${a.line} (${iso(a.anchor.at)}) records event ${seq}, which is not in the log` });
+  result(): AuditVerification {
+    const { problems, bySeq, anchors, input } = this;
+    const lastSeq = this.expectedSeq - 1;
+    for (const p of this.anchorProblems) problems.add(p);
+
+    // Anchors left over name events the log does not hold: beyond its end (cut off) or inside it (deleted).
+    let furthest: LineAnchor | undefined;
+    for (const [seq, list] of bySeq) {
+      for (const a of list) {
+        if (seq > lastSeq) {
+          if (furthest === undefined || seq > furthest.anchor.seq) furthest = a;
+        } else {
+          problems.add({ code: 'anchor_mismatch', seq, line: a.line, message: `anchor at line ${a.line} (${iso(a.anchor.at)}) records event ${seq}, which is not in the log` });
+        }
       }
     }
-  }
-  if (furthest !== undefined) {
-    const { anchor, line } = furthest;
-    problems.add({
-      code: 'truncated', seq: lastSeq + 1, lastSeq: anchor.seq, line,
-      message: `anchor at line ${line} (${iso(anchor.at)}) records ${anchor.seq} events; the log ends at event ${lastSeq}: `
-        + `${range(lastSeq + 1, anchor.seq)} ${anchor.seq > lastSeq + 1 ? 'were' : 'was'} cut off`,
-    });
-  }
-  if (input.anchors !== undefined && anchors.length === 0 && keyedEvents > 0) {
-    problems.add({
-      code: 'anchors_missing',
-      message: input.anchors.lines === null
-        ? `the anchor file ${input.anchors.file} does not exist, but the log has keyed events: it was deleted or another path was given`
-        : `the anchor file ${input.anchors.file} holds no valid anchor, but the log has keyed events: it was emptied or replaced`,
-    });
-  }
+    if (furthest !== undefined) {
+      const { anchor, line } = furthest;
+      problems.add({
+        code: 'truncated', seq: lastSeq + 1, lastSeq: anchor.seq, line,
+        message: `anchor at line ${line} (${iso(anchor.at)}) records ${anchor.seq} events; the log ends at event ${lastSeq}: `
+          + `${range(lastSeq + 1, anchor.seq)} ${anchor.seq > lastSeq + 1 ? 'were' : 'was'} cut off`,
+      });
+    }
+    if (input.anchors !== undefined && anchors.length === 0 && this.keyedEvents > 0) {
+      problems.add({
+        code: 'anchors_missing',
+        message: input.anchors.lines === null
+          ? `the anchor file ${input.anchors.file} does not exist, but the log has keyed events: it was deleted or another path was given`
+          : `the anchor file ${input.anchors.file} holds no valid anchor, but the log has keyed events: it was emptied or replaced`,
+      });
+    }
 
-  const listed = problems.listed;
-  const seqs = listed.map((p) => p.seq).filter((s): s is number => s !== undefined && s > 0);
-  const newest = anchors.at(-1);
-  const newestSummary: AuditAnchorSummary | undefined = newest && { seq: newest.anchor.seq, hash: newest.anchor.hash, at: newest.anchor.at, line: newest.line };
-  return {
-    ok: listed.length === 0 && problems.omitted === 0,
-    events,
-    ...(seqs.length > 0 ? { brokenAt: Math.min(...seqs) } : {}),
-    ...(keying !== undefined ? { keyedFromSeq: keying.keyedFromSeq } : {}),
-    problems: listed,
-    ...(problems.omitted > 0 ? { omittedProblems: problems.omitted } : {}),
-    anchors: { checked: anchors.length, ...(newestSummary ? { newest: newestSummary } : {}) },
-  };
+    const listed = problems.listed;
+    const seqs = listed.map((p) => p.seq).filter((s): s is number => s !== undefined && s > 0);
+    const newest = anchors.at(-1);
+    const newestSummary: AuditAnchorSummary | undefined = newest && { seq: newest.anchor.seq, hash: newest.anchor.hash, at: newest.anchor.at, line: newest.line };
+    return {
+      ok: listed.length === 0 && problems.omitted === 0,
+      events: this.events,
+      ...(seqs.length > 0 ? { brokenAt: Math.min(...seqs) } : {}),
+      ...(input.keying !== undefined ? { keyedFromSeq: input.keying.keyedFromSeq } : {}),
+      problems: listed,
+      ...(problems.omitted > 0 ? { omittedProblems: problems.omitted } : {}),
+      anchors: { checked: anchors.length, ...(newestSummary ? { newest: newestSummary } : {}) },
+    };
+  }
 }

@@ -1,11 +1,13 @@
 export {
-  AUDIT_PROBLEM_CODES, type AuditEvent, type AuditEventInput, type AuditLog, type AuditProblem, type AuditProblemCode, type AuditVerification,
+  AUDIT_PROBLEM_CODES, type AuditEvent, type AuditEventInput, type AuditLog, type AuditProblem, type AuditProblemCode, type AuditRecorder,
+  type AuditVerification,
 } from './audit-log.ts';
 export { AuditError, type AuditErrorCode } from './audit-error.ts';
-export { SqliteAuditLog, type SqliteAuditLogOptions } from './sqlite-audit-log.ts';
+export { SqlAuditLog, type SqlAuditLogOptions } from './sql-audit-log.ts';
+export { AUDIT_MIGRATIONS } from './audit-schema.ts';
 export { GENESIS_HASH, auditEventHash, keyedEventHash } from './event-hash.ts';
 export { canonicalJson } from './canonical-json.ts';
-export { createAuditKeyFile, readAuditKeyFile, type AuditKey } from './audit-key.ts';
+export { createAuditKeyFile, ephemeralAuditKey, readAuditKeyFile, type AuditKey } from './audit-key.ts';
 export { ANCHOR_WEBHOOK_TYPE, parseAnchorLine, webhookAnchorSink, type AnchorSink, type AuditAnchor } from './audit-anchor.ts';
 export { AuditAnchoring } from './audit-anchoring.ts';
 export { openAuditLog, type OpenAuditLogOptions, type OpenedAuditLog } from './open-audit-log.ts';

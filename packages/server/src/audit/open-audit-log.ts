@@ -7,19 +7,19 @@
  *     would leave every event and anchor written so far unverifiable.
  */
 import { existsSync } from 'node:fs';
-import type { SqliteDatabase } from '../db/database.ts';
+import { systemClock, type Clock } from '@shellguard/protocol';
+import type { SqlDatabase } from '../db/sql-database.ts';
 import type { AuditConfig } from '../config/config.ts';
-import type { Scheduler } from '../alarms/scheduler.ts';
 import { AuditError } from './audit-error.ts';
 import { createAuditKeyFile, readAuditKeyFile, type AuditKey } from './audit-key.ts';
 import type { AnchorSink } from './audit-anchor.ts';
 import { AnchorFile } from './anchor-file.ts';
 import { AuditAnchoring } from './audit-anchoring.ts';
-import { SqliteAuditLog, chainKeying } from './sqlite-audit-log.ts';
+import { SqlAuditLog, readChainKeying } from './sql-audit-log.ts';
 
 export interface OpenAuditLogOptions {
-  now?: () => number;
-  scheduler?: Scheduler;
+  /** Time stamps of events and anchors, and the anchor timers (default systemClock). */
+  clock?: Clock;
   /** Where anchors go besides the file (the webhooks). */
   sink?: AnchorSink;
   /** A periodic anchor could not be written or published (it is retried). */
@@ -28,12 +28,12 @@ export interface OpenAuditLogOptions {
 }
 
 export interface OpenedAuditLog {
-  log: SqliteAuditLog;
+  log: SqlAuditLog;
   anchoring: AuditAnchoring;
   /** True when this start created the key file: back it up together with the database. */
   keyCreated: boolean;
-  /** Writes the stop anchor and closes the anchor file; call before closing the database. */
-  close(): void;
+  /** Writes the stop anchor and closes the anchor file; call (and await) before closing the database. */
+  close(): Promise<void>;
 }
 
 function loadKey(config: AuditConfig, recordedKeyId: string | undefined, random?: (n: number) => Buffer): { key: AuditKey; created: boolean } {
@@ -55,22 +55,28 @@ function loadKey(config: AuditConfig, recordedKeyId: string | undefined, random?
   return { key, created: false };
 }
 
-export function openAuditLog(db: SqliteDatabase, config: AuditConfig, options: OpenAuditLogOptions = {}): OpenedAuditLog {
-  const now = options.now ?? Date.now;
-  const { key, created } = loadKey(config, chainKeying(db)?.keyId, options.random);
+/**
+ * Opens the audit log of `database`, whose tables are migrated already (db/schema.ts), and writes
+ * the start anchor. Rejects with an AuditError when the key file is missing or wrong, or the anchor
+ * file cannot be written.
+ */
+export async function openAuditLog(database: Pick<SqlDatabase, 'db' | 'engine'>, config: AuditConfig, options: OpenAuditLogOptions = {}): Promise<OpenedAuditLog> {
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
+  const { key, created } = loadKey(config, (await readChainKeying(database.db))?.keyId, options.random);
   const file = AnchorFile.open(config.anchorFile);
   let anchoring: AuditAnchoring | undefined;
-  let log: SqliteAuditLog;
+  let log: SqlAuditLog;
   try {
-    log = new SqliteAuditLog(db, { now, key, anchors: file, onRecorded: () => anchoring?.eventRecorded() });
+    log = await SqlAuditLog.open(database.db, { engine: database.engine, now, key, anchors: file, onRecorded: () => anchoring?.eventRecorded() });
+    const opened = log;
     anchoring = new AuditAnchoring({
-      head: () => log.head(), keyedFromSeq: log.keyedFromSeq, key, file,
-      everyEvents: config.anchorEveryEvents, intervalMs: config.anchorIntervalMs, now,
+      head: () => opened.head(), keyedFromSeq: log.keyedFromSeq, key, file,
+      everyEvents: config.anchorEveryEvents, intervalMs: config.anchorIntervalMs, clock,
       ...(options.sink ? { sink: options.sink } : {}),
-      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
       ...(options.onAnchorError ? { onError: options.onAnchorError } : {}),
     });
-    anchoring.start();
+    await anchoring.start();
   } catch (err) {
     file.close();
     throw err;

@@ -12,7 +12,8 @@ import type { Socket, AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import {
-  deviceMayPublish, deviceMaySubscribe, errorMessage, listenErrorOf, parseControlTopic, parseSparkplugTopic,
+  MAX_TIMER_DELAY_MS, deviceMayPublish, deviceMaySubscribe, errorMessage, listenErrorOf, parseControlTopic, parseSparkplugTopic,
+  systemClock, type Clock, type TimerHandle,
 } from '@shellguard/protocol';
 import { DEFAULT_DEVICE_QUOTAS, type DeviceQuotas } from '../config/config.ts';
 import { BrokerError } from './broker-error.ts';
@@ -48,11 +49,11 @@ export interface BrokerOptions {
    * Consulted on every CONNECT after TLS has verified the certificate and its operational policy
    * (claim, revocation, quarantine). certSerial is lowercase hex, as Pki reports serials.
    */
-  isDeviceAllowed?: (deviceId: string, certSerial: string) => boolean;
+  isDeviceAllowed?: (deviceId: string, certSerial: string) => boolean | Promise<boolean>;
   /** What one device may make the broker hold (default DEFAULT_DEVICE_QUOTAS). */
   quotas?: Pick<DeviceQuotas, 'maxPacketBytes' | 'messagesPerSecond' | 'messageBurst'>;
-  /** Injected clock for the message-rate buckets (default Date.now). */
-  now?: () => number;
+  /** Time for the message-rate buckets, throttle waits and certificate expiry (default systemClock). */
+  clock?: Clock;
 }
 
 export interface BrokerStats {
@@ -84,8 +85,6 @@ export interface Broker {
 
 /** MQTT 3.1.1 §3.2.2.3 CONNACK return code 5. */
 const NOT_AUTHORIZED = 5;
-/** setTimeout's ceiling; a longer certificate just gets its session re-checked after ~24 days. */
-const MAX_TIMER_MS = 2_147_483_647;
 /**
  * Distinct subscriptions one device may hold. A guardian needs two (its acks, its commands);
  * without a cap, `down/<any kind>` filters could be added without end.
@@ -110,11 +109,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     refusedConnections: 0, refusedPublishes: 0, refusedSubscriptions: 0, oversizedPackets: 0, refusedRetained: 0, throttled: 0,
   };
   const quotas = { ...DEFAULT_DEVICE_QUOTAS, ...options.quotas };
-  const now = options.now ?? Date.now;
-  const rates = new MessageRateLimiter({ perSecond: quotas.messagesPerSecond, burst: quotas.messageBurst, now });
+  const clock = options.clock ?? systemClock;
+  const rates = new MessageRateLimiter({ perSecond: quotas.messagesPerSecond, burst: quotas.messageBurst, now: () => clock.now() });
   const onPublish = options.onPublish;
   const clients = new Map<string, Client>();
-  const expiryTimers = new Map<Client, NodeJS.Timeout>();
+  const expiryTimers = new Map<Client, TimerHandle>();
 
   /** Callbacks run inside aedes' pipeline: a throw there must not take the broker down. */
   function callSafely<T>(callback: () => T, fallback: T): T {
@@ -149,12 +148,18 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         log.warn({ deviceId: peer.deviceId, clientId: client.id }, 'connection refused: client id is not the certificate device id');
         return done(notAuthorized('client id must be the device id'), false);
       }
-      if (options.isDeviceAllowed && !callSafely(() => options.isDeviceAllowed!(peer.deviceId, peer.certSerial), false)) {
+      const isDeviceAllowed = options.isDeviceAllowed;
+      if (!isDeviceAllowed) return done(null, true);
+      // The fleet answers from its database (a Promise): an answer that fails refuses the device.
+      Promise.resolve().then(() => isDeviceAllowed(peer.deviceId, peer.certSerial)).catch((err: unknown) => {
+        log.error({ err: errorMessage(err) }, 'broker callback failed');
+        return false;
+      }).then((allowed) => {
+        if (allowed) return done(null, true);
         stats.refusedConnections++;
         log.warn({ deviceId: peer.deviceId, certSerial: peer.certSerial }, 'connection refused: device not allowed');
-        return done(notAuthorized('device not allowed'), false);
-      }
-      done(null, true);
+        done(notAuthorized('device not allowed'), false);
+      }, () => undefined);
     },
 
     authorizePublish(client, packet, done) {
@@ -176,7 +181,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         const waitMs = rates.take(client.id);
         if (waitMs > 0) {
           stats.throttled++;
-          setTimeout(() => done(null), waitMs);
+          clock.setTimeout(() => done(null), waitMs);
           return;
         }
         return done(null);
@@ -214,15 +219,15 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   aedes.on('clientReady', (client) => {
     clients.set(client.id, client);
     // Operational certificates are short-lived (24 h): end the session when the certificate
-    // ends, so the device has to come back with a renewed one.
+    // ends, so the device has to come back with a renewed one. A certificate valid for longer than
+    // a timer can wait (~24 days) gets its session ended then, and is checked again on reconnect.
     const peer = peerIdentity(client.conn);
     if (peer) {
-      const delay = Math.min(Math.max(peer.notAfterMs - Date.now(), 0), MAX_TIMER_MS);
-      const timer = setTimeout(() => {
+      const delay = Math.min(Math.max(peer.notAfterMs - clock.now(), 0), MAX_TIMER_DELAY_MS);
+      const timer = clock.setTimeout(() => {
         log.info({ deviceId: client.id }, 'certificate expired; disconnecting');
         client.close();
-      }, delay);
-      timer.unref();
+      }, delay).unref();
       expiryTimers.set(client, timer);
     }
     log.info({ deviceId: client.id }, 'device connected');
@@ -234,7 +239,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     callSafely(() => options.onClientSubscribed!(client.id, topics), undefined);
   });
   aedes.on('clientDisconnect', (client) => {
-    clearTimeout(expiryTimers.get(client));
+    clock.clearTimeout(expiryTimers.get(client));
     rates.forget(client.id);
     expiryTimers.delete(client);
     // A reconnect with the same id takes the session over; only the current one counts.
@@ -349,7 +354,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
-      for (const timer of expiryTimers.values()) clearTimeout(timer);
+      for (const timer of expiryTimers.values()) clock.clearTimeout(timer);
       expiryTimers.clear();
       await listenerClosed;
     },

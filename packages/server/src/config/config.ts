@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ShellguardError } from '@shellguard/protocol';
 import { NotificationError, parseNotificationEndpoints, type NotificationEndpoint } from '../notifications/index.ts';
+import { EXTERNAL_BROKER_FIELDS, parseExternalBrokerConfig, type ExternalBrokerConfig } from '../broker/mosquitto/external-broker-config.ts';
 
 export class ServerConfigError extends ShellguardError {
   constructor(message: string, details: Record<string, unknown> = {}) {
@@ -110,12 +111,29 @@ export function authConfigOf(config: Pick<ServerConfig, 'auth'>): AuthConfig {
   return { ...DEFAULT_AUTH, ...config.auth };
 }
 
+/**
+ * Where the server's data lives (issue 12): the embedded SQLite file in dataDir (default), or a
+ * PostgreSQL server that several replicas and sites' central servers can share.
+ */
+export type DatabaseConfig =
+  | { engine: 'sqlite' }
+  | {
+    engine: 'postgres';
+    /** postgres://user[:password]@host:port/database — never logged (it may hold a password). */
+    url: string;
+    /** Pool size per server process (default 10). */
+    maxConnections?: number;
+  };
+
 export interface ServerConfig {
-  /** Where the database and the server's own TLS key live. */
+  /** Where the database (when embedded) and the server's own TLS key live. */
   dataDir: string;
+  /** Default: `{ engine: 'sqlite' }`, the file dataDir/shellguard.sqlite. */
+  database?: DatabaseConfig;
   /** The site PKI folder made by `shellguard ca init`: trust anchor for devices, issuer of certificates. */
   caDir: string;
-  mqtt: ListenConfig;
+  /** The embedded broker's listener; with `external`, an external Mosquitto takes its place (issue 12). */
+  mqtt: ListenConfig & { external?: ExternalBrokerConfig };
   api: ApiListenConfig;
   /** Names and addresses the server's TLS certificate is valid for. */
   tlsNames: { hostnames: string[]; ips: string[] };
@@ -244,9 +262,33 @@ function defined<T extends object>(o: { [K in keyof T]: T[K] | undefined }): Par
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+function databaseConfig(r: Reader, v: unknown): DatabaseConfig {
+  const o = r.section('database', v, ['engine', 'url', 'maxConnections']);
+  const engine = o.engine ?? 'sqlite';
+  if (engine === 'sqlite') {
+    for (const k of ['url', 'maxConnections']) if (o[k] !== undefined) r.fail(`database.${k}`, 'applies to engine: postgres only');
+    return { engine };
+  }
+  if (engine !== 'postgres') r.fail('database.engine', 'must be sqlite (embedded, the default) or postgres');
+  const url = o.url;
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof url !== 'string' || !parsed || !['postgres:', 'postgresql:'].includes(parsed.protocol) || parsed.pathname.length < 2) {
+    // The value is not echoed: it may hold a password.
+    r.fail('database.url', 'is required for engine: postgres, as postgres://user@host:port/database');
+  }
+  const maxConnections = r.int('database.maxConnections', o.maxConnections, 1, 1000);
+  return { engine, url, ...(maxConnections !== undefined ? { maxConnections } : {}) };
+}
+
 export function validateServerConfig(doc: unknown, source: string, baseDir: string): ServerConfig {
   const r: Reader = new Reader(source, baseDir);
-  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth', 'procedures', 'notifications']);
+  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'database', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth', 'procedures', 'notifications']);
+  const database = databaseConfig(r, d.database);
   const tls = r.section('tls', d.tls, ['hostnames', 'ips']);
   const alarms = r.section('alarms', d.alarms, ['webhooks']);
   const webhooksRaw: unknown = alarms.webhooks ?? [];
@@ -320,7 +362,11 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
   return {
     dataDir,
     caDir: r.dir('caDir', d.caDir),
-    mqtt: (({ host, port }) => ({ host, port }))(r.listen('mqtt', d.mqtt, 8883)),
+    database,
+    mqtt: (({ host, port, external }) => ({
+      host, port,
+      ...(external !== undefined ? { external: parseExternalBrokerConfig(r.section('mqtt.external', external, EXTERNAL_BROKER_FIELDS), baseDir, (f, m) => r.fail(`mqtt.external.${f}`, m)) } : {}),
+    }))(r.listen('mqtt', d.mqtt, 8883, ['external'])),
     api,
     tlsNames: {
       hostnames: r.strings('tls.hostnames', tls.hostnames, ['localhost']),

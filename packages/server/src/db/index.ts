@@ -1,2 +1,10 @@
 export { openDatabase, type SqliteDatabase, type OpenDatabaseOptions } from './database.ts';
 export { runMigrations, type Migration } from './migrations.ts';
+export { inTransaction, type SqlDatabase, type SqlEngine, type SqlExecutor, type PostgresClient, type PostgresPoolAccess } from './sql-database.ts';
+export { openSqliteSqlDatabase } from './sqlite-sql-database.ts';
+export { openPostgresDatabase, type PostgresDatabaseOptions } from './postgres-database.ts';
+export { runSqlMigrations, type SqlMigration } from './sql-migrations.ts';
+export { migrateServerDatabase, SERVER_MIGRATIONS } from './schema.ts';
+export { sqlUnitOfWork, type UnitOfWork } from './unit-of-work.ts';
+export { SqliteWriteLock } from './sqlite-write-lock.ts';
+export { openServerDatabase, SQLITE_FILE } from './open-server-database.ts';

@@ -34,15 +34,16 @@ export class ChallengeVerifier {
 
   /**
    * Throws AttestationError challenge_proof_invalid, challenge_stale or challenge_replayed.
-   * `known` says whether the device has a claim record (how its request ids are remembered).
+   * `known` says whether the device has a claim record (how its request ids are remembered); it
+   * is asked only once the proof verified.
    */
-  verify(request: unknown, now: number, known: (deviceId: string) => boolean): VerifiedChallengeRequest {
+  async verify(request: unknown, now: number, known: (deviceId: string) => Promise<boolean>): Promise<VerifiedChallengeRequest> {
     const check = verifyChallengeRequest(request, {
       now, maxSkewMs: this.maxSkewMs, importKey: (jwk) => this.keys.get(this.cacheKey(jwk)) ?? importDevicePublicJwk(jwk),
     });
     if (!check.ok) throw new AttestationError(check.refusal, check.message);
     const verified = check.request;
-    const replay = this.replay.admit(verified.deviceId, verified.requestId, verified.issuedAt, now, known(verified.deviceId));
+    const replay = this.replay.admit(verified.deviceId, verified.requestId, verified.issuedAt, now, await known(verified.deviceId));
     if (replay === 'challenge_replayed') {
       throw new AttestationError('challenge_replayed', 'this challenge request was already used; sign a new one with a new requestId', {
         deviceId: verified.deviceId,

@@ -3,8 +3,7 @@
  * of the component digests that release installs. Comparing evidence with them is the heart of
  * the appraisal policy (RFC 9334 §8.5).
  */
-import type { Measurement } from '@shellguard/protocol';
-import { compareSemver } from './semver.ts';
+import { compareSemver, type Measurement } from '@shellguard/protocol';
 
 /** Components every guardian must measure; evidence without one of them cannot be appraised. */
 export const REQUIRED_COMPONENTS = ['runtime', 'guardian-bundle', 'config', 'profiles'] as const;

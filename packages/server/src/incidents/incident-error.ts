@@ -1,6 +1,6 @@
 /**
  * Errors of the incidents domain: a stable code plus the facts needed to act on it (STYLE.md §5).
- * The API maps each code to an HTTP status in incident-routes.ts (a Record the compiler checks).
+ * The API maps each code to an HTTP status in api/http-status/incidents.ts (a Record the compiler checks).
  */
 import { ShellguardError } from '@shellguard/protocol';
 

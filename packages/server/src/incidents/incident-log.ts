@@ -4,9 +4,9 @@
  * ticket: assigned, commented, moved through its statuses (incident-status.ts), with its history
  * and the evidence captured around it, so the next person learns from how it was handled.
  *
- * Two ports: `IncidentLog` is what raisers need (fleet, ingest, procedures: a synchronous
- * `raise`, callable inside their own transaction); `IncidentTickets` adds the ticket work the
- * API and the evidence capture need.
+ * Three ports: `IncidentRaiser` is what raisers need (fleet, ingest, procedures), handed out by
+ * their unit of work so the incident commits with the change that caused it; `IncidentLog` adds
+ * the list; `IncidentTickets` adds the ticket work the API and the evidence capture need.
  */
 import type { IncidentStatus } from './incident-status.ts';
 
@@ -122,11 +122,15 @@ export interface IncidentFilter {
   limit?: number | undefined;
 }
 
-export interface IncidentLog {
-  /** Records a new open incident. Synchronous, so a raiser can call it inside its own transaction. */
-  raise(incident: IncidentInput): Incident;
+/** What a domain needs to raise an incident: handed out by a unit of work, so the incident commits with the change that caused it. */
+export interface IncidentRaiser {
+  /** Records a new open incident (and its outbox notice, in the same transaction). */
+  raise(incident: IncidentInput): Promise<Incident>;
+}
+
+export interface IncidentLog extends IncidentRaiser {
   /** Newest first. */
-  list(options: IncidentFilter): Incident[];
+  list(options: IncidentFilter): Promise<Incident[]>;
 }
 
 /** An incident as a ticket: how often it changed (`rev`, the outbox's revision) and when last. */
@@ -195,12 +199,12 @@ export interface IncidentReview {
 
 export interface IncidentTickets extends IncidentLog {
   /** The incident with its comments, history and evidence; undefined when there is none. */
-  get(id: number): IncidentReview | undefined;
-  /** Assigns (a username) or unassigns (null). Throws IncidentError. */
-  assign(id: number, assignee: string | null, actor: string): IncidentTicket;
-  comment(id: number, author: string, text: string): IncidentComment;
-  /** Moves the incident along INCIDENT_TRANSITIONS; some moves need a note. Throws IncidentError. */
-  setStatus(id: number, status: IncidentStatus, actor: string, note?: string): IncidentTicket;
-  comments(id: number): IncidentComment[];
-  history(id: number): IncidentChange[];
+  get(id: number): Promise<IncidentReview | undefined>;
+  /** Assigns (a username) or unassigns (null). Rejects with IncidentError. */
+  assign(id: number, assignee: string | null, actor: string): Promise<IncidentTicket>;
+  comment(id: number, author: string, text: string): Promise<IncidentComment>;
+  /** Moves the incident along INCIDENT_TRANSITIONS; some moves need a note. Rejects with IncidentError. */
+  setStatus(id: number, status: IncidentStatus, actor: string, note?: string): Promise<IncidentTicket>;
+  comments(id: number): Promise<IncidentComment[]>;
+  history(id: number): Promise<IncidentChange[]>;
 }

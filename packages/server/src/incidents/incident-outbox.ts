@@ -1,6 +1,6 @@
 /**
  * The transactional outbox hook: what an incident change announces, enqueued inside the same
- * SQLite transaction as the change, so a notification is sent if and only if the change committed.
+ * database transaction as the change, so a notification is sent if and only if the change committed.
  * Delivery, retries and fan-out belong to the outbox's owner (notifications/), not to incidents.
  *
  * `IncidentOutbox` is the notifications' `OutboxWriter` (notifications/outbox.ts), and the

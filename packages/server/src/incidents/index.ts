@@ -1,6 +1,6 @@
 export type {
   DmopIncidentDetail, EvidenceRequest, EvidenceSeries, EvidenceState, EvidenceTarget, Incident, IncidentChange, IncidentChangeKind,
-  IncidentComment, IncidentEvidence, IncidentFilter, IncidentInput, IncidentLog, IncidentReview, IncidentSeverity, IncidentTicket,
+  IncidentComment, IncidentEvidence, IncidentFilter, IncidentInput, IncidentLog, IncidentRaiser, IncidentReview, IncidentSeverity, IncidentTicket,
   IncidentTickets,
 } from './incident-log.ts';
 export { DMOP_INCIDENT_KINDS, INCIDENT_SEVERITIES, MAX_ASSIGNEE_LENGTH, MAX_COMMENT_LENGTH, MAX_NOTE_LENGTH } from './incident-log.ts';
@@ -11,5 +11,6 @@ export {
 } from './incident-outbox.ts';
 export { EvidenceCapture, type EvidenceCaptureOptions, type EvidenceRun, type EvidenceStore, type TelemetryWindowReader } from './incident-evidence.ts';
 export { telemetryWindowReader, type TelemetryWindowReaderOptions } from './telemetry-window-reader.ts';
-export { SqliteIncidentLog, type SqliteIncidentLogOptions } from './sqlite-incident-log.ts';
+export { SqlIncidentLog, type SqlIncidentLogOptions, type TransactionalAudit, type TransactionalOutbox } from './sql-incident-log.ts';
+export { INCIDENT_MIGRATIONS } from './incident-schema.ts';
 export { securityIncidents, type SecurityIncidentOpener, type SecurityIncidentRequest } from './security-incidents.ts';

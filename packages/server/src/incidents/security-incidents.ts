@@ -4,7 +4,7 @@
  * since someone at a panel without a released work order is exactly what people must hear of at
  * once, and with the telemetry of the assets it names captured around the moment it happened.
  */
-import type { IncidentLog, IncidentSeverity } from './incident-log.ts';
+import type { IncidentRaiser, IncidentSeverity } from './incident-log.ts';
 
 export interface SecurityIncidentRequest {
   kind: 'panel.intrusion' | 'procedure.deviation';
@@ -23,18 +23,19 @@ export interface SecurityIncidentRequest {
 
 export interface SecurityIncidentOpener {
   /** The new incident's id. */
-  open(input: SecurityIncidentRequest): number;
+  open(input: SecurityIncidentRequest): Promise<number>;
 }
 
-export function securityIncidents(log: Pick<IncidentLog, 'raise'>): SecurityIncidentOpener {
+export function securityIncidents(log: IncidentRaiser): SecurityIncidentOpener {
   return {
-    open(input) {
+    async open(input) {
       const targets = [...new Set([input.asset, ...input.captureAssets])].map((asset) => (asset === input.asset ? { asset, role: 'panel' } : { asset }));
-      return log.raise({
+      const incident = await log.raise({
         kind: input.kind, severity: input.severity, site: input.site, asset: input.asset, reason: input.reason, summary: input.summary,
         ...(input.assignee !== undefined ? { assignee: input.assignee } : {}),
         detail: input.detail, notify: true, evidence: { at: input.at, targets },
-      }).id;
+      });
+      return incident.id;
     },
   };
 }

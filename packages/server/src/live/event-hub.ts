@@ -4,7 +4,7 @@
  * Domains tell the hub synchronously that something changed (an alarm, the fleet, the
  * recommendations, a point's latest value); that costs a Map write at most, so ingest and the
  * alarm engine are never held up by a client. The hub reads, encodes and sends on its own
- * schedule, on the injected scheduler: alarm changes on the next turn, latest values at most every
+ * schedule, on the injected clock: alarm changes on the next turn, latest values at most every
  * 500 ms, fleet and recommendations at most every 2 s, health every 5 s, a ping every 15 s. Each
  * event is encoded once and the same bytes go to every stream that asked for it.
  *
@@ -14,9 +14,8 @@
  * one of their kind, and latest values merge per point (at most 500). A stream stalled longer than
  * `stallTimeoutMs` is closed. Timers run only while some stream needs them.
  */
-import { ShellguardError } from '@shellguard/protocol';
+import { ShellguardError, systemClock, type Clock, type TimerHandle } from '@shellguard/protocol';
 import type { Alarm } from '../alarms/alarm.ts';
-import { systemScheduler, type Scheduler } from '../alarms/scheduler.ts';
 
 export const LIVE_TOPICS = ['alarms', 'fleet', 'health', 'recommendations', 'panels'] as const;
 export type LiveTopic = (typeof LIVE_TOPICS)[number];
@@ -49,9 +48,9 @@ export interface LiveHealth {
 export interface LiveSnapshots {
   latest?(pointId: number): LatestSample | undefined;
   /** The devices exactly as GET /api/v1/fleet lists them. */
-  fleet?(): readonly unknown[];
+  fleet?(): readonly unknown[] | Promise<readonly unknown[]>;
   /** The recommendations exactly as GET /api/v1/recommendations lists them. */
-  recommendations?(): readonly unknown[];
+  recommendations?(): readonly unknown[] | Promise<readonly unknown[]>;
   /** The panel board exactly as GET /api/v1/panels gives it ({panels, stops}). */
   panels?(): unknown;
   health?(): LiveHealth;
@@ -102,8 +101,8 @@ export interface EventHubStats {
 
 export interface EventHubOptions {
   snapshots?: LiveSnapshots;
-  scheduler?: Scheduler;
-  now?: () => number;
+  /** Time, and the hub's timers (default systemClock; its timers are unref'd). */
+  clock?: Clock;
   latestIntervalMs?: number;
   fleetIntervalMs?: number;
   recommendationsIntervalMs?: number;
@@ -270,7 +269,7 @@ function latestFrame(fragments: readonly string[]): Buffer {
 
 export class EventHub {
   private readonly snapshots: LiveSnapshots;
-  private readonly scheduler: Scheduler;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private readonly intervals: Record<TimerName, number>;
   private readonly maxQueuedBytes: number;
@@ -286,13 +285,13 @@ export class EventHub {
   /** Alarm changes since the last flush, the newest state of each alarm (in order of change). */
   private readonly changedAlarms = new Map<number, Alarm>();
   private readonly changedPoints = new Set<number>();
-  private readonly timers = new Map<TimerName, unknown>();
+  private readonly timers = new Map<TimerName, TimerHandle>();
   private closed = false;
 
   constructor(options: EventHubOptions = {}) {
     this.snapshots = options.snapshots ?? {};
-    this.scheduler = options.scheduler ?? systemScheduler;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
+    this.now = () => this.clock.now();
     this.intervals = {
       alarms: 0,
       latest: options.latestIntervalMs ?? 500,
@@ -454,10 +453,15 @@ export class EventHub {
   }
 
   private sendSnapshot(kind: 'fleet' | 'recommendations'): void {
-    const list = this.read(kind, () => (kind === 'fleet' ? this.snapshots.fleet?.() : this.snapshots.recommendations?.()));
-    if (list === undefined) return;
-    const f = frame(kind, kind === 'fleet' ? { devices: list } : { recommendations: list });
-    for (const s of this.streams) if (s.topics.has(kind)) s.sendSnapshot(kind, f);
+    const read = this.read(kind, () => (kind === 'fleet' ? this.snapshots.fleet?.() : this.snapshots.recommendations?.()));
+    const send = (list: readonly unknown[] | undefined): void => {
+      if (list === undefined || this.closed) return;
+      const f = frame(kind, kind === 'fleet' ? { devices: list } : { recommendations: list });
+      for (const s of this.streams) if (s.topics.has(kind)) s.sendSnapshot(kind, f);
+    };
+    // The fleet and the recommendations are read from the database (a Promise); a read that fails skips the event, as a throw does.
+    if (read instanceof Promise) read.then(send, (err: unknown) => this.onError(err, kind));
+    else send(read);
   }
 
   private sendHealth(): void {
@@ -493,10 +497,10 @@ export class EventHub {
   /** Runs `fn` once after the timer's interval, unless that timer is already pending. */
   private once(name: TimerName, fn: () => void): void {
     if (this.timers.has(name)) return;
-    this.timers.set(name, this.scheduler.setTimeout(() => {
+    this.timers.set(name, this.clock.setTimeout(() => {
       this.timers.delete(name);
       fn();
-    }, this.intervals[name]));
+    }, this.intervals[name]).unref());
   }
 
   /** Runs `fn` every interval until cancelled (started once; a second call is a no-op). */
@@ -505,9 +509,9 @@ export class EventHub {
     const loop = (): void => {
       this.timers.delete(name);
       fn();
-      if (!this.timers.has(name) && this.needs(name)) this.timers.set(name, this.scheduler.setTimeout(loop, this.intervals[name]));
+      if (!this.timers.has(name) && this.needs(name)) this.timers.set(name, this.clock.setTimeout(loop, this.intervals[name]).unref());
     };
-    this.timers.set(name, this.scheduler.setTimeout(loop, this.intervals[name]));
+    this.timers.set(name, this.clock.setTimeout(loop, this.intervals[name]).unref());
   }
 
   private needs(name: TimerName): boolean {
@@ -518,6 +522,6 @@ export class EventHub {
     const t = this.timers.get(name);
     if (t === undefined) return;
     this.timers.delete(name);
-    this.scheduler.clearTimeout(t);
+    this.clock.clearTimeout(t);
   }
 }

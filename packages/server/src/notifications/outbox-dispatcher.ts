@@ -7,10 +7,17 @@
  * 2xx or a dead letter, so whatever was pending when the process stopped or was killed (even
  * between the receiver's 2xx and our mark) is sent again after a restart with the same
  * `Idempotency-Key` and `x-shellguard-delivery`, for the receiver to drop as a repeat.
- * One dispatcher per database: two would each send the same head.
+ *
+ * Several dispatchers on one database (server replicas on one PostgreSQL): before sending, a
+ * dispatcher claims the endpoint's head (`OutboxStore.claim`, an atomic lease); one that finds the
+ * head claimed by another waits for it rather than skipping ahead, so each endpoint still gets one
+ * delivery at a time, in order, and no delivery is sent by two dispatchers at once. A dispatcher
+ * that dies mid-send holds its endpoint up for one lease (`claimLeaseMs`); a restarted server with
+ * the same `claimant` takes its claims back at once.
  */
-import { errorMessage } from '@shellguard/protocol';
-import { systemScheduler, type Scheduler } from '../alarms/scheduler.ts';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { errorMessage, systemClock, type Clock, type TimerHandle } from '@shellguard/protocol';
 import type { WebhookDeliveryFailure } from '../alarms/webhook-notifier.ts';
 import { readEndpointCa, httpWebhookTransport, type OutboxTransport } from './http-webhook-transport.ts';
 import type { NotificationEndpoint } from './notification-endpoint.ts';
@@ -41,8 +48,8 @@ export interface OutboxDelivered {
 export interface OutboxDispatcherOptions {
   store: OutboxStore;
   endpoints: readonly NotificationEndpoint[];
-  now?: () => number;
-  scheduler?: Scheduler;
+  /** Time, and the wake-up timers (default systemClock; its timers are unref'd). */
+  clock?: Clock;
   transport?: OutboxTransport;
   /** [0, 1), for the jitter (default Math.random). */
   random?: () => number;
@@ -56,6 +63,13 @@ export interface OutboxDispatcherOptions {
   timeoutMs?: number;
   /** How often an idle endpoint looks for entries no `kick` announced (default 30 s). */
   pollIntervalMs?: number;
+  /**
+   * Names this dispatcher's claims on deliveries: stable per server, unique among the replicas
+   * sharing the database (default: host name, process id and a random part — unique, not stable).
+   */
+  claimant?: string;
+  /** How long a claim holds a delivery for this dispatcher (default 3 × timeoutMs, at least 30 s). */
+  claimLeaseMs?: number;
   onDelivered?: (delivered: OutboxDelivered) => void;
   onDeliveryFailed?: (failure: OutboxDeliveryFailure) => void;
   /** The store could not be read or written; the endpoint tries again after a backoff. */
@@ -69,7 +83,7 @@ interface Lane {
   running?: Promise<void>;
   /** A wake-up arrived while running: look at the queue once more before sleeping. */
   again: boolean;
-  timer?: unknown;
+  timer?: TimerHandle;
   storeErrors: number;
 }
 
@@ -80,13 +94,15 @@ type Outcome =
 export class OutboxDispatcher {
   private readonly store: OutboxStore;
   private readonly lanes: Lane[];
+  private readonly clock: Clock;
   private readonly now: () => number;
-  private readonly scheduler: Scheduler;
   private readonly transport: OutboxTransport;
   private readonly backoff: BackoffPolicy;
   private readonly maxAttempts: number;
   private readonly timeoutMs: number;
   private readonly pollIntervalMs: number;
+  private readonly claimant: string;
+  private readonly claimLeaseMs: number;
   private readonly onDelivered: (delivered: OutboxDelivered) => void;
   private readonly onDeliveryFailed: (failure: OutboxDeliveryFailure) => void;
   private readonly onStoreError: (err: unknown, endpointId: string) => void;
@@ -97,13 +113,16 @@ export class OutboxDispatcher {
     this.store = opts.store;
     // A missing caFile stops the start here, naming the file.
     this.lanes = opts.endpoints.map((endpoint) => ({ endpoint, ca: readEndpointCa(endpoint), again: false, storeErrors: 0 }));
-    this.now = opts.now ?? Date.now;
-    this.scheduler = opts.scheduler ?? systemScheduler;
+    this.clock = opts.clock ?? systemClock;
+    this.now = () => this.clock.now();
     this.transport = opts.transport ?? httpWebhookTransport;
     this.backoff = { baseDelayMs: opts.baseDelayMs ?? 1_000, maxDelayMs: opts.maxDelayMs ?? 600_000, random: opts.random ?? Math.random };
     this.maxAttempts = Math.max(1, Math.trunc(opts.maxAttempts ?? 12));
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.pollIntervalMs = opts.pollIntervalMs ?? 30_000;
+    this.claimant = opts.claimant ?? `${hostname()}:${process.pid}:${randomUUID()}`;
+    // Longer than any send (its timeout), so a claim never ends while its request is in flight.
+    this.claimLeaseMs = Math.max(1, opts.claimLeaseMs ?? Math.max(30_000, 3 * this.timeoutMs));
     this.onDelivered = opts.onDelivered ?? (() => undefined);
     this.onDeliveryFailed = opts.onDeliveryFailed ?? (() => undefined);
     this.onStoreError = opts.onStoreError ?? (() => undefined);
@@ -117,8 +136,8 @@ export class OutboxDispatcher {
   }
 
   /**
-   * Deliver now: call it after committing a transaction that enqueued. Safe inside one too (the
-   * store reads only once it has ended). A head waiting out its backoff keeps waiting: the new
+   * Deliver now: call it after committing a transaction that enqueued (the store shows the
+   * dispatcher only what committed). A head waiting out its backoff keeps waiting: the new
    * entries queue behind it.
    */
   kick(): void {
@@ -171,7 +190,7 @@ export class OutboxDispatcher {
       this.onStoreError(err, lane.endpoint.id);
       sleepMs = retryDelayMs(this.backoff, lane.storeErrors);
     }
-    if (!this.stopped) lane.timer = this.scheduler.setTimeout(() => this.wake(lane), sleepMs);
+    if (!this.stopped) lane.timer = this.clock.setTimeout(() => this.wake(lane), sleepMs).unref();
   }
 
   /** Sends the endpoint's due deliveries in order; returns how long to sleep before looking again. */
@@ -185,6 +204,12 @@ export class OutboxDispatcher {
       // No retry is ever set further ahead than maxDelayMs: a longer wait means the clock was set
       // back since, and honouring it would hold the endpoint's queue for as long as the step.
       if (wait > 0 && wait <= this.backoff.maxDelayMs) return wait;
+      if (!(await this.store.claim(head.id, { claimant: this.claimant, at: this.now(), leaseMs: this.claimLeaseMs }))) {
+        // Another dispatcher holds the head (or it moved on meanwhile): never skip ahead of it.
+        const current = await this.store.headOf(lane.endpoint.id);
+        if (current?.id !== head.id) continue;
+        return Math.max(1, Math.min(this.pollIntervalMs, (current.claimedUntil ?? this.now()) - this.now()));
+      }
       await this.attempt(lane, head);
     }
   }
@@ -197,18 +222,18 @@ export class OutboxDispatcher {
     const at = this.now();
     const names = { webhook: endpoint.id, deliveryId, idempotencyKey: d.idempotencyKey, topic: d.topic, attempt };
     if (outcome.verdict === 'delivered') {
-      await this.store.markDelivered(d.id, { at, status: outcome.status });
+      await this.store.markDelivered(d.id, { at, status: outcome.status, claimant: this.claimant });
       this.onDelivered({ ...names, status: outcome.status });
       return;
     }
     const status = outcome.status !== undefined ? { status: outcome.status } : {};
     if (outcome.verdict === 'reject' || attempt >= this.maxAttempts) {
-      await this.store.markDeadLettered(d.id, { at, reason: outcome.reason, ...status });
+      await this.store.markDeadLettered(d.id, { at, reason: outcome.reason, ...status, claimant: this.claimant });
       this.onDeliveryFailed({ ...names, reason: outcome.reason, ...status, final: true });
       return;
     }
     const nextAttemptAt = at + retryDelayMs(this.backoff, attempt, outcome.retryAfterMs);
-    await this.store.markFailed(d.id, { at, reason: outcome.reason, ...status, nextAttemptAt });
+    await this.store.markFailed(d.id, { at, reason: outcome.reason, ...status, nextAttemptAt, claimant: this.claimant });
     this.onDeliveryFailed({ ...names, reason: outcome.reason, ...status, final: false, nextAttemptAt });
   }
 
@@ -236,20 +261,22 @@ export class OutboxDispatcher {
   }
 
   private clearTimer(lane: Lane): void {
-    if (lane.timer !== undefined) this.scheduler.clearTimeout(lane.timer);
+    this.clock.clearTimeout(lane.timer);
     lane.timer = undefined;
   }
 }
 
 /**
- * The writer to hand the domains: enqueues inside their transaction and kicks the dispatcher once
- * the synchronous transaction has returned (a microtask later), so delivery starts right after the
- * commit without every domain knowing about the dispatcher.
+ * A writer that kicks the dispatcher after each entry it adds, so delivery starts right after the
+ * commit without every domain knowing about the dispatcher. The kick comes a microtask after the
+ * enqueue: when `writer` writes in its own transaction that is after the commit; inside a caller's
+ * transaction the dispatcher reads only once it committed (SQLite waits for it; on PostgreSQL a
+ * read before the commit finds nothing and the poll, or the next kick, delivers it).
  */
 export function kickingWriter(writer: OutboxWriter, dispatcher: Pick<OutboxDispatcher, 'kick'>): OutboxWriter {
   return {
-    enqueue(entry) {
-      const added = writer.enqueue(entry);
+    async enqueue(entry) {
+      const added = await writer.enqueue(entry);
       if (added) queueMicrotask(() => dispatcher.kick());
       return added;
     },

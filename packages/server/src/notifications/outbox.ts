@@ -24,11 +24,12 @@ export interface OutboxEntry {
 }
 
 /**
- * Synchronous: called INSIDE the caller's database transaction (SQLite: same handle), so the entry
- * commits or rolls back with the domain write. A duplicate idempotencyKey is ignored (returns false).
+ * Called INSIDE the caller's database transaction (a writer bound to it, e.g. by a unit of work),
+ * so the entry commits or rolls back with the domain write. A duplicate idempotencyKey is ignored
+ * (resolves false).
  */
 export interface OutboxWriter {
-  enqueue(entry: OutboxEntry): boolean;
+  enqueue(entry: OutboxEntry): Promise<boolean>;
 }
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead';
@@ -47,6 +48,20 @@ export interface PendingDelivery {
   attempts: number;
   /** Not to be attempted before this (epoch ms). */
   nextAttemptAt: number;
+  /** Present while a dispatcher (perhaps another replica's) holds a claim on it: until when. */
+  claimedUntil?: number;
+}
+
+/**
+ * A dispatcher's claim on a delivery it is about to send: no other claimant can take it until
+ * `at + leaseMs`. The lease outlasts a send (its timeout) by far, and ends early with any mark, so
+ * a dispatcher that died mid-send holds its endpoint's queue up for one lease at most.
+ */
+export interface DeliveryClaim {
+  /** Who claims: stable per server (a restarted server takes its own claims back at once). */
+  claimant: string;
+  at: number;
+  leaseMs: number;
 }
 
 /** A delivery as an operator sees it (API, CLI): state and last outcome, no payload. */
@@ -95,20 +110,36 @@ export interface AttemptFailure {
   at: number;
   reason: string;
   status?: number;
+  /** The claimant that made the attempt: the mark is refused when another one has claimed the delivery since. */
+  claimant?: string;
+}
+
+export interface AttemptSuccess {
+  at: number;
+  status: number;
+  /** As in {@link AttemptFailure}. */
+  claimant?: string;
 }
 
 /**
- * What the dispatcher needs from storage. Async so a PostgreSQL implementation fits the same port.
- * Every mark applies only to a pending delivery and says whether it did, so a late or repeated
- * mark never changes a delivery that has moved on.
+ * What the dispatcher needs from storage, on SQLite or PostgreSQL. Every mark applies only to a
+ * pending delivery (and, given a claimant, only to one no other claimant holds) and says whether
+ * it did, so a late or repeated mark never changes a delivery that has moved on. Every mark ends
+ * the delivery's claim.
  */
 export interface OutboxStore {
   /**
-   * The oldest pending delivery of an endpoint, due or not. Deliveries to one endpoint go out one at
-   * a time and in enqueue order: a resolve never overtakes its trigger.
+   * The oldest pending delivery of an endpoint, due or not, claimed or not. Deliveries to one
+   * endpoint go out one at a time and in enqueue order: a resolve never overtakes its trigger.
    */
   headOf(endpointId: string): Promise<PendingDelivery | undefined>;
-  markDelivered(id: number, result: { at: number; status: number }): Promise<boolean>;
+  /**
+   * Claims a pending delivery (one atomic update): true when the claimant now holds it — it was
+   * unclaimed, its claim had expired, or the claim was already this claimant's. Two dispatchers
+   * (replicas) on one database never both hold a delivery, so never send it at the same time.
+   */
+  claim(id: number, claim: DeliveryClaim): Promise<boolean>;
+  markDelivered(id: number, result: AttemptSuccess): Promise<boolean>;
   /** Counts the attempt and schedules the next one. */
   markFailed(id: number, failure: AttemptFailure & { nextAttemptAt: number }): Promise<boolean>;
   /** Counts the attempt and gives up: the delivery stays, for an operator to read and redrive. */

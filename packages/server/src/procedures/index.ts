@@ -1,8 +1,9 @@
-export { ProcedureError, PROCEDURE_ERROR_STATUS, type ProcedureErrorCode } from './procedure-error.ts';
+export { ProcedureError, type ProcedureErrorCode } from './procedure-error.ts';
 export * from './procedure-model.ts';
 export { parseProcedureTemplate, validateProcedureTemplate, expectedChanges, type ProcedureTemplate, type ProcedureStep } from './procedure-template.ts';
 export type { ProcedureStore, WorkOrderFilter } from './procedure-store.ts';
-export { SqliteProcedureStore } from './sqlite-procedure-store.ts';
+export { SqlProcedureStore } from './sql-procedure-store.ts';
+export { PROCEDURE_MIGRATIONS } from './procedure-schema.ts';
 export { ProcedureLibrary } from './procedure-library.ts';
 export type { ProcedureActor } from './procedure-actor.ts';
 export { PanelSupervisor, type PanelSupervisorOptions, type PanelDirectory, type SecurityIncidents, type DesignSuppression, type PanelView, type WorkOrderDetail } from './panel-supervisor.ts';

@@ -9,7 +9,7 @@
  * order, audited, and reloaded at start (active work orders, unsilenced alerts, site stops).
  */
 import type { AndonInstruction, Sample } from '@shellguard/protocol';
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditEventInput, AuditRecorder } from '../audit/audit-log.ts';
 import { ProcedureError } from './procedure-error.ts';
 import type { Deviation, DeviationKind, PanelAlert, PanelAlertKind, SiteStop, StepEvent, StepEventKind, WorkOrder } from './procedure-model.ts';
 import type { ProcedureStore } from './procedure-store.ts';
@@ -56,7 +56,7 @@ export interface DesignSuppression {
 export interface PanelSupervisorOptions {
   store: ProcedureStore;
   library: ProcedureLibrary;
-  audit: AuditLog;
+  audit: AuditRecorder;
   directory: PanelDirectory;
   incidents: SecurityIncidents;
   suppression: DesignSuppression;
@@ -70,7 +70,8 @@ export interface PanelSupervisorOptions {
    * a restart, a door opened while the server was down still makes an edge when the guardian's
    * queued samples arrive.
    */
-  lastKnownPanels?: () => Iterable<{ site: string; asset: string; values: Iterable<[string, Sample['value']]> }>;
+  lastKnownPanels?: () => Iterable<{ site: string; asset: string; values: Iterable<[string, Sample['value']]> }>
+    | Promise<Iterable<{ site: string; asset: string; values: Iterable<[string, Sample['value']]> }>>;
   /** A domain change the dashboard should show (work orders, panels, alerts). */
   onChanged?: (what: 'work-orders' | 'panels') => void;
   onError?: (err: unknown, what: string) => void;
@@ -164,7 +165,7 @@ export class PanelSupervisor {
     for (const d of await this.o.store.deviations({ open: true })) this.openDeviations.set(d.id, d);
     for (const s of await this.o.store.siteStops()) this.stops.set(s.site, s);
     try {
-      for (const p of this.o.lastKnownPanels?.() ?? []) this.latest.set(key(p.site, p.asset), new Map(p.values));
+      for (const p of (await this.o.lastKnownPanels?.()) ?? []) this.latest.set(key(p.site, p.asset), new Map(p.values));
     } catch (err) {
       this.o.onError?.(err, 'read the last stored panel states');
     }
@@ -454,7 +455,7 @@ export class PanelSupervisor {
       this.save(a.wo, now);
     }
     for (const p of this.panelsOf(a)) this.silencedAt.set(key(d.site, p), now);
-    this.o.audit.record({ actor: actor.id, action: 'workorder.deviation.acknowledge', target: `workorder:${d.workOrderId}`, detail: { deviationId: d.id, kind: d.kind, reason: why } });
+    this.recordAudit({ actor: actor.id, action: 'workorder.deviation.acknowledge', target: `workorder:${d.workOrderId}`, detail: { deviationId: d.id, kind: d.kind, reason: why } });
     this.signalSite(d.site);
     this.changed('work-orders');
     await this.flush();
@@ -492,7 +493,7 @@ export class PanelSupervisor {
     this.alerts.delete(alertId);
     this.silencedAt.set(key(alert.site, alert.panel), now);
     this.write(() => this.o.store.saveAlert({ ...alert }));
-    this.o.audit.record({ actor: actor.id, action: 'panel.alert.silence', target: `panel:${alert.site}/${alert.panel}`, detail: { alertId, kind: alert.kind, reason: why, incidentId: alert.incidentId } });
+    this.recordAudit({ actor: actor.id, action: 'panel.alert.silence', target: `panel:${alert.site}/${alert.panel}`, detail: { alertId, kind: alert.kind, reason: why, incidentId: alert.incidentId } });
     this.signalSite(alert.site);
     this.changed('panels');
     await this.flush();
@@ -508,7 +509,7 @@ export class PanelSupervisor {
     this.stops.set(site, stop);
     this.write(() => this.o.store.setSiteStop(site, stop));
     for (const a of this.active.values()) if (a.wo.site === site) this.log(a.wo, 'paused', a.wo.currentStep, actor.id, { reason: why }, stop.at);
-    this.o.audit.record({ actor: actor.id, action: 'site.stop', target: `site:${site}`, detail: { reason: why } });
+    this.recordAudit({ actor: actor.id, action: 'site.stop', target: `site:${site}`, detail: { reason: why } });
     this.signalSite(site);
     this.changed('panels');
     this.changed('work-orders');
@@ -529,7 +530,7 @@ export class PanelSupervisor {
       this.log(a.wo, 'resumed', a.wo.currentStep, actor.id, { reason: why }, now);
       this.save(a.wo, now);
     }
-    this.o.audit.record({ actor: actor.id, action: 'site.resume', target: `site:${site}`, detail: { reason: why } });
+    this.recordAudit({ actor: actor.id, action: 'site.resume', target: `site:${site}`, detail: { reason: why } });
     this.signalSite(site);
     this.changed('panels');
     this.changed('work-orders');
@@ -635,14 +636,14 @@ export class PanelSupervisor {
     a.wo.stepSince = at;
     this.log(a.wo, 'started', 0, actor, {}, at);
     this.save(a.wo, at);
-    this.o.audit.record({ actor, action: 'workorder.start', target: `workorder:${a.wo.id}`, detail: {} });
+    this.recordAudit({ actor, action: 'workorder.start', target: `workorder:${a.wo.id}`, detail: {} });
   }
 
   private stepDone(a: Active, actor: string, detail: Record<string, unknown>, at: number): void {
     const i = a.wo.currentStep;
     const step = a.template.steps[i]!;
     this.log(a.wo, 'step-done', i, actor, { title: step.title, ...detail }, at);
-    this.o.audit.record({ actor, action: 'workorder.step', target: `workorder:${a.wo.id}`, detail: { step: i + 1, kind: step.kind, title: step.title } });
+    this.recordAudit({ actor, action: 'workorder.step', target: `workorder:${a.wo.id}`, detail: { step: i + 1, kind: step.kind, title: step.title } });
     a.wo.currentStep = i + 1;
     a.wo.stepSince = at;
     a.wo.operatedAt = null;
@@ -672,7 +673,7 @@ export class PanelSupervisor {
       this.openDeviations.set(saved.id, saved);
       await this.o.store.appendStepEvent({ workOrderId: wo.id, at, kind: 'deviation', step: wo.currentStep, actor: SYSTEM, detail: { deviationId: saved.id, kind, expected, observed, panel } });
       await this.o.store.saveWorkOrder(wo);
-      this.o.audit.record({ actor: SYSTEM, action: 'workorder.deviation', target: `workorder:${wo.id}`, detail: { deviationId: saved.id, kind, panel, step: wo.currentStep + 1, expected, observed } });
+      await this.o.audit.record({ actor: SYSTEM, action: 'workorder.deviation', target: `workorder:${wo.id}`, detail: { deviationId: saved.id, kind, panel, step: wo.currentStep + 1, expected, observed } });
       const incidentId = await this.o.incidents.open({
         kind: 'procedure.deviation', severity: 'high', site: wo.site, asset: panel, reason: kind,
         summary: `Deviation on ${panel} in work order ${wo.id} (${wo.title}): ${observed}`,
@@ -705,7 +706,7 @@ export class PanelSupervisor {
       alert.id = saved.id;
       this.alerts.delete(pendingKey);
       if (alert.silencedAt === null) this.alerts.set(saved.id, alert);
-      this.o.audit.record({ actor: SYSTEM, action: 'panel.intrusion', target: `panel:${site}/${panel}`, detail: { alertId: saved.id, kind, point, at } });
+      await this.o.audit.record({ actor: SYSTEM, action: 'panel.intrusion', target: `panel:${site}/${panel}`, detail: { alertId: saved.id, kind, point, at } });
       const what = kind === 'door-opened-uncovered' ? 'door opened' : `${point} operated`;
       alert.incidentId = await this.o.incidents.open({
         kind: 'panel.intrusion', severity: 'critical', site, asset: panel, reason: kind,
@@ -726,7 +727,7 @@ export class PanelSupervisor {
     this.applySuppression(a, at);
     this.log(wo, status, null, actor, { reason }, at);
     this.save(wo, at);
-    this.o.audit.record({ actor, action: status === 'completed' ? 'workorder.complete' : 'workorder.abort', target: `workorder:${wo.id}`, detail: { reason } });
+    this.recordAudit({ actor, action: status === 'completed' ? 'workorder.complete' : 'workorder.abort', target: `workorder:${wo.id}`, detail: { reason } });
     this.signalSite(wo.site);
     this.changed('work-orders');
   }
@@ -821,7 +822,12 @@ export class PanelSupervisor {
   }
 
   private audit(actor: string, action: string, wo: WorkOrder, detail: Record<string, unknown>): void {
-    this.o.audit.record({ actor, action, target: `workorder:${wo.id}`, detail: { site: wo.site, ...detail } });
+    this.recordAudit({ actor, action, target: `workorder:${wo.id}`, detail: { site: wo.site, ...detail } });
+  }
+
+  /** Audit events join the write queue: in order with the writes they record, a failure reported like theirs. */
+  private recordAudit(event: AuditEventInput): void {
+    this.write(() => this.o.audit.record(event), 'record an audit event');
   }
 
   /** Writes in order; a failed write is reported and does not stop the ones after it. */

@@ -3,7 +3,7 @@
  * author approved it (two-person rule); every new version starts unapproved. Every submission
  * and approval is in the audit log.
  */
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditRecorder } from '../audit/audit-log.ts';
 import { ProcedureError } from './procedure-error.ts';
 import type { ProcedureVersion } from './procedure-model.ts';
 import type { ProcedureStore } from './procedure-store.ts';
@@ -14,7 +14,7 @@ const AUTHOR_ROLES = ['admin', 'engineer', 'manager'] as const;
 
 export interface ProcedureLibraryOptions {
   store: ProcedureStore;
-  audit: AuditLog;
+  audit: AuditRecorder;
   now: () => number;
 }
 
@@ -29,7 +29,7 @@ export class ProcedureLibrary {
     const v = await this.opts.store.addVersion({
       procedureId: template.id, template, source: yaml, author: actor.name, createdAt: this.opts.now(),
     });
-    this.opts.audit.record({
+    await this.opts.audit.record({
       actor: actor.id, action: 'procedure.submit', target: `procedure:${v.procedureId}@${v.version}`,
       detail: { procedureId: v.procedureId, version: v.version, title: template.title, steps: template.steps.length },
     });
@@ -45,7 +45,7 @@ export class ProcedureLibrary {
     }
     const at = this.opts.now();
     await this.opts.store.approveVersion(procedureId, version, actor.name, at);
-    this.opts.audit.record({
+    await this.opts.audit.record({
       actor: actor.id, action: 'procedure.approve', target: `procedure:${procedureId}@${version}`,
       detail: { procedureId, version, author: v.author },
     });

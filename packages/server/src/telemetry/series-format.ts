@@ -216,18 +216,54 @@ function writeColumns(out: ByteSink, a: PointAnswer): void {
 export const RAW_CSV_HEADER = 'point_id,site,asset,point,time,ts,value,quality\r\n';
 export const BUCKET_CSV_HEADER = 'point_id,site,asset,point,time,ts,min,avg,max,count\r\n';
 
+/** What the encoder yields when it reaches a point: the driver reads it and passes the answer back. */
+interface PointWanted {
+  wanted: PointRef;
+}
+
 /**
  * The pieces of an export. `answer(point)` reads one point (called once per point, in order),
  * so a long multi-point export holds only one point's answer at a time.
  */
 export function* encodeExport(request: SeriesExport, answer: (point: PointRef) => PointAnswer): Generator<Uint8Array> {
+  const steps = exportSteps(request);
+  let step = steps.next();
+  while (!step.done) {
+    if (step.value instanceof Uint8Array) {
+      yield step.value;
+      step = steps.next();
+    } else {
+      step = steps.next(answer(step.value.wanted));
+    }
+  }
+}
+
+/** {@link encodeExport} for stores whose reads are asynchronous (PostgreSQL). */
+export async function* encodeExportAsync(request: SeriesExport, answer: (point: PointRef) => Promise<PointAnswer>): AsyncGenerator<Uint8Array> {
+  const steps = exportSteps(request);
+  let step = steps.next();
+  while (!step.done) {
+    if (step.value instanceof Uint8Array) {
+      yield step.value;
+      step = steps.next();
+    } else {
+      step = steps.next(await answer(step.value.wanted));
+    }
+  }
+}
+
+/** The encoder: yields pieces, and a PointWanted where it needs a point's answer (sent back by `next`). */
+function* exportSteps(request: SeriesExport): Generator<Uint8Array | PointWanted, void, PointAnswer | undefined> {
+  const answer = function* (point: PointRef): Generator<PointWanted, PointAnswer, PointAnswer | undefined> {
+    return (yield { wanted: point })!;
+  };
   const out = new ByteSink();
   const buckets = request.bucketMs !== undefined;
   if (request.format === 'csv') {
     out.ascii(buckets ? BUCKET_CSV_HEADER : RAW_CSV_HEADER);
     for (const point of request.points) {
       const prefix = `${point.id},${csvField(point.site)},${csvField(point.asset)},${csvField(point.point)},`;
-      const a = answer(point);
+      const a = yield* answer(point);
       const c = a.columns;
       for (let i = 0; i < c.count; i++) {
         const ts = c.ts[i]!;
@@ -267,7 +303,7 @@ export function* encodeExport(request: SeriesExport, answer: (point: PointRef) =
     if (!single && !first) out.ascii(',');
     first = false;
     out.text(single ? `{"point":${pointJson(point)},${range},` : `{"point":${pointJson(point)},`);
-    const a = answer(point);
+    const a = yield* answer(point);
     if (request.layout === 'columns') {
       writeColumns(out, a);
     } else if (a.kind === 'raw') {

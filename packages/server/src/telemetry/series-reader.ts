@@ -11,6 +11,10 @@
  * Buckets come from the cheapest source that is exact: a whole hour or minute inside the range
  * from the roll-up tables, a chunk that lies inside one bucket from its summary, and only the rest
  * from decoded samples.
+ *
+ * The merging (RawCollector, planBuckets, collectBuckets) is the same for both engines; only
+ * SeriesReader, which fetches through better-sqlite3 statements, is SQLite's. The PostgreSQL store
+ * fetches the same rows in one snapshot and hands them to the same functions.
  */
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../db/database.ts';
@@ -75,6 +79,113 @@ class BucketAccumulator {
   }
 }
 
+/** A chunk as readers select it: start_ts, end_ts, value_count, min, max, sum, data. */
+export type ChunkRow = [startTs: number, endTs: number, valueCount: number, min: number | null, max: number | null, sum: number, data: Uint8Array];
+/** A roll-up row: ts, min, max, sum, count. */
+export type RollupRow = [ts: number, min: number, max: number, sum: number, count: number];
+
+/**
+ * The chunks that can hold samples of [from, to] are those with start_ts in
+ * [from - MAX_CHUNK_SPAN_MS, to] and end_ts >= from: a chunk spans at most MAX_CHUNK_SPAN_MS, so an
+ * index scan on (point_id, start_ts) is bounded. The bounds, as [lowest start, highest start, lowest end].
+ */
+export function chunkBounds(from: number, to: number): [number, number, number] {
+  return [from - MAX_CHUNK_SPAN_MS, to, from];
+}
+
+/**
+ * Raw samples of [from, to] from a point's chunks, fed in start order, and its head: the same
+ * whichever engine the chunks come from.
+ */
+export class RawCollector {
+  private readonly parts: SampleColumns[] = [];
+  private total = 0;
+  private ordered = true;
+  private lastTs = -Infinity;
+
+  constructor(private readonly from: number, private readonly to: number, private readonly limit: number) {}
+
+  /** False once `limit` samples are certain to precede a chunk that starts at `startTs`: read no more chunks. */
+  wants(startTs: number): boolean {
+    return !(this.ordered && this.total >= this.limit && startTs > this.lastTs);
+  }
+
+  addChunk(data: Uint8Array): void {
+    const c = decodeChunk(data);
+    let lo = 0;
+    while (lo < c.count && c.ts[lo]! < this.from) lo++;
+    let hi = lo;
+    while (hi < c.count && c.ts[hi]! <= this.to) hi++;
+    this.add(c, lo, hi);
+  }
+
+  /** The samples, oldest first, at most `limit`, once the head (already cut to the range) is added. */
+  finish(head: SampleColumns): SampleColumns {
+    this.add(head, 0, head.count);
+    return mergeParts(this.parts, this.total, this.ordered, this.limit);
+  }
+
+  private add(c: SampleColumns, lo: number, hi: number): void {
+    if (hi <= lo) return;
+    const part = lo === 0 && hi === c.count ? c : {
+      count: hi - lo, ts: c.ts.subarray(lo, hi), value: c.value.subarray(lo, hi), quality: c.quality.subarray(lo, hi),
+    };
+    if (part.ts[0]! < this.lastTs) this.ordered = false;
+    this.lastTs = Math.max(this.lastTs, part.ts[part.count - 1]!);
+    this.parts.push(part);
+    this.total += part.count;
+  }
+}
+
+/** Where the buckets of a range come from: whole roll-up periods [lo, hi) and raw ranges (inclusive) around them. */
+export interface BucketPlan {
+  /** The roll-up table that answers [lo, hi), or undefined when none divides the bucket width. */
+  resolution: number | undefined;
+  lo: number;
+  hi: number;
+  rawRanges: [number, number][];
+}
+
+/** The coarsest roll-up that divides the bucket width answers the whole roll-up periods inside the range. */
+export function planBuckets(from: number, to: number, bucketMs: number): BucketPlan {
+  const resolution = [...ROLLUP_RESOLUTIONS].reverse().find((r) => bucketMs % r === 0);
+  if (resolution !== undefined) {
+    const lo = Math.ceil(from / resolution) * resolution;
+    const hi = Math.floor((to + 1) / resolution) * resolution; // exclusive; `to` is inclusive
+    if (hi > lo) return { resolution, lo, hi, rawRanges: [[from, lo - 1], [hi, to]] };
+  }
+  return { resolution: undefined, lo: 0, hi: 0, rawRanges: [[from, to]] };
+}
+
+/**
+ * Buckets from the plan's sources: roll-up rows of [lo, hi), the chunks of each raw range
+ * (`chunksFor(a, b)`, those that can hold samples of [a, b]) and the head (the whole of it: the
+ * head is never in the roll-ups).
+ */
+export function collectBuckets(
+  plan: BucketPlan, bucketMs: number, rollups: Iterable<RollupRow>, chunksFor: (a: number, b: number) => Iterable<ChunkRow>, head: SampleColumns,
+): BucketColumns {
+  const acc = new BucketAccumulator(bucketMs);
+  for (const [ts, min, max, sum, n] of rollups) acc.merge(acc.bucketOf(ts), min, max, sum, n);
+  for (const [a, b] of plan.rawRanges) {
+    if (a > b) continue;
+    for (const [startTs, endTs, valueCount, min, max, sum, data] of chunksFor(a, b)) {
+      if (startTs >= a && endTs <= b && acc.bucketOf(startTs) === acc.bucketOf(endTs)) {
+        acc.merge(acc.bucketOf(startTs), min!, max!, sum, valueCount); // the chunk's summary: no decoding
+        continue;
+      }
+      const c = decodeChunk(data);
+      for (let i = 0; i < c.count; i++) {
+        const t = c.ts[i]!;
+        if (t >= a && t <= b) acc.sample(t, c.value[i]!);
+      }
+    }
+  }
+  for (let i = 0; i < head.count; i++) acc.sample(head.ts[i]!, head.value[i]!);
+  return acc.columns();
+}
+
+/** SQLite: reads one point's chunks and roll-ups through prepared statements (in a read worker or the writer). */
 export class SeriesReader {
   private readonly chunksInRange: Statement;
   private readonly rollups: Map<number, Statement>;
@@ -87,74 +198,25 @@ export class SeriesReader {
     ]));
   }
 
-  private chunks(pointId: number, from: number, to: number, watermark: number): [number, number, number, number, number, number, Uint8Array][] {
-    // A chunk spans at most MAX_CHUNK_SPAN_MS, so the index scan on (point_id, start_ts) is bounded.
-    return this.chunksInRange.all(pointId, from - MAX_CHUNK_SPAN_MS, to, from, watermark) as [number, number, number, number, number, number, Uint8Array][];
+  private chunks(pointId: number, from: number, to: number, watermark: number): ChunkRow[] {
+    return this.chunksInRange.all(pointId, ...chunkBounds(from, to), watermark) as ChunkRow[];
   }
 
   /** Samples with from <= ts <= to, oldest first, at most `limit`. */
   readRaw(pointId: number, from: number, to: number, limit: number, head: SampleColumns, watermark: number): SampleColumns {
-    const parts: SampleColumns[] = [];
-    let total = 0;
-    let ordered = true;
-    let lastTs = -Infinity;
-    const add = (c: SampleColumns, lo: number, hi: number) => {
-      if (hi <= lo) return;
-      const part = lo === 0 && hi === c.count ? c : {
-        count: hi - lo, ts: c.ts.subarray(lo, hi), value: c.value.subarray(lo, hi), quality: c.quality.subarray(lo, hi),
-      };
-      if (part.ts[0]! < lastTs) ordered = false;
-      lastTs = Math.max(lastTs, part.ts[part.count - 1]!);
-      parts.push(part);
-      total += part.count;
-    };
+    const raw = new RawCollector(from, to, limit);
     for (const [startTs, , , , , , data] of this.chunks(pointId, from, to, watermark)) {
-      // Chunks come in start order: once `limit` samples are certain to precede this chunk, stop.
-      if (ordered && total >= limit && startTs > lastTs) break;
-      const c = decodeChunk(data);
-      let lo = 0;
-      while (lo < c.count && c.ts[lo]! < from) lo++;
-      let hi = lo;
-      while (hi < c.count && c.ts[hi]! <= to) hi++;
-      add(c, lo, hi);
+      if (!raw.wants(startTs)) break;
+      raw.addChunk(data);
     }
-    add(head, 0, head.count);
-    return mergeParts(parts, total, ordered, limit);
+    return raw.finish(head);
   }
 
   /** Buckets of width bucketMs (epoch-aligned) over from <= ts <= to. */
   readBuckets(pointId: number, from: number, to: number, bucketMs: number, head: SampleColumns, watermark: number): BucketColumns {
-    const acc = new BucketAccumulator(bucketMs);
-    // The coarsest roll-up that divides the bucket width answers whole roll-up periods.
-    const resolution = [...ROLLUP_RESOLUTIONS].reverse().find((r) => bucketMs % r === 0);
-    let rawRanges: [number, number][] = [[from, to]];
-    if (resolution !== undefined) {
-      const lo = Math.ceil(from / resolution) * resolution;
-      const hi = Math.floor((to + 1) / resolution) * resolution; // exclusive; `to` is inclusive
-      if (hi > lo) {
-        for (const [ts, min, max, sum, n] of this.rollups.get(resolution)!.iterate(pointId, lo, hi) as Iterable<number[]>) {
-          acc.merge(acc.bucketOf(ts!), min!, max!, sum!, n!);
-        }
-        rawRanges = [[from, lo - 1], [hi, to]];
-      }
-    }
-    for (const [a, b] of rawRanges) {
-      if (a > b) continue;
-      for (const [startTs, endTs, valueCount, min, max, sum, data] of this.chunks(pointId, a, b, watermark)) {
-        if (startTs >= a && endTs <= b && acc.bucketOf(startTs) === acc.bucketOf(endTs)) {
-          acc.merge(acc.bucketOf(startTs), min, max, sum, valueCount); // the chunk's summary: no decoding
-          continue;
-        }
-        const c = decodeChunk(data);
-        for (let i = 0; i < c.count; i++) {
-          const t = c.ts[i]!;
-          if (t >= a && t <= b) acc.sample(t, c.value[i]!);
-        }
-      }
-    }
-    // The head is never in the roll-ups: all of it counts, over the whole range.
-    for (let i = 0; i < head.count; i++) acc.sample(head.ts[i]!, head.value[i]!);
-    return acc.columns();
+    const plan = planBuckets(from, to, bucketMs);
+    const rollups = plan.resolution === undefined ? [] : this.rollups.get(plan.resolution)!.iterate(pointId, plan.lo, plan.hi) as Iterable<RollupRow>;
+    return collectBuckets(plan, bucketMs, rollups, (a, b) => this.chunks(pointId, a, b, watermark), head);
   }
 }
 

@@ -16,20 +16,32 @@
  *   every sample is in exactly one place whatever moment the process died at.
  * - **Retention** deletes raw chunks and roll-ups older than each site's policy; batch rows of the
  *   de-duplication table are pruned once no redelivery of them could be accepted any more.
+ * - **One writer.** The file's connection is shared with the kysely stores of the other domains, so
+ *   every write here (append, point creation, sealing, checkpoint, retention, pruning, latest-value
+ *   flush) runs while holding the database's SqliteWriteLock: a kysely transaction open across
+ *   awaits never has a telemetry write slip into it. Each write is one synchronous better-sqlite3
+ *   transaction inside the lock, so the hot path stays prepared statements.
+ *
+ * The tables are created by the server's migrations (layout.ts, run by migrateServerDatabase)
+ * before the store is built.
  */
 import { EventEmitter } from 'node:events';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../db/database.ts';
-import { runMigrations } from '../db/migrations.ts';
+import type { SqlDatabase } from '../db/sql-database.ts';
+import type { SqliteWriteLock } from '../db/sqlite-write-lock.ts';
 import { decodeChunk, encodeChunk, summarize, type SampleColumns } from './codec/chunk-codec.ts';
 import {
-  MAX_CHUNK_SAMPLES, MAX_CHUNK_SPAN_MS, ROLLUP_RESOLUTIONS, SEAL_SAMPLES, SEAL_SPAN_MS, TELEMETRY_MIGRATIONS, hasLegacyRows,
+  MAX_CHUNK_SPAN_MS, ROLLUP_RESOLUTIONS, SEAL_SAMPLES, SEAL_SPAN_MS, TELEMETRY_MIGRATIONS, hasLegacyRows,
   rollupTable,
 } from './layout.ts';
 import { PointHead } from './point-head.ts';
 import { ReadPool } from './read-pool.ts';
 import { exportPieces, readBuckets, readRaw } from './read-service.ts';
 import { LogRecordBuilder, decodeLogRecord } from './sample-log.ts';
+import {
+  RetentionPolicies, SiteRate, checkBucket, checkLimit, checkRange, fingerprintOf, forEachChunk, forEachRollup, toStored, type RetentionOptions,
+} from './store-rules.ts';
 import { SeriesReader, type BucketColumns } from './series-reader.ts';
 import { TelemetryError } from './telemetry-error.ts';
 import type {
@@ -39,14 +51,12 @@ import type {
 
 const DAY = 86_400_000;
 
-export const DEFAULT_RETENTION: RetentionPolicy = { rawMs: 90 * DAY, minuteMs: 400 * DAY, hourMs: 3650 * DAY };
-
 export interface SqliteTelemetryStoreOptions {
   now?: () => number;
   /** Read workers with their own connections (default 1); 0 reads in this thread. */
   readWorkers?: number;
   /** Raw and roll-up retention: a default and per-site overrides. */
-  retention?: { default?: Partial<RetentionPolicy>; sites?: Record<string, Partial<RetentionPolicy>> };
+  retention?: RetentionOptions;
   /**
    * Batch rows are kept at least this long after they were stored (default 37 days): longer than
    * ingest accepts a sample's age, so a redelivery of a pruned batch is refused for its age.
@@ -85,9 +95,7 @@ interface AssetPoints {
 interface SiteCounters {
   chunkBytes: number;
   chunkSamples: number;
-  /** Samples stored per minute over the last hour (ring) for the rate. */
-  perMinute: Float64Array;
-  minuteIndex: number;
+  rate: SiteRate;
 }
 
 const EMPTY_HEAD: SampleColumns = { count: 0, ts: new Float64Array(0), value: new Float64Array(0), quality: new Uint8Array(0) };
@@ -96,37 +104,16 @@ const RETENTION_EVERY_MS = 3_600_000;
 const LATEST_FLUSH_EVERY_MS = 5_000;
 const RETENTION_POINTS_PER_STEP = 500;
 
-/**
- * What tells a redelivery from a different batch under the same identity (see
- * AppendResult.conflicts): the sample count and the first and last sample times, hashed into a
- * safe integer (a redelivery carries the same samples; a restored queue reusing a seq, new readings).
- */
-function fingerprintOf(b: IncomingBatch): number {
-  const n = b.samples.length;
-  if (n === 0) return 0;
-  let h = 0x811c9dc5 ^ n;
-  for (const t of [b.samples[0]!.ts, b.samples[n - 1]!.ts]) {
-    // FNV-1a over the two halves of each time (exact for safe integers), folded to 52 bits.
-    const lo = t % 0x100000000;
-    const hi = Math.floor(t / 0x100000000);
-    h = Math.imul(h ^ lo, 0x01000193) >>> 0;
-    h = Math.imul(h ^ hi, 0x01000193) >>> 0;
-  }
-  return h * 0x100000 + (n % 0x100000);
-}
-
-function toStored(v: number | boolean | null): number {
-  return v === null ? NaN : typeof v === 'boolean' ? (v ? 1 : 0) : v;
-}
-
 export class SqliteTelemetryStore implements TelemetryStore {
   private readonly db: SqliteDatabase;
+  /** Held by every write (see the file comment). */
+  private readonly lock: SqliteWriteLock;
   private readonly now: () => number;
   private readonly sealSamples: number;
   private readonly sealSpanMs: number;
   private readonly spillAfterMs: number;
   private readonly dedupKeepMs: number;
-  private readonly retention: { default: RetentionPolicy; sites: Record<string, Partial<RetentionPolicy>> };
+  private readonly retention: RetentionPolicies;
   private readonly afterChunkWritten: (() => void) | undefined;
   private readonly pool: ReadPool | undefined;
   private readonly localReader: SeriesReader;
@@ -164,19 +151,20 @@ export class SqliteTelemetryStore implements TelemetryStore {
   private readonly stmt: Record<string, Statement>;
   private readonly appendTx: (batches: readonly IncomingBatch[], out: AppendResult, created: PointRef[], admit: PointAdmission | undefined) => void;
 
-  constructor(db: SqliteDatabase, options: SqliteTelemetryStoreOptions = {}) {
+  /** `database` must be SQLite (its handle and write lock are used) and migrated. */
+  constructor(database: SqlDatabase, options: SqliteTelemetryStoreOptions = {}) {
+    if (!database.sqlite) throw new TypeError('SqliteTelemetryStore needs a SQLite database; use PostgresTelemetryStore on PostgreSQL');
+    const db = database.sqlite.handle;
     this.db = db;
+    this.lock = database.sqlite.lock;
     this.now = options.now ?? Date.now;
     this.sealSamples = options.sealSamples ?? SEAL_SAMPLES;
     this.sealSpanMs = Math.min(options.sealSpanMs ?? SEAL_SPAN_MS, MAX_CHUNK_SPAN_MS);
     this.spillAfterMs = options.spillAfterMs ?? 300_000;
     this.dedupKeepMs = options.dedupKeepMs ?? 37 * DAY;
-    this.retention = {
-      default: { ...DEFAULT_RETENTION, ...options.retention?.default },
-      sites: { ...options.retention?.sites },
-    };
+    this.retention = new RetentionPolicies(options.retention);
     this.afterChunkWritten = options.afterChunkWritten;
-    runMigrations(db, 'telemetry', TELEMETRY_MIGRATIONS);
+    assertMigrated(db);
     this.stmt = {
       insertSource: db.prepare('INSERT INTO batch_sources (device_id, epoch) VALUES (?, ?)'),
       insertBatch: db.prepare('INSERT OR IGNORE INTO batches (source, seq, stored_at, samples, fingerprint) VALUES (?, ?, ?, ?, ?)'),
@@ -223,7 +211,12 @@ export class SqliteTelemetryStore implements TelemetryStore {
 
   private load(): void {
     const db = this.db;
-    if (hasLegacyRows(db)) this.upgradeLegacy();
+    if (hasLegacyRows(db)) {
+      // A one-time write at open. It is synchronous, so with the lock free nothing can interleave;
+      // with it held (a transaction of another domain in flight) it must not run.
+      if (this.lock.isHeld) throw new Error('open the telemetry store before other stores write: its database holds version-1 rows to carry over');
+      this.upgradeLegacy();
+    }
     for (const row of db.prepare('SELECT id, site, asset, point FROM series').iterate() as Iterable<PointRef>) this.remember(row);
     for (const r of db.prepare('SELECT point_id, ts, value, quality FROM latest').iterate() as Iterable<{ point_id: number; ts: number; value: number | null; quality: number }>) {
       const head = this.heads.get(r.point_id);
@@ -332,14 +325,19 @@ export class SqliteTelemetryStore implements TelemetryStore {
 
   private siteCounters(site: string): SiteCounters {
     let c = this.sites.get(site);
-    if (!c) this.sites.set(site, (c = { chunkBytes: 0, chunkSamples: 0, perMinute: new Float64Array(60), minuteIndex: -1 }));
+    if (!c) this.sites.set(site, (c = { chunkBytes: 0, chunkSamples: 0, rate: new SiteRate() }));
     return c;
   }
 
-  pointId(site: string, asset: string, point: string): number {
+  async pointId(site: string, asset: string, point: string): Promise<number> {
     this.assertOpen();
-    const a = this.assetPoints(site, asset);
-    return (a.byName.get(point) ?? this.createPoint(a, point)).pointId;
+    const known = this.findPointId(site, asset, point);
+    if (known !== undefined) return known;
+    return this.lock.run(() => {
+      this.assertOpen();
+      const a = this.assetPoints(site, asset);
+      return (a.byName.get(point) ?? this.createPoint(a, point)).pointId;
+    });
   }
 
   findPointId(site: string, asset: string, point: string): number | undefined {
@@ -376,15 +374,11 @@ export class SqliteTelemetryStore implements TelemetryStore {
   // ---------------------------------------------------------------- append
 
   appendBatches(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): Promise<AppendResult> {
-    try {
-      return Promise.resolve(this.appendNow(batches, admitPoints));
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+    return this.lock.run(() => this.appendLocked(batches, admitPoints));
   }
 
-  /** The append, synchronously (SQLite's transactions are); `appendBatches` wraps it for the port. */
-  appendNow(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): AppendResult {
+  /** The append, synchronously (SQLite's transactions are), holding the write lock. */
+  private appendLocked(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): AppendResult {
     this.assertOpen();
     const out: AppendResult = { stored: [], duplicates: [], conflicts: [], refused: [], samplesStored: 0 };
     if (batches.length === 0) return out;
@@ -420,18 +414,6 @@ export class SqliteTelemetryStore implements TelemetryStore {
     }
     this.batchRows += out.stored.length;
     return out;
-  }
-
-  /** Counts a stored batch toward its site's rate (per minute of the server clock, last hour kept). */
-  private countSiteSamples(site: string, samples: number, now: number): void {
-    const minute = Math.floor(now / 60_000);
-    const c = this.siteCounters(site);
-    if (c.minuteIndex !== minute) {
-      // Clear the minutes skipped since the last sample.
-      for (let m = Math.max(c.minuteIndex + 1, minute - 59); m <= minute; m++) c.perMinute[m % 60] = 0;
-      c.minuteIndex = minute;
-    }
-    c.perMinute[minute % 60]! += samples;
   }
 
   private appendInTransaction(batches: readonly IncomingBatch[], out: AppendResult, created: PointRef[], admit: PointAdmission | undefined): void {
@@ -471,7 +453,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
       out.stored.push(ref);
       out.samplesStored += n;
       // Counted in the transaction; a rollback only makes the rate estimate briefly high.
-      this.countSiteSamples(b.site, n, storedAt);
+      this.siteCounters(b.site).rate.count(n, storedAt);
       const heads = this.logHeads;
       for (let i = 0; i < n; i++) {
         const s = b.samples[i]!;
@@ -512,7 +494,11 @@ export class SqliteTelemetryStore implements TelemetryStore {
    * Seals waiting heads, a transaction per group, until nothing waits or `budgetMs` has passed
    * (then the rest waits for the next slice, and ingest gets the thread meanwhile).
    */
-  sealSome(budgetMs = Infinity, force = false): SealResult {
+  sealSome(budgetMs = Infinity, force = false): Promise<SealResult> {
+    return this.lock.run(() => this.sealLocked(budgetMs, force));
+  }
+
+  private sealLocked(budgetMs: number, force: boolean): SealResult {
     this.assertOpen();
     const total: SealResult = { pointsSealed: 0, chunksWritten: 0, samplesSealed: 0 };
     const started = performance.now();
@@ -539,7 +525,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
   }
 
   /** Seals every non-empty head now, whatever its size (shutdown, tests, tools). */
-  sealAll(): SealResult {
+  sealAll(): Promise<SealResult> {
     return this.sealSome(Infinity, true);
   }
 
@@ -581,13 +567,9 @@ export class SqliteTelemetryStore implements TelemetryStore {
 
   /** Inside a transaction: the chunks of sorted columns (split by size and span), their roll-ups and usage. */
   private writeChunks(pointId: number, site: string, cols: SampleColumns, ids?: number[]): { chunks: number; bytes: number } {
-    let start = 0;
     let chunks = 0;
     let bytes = 0;
-    while (start < cols.count) {
-      const first = cols.ts[start]!;
-      let end = start + 1;
-      while (end < cols.count && end - start < MAX_CHUNK_SAMPLES && cols.ts[end]! - first < MAX_CHUNK_SPAN_MS) end++;
+    forEachChunk(cols, (start, end) => {
       const data = encodeChunk(cols, start, end);
       const s = summarize(cols, start, end);
       const id = Number(this.stmt.insertChunk!.run(pointId, s.firstTs, s.lastTs, s.count, s.valueCount,
@@ -597,8 +579,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
       this.afterChunkWritten?.();
       chunks++;
       bytes += data.length;
-      start = end;
-    }
+    });
     this.stmt.upsertUsage!.run(site, bytes, cols.count);
     return { chunks, bytes };
   }
@@ -607,23 +588,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
   private writeRollups(pointId: number, cols: SampleColumns, start: number, end: number): void {
     ROLLUP_RESOLUTIONS.forEach((r, k) => {
       const upsert = this.stmt[`rollup${k}`]!;
-      let period = NaN;
-      let min = 0, max = 0, sum = 0, n = 0;
-      const emit = () => { if (n > 0) upsert.run(pointId, period, min, max, sum, n); };
-      for (let i = start; i < end; i++) {
-        const v = cols.value[i]!;
-        if (Number.isNaN(v)) continue;
-        const p = Math.floor(cols.ts[i]! / r) * r;
-        if (p !== period) {
-          emit();
-          period = p; min = v; max = v; sum = 0; n = 0;
-        }
-        if (v < min) min = v;
-        if (v > max) max = v;
-        sum += v;
-        n++;
-      }
-      emit();
+      forEachRollup(cols, start, end, r, (ts, min, max, sum, n) => upsert.run(pointId, ts, min, max, sum, n));
     });
   }
 
@@ -633,7 +598,11 @@ export class SqliteTelemetryStore implements TelemetryStore {
    * Copies heads whose oldest sample arrived more than spillAfterMs ago to the spill table, then
    * deletes the log rows no head needs any more. Returns the log rows deleted.
    */
-  checkpoint(): number {
+  checkpoint(): Promise<number> {
+    return this.lock.run(() => this.checkpointLocked());
+  }
+
+  private checkpointLocked(): number {
     this.assertOpen();
     const now = this.now();
     const laggards: PointHead[] = [];
@@ -657,21 +626,25 @@ export class SqliteTelemetryStore implements TelemetryStore {
     let lowest = this.lastLogId + 1;
     for (const h of this.heads.values()) if (h.count > 0 && h.firstLogId < lowest) lowest = h.firstLogId;
     // The persisted latest values must not lag behind samples that leave the log.
-    this.flushLatest();
+    this.flushLatestLocked();
     return this.stmt.truncateLog!.run(lowest).changes;
   }
 
   // ---------------------------------------------------------------- retention and pruning
 
   private policyOf(site: string): RetentionPolicy {
-    return { ...this.retention.default, ...this.retention.sites[site] };
+    return this.retention.of(site);
   }
 
   /**
    * Deletes raw chunks and roll-ups past their site's retention for up to `maxPoints` points,
    * continuing where the last step stopped. Returns whether a whole pass over the points ended.
    */
-  retentionStep(maxPoints = RETENTION_POINTS_PER_STEP): { done: boolean; chunksDeleted: number } {
+  retentionStep(maxPoints = RETENTION_POINTS_PER_STEP): Promise<{ done: boolean; chunksDeleted: number }> {
+    return this.lock.run(() => this.retentionLocked(maxPoints));
+  }
+
+  private retentionLocked(maxPoints: number): { done: boolean; chunksDeleted: number } {
     this.assertOpen();
     const now = this.now();
     const ids = [...this.heads.keys()].sort((a, b) => a - b);
@@ -709,7 +682,11 @@ export class SqliteTelemetryStore implements TelemetryStore {
    * dedupKeepMs. Such a batch's samples are older than ingest accepts, so its redelivery is
    * refused for its age and can never be stored twice.
    */
-  pruneBatches(): number {
+  pruneBatches(): Promise<number> {
+    return this.lock.run(() => this.pruneLocked());
+  }
+
+  private pruneLocked(): number {
     this.assertOpen();
     const now = this.now();
     let deleted = 0;
@@ -749,7 +726,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
 
   async querySamples(pointId: number, from: number, to: number, limit: number): Promise<StoredSample[]> {
     checkRange(from, to);
-    if (!Number.isInteger(limit) || limit < 1) throw new TelemetryError('telemetry_bad_query', 'limit must be a positive integer', { limit });
+    checkLimit(limit);
     const read = this.beginRead([pointId], from, to);
     try {
       const task = { op: 'raw' as const, pointId, from, to, limit, head: read.heads[0]!, watermark: read.watermark };
@@ -767,9 +744,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
 
   async queryBuckets(pointId: number, from: number, to: number, bucketMs: number): Promise<SampleBucket[]> {
     checkRange(from, to);
-    if (!Number.isInteger(bucketMs) || bucketMs < 1) {
-      throw new TelemetryError('telemetry_bad_query', 'bucket width must be a positive integer of milliseconds', { bucketMs });
-    }
+    checkBucket(bucketMs);
     const read = this.beginRead([pointId], from, to);
     try {
       const task = { op: 'buckets' as const, pointId, from, to, bucketMs, head: read.heads[0]!, watermark: read.watermark };
@@ -784,9 +759,7 @@ export class SqliteTelemetryStore implements TelemetryStore {
 
   async *exportSeries(request: SeriesExport): AsyncGenerator<Uint8Array> {
     checkRange(request.from, request.to);
-    if (request.bucketMs !== undefined && (!Number.isInteger(request.bucketMs) || request.bucketMs < 1)) {
-      throw new TelemetryError('telemetry_bad_query', 'bucket width must be a positive integer of milliseconds', { bucketMs: request.bucketMs });
-    }
+    if (request.bucketMs !== undefined) checkBucket(request.bucketMs);
     const read = this.beginRead(request.points.map((p) => p.id), request.from, request.to);
     try {
       const task = { op: 'export' as const, request, heads: read.heads, watermark: read.watermark };
@@ -805,20 +778,11 @@ export class SqliteTelemetryStore implements TelemetryStore {
     let chunkBytes = 0;
     let chunkSamples = 0;
     const now = this.now();
-    const minute = Math.floor(now / 60_000);
     const sites: SiteStorage[] = [];
     for (const [site, c] of [...this.sites].sort((a, b) => a[0].localeCompare(b[0]))) {
       chunkBytes += c.chunkBytes;
       chunkSamples += c.chunkSamples;
-      // The last hour's rate, from the completed minutes (the current one is partial).
-      let samples = 0;
-      let minutes = 0;
-      for (let m = minute - 60; m < minute; m++) {
-        if (m > c.minuteIndex || m <= c.minuteIndex - 60) continue;
-        samples += c.perMinute[((m % 60) + 60) % 60]!;
-        minutes++;
-      }
-      const rate = minutes > 0 ? samples / (minutes * 60) : 0;
+      const rate = c.rate.perSecond(now);
       const retention = this.policyOf(site);
       const perSample = c.chunkSamples > 0 ? c.chunkBytes / c.chunkSamples : NaN;
       sites.push({
@@ -837,7 +801,11 @@ export class SqliteTelemetryStore implements TelemetryStore {
   // ---------------------------------------------------------------- maintenance
 
   /** Writes changed latest values to the database (they live in memory between flushes). */
-  flushLatest(): void {
+  flushLatest(): Promise<void> {
+    return this.lock.run(() => this.flushLatestLocked());
+  }
+
+  private flushLatestLocked(): void {
     this.assertOpen();
     if (this.dirtyLatest.length === 0) return;
     const heads = this.dirtyLatest;
@@ -863,18 +831,20 @@ export class SqliteTelemetryStore implements TelemetryStore {
   }
 
   /**
-   * Sealing on an unref'd timer, in slices of at most `sliceMs` with the event loop given back
-   * between them; checkpoints, latest-value flushes, retention and pruning at their own pace.
+   * Sealing on an unref'd timer, in slices of at most `sliceMs` with the event loop (and the write
+   * lock, FIFO: appends queued behind a slice go next) given back between them; checkpoints,
+   * latest-value flushes, retention and pruning at their own pace.
    */
   startMaintenance(options: MaintenanceOptions = {}): void {
     if (this.maintenanceTimer) return;
     const sliceMs = options.sliceMs ?? 15;
     const onError = options.onError ?? (() => undefined);
-    const safely = (step: () => void): void => {
+    const safely = async (step: () => Promise<void>): Promise<void> => {
       try {
-        step();
+        await step();
       } catch (err) {
-        onError(err);
+        // Closing while a step waited for the lock is not a failure.
+        if (!this.closed) onError(err);
       }
     };
     let lastCheckpoint = this.now();
@@ -882,50 +852,50 @@ export class SqliteTelemetryStore implements TelemetryStore {
     let lastRetention = this.now() - RETENTION_EVERY_MS + 60_000; // the first pass a minute after start
     let retentionRunning = false;
     let sealing = false;
-    const sealSlice = (): void => {
-      if (this.closed) { sealing = false; return; }
+    let checkpointing = false;
+    const sealSlice = async (): Promise<void> => {
       let more = false;
-      safely(() => {
-        this.sealSome(sliceMs);
+      await safely(async () => {
+        await this.sealSome(sliceMs);
         more = this.toSeal.size > 0 && [...this.toSeal].some((id) => !this.readers.has(id));
       });
-      if (more) setImmediate(sealSlice);
+      if (more && !this.closed) setImmediate(() => void sealSlice());
       else sealing = false;
+    };
+    const retention = async (): Promise<void> => {
+      let done = false;
+      while (!done && !this.closed) {
+        await safely(async () => { done = (await this.retentionStep()).done; });
+        if (!done) await new Promise((r) => setImmediate(r));
+      }
+      await safely(async () => { await this.pruneBatches(); });
+      retentionRunning = false;
     };
     this.maintenanceTimer = setInterval(() => {
       if (this.closed) return;
       if (!sealing) {
         sealing = true;
-        sealSlice();
+        void sealSlice();
       }
       const now = this.now();
-      if (now - lastCheckpoint >= CHECKPOINT_EVERY_MS) {
+      if (!checkpointing && now - lastCheckpoint >= CHECKPOINT_EVERY_MS) {
         lastCheckpoint = now;
-        safely(() => {
-          // Heads that span too long wait for a seal too, though no sample arrived to notice it.
-          for (const h of this.heads.values()) if (this.wantsSeal(h)) this.toSeal.add(h.pointId);
-          this.checkpoint();
-          this.vacuumSome();
-        });
+        checkpointing = true;
+        // Heads that span too long wait for a seal too, though no sample arrived to notice it.
+        for (const h of this.heads.values()) if (this.wantsSeal(h)) this.toSeal.add(h.pointId);
+        void safely(async () => {
+          await this.checkpoint();
+          await this.lock.run(() => { if (!this.closed) this.vacuumSome(); });
+        }).finally(() => { checkpointing = false; });
       }
       if (now - lastLatest >= LATEST_FLUSH_EVERY_MS) {
         lastLatest = now;
-        safely(() => this.flushLatest());
+        void safely(() => this.flushLatest());
       }
       if (!retentionRunning && now - lastRetention >= RETENTION_EVERY_MS) {
         lastRetention = now;
         retentionRunning = true;
-        const step = (): void => {
-          if (this.closed) { retentionRunning = false; return; }
-          let done = true;
-          safely(() => { done = this.retentionStep().done; });
-          if (!done) setImmediate(step);
-          else {
-            retentionRunning = false;
-            safely(() => this.pruneBatches());
-          }
-        };
-        step();
+        void retention();
       }
     }, options.intervalMs ?? 250);
     this.maintenanceTimer.unref();
@@ -943,14 +913,22 @@ export class SqliteTelemetryStore implements TelemetryStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.stopMaintenance();
-    this.flushLatest();
-    this.closed = true;
+    // Behind the lock: after every write queued before the close, and before the database closes.
+    await this.lock.run(() => {
+      if (this.closed) return;
+      this.flushLatestLocked();
+      this.closed = true;
+    });
     await this.pool?.close();
   }
 }
 
-function checkRange(from: number, to: number): void {
-  if (!Number.isFinite(from) || !Number.isFinite(to) || from > to) {
-    throw new TelemetryError('telemetry_bad_query', 'the time range must have from <= to (epoch milliseconds)', { from, to });
+/** The telemetry tables come from the server's migrations (layout.ts), run before any store is built. */
+function assertMigrated(db: SqliteDatabase): void {
+  const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'").get();
+  const row = table === undefined ? undefined : db.prepare("SELECT version FROM schema_versions WHERE domain = 'telemetry'").get() as { version: number } | undefined;
+  if (row === undefined || row.version < TELEMETRY_MIGRATIONS.length) {
+    throw new Error(`the telemetry tables are not migrated (version ${row?.version ?? 0} of ${TELEMETRY_MIGRATIONS.length}): run migrateServerDatabase before building the store`);
   }
 }
+

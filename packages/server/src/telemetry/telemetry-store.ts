@@ -1,7 +1,8 @@
 /**
  * The telemetry store port (STYLE.md §1): what ingest and the HTTP API need from wherever samples
- * live. The embedded implementation is {@link SqliteTelemetryStore}; a PostgreSQL one can sit
- * behind the same interface and the same contract tests.
+ * live. Two implementations sit behind it and one contract suite
+ * (test/telemetry/telemetry-store.contract.test.ts): SqliteTelemetryStore (the embedded file) and
+ * PostgresTelemetryStore (shared by several server replicas).
  */
 import type { Sample } from '@shellguard/protocol';
 
@@ -97,7 +98,7 @@ export interface SeriesExport {
 
 /** Disk use of the store, and where it is heading. */
 export interface StorageReport {
-  /** The database file (pages in use and free). */
+  /** The database file (pages in use and free); on PostgreSQL the database's size, and 0 free (it reuses space within its files). */
   fileBytes: number;
   freeBytes: number;
   /** Compressed chunks: bytes of their data and samples they hold. */
@@ -105,9 +106,9 @@ export interface StorageReport {
   chunkSamples: number;
   /** chunkBytes / chunkSamples (NaN before the first chunk). */
   bytesPerSample: number;
-  /** Samples not yet sealed into chunks (in memory, durable in the write-ahead log). */
+  /** Samples not yet sealed into chunks (SQLite: in memory, durable in the write-ahead log; PostgreSQL: raw rows). */
   headSamples: number;
-  /** Rows of the de-duplication table. */
+  /** Rows of the de-duplication table (PostgreSQL: the planner's estimate above a million). */
   batchRows: number;
   sites: SiteStorage[];
 }
@@ -117,7 +118,7 @@ export interface SiteStorage {
   retention: RetentionPolicy;
   chunkBytes: number;
   chunkSamples: number;
-  /** Samples per second stored for this site, over the last hour (or since start). */
+  /** Samples per second stored for this site, over the last hour (or since start), by this server (not by other replicas). */
   samplesPerSecond: number;
   /** Bytes the site's raw chunks reach once `retention.rawMs` is full at this rate. */
   projectedRawBytes: number;
@@ -131,8 +132,13 @@ export interface RetentionPolicy {
 }
 
 /**
- * The telemetry store port (STYLE.md §1). Appends and reads are asynchronous, as a network
- * database's are; the point catalog and latest values are memory and stay synchronous.
+ * The telemetry store port (STYLE.md §1). Appends, reads and point creation are asynchronous, as a
+ * network database's are; looking up the point catalog and latest values is memory and stays
+ * synchronous (ingest, the live feed and the panels ask for them per sample). On PostgreSQL with
+ * several replicas that memory is this replica's view: a point or latest value another replica
+ * wrote shows up here after its next refresh (PostgresTelemetryStore, a few seconds), while every
+ * decision that must hold across replicas (de-duplication, point ids, point quotas) is taken in the
+ * database.
  */
 export interface TelemetryStore {
   /**
@@ -141,10 +147,10 @@ export interface TelemetryStore {
    * nothing may be acknowledged.
    */
   appendBatches(batches: readonly IncomingBatch[], admitPoints?: PointAdmission): Promise<AppendResult>;
-  /** How many points an asset has. */
+  /** How many points an asset has (as this server knows them). */
   pointCount(site: string, asset: string): number;
   /** The id of a point, created if the store has never seen it. Ids never change. */
-  pointId(site: string, asset: string, point: string): number;
+  pointId(site: string, asset: string, point: string): Promise<number>;
   findPointId(site: string, asset: string, point: string): number | undefined;
   describePoint(pointId: number): PointRef | undefined;
   /** Points of an asset that have an id (sampled at least once or looked up through `pointId`). */

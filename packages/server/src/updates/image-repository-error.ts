@@ -1,49 +1,46 @@
 /**
  * Errors of the TUF image repository (one per product and stream): a stable code plus the facts
- * needed to act on it (STYLE.md §5). The API maps them through IMAGE_REPOSITORY_ERROR_STATUS,
- * which the compiler checks covers every code.
+ * needed to act on it (STYLE.md §5). The API gives each code its HTTP status in
+ * api/http-status/image-repository.ts, which the compiler checks covers every code.
  */
 import { ShellguardError } from '@shellguard/protocol';
 
-export const IMAGE_REPOSITORY_ERROR_STATUS = {
+export type ImageRepositoryErrorCode =
   /** The product or stream is not a valid name (stream: platform or application). */
-  repository_id_invalid: 400,
-  repository_not_found: 404,
-  repository_exists: 409,
+  | 'repository_id_invalid'
+  | 'repository_not_found'
+  | 'repository_exists'
   /** The document is not TUF metadata of the expected role (unparseable, wrong _type, bad fields). */
-  metadata_invalid: 400,
+  | 'metadata_invalid'
   /** Its `expires` is not in the future (TUF §5.3.10, §5.6.5: clients would refuse it). */
-  metadata_expired: 400,
+  | 'metadata_expired'
   /** Targets version not above the current one (TUF §5.5.5: clients refuse a rollback). */
-  version_not_increasing: 409,
+  | 'version_not_increasing'
   /** A new root is not exactly the trusted version + 1 (TUF §5.3.5). */
-  root_version_not_next: 409,
+  | 'root_version_not_next'
   /** Fewer valid signatures than the role's threshold (TUF §5.3.4, §5.6.3). */
-  signature_threshold: 403,
+  | 'signature_threshold'
   /** The root is well-formed TUF but breaks this repository's profile (roles, keys, consistent snapshots). */
-  root_invalid: 400,
+  | 'root_invalid'
   /** The root does not name keys the server holds for snapshot and timestamp, or names them for an offline role. */
-  root_online_keys: 400,
+  | 'root_online_keys'
   /** Delegated targets roles are not supported by this repository. */
-  delegations_unsupported: 400,
+  | 'delegations_unsupported'
   /** A target's path, length or hashes are malformed. */
-  target_invalid: 400,
+  | 'target_invalid'
   /** A target's `custom` is not a valid BundleManifest. */
-  target_manifest_invalid: 400,
+  | 'target_manifest_invalid'
   /** A target's manifest names another product or stream than this repository's. */
-  target_repository_mismatch: 400,
+  | 'target_repository_mismatch'
   /** A new or changed target came without its file. */
-  target_file_missing: 400,
+  | 'target_file_missing'
   /** A file's length or hash differs from what the targets metadata says. */
-  target_file_mismatch: 400,
+  | 'target_file_mismatch'
   /** A file was sent that the targets metadata does not name. */
-  target_file_unexpected: 400,
+  | 'target_file_unexpected'
   /** The server does not hold an online key its trusted root names (lost data directory?). */
-  online_key_unavailable: 500,
+  | 'online_key_unavailable'
   /** An online key file is readable by others than the server's user. */
-  online_key_permissions: 500,
-} as const;
-
-export type ImageRepositoryErrorCode = keyof typeof IMAGE_REPOSITORY_ERROR_STATUS;
+  | 'online_key_permissions';
 
 export class ImageRepositoryError extends ShellguardError<ImageRepositoryErrorCode> {}

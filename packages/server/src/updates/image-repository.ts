@@ -18,7 +18,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { MetaFile, Metadata, MetadataKind, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
-import { UPDATE_STREAMS, errorMessage, type BundleManifest, type UpdateStream } from '@shellguard/protocol';
+import {
+  UPDATE_STREAMS, errorMessage, systemClock, type BundleManifest, type Clock, type TimerHandle, type UpdateStream,
+} from '@shellguard/protocol';
 import { parseBundleManifest } from './bundle-manifest.ts';
 import { ImageRepositoryError } from './image-repository-error.ts';
 import type { ImageRepositoryStore, RepositoryId, StoredMetadata, StoredTargetFile, TufRole } from './image-repository-store.ts';
@@ -76,33 +78,19 @@ export interface UploadedTargetFile {
   bytes: Uint8Array;
 }
 
-export interface RefreshTimer {
-  setInterval(run: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
 export interface ImageRepositoryOptions {
   store: ImageRepositoryStore;
   keys: OnlineSigningKeys;
-  now?: () => number;
+  /** Time, and the refresh timer (default systemClock; its timers are unref'd). */
+  clock?: Clock;
   /** How long a timestamp is valid (default 1 day); it is re-signed when less than half is left. */
   timestampValidityMs?: number;
   /** How long a snapshot is valid (default 7 days); re-signed when less than half is left. */
   snapshotValidityMs?: number;
-  timer?: RefreshTimer;
   /** How often expiring timestamps and snapshots are looked for (default 10 min). */
   refreshIntervalMs?: number;
   onRefreshError?: (err: unknown, repository: RepositoryId) => void;
 }
-
-const nodeTimer: RefreshTimer = {
-  setInterval: (run, ms) => {
-    const h = setInterval(run, ms);
-    h.unref();
-    return h;
-  },
-  clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
-};
 
 function sha256Hex(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -161,24 +149,24 @@ function metaFileOf(stored: StoredMetadata): MetaFile {
 export class ImageRepository {
   private readonly store: ImageRepositoryStore;
   private readonly keys: OnlineSigningKeys;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private readonly timestampValidityMs: number;
   private readonly snapshotValidityMs: number;
-  private readonly timer: RefreshTimer;
   private readonly refreshIntervalMs: number;
   private readonly onRefreshError: (err: unknown, repository: RepositoryId) => void;
   /** Writes to one repository run one after the other: each reads the newest versions, then appends the next. */
   private readonly queues = new Map<string, Promise<unknown>>();
-  private timerHandle: unknown;
+  private timerHandle: TimerHandle | undefined;
   private refreshing: Promise<unknown> = Promise.resolve();
 
   constructor(options: ImageRepositoryOptions) {
     this.store = options.store;
     this.keys = options.keys;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
+    this.now = () => this.clock.now();
     this.timestampValidityMs = options.timestampValidityMs ?? DEFAULT_TIMESTAMP_VALIDITY_MS;
     this.snapshotValidityMs = options.snapshotValidityMs ?? DEFAULT_SNAPSHOT_VALIDITY_MS;
-    this.timer = options.timer ?? nodeTimer;
     this.refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
     this.onRefreshError = options.onRefreshError ?? (() => undefined);
   }
@@ -338,18 +326,18 @@ export class ImageRepository {
     return changed;
   }
 
-  /** Refreshes now, then every refreshIntervalMs on the injected timer. */
+  /** Refreshes now, then every refreshIntervalMs on the injected clock. */
   start(): void {
     if (this.timerHandle !== undefined) return;
     const run = () => {
       this.refreshing = this.refreshing.then(() => this.refreshExpiring()).catch(() => undefined);
     };
     run();
-    this.timerHandle = this.timer.setInterval(run, this.refreshIntervalMs);
+    this.timerHandle = this.clock.setInterval(run, this.refreshIntervalMs).unref();
   }
 
   async stop(): Promise<void> {
-    if (this.timerHandle !== undefined) this.timer.clearInterval(this.timerHandle);
+    this.clock.clearInterval(this.timerHandle);
     this.timerHandle = undefined;
     await this.refreshing;
   }

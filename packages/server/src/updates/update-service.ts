@@ -4,28 +4,33 @@
  * MQTT edge where devices report progress.
  */
 import type { Logger } from 'pino';
-import { decodeUpdateStatus, errorMessage, DIRECTOR_CERT_NAME, type UpdateStream } from '@shellguard/protocol';
-import type { SqliteDatabase } from '../db/database.ts';
+import { decodeUpdateStatus, errorMessage, DIRECTOR_CERT_NAME, type Clock, type UpdateStream } from '@shellguard/protocol';
+import type { AuditRecorder } from '../audit/audit-log.ts';
+import type { SqlDatabase, SqlExecutor } from '../db/sql-database.ts';
+import { sqlUnitOfWork } from '../db/unit-of-work.ts';
 import type { Pki } from '../pki/site-pki.ts';
 import type { ImageRepository } from './image-repository.ts';
 import { Director } from './director/director.ts';
-import { SqliteDirectorStore } from './director/sqlite-director-store.ts';
+import { SqlDirectorStore } from './director/sql-director-store.ts';
 import {
-  SqliteDeploymentStore, createDeploymentService, fleetEvidenceCheck, fleetGroupDirectory, fleetReferenceValues,
-  type AuditWriter, type DeploymentService, type FleetForRollouts, type ReleaseCatalog,
+  SqlDeploymentStore, createDeploymentService, fleetEvidenceCheck, fleetGroupDirectory, fleetReferenceValues,
+  type DeploymentService, type FleetForRollouts, type ReleaseCatalog,
 } from './rollout/index.ts';
 
 /** The director's certificate is short-lived and re-issued at every start, like the server's TLS one. */
 const DIRECTOR_CERT_DAYS = 30;
 
 export interface UpdateServiceOptions {
-  db: SqliteDatabase;
+  /** The server's database: the director's sequences and the deployments live there. */
+  database: Pick<SqlDatabase, 'db' | 'engine'>;
   pki: Pki;
   repository: ImageRepository;
   fleet: FleetForRollouts;
-  audit: AuditWriter;
+  /** A deployment's change commits with its audit event: the audit log's recorder in that transaction. */
+  audit: { recorderIn(tx: SqlExecutor): AuditRecorder };
   publishToDevice: (topic: string, payload: Buffer) => Promise<void>;
-  now: () => number;
+  /** Time, and the rollout engine's tick. */
+  clock: Clock;
   logger: Logger;
   /** How often the rollout engine ticks (default 30 s; tests go faster). */
   tickIntervalMs?: number;
@@ -53,20 +58,22 @@ export function repositoryCatalog(repository: Pick<ImageRepository, 'listTargets
 }
 
 export async function startUpdateService(o: UpdateServiceOptions): Promise<UpdateService> {
-  const cert = await o.pki.issueServerCertificate({ hostnames: [DIRECTOR_CERT_NAME], ips: [], validityDays: DIRECTOR_CERT_DAYS, now: new Date(o.now()) });
+  const now = () => o.clock.now();
+  const cert = await o.pki.issueServerCertificate({ hostnames: [DIRECTOR_CERT_NAME], ips: [], validityDays: DIRECTOR_CERT_DAYS, now: new Date(now()) });
   const log = o.logger.child({ part: 'updates' });
+  const engine = o.database.engine;
   const director = new Director({
-    store: new SqliteDirectorStore(o.db), chainPem: cert.chainPem, keyPem: cert.keyPem, publish: o.publishToDevice, now: o.now, logger: log,
+    store: new SqlDirectorStore(o.database.db), chainPem: cert.chainPem, keyPem: cert.keyPem, publish: o.publishToDevice, now, logger: log,
   });
   const deployments = createDeploymentService({
-    store: new SqliteDeploymentStore(o.db),
+    store: new SqlDeploymentStore(o.database.db, { engine }),
+    unitOfWork: sqlUnitOfWork(o.database, (tx) => ({ deployments: new SqlDeploymentStore(tx, { engine }), audit: o.audit.recorderIn(tx) })),
     catalog: repositoryCatalog(o.repository),
     groups: fleetGroupDirectory(o.fleet),
     referenceValues: fleetReferenceValues(o.fleet),
     evidence: fleetEvidenceCheck(o.fleet),
     instructor: director,
-    clock: { now: o.now },
-    audit: o.audit,
+    clock: o.clock,
     ...(o.tickIntervalMs !== undefined ? { tickIntervalMs: o.tickIntervalMs } : {}),
     onTickError: (err, id) => log.warn({ deploymentId: id, err: errorMessage(err) }, 'deployment tick failed; retried on the next'),
   });

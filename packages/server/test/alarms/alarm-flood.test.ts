@@ -1,19 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
 import type { AlarmEngine } from '../../src/alarms/alarm-engine.ts';
-import { FakeTime, OPERATOR, SITE, openEngine, sample } from './engine-fixture.ts';
+import { FakeTime, OPERATOR, SITE, memoryDatabase, openEngine, sample } from './engine-fixture.ts';
 
-let db: SqliteDatabase;
+let database: SqlDatabase;
 let time: FakeTime;
 let engine: AlarmEngine;
 
-beforeEach(() => {
-  db = openDatabase(':memory:');
+beforeEach(async () => {
+  database = memoryDatabase();
   time = new FakeTime();
-  engine = openEngine(db, time).engine;
-  engine.defineRule({ id: 'ahu.sat.h', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'medium', h: 30 }, OPERATOR);
+  engine = (await openEngine(database, time)).engine;
+  await engine.defineRule({ id: 'ahu.sat.h', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'medium', h: 30 }, OPERATOR);
 });
-afterEach(() => db.close());
+afterEach(async () => {
+  await engine.stop();
+  await database.close();
+});
 
 /** Raises the high alarm of AHU-<n> (a new annunciated alarm) one minute apart... or `stepMs`. */
 function raise(n: number, stepMs = 10_000, site = SITE): void {
@@ -23,7 +26,7 @@ function raise(n: number, stepMs = 10_000, site = SITE): void {
 }
 
 describe('alarm flood detection', () => {
-  it('raises one summary alarm per site when more than 10 alarms annunciate within 10 minutes', () => {
+  it('raises one summary alarm per site when more than 10 alarms annunciate within 10 minutes', async () => {
     for (let n = 1; n <= 10; n++) raise(n);
     expect(engine.floodAlarm(SITE)).toBeUndefined();
     raise(11);
@@ -31,7 +34,7 @@ describe('alarm flood detection', () => {
     expect(flood).toMatchObject({ state: 'unack-active', priority: 'high', ruleId: 'alarm-flood', value: 11, site: SITE });
     raise(12);
     raise(13);
-    expect(engine.history(flood.id).map((e) => e.kind)).toEqual(['activate']);
+    expect((await engine.history(flood.id)).map((e) => e.kind)).toEqual(['activate']);
     expect(engine.list({ site: SITE, state: 'unack-active' })).toHaveLength(14);
   });
 
@@ -47,15 +50,24 @@ describe('alarm flood detection', () => {
     expect(engine.get(id)).toMatchObject({ active: false, state: 'unack-rtn', value: 9 });
   });
 
-  it('counts only annunciated alarms and keeps sites apart', () => {
+  it('counts only annunciated alarms and keeps sites apart', async () => {
     for (let n = 1; n <= 6; n++) raise(n, 1000, SITE);
     for (let n = 1; n <= 6; n++) raise(n, 1000, 'dc2');
-    engine.setAssetMode(SITE, 'AHU-7', 'maintenance', OPERATOR);
+    await engine.setAssetMode(SITE, 'AHU-7', 'maintenance', OPERATOR);
     for (let n = 7; n <= 11; n++) raise(n, 1000, SITE);
     // 11 new alarms at dc1, but AHU-7 is suppressed: 10 annunciated, and dc2's do not count.
     expect(engine.floodAlarm(SITE)).toBeUndefined();
     expect(engine.floodAlarm('dc2')).toBeUndefined();
     raise(12, 1000, SITE);
     expect(engine.floodAlarm(SITE)!.active).toBe(true);
+  });
+
+  it('stores the flood alarm\'s activation after the change that raised it', async () => {
+    for (let n = 1; n <= 11; n++) raise(n);
+    const flood = engine.floodAlarm(SITE)!;
+    const eleventh = engine.find(SITE, 'AHU-11', 'supply_air_temp', 'ahu.sat.h', 'h')!;
+    const [floodEvent] = await engine.history(flood.id);
+    const [raised] = await engine.history(eleventh.id);
+    expect(floodEvent!.seq).toBeGreaterThan(raised!.seq);
   });
 });

@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { sqlUnitOfWork } from '../../src/db/unit-of-work.ts';
+import { SqlAlarmStore } from '../../src/alarms/sql-alarm-store.ts';
 import { AlarmError } from '../../src/alarms/alarm-error.ts';
 import { ALARM_STATES, nextAlarmState, type AlarmState, type ConditionEvent } from '../../src/alarms/alarm-state.ts';
 import type { AlarmEngine } from '../../src/alarms/alarm-engine.ts';
-import { AHU, FakeTime, OPERATOR, SITE, openEngine, sample } from './engine-fixture.ts';
+import { AHU, FakeTime, OPERATOR, SITE, memoryDatabase, openEngine, sample } from './engine-fixture.ts';
 
 describe('nextAlarmState (ISA-18.2 / OPC UA Part 9)', () => {
   const table: [AlarmState, ConditionEvent, AlarmState | 'refused'][] = [
@@ -43,32 +45,36 @@ type Step = 'high' | 'low' | 'ack' | 'shelve' | 'unshelve' | 'oos' | 'rts' | 'ma
 interface Expect { state: AlarmState; annunciated: boolean }
 
 describe('AlarmEngine state transitions', () => {
-  let db: SqliteDatabase;
+  let database: SqlDatabase;
   let time: FakeTime;
   let engine: AlarmEngine;
+  let audit: Awaited<ReturnType<typeof openEngine>>['audit'];
   let ts: number;
 
-  beforeEach(() => {
-    db = openDatabase(':memory:');
+  beforeEach(async () => {
+    database = memoryDatabase();
     time = new FakeTime();
-    engine = openEngine(db, time).engine;
-    engine.defineRule({ id: 'ahu.sat.high', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'high', h: 30 }, OPERATOR);
+    ({ engine, audit } = await openEngine(database, time));
+    await engine.defineRule({ id: 'ahu.sat.high', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'high', h: 30 }, OPERATOR);
     ts = time.now;
   });
-  afterEach(() => db.close());
+  afterEach(async () => {
+    await engine.stop();
+    await database.close();
+  });
 
   const alarmId = () => engine.find(SITE, AHU, 'supply_air_temp', 'ahu.sat.high', 'h')!.id;
-  function run(step: Step): void {
+  async function run(step: Step): Promise<void> {
     time.now += 1000;
     ts = time.now;
     switch (step) {
       case 'high': return engine.evaluate(SITE, AHU, 'supply_air_temp', sample('supply_air_temp', 35, ts));
       case 'low': return engine.evaluate(SITE, AHU, 'supply_air_temp', sample('supply_air_temp', 20, ts));
-      case 'ack': engine.acknowledge(alarmId(), OPERATOR, 'seen'); return;
-      case 'shelve': engine.shelve(alarmId(), OPERATOR, { kind: 'timed', durationMs: 3_600_000, comment: 'nuisance' }); return;
-      case 'unshelve': engine.unshelve(alarmId(), OPERATOR, 'back'); return;
-      case 'oos': engine.removeFromService(alarmId(), OPERATOR, 'sensor broken'); return;
-      case 'rts': engine.returnToService(alarmId(), OPERATOR, 'sensor replaced'); return;
+      case 'ack': await engine.acknowledge(alarmId(), OPERATOR, 'seen'); return;
+      case 'shelve': await engine.shelve(alarmId(), OPERATOR, { kind: 'timed', durationMs: 3_600_000, comment: 'nuisance' }); return;
+      case 'unshelve': await engine.unshelve(alarmId(), OPERATOR, 'back'); return;
+      case 'oos': await engine.removeFromService(alarmId(), OPERATOR, 'sensor broken'); return;
+      case 'rts': await engine.returnToService(alarmId(), OPERATOR, 'sensor replaced'); return;
       case 'maintenance': return engine.setAssetMode(SITE, AHU, 'maintenance', OPERATOR, 'filter change');
       case 'normal-mode': return engine.setAssetMode(SITE, AHU, 'normal', OPERATOR, 'done');
     }
@@ -98,10 +104,10 @@ describe('AlarmEngine state transitions', () => {
     ['acknowledging while shelved is allowed', [['high', N('unack-active')], ['shelve', N('unack-active', false)], ['ack', N('ack-active', false)]]],
   ];
 
-  it.each(scenarios)('%s', (_name, steps) => {
-    run('low'); // binds the asset and creates the alarm
+  it.each(scenarios)('%s', async (_name, steps) => {
+    await run('low'); // binds the asset and creates the alarm
     for (const [step, expected] of steps) {
-      run(step);
+      await run(step);
       const a = engine.get(alarmId())!;
       expect({ step, state: a.state, annunciated: a.annunciated }).toEqual({ step, ...expected });
       expect(a.active).toBe(a.state === 'unack-active' || a.state === 'ack-active');
@@ -109,41 +115,58 @@ describe('AlarmEngine state transitions', () => {
     }
   });
 
-  it('refuses to acknowledge an alarm that needs no acknowledgement', () => {
-    run('high');
-    run('ack');
-    expect(() => run('ack')).toThrow(expect.objectContaining({ code: 'alarm_not_unacknowledged' }));
+  it('refuses to acknowledge an alarm that needs no acknowledgement', async () => {
+    await run('high');
+    await run('ack');
+    await expect(run('ack')).rejects.toMatchObject({ code: 'alarm_not_unacknowledged' });
   });
 
-  it('records who acted, when and why in the history and the audit log', () => {
-    run('high');
-    run('ack');
-    run('shelve');
-    run('unshelve');
-    run('oos');
-    run('rts');
-    run('maintenance');
-    const history = engine.history(alarmId());
+  it('records who acted, when and why in the history and the audit log', async () => {
+    for (const step of ['high', 'ack', 'shelve', 'unshelve', 'oos', 'rts', 'maintenance'] as const) await run(step);
+    const history = await engine.history(alarmId());
     expect(history.map((e) => [e.kind, e.actor])).toEqual([
       ['activate', 'system'], ['acknowledge', OPERATOR], ['shelve', OPERATOR], ['unshelve', OPERATOR],
       ['remove-from-service', OPERATOR], ['return-to-service', OPERATOR], ['suppress', OPERATOR],
     ]);
     expect(history[1]).toMatchObject({ comment: 'seen', state: 'ack-active', at: history[0]!.at + 1000 });
-    const audit = openEngine(db, time).audit.list({ limit: 100 }).map((e) => [e.action, e.actor, e.target]);
+    const recorded = (await audit.list({ limit: 100 })).map((e) => [e.action, e.actor, e.target]);
     const id = alarmId();
-    expect(audit).toEqual(expect.arrayContaining([
+    expect(recorded).toEqual(expect.arrayContaining([
       ['alarm.acknowledge', OPERATOR, `alarm:${id}`], ['alarm.shelve', OPERATOR, `alarm:${id}`], ['alarm.unshelve', OPERATOR, `alarm:${id}`],
       ['alarm.remove_from_service', OPERATOR, `alarm:${id}`], ['alarm.return_to_service', OPERATOR, `alarm:${id}`],
       ['alarm.suppress', OPERATOR, `asset:${SITE}/${AHU}`],
     ]));
   });
 
-  it('refuses operator actions without a named actor', () => {
-    run('high');
-    expect(() => engine.acknowledge(alarmId(), ' ', '')).toThrow(expect.objectContaining({ code: 'actor_required' }));
+  it('refuses operator actions without a named actor', async () => {
+    await run('high');
+    await expect(engine.acknowledge(alarmId(), ' ', '')).rejects.toMatchObject({ code: 'actor_required' });
   });
 
-  it('refuses actions on an unknown alarm', () => {
-    expect(() => engine.acknowledge(9999, OPERATOR)).toThrow(expect.objectContaining({ code: 'alarm_not_found' }));
+  it('refuses actions on an unknown alarm', async () => {
+    await expect(engine.acknowledge(9999, OPERATOR)).rejects.toMatchObject({ code: 'alarm_not_found' });
+  });
+
+  it('commits an operator action with its audit event, or neither', async () => {
+    await run('high');
+    await engine.settled();
+    // A second engine on the database (a restart) whose audit recorder refuses every event.
+    const failures: { attempt: number; final: boolean }[] = [];
+    const failing = await openEngine(database, time, {
+      unitOfWork: sqlUnitOfWork(database, (tx) => ({
+        alarms: new SqlAlarmStore(tx), audit: { record: () => Promise.reject(new Error('audit refused')) },
+      })),
+      onPersistError: (_err, f) => failures.push({ attempt: f.attempt, final: f.final }),
+    });
+    const id = failing.engine.find(SITE, AHU, 'supply_air_temp', 'ahu.sat.high', 'h')!.id;
+    const acked = failing.engine.acknowledge(id, OPERATOR, 'seen');
+    acked.catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(failures).toEqual([{ attempt: 1, final: false }]); // retried after a backoff...
+    await failing.engine.stop(); // ...but stopping tries once more and then gives up
+    await expect(acked).rejects.toThrow('audit refused');
+    expect(failures).toEqual([{ attempt: 1, final: false }, { attempt: 2, final: true }]);
+    expect(await audit.list({ actionPrefix: 'alarm.acknowledge' })).toEqual([]);
+    expect((await engine.history(id)).map((e) => e.kind)).toEqual(['activate']);
   });
 });

@@ -1,50 +1,58 @@
 /** Shared fixture of the alarm tests: fake time, an engine on a database, samples. */
-import { Quality, type Sample } from '@shellguard/protocol';
-import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
+import { Quality, type Sample, type TimerHandle } from '@shellguard/protocol';
+import { ManualClock } from '@shellguard/protocol/testing';
+import { SqlAuditLog } from '../../src/audit/sql-audit-log.ts';
 import { auditKeyFromBytes } from '../../src/audit/audit-key.ts';
-import type { SqliteDatabase } from '../../src/db/database.ts';
+import { AUDIT_MIGRATIONS } from '../../src/audit/audit-schema.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { sqlUnitOfWork } from '../../src/db/unit-of-work.ts';
 import { AlarmEngine, type AlarmEngineOptions } from '../../src/alarms/alarm-engine.ts';
-import type { Scheduler } from '../../src/alarms/scheduler.ts';
+import { ALARM_MIGRATIONS } from '../../src/alarms/alarm-schema.ts';
+import { SqlAlarmStore } from '../../src/alarms/sql-alarm-store.ts';
 
 export const T0 = 1_750_000_000_000;
 export const SITE = 'dc1';
 export const AHU = 'AHU-1';
 export const GEN = 'GEN-1';
 
-/** Fake time: a clock and a scheduler whose timers run only when `advance` passes them. */
-export class FakeTime implements Scheduler {
-  now = T0;
-  private seq = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  /** Every delay asked for, in order. */
+/** A ManualClock that also remembers every timeout asked of it. */
+class RecordingClock extends ManualClock {
+  /** Every timeout delay asked for, in order. */
   readonly delays: number[] = [];
 
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
+  override setTimeout(fn: () => void, ms: number): TimerHandle {
     this.delays.push(ms);
-    this.timers.set(id, { at: this.now + ms, fn });
-    return id;
+    return super.setTimeout(fn, ms);
+  }
+}
+
+/**
+ * Fake time: `clock` is what components are given; `now` reads it and, set, jumps it without
+ * running timers; `advance` runs the timers it passes.
+ */
+export class FakeTime {
+  readonly clock = new RecordingClock(T0);
+
+  get now(): number {
+    return this.clock.now();
   }
 
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
+  set now(time: number) {
+    this.clock.setTime(time);
+  }
+
+  get delays(): readonly number[] {
+    return this.clock.delays;
   }
 
   pendingTimers(): number {
-    return this.timers.size;
+    return this.clock.dueTimes().length;
   }
 
   advance(ms: number): void {
-    const until = this.now + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].at <= until && (!next || e[1].at < next[1].at)) next = e;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.now = next[1].at;
-      next[1].fn();
-    }
-    this.now = until;
+    this.clock.advance(ms);
   }
 }
 
@@ -54,15 +62,29 @@ export function sample(point: string, value: number | boolean | null, ts: number
 
 const TEST_AUDIT_KEY = auditKeyFromBytes(Buffer.alloc(32, 7));
 
-export function openEngine(db: SqliteDatabase, time: FakeTime, extra: Partial<AlarmEngineOptions> = {}) {
+/** An in-memory SQLite database (the engine's behaviour is the same on PostgreSQL: see the contract suite). */
+export function memoryDatabase(): SqlDatabase {
+  return openSqliteSqlDatabase(':memory:');
+}
+
+/**
+ * A loaded engine on `database` (its alarm and audit tables migrated), with the audit log its
+ * unit of work records into. Opening a second one on the same database is a restart.
+ */
+export async function openEngine(database: SqlDatabase, time: FakeTime, extra: Partial<AlarmEngineOptions> = {}) {
+  await runSqlMigrations(database, 'audit', AUDIT_MIGRATIONS);
+  await runSqlMigrations(database, 'alarms', ALARM_MIGRATIONS);
   // One key for every engine opened on this database (a restart reopens it with the same key).
-  const audit = new SqliteAuditLog(db, { now: () => time.now, key: TEST_AUDIT_KEY });
+  const audit = await SqlAuditLog.open(database.db, { engine: database.engine, key: TEST_AUDIT_KEY, now: () => time.now });
   const profiles: Record<string, string> = { [`${SITE}/${AHU}`]: 'ahu-test', [`${SITE}/AHU-2`]: 'ahu-test', [`${SITE}/${GEN}`]: 'gen-test' };
   const engine = new AlarmEngine({
-    db, audit, now: () => time.now, scheduler: time,
+    store: new SqlAlarmStore(database.db),
+    unitOfWork: sqlUnitOfWork(database, (tx) => ({ alarms: new SqlAlarmStore(tx), audit: audit.recorderIn(tx) })),
+    clock: time.clock,
     assetProfile: (site, asset) => profiles[`${site}/${asset}`] ?? (asset.startsWith('AHU-') ? 'ahu-test' : undefined),
     ...extra,
   });
+  await engine.load();
   return { engine, audit };
 }
 

@@ -2,12 +2,12 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
 import type { AlarmNotification } from '../../src/alarms/alarm-engine.ts';
 import {
   WebhookNotifier, signWebhookBody, verifyWebhookSignature, type AlarmNotifier,
 } from '../../src/alarms/webhook-notifier.ts';
-import { AHU, FakeTime, OPERATOR, SITE, openEngine, sample } from './engine-fixture.ts';
+import { AHU, FakeTime, OPERATOR, SITE, memoryDatabase, openEngine, sample } from './engine-fixture.ts';
 
 const SECRET = 'whsec-0123456789abcdef';
 
@@ -47,7 +47,7 @@ afterEach(async () => {
 
 function notifier(extra: Partial<ConstructorParameters<typeof WebhookNotifier>[0]> = {}): WebhookNotifier {
   return new WebhookNotifier({
-    webhooks: [{ id: 'ops', url, secret: SECRET }], now: () => time.now, scheduler: time, baseDelayMs: 1000, maxDelayMs: 3000,
+    webhooks: [{ id: 'ops', url, secret: SECRET }], clock: time.clock, baseDelayMs: 1000, maxDelayMs: 3000,
     ...extra,
   });
 }
@@ -102,7 +102,7 @@ describe('WebhookNotifier', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const n = new WebhookNotifier({
-      webhooks: [{ id: 'down', url: `http://127.0.0.1:${port}/`, secret: SECRET }], now: () => time.now, scheduler: time, maxAttempts: 2,
+      webhooks: [{ id: 'down', url: `http://127.0.0.1:${port}/`, secret: SECRET }], clock: time.clock, maxAttempts: 2,
     });
     n.notify({ type: 'x' });
     await n.idle();
@@ -147,27 +147,30 @@ describe('verifyWebhookSignature', () => {
 });
 
 describe('AlarmEngine notifications', () => {
-  let db: SqliteDatabase;
+  let database: SqlDatabase;
   beforeEach(() => {
-    db = openDatabase(':memory:');
+    database = memoryDatabase();
   });
-  afterEach(() => db.close());
+  afterEach(async () => {
+    await database.close();
+  });
 
   it('notifies annunciated changes only, over a real signed webhook', async () => {
     const n = notifier();
-    const { engine } = openEngine(db, time, { notifier: n });
-    engine.defineRule({ id: 'ahu.sat.h', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'high', h: 30 }, OPERATOR);
+    const { engine } = await openEngine(database, time, { notifier: n });
+    await engine.defineRule({ id: 'ahu.sat.h', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'high', h: 30 }, OPERATOR);
     const feed = (v: number) => {
       time.now += 1000;
       engine.evaluate(SITE, AHU, 'supply_air_temp', sample('supply_air_temp', v, time.now));
     };
     feed(31);
     const id = engine.find(SITE, AHU, 'supply_air_temp', 'ahu.sat.h', 'h')!.id;
-    engine.acknowledge(id, OPERATOR, 'ok');
-    engine.shelve(id, OPERATOR, { kind: 'timed', durationMs: 60_000 });
+    await engine.acknowledge(id, OPERATOR, 'ok');
+    await engine.shelve(id, OPERATOR, { kind: 'timed', durationMs: 60_000 });
     feed(20); // cleared while shelved: silent
     feed(31); // active again while shelved: silent
-    engine.unshelve(id, OPERATOR);
+    await engine.unshelve(id, OPERATOR);
+    await engine.stop(); // every change stored, so every notification handed over
     await n.idle();
     const events = received.map((r) => JSON.parse(r.body) as AlarmNotification & { id: string; timestamp: number });
     expect(received.every((r) => r.signatureOk)).toBe(true);
@@ -176,13 +179,17 @@ describe('AlarmEngine notifications', () => {
       ['unshelve', 'unack-active', true],
     ]);
     expect(events[1]!.event).toMatchObject({ actor: OPERATOR, comment: 'ok', alarmId: id });
+    // Sent once stored: each event carries its place in the history.
+    expect(events.map((e) => e.event.seq)).toEqual([...events.map((e) => e.event.seq)].sort((a, b) => a - b));
+    expect(events.every((e) => Number.isInteger(e.event.seq))).toBe(true);
   });
 
-  it('keeps evaluating when the notifier throws', () => {
+  it('keeps evaluating when the notifier throws', async () => {
     const broken: AlarmNotifier = { notify: () => { throw new Error('boom'); } };
-    const { engine } = openEngine(db, time, { notifier: broken });
-    engine.defineRule({ id: 'ahu.sat.h', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'high', h: 30 }, OPERATOR);
+    const { engine } = await openEngine(database, time, { notifier: broken });
+    await engine.defineRule({ id: 'ahu.sat.h', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'high', h: 30 }, OPERATOR);
     engine.evaluate(SITE, AHU, 'supply_air_temp', sample('supply_air_temp', 31, time.now));
     expect(engine.find(SITE, AHU, 'supply_air_temp', 'ahu.sat.h', 'h')!.state).toBe('unack-active');
+    await engine.stop();
   });
 });

@@ -1,14 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { Quality } from '@shellguard/protocol';
+import { Quality, systemClock } from '@shellguard/protocol';
 import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
 import type { Role } from '../../src/auth/roles.ts';
 import type { AuditEvent, AuditEventInput, AuditLog } from '../../src/audit/audit-log.ts';
 import { AlarmEngine } from '../../src/alarms/alarm-engine.ts';
+import { ALARM_MIGRATIONS } from '../../src/alarms/alarm-schema.ts';
+import { SqlAlarmStore } from '../../src/alarms/sql-alarm-store.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { sqlUnitOfWork } from '../../src/db/unit-of-work.ts';
 import { buildApi } from '../../src/api/build-api.ts';
 
 const T0 = 1_750_000_000_000;
@@ -19,15 +24,15 @@ const HOUR = 3_600_000;
 /** The audit log at the edge: kept in memory, to see what the engine recorded. */
 class MemoryAuditLog implements AuditLog {
   readonly events: AuditEvent[] = [];
-  record(event: AuditEventInput): AuditEvent {
+  async record(event: AuditEventInput): Promise<AuditEvent> {
     const stored = { ...event, seq: this.events.length + 1, at: clock, prevHash: '', hash: '' };
     this.events.push(stored);
     return stored;
   }
-  list(): AuditEvent[] {
+  async list(): Promise<AuditEvent[]> {
     return [...this.events];
   }
-  verify() {
+  async verify() {
     return { ok: true, events: this.events.length, problems: [], anchors: { checked: 0 } };
   }
 }
@@ -62,24 +67,30 @@ function feed(value: number): void {
 beforeAll(async () => {
   clock = T0;
   db = openDatabase(':memory:');
-  const tokens = new ApiTokens(db);
+  const tokens = await openTestApiTokens(db);
   for (const role of ['admin', 'engineer', 'technician', 'manager', 'viewer'] as const) {
-    const created = tokens.create(`${role} token`, role);
+    const created = await tokens.create(`${role} token`, role);
     token[role] = { value: created.token, id: created.tokenId };
   }
   audit = new MemoryAuditLog();
+  const database = openSqliteSqlDatabase(db);
+  await runSqlMigrations(database, 'alarms', ALARM_MIGRATIONS);
   engine = new AlarmEngine({
-    db, audit, now: () => clock,
+    store: new SqlAlarmStore(database.db),
+    unitOfWork: sqlUnitOfWork(database, (tx) => ({ alarms: new SqlAlarmStore(tx), audit })),
+    clock: { ...systemClock, now: () => clock },
     assetProfile: (site, asset) => (site === SITE && asset.startsWith('AHU-') ? 'ahu-test' : undefined),
   });
+  await engine.load();
   app = buildApi({
-    store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, logger: pino({ level: 'silent' }),
+    store: await sqliteTelemetryStore(database), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens, logger: pino({ level: 'silent' }),
     alarms: engine, now: () => clock,
   });
   await app.ready();
 });
 afterAll(async () => {
   await app.close();
+  await engine.stop();
   db.close();
 });
 
@@ -286,11 +297,11 @@ describe('alarm routes: OpenAPI', () => {
 
 describe('buildApi without alarms', () => {
   it('serves no alarm routes', async () => {
-    const tokens = new ApiTokens(db);
+    const tokens = await openTestApiTokens(db);
     const bare = buildApi({
-      store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, logger: pino({ level: 'silent' }),
+      store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens, logger: pino({ level: 'silent' }),
     });
-    const created = tokens.create('bare', 'admin');
+    const created = await tokens.create('bare', 'admin');
     const res = await bare.inject({ method: 'GET', url: '/api/v1/alarms', headers: { authorization: `Bearer ${created.token}` } });
     expect(res.statusCode).toBe(404);
     await bare.close();

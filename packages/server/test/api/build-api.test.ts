@@ -4,9 +4,13 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { Quality, type AssetBirth } from '@shellguard/protocol';
 import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
+import type { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
+import { REGISTRY_MIGRATIONS } from '../../src/registry/registry-schema.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
 import { buildApi } from '../../src/api/build-api.ts';
 
 const T0 = 1_749_999_960_000; // a multiple of one minute
@@ -20,7 +24,7 @@ const ahu: AssetBirth = {
 
 let db: SqliteDatabase;
 let store: SqliteTelemetryStore;
-let registry: SqliteSiteRegistry;
+let registry: SqlSiteRegistry;
 let app: FastifyInstance;
 let base: string;
 let admin: string;
@@ -29,18 +33,20 @@ const logLines: string[] = [];
 
 beforeAll(async () => {
   db = openDatabase(':memory:');
-  store = new SqliteTelemetryStore(db);
-  registry = new SqliteSiteRegistry(db);
-  const tokens = new ApiTokens(db);
-  admin = tokens.ensureAdminToken()!;
-  registry.recordDeviceOnline('dev-1', 'site-a', '0.1.0', T0);
-  registry.recordAssetBirth('dev-1', 'site-a', ahu, T0);
-  registry.recordAssetBirth('dev-2', 'site-b', { ...ahu, asset: 'UPS-1', type: 'ups', area: 'elec-1', points: [] }, T0);
+  store = await sqliteTelemetryStore(db);
+  const database = openSqliteSqlDatabase(db);
+  await runSqlMigrations(database, 'registry', REGISTRY_MIGRATIONS);
+  registry = new SqlSiteRegistry(database.db, 'sqlite');
+  const tokens = await openTestApiTokens(db);
+  admin = (await tokens.ensureAdminToken())!;
+  await registry.recordDeviceOnline('dev-1', 'site-a', '0.1.0', T0);
+  await registry.recordAssetBirth('dev-1', 'site-a', ahu, T0);
+  await registry.recordAssetBirth('dev-2', 'site-b', { ...ahu, asset: 'UPS-1', type: 'ups', area: 'elec-1', points: [] }, T0);
   const samples = Array.from({ length: 120 }, (_, i) => ({
     point: 'supply_air_temp', ts: T0 + i * 1000, value: 18 + (i % 60) / 10, quality: Quality.good,
   }));
   await store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', epoch: 'e1', seq: 1, samples: samples.slice(0, 70) }]);
-  store.sealAll(); // part of the data in chunks, the rest in the head
+  await store.sealAll(); // part of the data in chunks, the rest in the head
   await store.appendBatches([{ deviceId: 'dev-1', site: 'site-a', asset: 'AHU-1', epoch: 'e1', seq: 2, samples: samples.slice(70) }]);
   tempId = store.findPointId('site-a', 'AHU-1', 'supply_air_temp')!;
 
@@ -55,7 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   store.close();
-  registry.close();
+  await registry.close();
   db.close();
 });
 

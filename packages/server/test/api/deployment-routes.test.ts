@@ -6,9 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
 import { buildApi } from '../../src/api/build-api.ts';
 import { harness, T0, type Harness } from '../updates/rollout-harness.ts';
 import { httpsRequest, selfSignedCertificate } from './https-client.ts';
@@ -33,14 +34,14 @@ async function call(method: 'GET' | 'POST', path: string, token: string, body?: 
 }
 
 beforeAll(async () => {
-  h = harness(20);
-  const tokens = new ApiTokens(h.db);
-  engineer = tokens.create('release engineer', 'engineer');
-  viewer = tokens.create('wall screen', 'viewer').token;
+  h = await harness(20);
+  const tokens = await openTestApiTokens(h.database);
+  engineer = await tokens.create('release engineer', 'engineer');
+  viewer = (await tokens.create('wall screen', 'viewer')).token;
   const cert = selfSignedCertificate();
   ca = cert.certPem;
   app = buildApi({
-    store: new SqliteTelemetryStore(h.db), registry: new SqliteSiteRegistry(h.db), tokens, logger: pino({ level: 'silent' }),
+    store: await sqliteTelemetryStore(h.db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(h.db).db, 'sqlite'), tokens, logger: pino({ level: 'silent' }),
     deployments: h.service, now: () => h.clock.now, tls: cert,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -48,7 +49,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.close();
-  h?.close();
+  await h?.close();
 });
 
 describe('deployments over HTTPS', () => {

@@ -9,10 +9,12 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Quality } from '@shellguard/protocol';
 import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import type { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
 import type { IncomingBatch } from '../../src/telemetry/telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
 import type { AlarmEngine } from '../../src/alarms/alarm-engine.ts';
 import type { Alarm } from '../../src/alarms/alarm.ts';
 import { buildApi } from '../../src/api/build-api.ts';
@@ -40,7 +42,7 @@ let engineer: string;
 let viewer: string;
 let appClosed = false;
 let doomedToken: string;
-let revokeDoomed: () => boolean;
+let revokeDoomed: () => Promise<boolean>;
 const clients: SseClient[] = [];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
@@ -86,23 +88,23 @@ beforeAll(async () => {
   ca = cert.certPem;
   db = openDatabase(':memory:');
   time = new FakeTime();
-  store = new SqliteTelemetryStore(db, { now: () => time.now });
+  store = await sqliteTelemetryStore(db, { now: () => time.now });
   hub = new EventHub({
-    scheduler: time, now: () => time.now, maxQueuedBytes: MAX_QUEUED,
+    clock: time.clock, maxQueuedBytes: MAX_QUEUED,
     snapshots: {
       latest: (id) => store.latest(id),
       health: liveHealth({ ingest: () => ({ samplesStored: 0, messages: 0, rejected: {} }), connectedDevices: () => 0, alarms: () => engine.list(), now: () => time.now }),
     },
   });
-  engine = openEngine(db, time, { onAlarmChanged: (alarm) => hub.alarmChanged(alarm) }).engine;
-  const tokens = new ApiTokens(db);
-  engineer = tokens.create('field engineer', 'engineer').token;
-  const doomed = tokens.create('to be revoked', 'viewer');
+  engine = (await openEngine(openSqliteSqlDatabase(db), time, { onAlarmChanged: (alarm) => hub.alarmChanged(alarm) })).engine;
+  const tokens = await openTestApiTokens(db);
+  engineer = (await tokens.create('field engineer', 'engineer')).token;
+  const doomed = await tokens.create('to be revoked', 'viewer');
   revokeDoomed = () => tokens.revoke(doomed.tokenId);
   doomedToken = doomed.token;
-  viewer = tokens.create('dashboard', 'viewer').token;
+  viewer = (await tokens.create('dashboard', 'viewer')).token;
   app = buildApi({
-    store, registry: new SqliteSiteRegistry(db), tokens, logger: pino({ level: 'silent' }), tls: cert, now: () => time.now,
+    store, registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens, logger: pino({ level: 'silent' }), tls: cert, now: () => time.now,
     alarms: engine, events: hub, eventsRecheckMs: 50,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -117,6 +119,7 @@ afterEach(async () => {
 afterAll(async () => {
   if (!appClosed) await app?.close();
   await store?.close();
+  await engine?.stop();
   db?.close();
 });
 
@@ -150,7 +153,7 @@ describe('GET /api/v1/events', () => {
 
   it('pushes every alarm change in the shape GET /alarms gives it: activation, then acknowledgement', async () => {
     const client = await stream('?topics=alarms');
-    engine.defineRule(SAT_RULE, 'token:setup');
+    await engine.defineRule(SAT_RULE, 'token:setup');
     time.advance(1_000);
     engine.evaluate(SITE, AHU, 'supply_air_temp', { point: 'supply_air_temp', value: 31.5, ts: time.now, quality: Quality.good });
     time.advance(0);
@@ -273,7 +276,7 @@ describe('GET /api/v1/events', () => {
     const client = await stream('?topics=alarms', doomedToken);
     expect(client.status).toBe(200);
     const other = await stream('?topics=alarms', viewer);
-    expect(revokeDoomed()).toBe(true);
+    expect(await revokeDoomed()).toBe(true);
     await client.until(() => client.closed);
     expect(other.closed).toBe(false);
   });

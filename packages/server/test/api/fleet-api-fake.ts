@@ -1,8 +1,9 @@
 /** A FleetApi that records what the routes asked for and answers with canned values. */
 import { generateKeyPairSync, sign } from 'node:crypto';
 import {
-  ShellguardError, encodeChallengeRequest, type ChallengeRequest, type ChallengeResponse, type EnrolmentResponse,
+  encodeChallengeRequest, type AttestationRefusal, type ChallengeRequest, type ChallengeResponse, type EnrolmentResponse,
 } from '@shellguard/protocol';
+import { AttestationError } from '../../src/fleet/fleet-error.ts';
 import type { FleetApi } from '../../src/api/fleet-api.ts';
 import type {
   BulkClaimItem, BulkClaimResult, ClaimRecord, DeviceClaim, FleetDevice, GroupDefinition, GroupRecord, ReleaseManifest,
@@ -107,4 +108,4 @@ export class FakeFleet implements FleetApi {
   }
 }
 
-export const refusal = (code: string) => new ShellguardError(code, `refused: ${code}`);
+export const refusal = (code: AttestationRefusal) => new AttestationError(code, `refused: ${code}`);

@@ -7,20 +7,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ATTESTATION_CHALLENGE_PATH, ATTESTATION_EVIDENCE_PATH, encodeEvidence } from '@shellguard/protocol';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
-import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
-import { SqliteIncidentLog } from '../../src/incidents/sqlite-incident-log.ts';
+import type { SqliteDatabase } from '../../src/db/database.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
+import type { SqlAuditLog } from '../../src/audit/sql-audit-log.ts';
+import type { SqlIncidentLog } from '../../src/incidents/sql-incident-log.ts';
+import { openTestAuditLog } from '../audit/test-audit-log.ts';
+import { openTestIncidentLog } from '../incidents/test-incident-log.ts';
 import { buildApi } from '../../src/api/build-api.ts';
-import { fleetFixture, RUNTIME, BUNDLE_1_1, T0, digest, TestGuardian, type FleetFixture } from '../fleet/fleet-fixture.ts';
+import { fleetFixture, RUNTIME, BUNDLE_1_1, digest, TestGuardian, type FleetFixture } from '../fleet/fleet-fixture.ts';
 
 let db: SqliteDatabase;
 let fx: FleetFixture;
 let app: FastifyInstance;
-let audit: SqliteAuditLog;
-let incidents: SqliteIncidentLog;
+let audit: SqlAuditLog;
+let incidents: SqlIncidentLog;
 let engineer: { token: string; tokenId: string };
 let viewer: string;
 const guardian = new TestGuardian('gw-1');
@@ -42,24 +44,27 @@ async function nonceFor(g: TestGuardian): Promise<string> {
 }
 
 beforeAll(async () => {
-  db = openDatabase(':memory:');
-  // The logs exist before the fixture whose clock they read (the audit log may read it at once).
-  audit = new SqliteAuditLog(db, { now: () => fx?.clock.now ?? T0 });
-  incidents = new SqliteIncidentLog(db, { now: () => fx?.clock.now ?? T0 });
-  fx = await fleetFixture({ audit, incidents });
-  const tokens = new ApiTokens(db);
-  engineer = tokens.create('field engineer', 'engineer');
-  viewer = tokens.create('dashboard', 'viewer').token;
+  // The logs live in the fixture's database: the fleet's writes and their events share transactions.
+  fx = await fleetFixture({}, {
+    logs: async (database, clock) => {
+      audit = await openTestAuditLog(database, { now: () => clock.now });
+      incidents = await openTestIncidentLog(database, { now: () => clock.now, audit });
+      return { audit, incidents };
+    },
+  });
+  db = fx.database.sqlite!.handle;
+  const tokens = await openTestApiTokens(db);
+  engineer = await tokens.create('field engineer', 'engineer');
+  viewer = (await tokens.create('dashboard', 'viewer')).token;
   app = buildApi({
-    store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, logger: pino({ level: 'silent' }),
+    store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(fx.database.db, 'sqlite'), tokens, logger: pino({ level: 'silent' }),
     fleet: fx.fleet, audit, incidents, now: () => fx.clock.now,
   });
   await app.ready();
 });
 afterAll(async () => {
   await app?.close();
-  fx?.close();
-  db?.close();
+  await fx?.close(); // closes `db`
 });
 
 describe('fleet over HTTP with the real FleetService', () => {

@@ -1,23 +1,27 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { ATTESTATION_CHALLENGE_PATH, ATTESTATION_EVIDENCE_PATH, AttestationRefusals, ShellguardError } from '@shellguard/protocol';
+import { ATTESTATION_CHALLENGE_PATH, ATTESTATION_EVIDENCE_PATH, AttestationRefusals } from '@shellguard/protocol';
 import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
 import type { Role } from '../../src/auth/roles.ts';
-import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
-import { SqliteIncidentLog } from '../../src/incidents/sqlite-incident-log.ts';
+import type { SqlAuditLog } from '../../src/audit/sql-audit-log.ts';
+import type { SqlIncidentLog } from '../../src/incidents/sql-incident-log.ts';
+import { openTestAuditLog } from '../audit/test-audit-log.ts';
+import { openTestIncidentLog } from '../incidents/test-incident-log.ts';
 import { buildApi } from '../../src/api/build-api.ts';
+import { FleetError, type FleetErrorCode } from '../../src/fleet/fleet-error.ts';
 import { CHALLENGE_REQUEST, DEVICE, FakeFleet, OTHER_DEVICE, refusal } from './fleet-api-fake.ts';
 
 const T0 = 1_750_000_000_000;
 let db: SqliteDatabase;
 let app: FastifyInstance;
 let fleet: FakeFleet;
-let audit: SqliteAuditLog;
-let incidents: SqliteIncidentLog;
+let audit: SqlAuditLog;
+let incidents: SqlIncidentLog;
 let clock: number;
 const token: Partial<Record<Role, { value: string; id: string }>> = {};
 
@@ -46,16 +50,16 @@ const READS = ['/api/v1/fleet', '/api/v1/fleet/version-report', `/api/v1/fleet/$
 beforeAll(async () => {
   clock = T0;
   db = openDatabase(':memory:');
-  const tokens = new ApiTokens(db);
+  const tokens = await openTestApiTokens(db);
   for (const role of ['admin', 'engineer', 'technician', 'manager', 'viewer'] as const) {
-    const created = tokens.create(`${role} token`, role);
+    const created = await tokens.create(`${role} token`, role);
     token[role] = { value: created.token, id: created.tokenId };
   }
   fleet = new FakeFleet();
-  audit = new SqliteAuditLog(db, { now: () => clock });
-  incidents = new SqliteIncidentLog(db, { now: () => clock });
+  audit = await openTestAuditLog(db, { now: () => clock });
+  incidents = await openTestIncidentLog(db, { now: () => clock });
   app = buildApi({
-    store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, logger: pino({ level: 'silent' }),
+    store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens, logger: pino({ level: 'silent' }),
     fleet, audit, incidents, now: () => clock, attestationRateLimit: { burst: 1000, perSecond: 1000 },
   });
   await app.ready();
@@ -145,11 +149,11 @@ describe('fleet routes: requests and answers', () => {
     expect(released.claim).toMatchObject({ deviceId: DEVICE, state: 'claimed' });
   });
 
-  it.each([
+  it.each<[FleetErrorCode, number]>([
     ['device_already_claimed', 409], ['group_unknown', 404], ['device_unclaimed', 404], ['device_not_quarantined', 409],
     ['release_conflict', 409], ['invalid_input', 400],
   ])('maps the fleet error %s to %i with its code', async (code, status) => {
-    fleet.failWith = new ShellguardError(code, `because ${code}`);
+    fleet.failWith = new FleetError(code, `because ${code}`);
     const res = await call('POST', '/api/v1/claims', 'admin', claim);
     expect(res.statusCode).toBe(status);
     expect(json(res)).toEqual({ error: { code, message: `because ${code}` } });
@@ -266,7 +270,7 @@ describe('attestation rate limit', () => {
   it('refuses an address over its burst with 429 and retry-after, and lets it in again as tokens refill', async () => {
     let now = T0;
     const limited = buildApi({
-      store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens: { verify: () => undefined },
+      store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens: { verify: async () => undefined },
       logger: pino({ level: 'silent' }), fleet: new FakeFleet(), now: () => now, attestationRateLimit: { burst: 3, perSecond: 1 },
     });
     try {
@@ -303,7 +307,7 @@ describe('CRL rate limit', () => {
 describe('without a fleet', () => {
   it('serves no attestation or CRL route, and the paths need a token like any other', async () => {
     const plain = buildApi({
-      store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens: { verify: () => undefined },
+      store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens: { verify: async () => undefined },
       logger: pino({ level: 'silent' }),
     });
     try {
@@ -318,7 +322,7 @@ describe('without a fleet', () => {
 
 describe('audit and incident routes', () => {
   it('lists audit events after a sequence number and verifies the chain', async () => {
-    for (let i = 0; i < 3; i++) audit.record({ actor: 'system', action: 'test.event', target: `t:${i}`, detail: { i } });
+    for (let i = 0; i < 3; i++) await audit.record({ actor: 'system', action: 'test.event', target: `t:${i}`, detail: { i } });
     const all = json(await call('GET', '/api/v1/audit', 'viewer')).events;
     const res = json(await call('GET', `/api/v1/audit?afterSeq=${all[0].seq}&limit=1`, 'viewer'));
     expect(res.events).toHaveLength(1);
@@ -328,15 +332,15 @@ describe('audit and incident routes', () => {
   });
 
   it('reports where a tampered chain breaks', async () => {
-    const seq = audit.record({ actor: 'system', action: 'test.tamper', target: 't', detail: { ok: true } }).seq;
+    const { seq } = await audit.record({ actor: 'system', action: 'test.tamper', target: 't', detail: { ok: true } });
     db.exec('DROP TRIGGER audit_events_no_update');
     db.prepare(`UPDATE audit_events SET detail = '{"ok":false}' WHERE seq = ?`).run(seq);
     expect(json(await call('GET', '/api/v1/audit/verify', 'viewer'))).toMatchObject({ ok: false, brokenAt: seq });
   });
 
   it('lists incidents, filtered by device', async () => {
-    incidents.raise({ kind: 'attestation_failed', severity: 'high', deviceId: DEVICE, reason: 'measurements_mismatch', summary: 's', detail: {} });
-    incidents.raise({ kind: 'attestation_failed', severity: 'high', deviceId: OTHER_DEVICE, reason: 'nonce_replayed', summary: 's', detail: {} });
+    await incidents.raise({ kind: 'attestation_failed', severity: 'high', deviceId: DEVICE, reason: 'measurements_mismatch', summary: 's', detail: {} });
+    await incidents.raise({ kind: 'attestation_failed', severity: 'high', deviceId: OTHER_DEVICE, reason: 'nonce_replayed', summary: 's', detail: {} });
     const res = json(await call('GET', `/api/v1/incidents?deviceId=${DEVICE}`, 'viewer'));
     expect(res.incidents).toHaveLength(1);
     expect(res.incidents[0]).toMatchObject({ deviceId: DEVICE, reason: 'measurements_mismatch', status: 'open', openedAt: T0 });

@@ -14,15 +14,23 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { Quality } from '@shellguard/protocol';
+import { Quality, systemClock, type Clock } from '@shellguard/protocol';
 import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
-import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
+import type { SqlAuditLog } from '../../src/audit/sql-audit-log.ts';
+import { openTestAuditLog } from '../audit/test-audit-log.ts';
 import { AlarmEngine } from '../../src/alarms/alarm-engine.ts';
-import { SqliteUserStore } from '../../src/auth/sqlite-user-store.ts';
-import { SqliteSessionStore } from '../../src/auth/sqlite-session-store.ts';
+import { ALARM_MIGRATIONS } from '../../src/alarms/alarm-schema.ts';
+import { SqlAlarmStore } from '../../src/alarms/sql-alarm-store.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { sqlUnitOfWork } from '../../src/db/unit-of-work.ts';
+import { SESSION_MIGRATIONS, USER_MIGRATIONS } from '../../src/auth/auth-schema.ts';
+import { SqlUserStore } from '../../src/auth/sql-user-store.ts';
+import { SqlSessionStore } from '../../src/auth/sql-session-store.ts';
 import { SessionService } from '../../src/auth/sessions.ts';
 import { UsersService } from '../../src/auth/users.ts';
 import { EventHub } from '../../src/live/event-hub.ts';
@@ -48,11 +56,14 @@ interface Answer { status: number; headers: Record<string, string | string[] | u
 
 let dir: string;
 let db: SqliteDatabase;
+let database: SqlDatabase;
 let app: FastifyInstance;
 let port: number;
 let caPem: string;
 let clock: number;
-let audit: SqliteAuditLog;
+/** The test's time, with real timers. */
+const serverClock: Clock = { ...systemClock, now: () => clock };
+let audit: SqlAuditLog;
 let users: UsersService;
 let engine: AlarmEngine;
 let adminToken: string;
@@ -116,25 +127,35 @@ beforeAll(async () => {
     '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
   caPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
   db = openDatabase(':memory:');
-  const tokens = new ApiTokens(db);
-  adminToken = tokens.create('automation', 'admin').token;
-  viewerToken = tokens.create('wall screen', 'viewer').token;
-  audit = new SqliteAuditLog(db, { now: () => clock });
-  const userStore = new SqliteUserStore(db);
-  const sessions = new SessionService({ store: new SqliteSessionStore(db), users: userStore, policy: POLICY, now: () => clock });
+  // One SqlDatabase over the handle: the tokens, users, sessions, audit log and alarm engine share its write lock.
+  database = openSqliteSqlDatabase(db);
+  const tokens = await openTestApiTokens(database);
+  adminToken = (await tokens.create('automation', 'admin')).token;
+  viewerToken = (await tokens.create('wall screen', 'viewer')).token;
+  audit = await openTestAuditLog(database, { now: () => clock });
+  await runSqlMigrations(database, 'users', USER_MIGRATIONS);
+  await runSqlMigrations(database, 'sessions', SESSION_MIGRATIONS);
+  const userStore = new SqlUserStore(database.db);
+  const sessions = new SessionService({ store: new SqlSessionStore(database.db), users: userStore, policy: POLICY, now: () => clock });
   users = new UsersService({ store: userStore, sessions, policy: POLICY, now: () => clock });
   const roles: Record<Name, 'admin' | 'technician' | 'viewer'> = { ada: 'admin', tess: 'technician', vic: 'viewer', dora: 'technician', lou: 'viewer' };
   for (const [name, role] of Object.entries(roles)) await users.create(name, role, PASSWORDS[name as Name]);
-  engine = new AlarmEngine({ db, audit, now: () => clock, assetProfile: () => 'ahu-test' });
-  engine.defineRule({
+  await runSqlMigrations(database, 'alarms', ALARM_MIGRATIONS);
+  engine = new AlarmEngine({
+    store: new SqlAlarmStore(database.db),
+    unitOfWork: sqlUnitOfWork(database, (tx) => ({ alarms: new SqlAlarmStore(tx), audit: audit.recorderIn(tx) })),
+    clock: serverClock, assetProfile: () => 'ahu-test',
+  });
+  await engine.load();
+  await engine.defineRule({
     id: 'ahu.sat', kind: 'limit', profile: 'ahu-test', point: 'supply_air_temp', priority: 'medium', description: 'Supply air',
     h: 30, hh: 35, deadband: 1, maxShelveMs: 2 * HOUR,
   }, 'system');
   const log = new Writable({ write(chunk: Buffer, _enc, done) { logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean)); done(); } });
   app = buildApi({
-    store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, tokenAdmin: tokens, audit, alarms: engine,
+    store: await sqliteTelemetryStore(database), registry: new SqlSiteRegistry(database.db, 'sqlite'), tokens, tokenAdmin: tokens, audit, alarms: engine,
     users, sessions, now: () => clock, logger: pino({ level: 'trace' }, log),
-    events: new EventHub({ now: () => clock }), eventsRecheckMs: 50,
+    events: new EventHub({ clock: serverClock }), eventsRecheckMs: 50,
     tls: { certPem: caPem, keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -142,6 +163,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.close();
+  await engine?.stop();
   db?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -229,7 +251,7 @@ describe('GET and DELETE /api/v1/session', () => {
     const after = await asUser(s, 'GET', '/api/v1/session');
     expect(after.status).toBe(401);
     expect(cookieOf(after)).toMatch(/^sg_session=; Max-Age=0;/);
-    expect(audit.list({ target: 'user:tess' }).map((e) => e.action)).toEqual(expect.arrayContaining(['session.create', 'session.delete']));
+    expect((await audit.list({ target: 'user:tess' })).map((e) => e.action)).toEqual(expect.arrayContaining(['session.create', 'session.delete']));
   });
 
   it('ends a session after 30 idle minutes on fake time', async () => {
@@ -284,7 +306,7 @@ describe('CSRF and roles on cookie-authenticated requests', () => {
     const ok = await asUser(s, 'POST', ack(id), {});
     expect(ok.status, ok.text).toBe(200);
     expect(ok.json.alarm.acknowledged).toBe(true);
-    expect(engine.history(id).at(-1)).toMatchObject({ actor: 'user:tess' });
+    expect((await engine.history(id)).at(-1)).toMatchObject({ actor: 'user:tess' });
   });
 
   it('needs no CSRF token with an API token (no ambient credential), and the header wins over a cookie', async () => {
@@ -350,12 +372,12 @@ describe('users over the API', () => {
     const listed = await asUser(a, 'GET', '/api/v1/users');
     expect(listed.json.users.map((u: Json) => u.username)).toContain('newbie');
     expect(listed.text).not.toMatch(/scrypt|passwordHash|password/i);
-    const events = audit.list({ target: 'user:newbie' });
+    const events = await audit.list({ target: 'user:newbie' });
     expect(events.map((e) => [e.actor, e.action])).toEqual([
       ['user:ada', 'user.create'], ['user:ada', 'user.role'], ['user:ada', 'user.disable'], ['user:ada', 'user.enable'],
     ]);
     expect(events[1]!.detail).toEqual({ from: 'technician', to: 'engineer' });
-    expect(JSON.stringify(audit.list({}))).not.toMatch(/scrypt|first day at work/);
+    expect(JSON.stringify(await audit.list({}))).not.toMatch(/scrypt|first day at work/);
   });
 
   it('ends a user\'s sessions at once when an admin disables them', async () => {
@@ -376,7 +398,7 @@ describe('users over the API', () => {
     expect(cookieOf(res)).toMatch(/^sg_session=; Max-Age=0;/);
     expect((await asUser(s, 'GET', '/api/v1/session')).status).toBe(401);
     await signIn('pat', 'pat second passphrase');
-    expect(audit.list({ target: 'user:pat' }).filter((e) => e.action === 'user.password')).toEqual([
+    expect((await audit.list({ target: 'user:pat' })).filter((e) => e.action === 'user.password')).toEqual([
       expect.objectContaining({ actor: 'user:pat', detail: { self: true } }),
     ]);
   });

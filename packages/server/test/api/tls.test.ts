@@ -7,23 +7,24 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { openDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
 import { buildApi } from '../../src/api/build-api.ts';
 
 describe('buildApi with tls', () => {
   it('serves HTTPS with the given certificate and still requires a token', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sg-api-tls-'));
     const db = openDatabase(':memory:');
-    const tokens = new ApiTokens(db);
-    const admin = tokens.ensureAdminToken()!;
+    const tokens = await openTestApiTokens(db);
+    const admin = (await tokens.ensureAdminToken())!;
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
       '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
     const certPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
     const app = buildApi({
-      store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, logger: pino({ level: 'silent' }),
+      store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens, logger: pino({ level: 'silent' }),
       tls: { certPem, keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') },
     });
     try {
@@ -78,7 +79,7 @@ describe('API TLS policy, seen by openssl s_client', () => {
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1',
       '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
     app = buildApi({
-      store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens: new ApiTokens(db), logger: pino({ level: 'silent' }),
+      store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens: await openTestApiTokens(db), logger: pino({ level: 'silent' }),
       tls: { certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), keyPem: readFileSync(join(dir, 'key.pem'), 'utf8') },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -2,15 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
-import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
+import type { SqlAuditLog } from '../../src/audit/sql-audit-log.ts';
+import { openTestAuditLog } from '../audit/test-audit-log.ts';
 import { buildApi } from '../../src/api/build-api.ts';
 
 let db: SqliteDatabase;
 let app: FastifyInstance;
-let audit: SqliteAuditLog;
+let audit: SqlAuditLog;
 let admin: { token: string; tokenId: string };
 let engineer: string;
 
@@ -21,12 +23,12 @@ const call = (method: 'GET' | 'POST', url: string, token: string, payload?: obje
 
 beforeAll(async () => {
   db = openDatabase(':memory:');
-  const tokens = new ApiTokens(db);
-  admin = tokens.create('admin', 'admin');
-  engineer = tokens.create('engineer', 'engineer').token;
-  audit = new SqliteAuditLog(db);
+  const tokens = await openTestApiTokens(db);
+  admin = await tokens.create('admin', 'admin');
+  engineer = (await tokens.create('engineer', 'engineer')).token;
+  audit = await openTestAuditLog(db);
   app = buildApi({
-    store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, tokenAdmin: tokens, audit,
+    store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens, tokenAdmin: tokens, audit,
     logger: pino({ level: 'silent' }),
   });
   await app.ready();
@@ -45,11 +47,11 @@ describe('token routes', () => {
     expect((await call('GET', '/api/v1/health', created.token)).statusCode).toBe(200);
     const listed = (await call('GET', '/api/v1/tokens', admin.token)).json<Json>().tokens as Json[];
     expect(listed.find((t) => t.tokenId === created.tokenId)).toEqual(expect.not.objectContaining({ token: expect.anything() }));
-    const events = audit.list({ target: `token:${created.tokenId}` });
+    const events = await audit.list({ target: `token:${created.tokenId}` });
     expect(events).toEqual([expect.objectContaining({
       actor: `token:${admin.tokenId}`, action: 'token.create', detail: { name: 'dashboard', role: 'viewer' },
     })]);
-    expect(JSON.stringify(audit.list({}))).not.toContain(created.token.slice(-43));
+    expect(JSON.stringify(await audit.list({}))).not.toContain(created.token.slice(-43));
   });
 
   it('refuse an engineer (no minting of admin tokens by anyone but an admin)', async () => {
@@ -63,7 +65,7 @@ describe('token routes', () => {
     expect(res.statusCode).toBe(200);
     expect((await call('GET', '/api/v1/health', created.token)).statusCode).toBe(401);
     expect((await call('POST', `/api/v1/tokens/${created.tokenId}/revoke`, admin.token)).statusCode).toBe(404);
-    expect(audit.list({ target: `token:${created.tokenId}` }).map((e) => e.action)).toEqual(['token.create', 'token.revoke']);
+    expect((await audit.list({ target: `token:${created.tokenId}` })).map((e) => e.action)).toEqual(['token.create', 'token.revoke']);
   });
 
   it('refuse an unknown role', async () => {

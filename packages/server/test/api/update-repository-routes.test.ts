@@ -12,16 +12,22 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { deviceIdFromPublicKey } from '@shellguard/protocol';
+import { ManualClock } from '@shellguard/protocol/testing';
 import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
-import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
+import type { SqlAuditLog } from '../../src/audit/sql-audit-log.ts';
+import { openTestAuditLog } from '../audit/test-audit-log.ts';
 import { buildApi } from '../../src/api/build-api.ts';
 import { initPki, type Pki } from '../../src/pki/index.ts';
 import { ImageRepository } from '../../src/updates/image-repository.ts';
 import { OnlineKeyDirectory } from '../../src/updates/online-keys.ts';
-import { SqliteImageRepositoryStore } from '../../src/updates/sqlite-image-repository-store.ts';
+import { SqlImageRepositoryStore } from '../../src/updates/sql-image-repository-store.ts';
+import { FileTargetBlobs } from '../../src/updates/file-target-blobs.ts';
+import { IMAGE_REPOSITORY_MIGRATIONS } from '../../src/updates/image-repository-schema.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
 import { T0, buildRoot, buildTargets, bundle, json, offlineKey, signed, type BundleSpec } from '../updates/tuf-fixture.ts';
 import { httpsRequest, selfSignedCertificate, type HttpsResponse } from './https-client.ts';
 
@@ -36,7 +42,7 @@ let port: number;
 let serverCa: string;
 let pki: Pki;
 let keys: OnlineKeyDirectory;
-let audit: SqliteAuditLog;
+let audit: SqlAuditLog;
 let admin: string;
 let engineer: string;
 let viewer: string;
@@ -75,18 +81,21 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'sg-tuf-routes-'));
   pki = await initPki(path.join(dir, 'ca'));
   db = openDatabase(':memory:');
-  audit = new SqliteAuditLog(db);
-  const tokens = new ApiTokens(db);
-  admin = tokens.create('release admin', 'admin').token;
-  engineer = tokens.create('release engineer', 'engineer').token;
-  viewer = tokens.create('dashboard', 'viewer').token;
+  const database = openSqliteSqlDatabase(db);
+  audit = await openTestAuditLog(database);
+  const tokens = await openTestApiTokens(database);
+  admin = (await tokens.create('release admin', 'admin')).token;
+  engineer = (await tokens.create('release engineer', 'engineer')).token;
+  viewer = (await tokens.create('dashboard', 'viewer')).token;
   keys = OnlineKeyDirectory.open(path.join(dir, 'tuf-online-keys'));
   // Metadata expiries are fixture time; TLS certificates are checked by node:tls at the real time.
-  const repository = new ImageRepository({ store: new SqliteImageRepositoryStore(db, { blobDir: path.join(dir, 'tuf-targets') }), keys, now: () => T0 });
+  await runSqlMigrations(database, 'image-repository', IMAGE_REPOSITORY_MIGRATIONS);
+  const store = new SqlImageRepositoryStore(database.db, { engine: database.engine, blobs: new FileTargetBlobs(path.join(dir, 'tuf-targets')) });
+  const repository = new ImageRepository({ store, keys, clock: new ManualClock(T0) });
   const tls = selfSignedCertificate();
   serverCa = tls.certPem;
   app = buildApi({
-    store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, logger: pino({ level: 'silent' }), audit,
+    store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens, logger: pino({ level: 'silent' }), audit,
     tls: { ...tls, clientCaPems: [pki.rootPem] },
     updates: { repository, rotateOnlineKeys: () => keys.rotate(), isDeviceAllowed: (_id, serial) => allowedSerials.has(serial) },
   });
@@ -111,7 +120,7 @@ describe('image repository routes', () => {
     expect(JSON.parse(created.body).repository).toMatchObject({ product: P, stream: S, roles: { root: { version: 1 }, targets: { threshold: 2, version: null } }, targets: [] });
     const again = await call('POST', '/api/v1/updates/repositories', { token: admin, body: { product: P, stream: S, root: root1() } });
     expect([again.status, JSON.parse(again.body).error.code]).toEqual([409, 'repository_exists']);
-    expect(audit.list({ actionPrefix: 'update.' }).map((e) => [e.action, e.target])).toEqual([['update.repository.init', `tuf:${P}/${S}`]]);
+    expect((await audit.list({ actionPrefix: 'update.' })).map((e) => [e.action, e.target])).toEqual([['update.repository.init', `tuf:${P}/${S}`]]);
     const list = await call('GET', '/api/v1/updates/repositories', { token: viewer });
     expect(JSON.parse(list.body).repositories.map((r: { stream: string }) => r.stream)).toEqual([S]);
   });
@@ -191,7 +200,7 @@ describe('image repository routes', () => {
     const rotated = await call('POST', `/api/v1/updates/repositories/${P}/${S}/root`, { token: admin, body: { root: root2 } });
     expect(rotated.status).toBe(200);
     expect(JSON.parse(rotated.body).repository.roles.root).toMatchObject({ version: 2, keyids: [rootKey2.pub.keyid] });
-    expect(audit.list({ actionPrefix: 'update.root' }).map((e) => e.action)).toEqual(['update.root.rotate']);
+    expect((await audit.list({ actionPrefix: 'update.root' })).map((e) => e.action)).toEqual(['update.root.rotate']);
     const bad = await call('POST', `/api/v1/updates/repositories/${P}/${S}/root`, { token: admin, body: { root: { signed: { _type: 'root' }, signatures: [] } } });
     expect([bad.status, JSON.parse(bad.body).error.code]).toEqual([400, 'metadata_invalid']);
   });
@@ -202,6 +211,6 @@ describe('image repository routes', () => {
     const res = await call('POST', '/api/v1/updates/online-keys/rotate', { token: admin });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).onlineKeys.snapshot.keyid).not.toBe(before.snapshot.keyid);
-    expect(audit.list({ actionPrefix: 'update.online_keys' }).length).toBe(1);
+    expect((await audit.list({ actionPrefix: 'update.online_keys' })).length).toBe(1);
   });
 });

@@ -12,9 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
 import { buildApi } from '../../src/api/build-api.ts';
 import { defaultWebRoot, isPublicWebRequest } from '../../src/api/web-routes.ts';
 import { httpsRequest, selfSignedCertificate, type SelfSigned } from './https-client.ts';
@@ -34,14 +35,14 @@ async function serve(webRoot: string, logs?: string[]): Promise<number> {
   const logger = logs
     ? pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } }))
     : pino({ level: 'silent' });
-  const tokens = new ApiTokens(db);
-  const app = buildApi({ store: new SqliteTelemetryStore(db), registry: new SqliteSiteRegistry(db), tokens, logger, tls: cert, webRoot });
+  const tokens = await openTestApiTokens(db);
+  const app = buildApi({ store: await sqliteTelemetryStore(db), registry: new SqlSiteRegistry(openSqliteSqlDatabase(db).db, 'sqlite'), tokens, logger, tls: cert, webRoot });
   apps.push(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   return (app.server.address() as AddressInfo).port;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   cert = selfSignedCertificate();
   dir = mkdtempSync(join(tmpdir(), 'sg-web-'));
   mkdirSync(join(dir, 'dist', '_app'), { recursive: true });
@@ -51,7 +52,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'dist', '.env'), 'SECRET=dotfile');
   writeFileSync(join(dir, 'secret.txt'), 'SECRET outside the web root');
   db = openDatabase(':memory:');
-  admin = new ApiTokens(db).ensureAdminToken()!;
+  admin = (await (await openTestApiTokens(db)).ensureAdminToken())!;
 });
 
 afterAll(async () => {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditKeyFromBytes, createAuditKeyFile, readAuditKeyFile } from '../../src/audit/audit-key.ts';
-import { openDatabase } from '../../src/db/database.ts';
+import { migrateServerDatabase } from '../../src/db/schema.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
 import { openAuditLog } from '../../src/audit/open-audit-log.ts';
 
 let dir: string;
@@ -49,13 +50,15 @@ describe('the audit key file', () => {
     for (const shown of [JSON.stringify(key), inspect(key, { depth: 5, showHidden: true }), String(key)]) expect(shown).not.toContain(hex);
   });
 
-  it('never reaches the database or the anchor file', () => {
+  it('never reaches the database or the anchor file', async () => {
     const config = { keyFile: path.join(dir, 'audit.key'), anchorFile: path.join(dir, 'anchors.log'), anchorEveryEvents: 1, anchorIntervalMs: 1_000 };
-    const db = openDatabase(path.join(dir, 'shellguard.sqlite'));
-    const opened = openAuditLog(db, config, { random: fixedRandom });
-    for (let i = 0; i < 5; i++) opened.log.record({ actor: 'system', action: 'a.b', target: 't', detail: { i } });
-    opened.close();
-    db.close();
+    const database = openSqliteSqlDatabase(path.join(dir, 'shellguard.sqlite'));
+    await migrateServerDatabase(database);
+    const opened = await openAuditLog(database, config, { random: fixedRandom });
+    for (let i = 0; i < 5; i++) await opened.log.record({ actor: 'system', action: 'a.b', target: 't', detail: { i } });
+    await opened.anchoring.anchorNow('events');
+    await opened.close();
+    await database.close();
     const raw = fixedRandom(32);
     for (const name of readdirSync(dir).filter((f) => f !== 'audit.key')) {
       const bytes = readFileSync(path.join(dir, name));

@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteUserStore } from '../../src/auth/sqlite-user-store.ts';
-import { SqliteSessionStore } from '../../src/auth/sqlite-session-store.ts';
+import type { SqliteDatabase } from '../../src/db/database.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { SESSION_MIGRATIONS, USER_MIGRATIONS } from '../../src/auth/auth-schema.ts';
+import { SqlUserStore } from '../../src/auth/sql-user-store.ts';
+import { SqlSessionStore } from '../../src/auth/sql-session-store.ts';
 import { SessionService } from '../../src/auth/sessions.ts';
 import { UsersService } from '../../src/auth/users.ts';
 
@@ -10,6 +14,8 @@ const T0 = 1_750_000_000_000;
 const MINUTE = 60_000;
 const POLICY = { maxFailedSignIns: 5, lockoutMs: 15 * MINUTE, sessionIdleMs: 30 * MINUTE, sessionMaxMs: 12 * 60 * MINUTE };
 
+let database: SqlDatabase;
+/** The raw handle, to look behind the stores' backs. */
 let db: SqliteDatabase;
 let clock: number;
 let sessions: SessionService;
@@ -19,15 +25,18 @@ let ended: string[];
 beforeEach(async () => {
   clock = T0;
   ended = [];
-  db = openDatabase(':memory:');
-  const store = new SqliteUserStore(db);
+  database = openSqliteSqlDatabase(':memory:');
+  await runSqlMigrations(database, 'users', USER_MIGRATIONS);
+  await runSqlMigrations(database, 'sessions', SESSION_MIGRATIONS);
+  db = database.sqlite!.handle;
+  const store = new SqlUserStore(database.db);
   sessions = new SessionService({
-    store: new SqliteSessionStore(db), users: store, policy: POLICY, now: () => clock, onSessionsEnded: (u) => ended.push(u),
+    store: new SqlSessionStore(database.db), users: store, policy: POLICY, now: () => clock, onSessionsEnded: (u) => ended.push(u),
   });
   users = new UsersService({ store, sessions, policy: POLICY, now: () => clock });
   await users.create('alice', 'technician', 'correct horse battery staple');
 });
-afterEach(() => db.close());
+afterEach(async () => { await database.close(); });
 
 const lastSeen = (token: string) => (db.prepare('SELECT last_seen_at FROM sessions WHERE id_sha256 = ?')
   .get(createHash('sha256').update(token).digest('hex')) as { last_seen_at: number } | undefined)?.last_seen_at;

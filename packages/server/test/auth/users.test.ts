@@ -1,7 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteUserStore } from '../../src/auth/sqlite-user-store.ts';
-import { SqliteSessionStore } from '../../src/auth/sqlite-session-store.ts';
+import type { SqliteDatabase } from '../../src/db/database.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { SESSION_MIGRATIONS, USER_MIGRATIONS } from '../../src/auth/auth-schema.ts';
+import { SqlUserStore } from '../../src/auth/sql-user-store.ts';
+import { SqlSessionStore } from '../../src/auth/sql-session-store.ts';
 import { SessionService } from '../../src/auth/sessions.ts';
 import { UserError, UsersService } from '../../src/auth/users.ts';
 
@@ -10,19 +14,24 @@ const MINUTE = 60_000;
 const POLICY = { maxFailedSignIns: 5, lockoutMs: 15 * MINUTE, sessionIdleMs: 30 * MINUTE, sessionMaxMs: 12 * 60 * MINUTE };
 const PASSWORD = 'correct horse battery staple';
 
+let database: SqlDatabase;
+/** The raw handle, to look behind the stores' backs. */
 let db: SqliteDatabase;
 let clock: number;
 let users: UsersService;
 let sessions: SessionService;
 
-beforeEach(() => {
+beforeEach(async () => {
   clock = T0;
-  db = openDatabase(':memory:');
-  const store = new SqliteUserStore(db);
-  sessions = new SessionService({ store: new SqliteSessionStore(db), users: store, policy: POLICY, now: () => clock });
+  database = openSqliteSqlDatabase(':memory:');
+  await runSqlMigrations(database, 'users', USER_MIGRATIONS);
+  await runSqlMigrations(database, 'sessions', SESSION_MIGRATIONS);
+  db = database.sqlite!.handle;
+  const store = new SqlUserStore(database.db);
+  sessions = new SessionService({ store: new SqlSessionStore(database.db), users: store, policy: POLICY, now: () => clock });
   users = new UsersService({ store, sessions, policy: POLICY, now: () => clock });
 });
-afterEach(() => db.close());
+afterEach(async () => { await database.close(); });
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -131,7 +140,7 @@ describe('UsersService.authenticate', () => {
 
   it('takes comparable time for an unknown name and a wrong password (one scrypt each)', async () => {
     const lenient = new UsersService({
-      store: new SqliteUserStore(db), sessions, policy: { maxFailedSignIns: 100, lockoutMs: MINUTE }, now: () => clock,
+      store: new SqlUserStore(database.db), sessions, policy: { maxFailedSignIns: 100, lockoutMs: MINUTE }, now: () => clock,
     });
     const median = async (username: string) => {
       const samples: number[] = [];

@@ -24,6 +24,28 @@ describe('startBroker with failing callbacks', () => {
     expect(onPublishCalls).toBe(0);
   });
 
+  it('waits for an allow check answered later (the fleet reads its database), and refuses when it fails', async () => {
+    let onPublishCalls = 0;
+    let answer: 'allow' | 'fail' = 'allow';
+    fixture = await startBrokerFixture({
+      onPublish: () => void onPublishCalls++,
+      isDeviceAllowed: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (answer === 'fail') throw new Error('database unavailable');
+        return true;
+      },
+    });
+    const device = await fixture.issueDevice('device');
+    const args = [...mosquittoArgs(fixture, device.deviceId, device), '-t', `spBv1.0/s/NDATA/${device.deviceId}`, '-m', 'x'];
+    expect((await run('mosquitto_pub', args)).code).toBe(0);
+    await eventually(() => onPublishCalls === 1);
+    answer = 'fail';
+    const refused = await run('mosquitto_pub', args);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('not authorised');
+    expect(onPublishCalls).toBe(1);
+  });
+
   it('keeps serving the device when onPublish throws', async () => {
     let onPublishCalls = 0;
     fixture = await startBrokerFixture({

@@ -1,7 +1,9 @@
+import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { controlTopic } from '@shellguard/protocol';
+import { ManualClock } from '@shellguard/protocol/testing';
 import { createSiteCa } from '../../src/pki/index.ts';
 import {
   eventually, mosquittoArgs, run, startBrokerFixture, type BrokerFixture, type DeviceFiles,
@@ -23,9 +25,9 @@ describe('startBroker', () => {
     await fixture?.close();
   });
 
-  async function connectDevice(device: DeviceFiles, clientId = device.deviceId): Promise<mqtt.MqttClient> {
-    return mqtt.connectAsync(`mqtts://127.0.0.1:${fixture.broker.port}`, {
-      ca: fixture.rootPem,
+  async function connectDevice(device: DeviceFiles, clientId = device.deviceId, to = fixture): Promise<mqtt.MqttClient> {
+    return mqtt.connectAsync(`mqtts://127.0.0.1:${to.broker.port}`, {
+      ca: to.rootPem,
       cert: device.certPem,
       key: device.keyPem,
       clientId,
@@ -243,13 +245,33 @@ describe('startBroker', () => {
   });
 
   describe('certificate lifetime', () => {
-    it('ends a session when its certificate expires', async () => {
-      // Valid now, for about three more seconds.
-      const shortLived = await fixture.issueDevice('short-lived', { now: new Date(Date.now() - 24 * HOUR_MS + 3000), validityHours: 24 });
-      const client = await connectDevice(shortLived);
-      await new Promise<void>((resolve) => client.once('close', () => resolve()));
-      await eventually(() => !fixture.broker.connectedDevices().includes(shortLived.deviceId));
-      expect(fixture.logs).toContainEqual(expect.objectContaining({ msg: 'certificate expired; disconnecting', deviceId: shortLived.deviceId }));
+    // The broker's time is fake; TLS still checks the certificate against the real clock.
+    let clock: ManualClock;
+    let timed: BrokerFixture;
+    beforeAll(async () => {
+      clock = new ManualClock(Date.now());
+      timed = await startBrokerFixture({ clock });
+    });
+    afterAll(async () => {
+      await timed?.close();
+    });
+
+    it('ends a session when its certificate expires, and not before', async () => {
+      const device = await timed.issueDevice('expiring', { validityHours: 24 });
+      const notAfter = Date.parse(new X509Certificate(device.certPem).validTo);
+      const client = await connectDevice(device, device.deviceId, timed);
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+      await eventually(() => timed.broker.connectedDevices().includes(device.deviceId));
+      const expiryLogged = () => timed.logs.some((l) => l.msg === 'certificate expired; disconnecting' && l.deviceId === device.deviceId);
+
+      clock.advanceTo(notAfter - 1);
+      expect(expiryLogged()).toBe(false);
+      expect(timed.broker.connectedDevices()).toContain(device.deviceId);
+
+      clock.advanceTo(notAfter);
+      expect(expiryLogged()).toBe(true);
+      await closed;
+      await eventually(() => !timed.broker.connectedDevices().includes(device.deviceId));
       await client.endAsync(true);
     });
   });

@@ -34,6 +34,7 @@ describe('validateServerConfig', () => {
     expect(config).toEqual({
       dataDir: '/etc/shellguard/data',
       caDir: '/etc/shellguard/ca',
+      database: { engine: 'sqlite' },
       mqtt: { host: '127.0.0.1', port: 8883 },
       api: { host: '127.0.0.1', port: 8443 },
       tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
@@ -95,8 +96,8 @@ describe('validateServerConfig', () => {
   describe('refuses a misspelt key in every section, naming it and the keys it knows', () => {
     const webhook = { id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET };
     it.each([
-      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth, procedures, notifications'],
-      ['mqtt', { ...minimal, mqtt: { prot: 1883 } }, 'mqtt.prot', 'host, port'],
+      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, database, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth, procedures, notifications'],
+      ['mqtt', { ...minimal, mqtt: { prot: 1883 } }, 'mqtt.prot', 'host, port, external'],
       ['api', { ...minimal, api: { hots: '0.0.0.0' } }, 'api.hots', 'host, port, certFile, keyFile'],
       ['auth', { ...minimal, auth: { lockout: 5 } }, 'auth.lockout', 'sessionIdleMinutes, sessionMaxHours, maxFailedSignIns, lockoutMinutes'],
       ['tls', { ...minimal, tls: { hostname: ['sg.example.net'] } }, 'tls.hostname', 'hostnames, ips'],
@@ -120,6 +121,10 @@ describe('validateServerConfig', () => {
   it.each([
     [{ caDir: 'ca' }, 'dataDir', 'is required: a folder path'],
     [{ dataDir: 'data', caDir: '' }, 'caDir', 'is required: a folder path'],
+    [{ ...minimal, database: { engine: 'mysql' } }, 'database.engine', 'must be sqlite (embedded, the default) or postgres'],
+    [{ ...minimal, database: { engine: 'postgres' } }, 'database.url', 'is required for engine: postgres, as postgres://user@host:port/database'],
+    [{ ...minimal, database: { engine: 'postgres', url: 'mysql://secret@h/db' } }, 'database.url', 'is required for engine: postgres, as postgres://user@host:port/database'],
+    [{ ...minimal, database: { url: 'postgres://h/db' } }, 'database.url', 'applies to engine: postgres only'],
     [{ ...minimal, mqtt: { port: 70_000 } }, 'mqtt.port', 'must be a port number 0-65535'],
     [{ ...minimal, api: { port: '8443' } }, 'api.port', 'must be a port number 0-65535'],
     [{ ...minimal, api: { host: '' } }, 'api.host', 'must be an address to listen on, e.g. 127.0.0.1'],

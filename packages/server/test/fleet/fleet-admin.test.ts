@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeviceReport } from '@shellguard/protocol';
-import { FleetService, MAX_REPORTS_PER_DEVICE, REPORTS_PER_MINUTE, compareSemver } from '../../src/fleet/index.ts';
+import { compareSemver, type DeviceReport } from '@shellguard/protocol';
+import { FleetService, MAX_REPORTS_PER_DEVICE, REPORTS_PER_MINUTE } from '../../src/fleet/index.ts';
 import { BUNDLE_1_0, BUNDLE_1_1, RUNTIME, TestGuardian, digest, fleetFixture, type FleetFixture } from './fleet-fixture.ts';
 
 const report = (n: number): DeviceReport => ({ v: 1, kind: 'error', at: n, message: `error ${n}`, detail: 'stack' });
@@ -15,30 +15,31 @@ describe('FleetService administration', () => {
     f = await fleetFixture();
     alice = new TestGuardian('alice');
     bob = new TestGuardian('bob');
-    f.setupGroup([alice.configDigest, bob.configDigest]);
+    await f.setupGroup([alice.configDigest, bob.configDigest]);
   });
-  afterEach(() => f.close());
+  afterEach(async () => { await f.close(); });
 
   describe('claim', () => {
-    it('claims a device into an existing group of its site and audits it', () => {
-      const claim = f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+    it('claims a device into an existing group of its site and audits it', async () => {
+      const claim = await f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
       expect(claim).toMatchObject({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw', state: 'claimed', claimedBy: 'token:eng' });
       expect(f.audit.events.at(-1)).toMatchObject({ actor: 'token:eng', action: 'device.claim', target: `device:${alice.deviceId}` });
     });
 
-    it('refuses a malformed id, an unknown group, a group of another site and a second claim', () => {
-      const attempt = (input: { deviceId: string; site: string; group: string }) => () => f.fleet.claim(input, 'token:eng');
-      expect(attempt({ deviceId: alice.deviceId.toUpperCase(), site: 'dc1', group: 'ahu-gw' })).toThrow(expect.objectContaining({ code: 'device_id_invalid' }));
-      expect(attempt({ deviceId: alice.deviceId, site: 'dc1', group: 'nope' })).toThrow(expect.objectContaining({
+    it('refuses a malformed id, an unknown group, a group of another site and a second claim', async () => {
+      const attempt = (input: { deviceId: string; site: string; group: string }) => expect(f.fleet.claim(input, 'token:eng')).rejects;
+      await attempt({ deviceId: alice.deviceId.toUpperCase(), site: 'dc1', group: 'ahu-gw' }).toMatchObject({ code: 'device_id_invalid' });
+      await attempt({ deviceId: alice.deviceId, site: 'dc1', group: 'nope' }).toMatchObject({
         code: 'group_unknown', message: 'no group nope: create it first with `shellguard group create nope --site <site> --min-version <version>`',
-      }));
-      expect(attempt({ deviceId: alice.deviceId, site: 'dc2', group: 'ahu-gw' })).toThrow(expect.objectContaining({ code: 'group_site_mismatch' }));
-      f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
-      expect(attempt({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' })).toThrow(expect.objectContaining({ code: 'device_already_claimed' }));
+      });
+      await attempt({ deviceId: alice.deviceId, site: 'dc2', group: 'ahu-gw' }).toMatchObject({ code: 'group_site_mismatch' });
+      await f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+      await attempt({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }).toMatchObject({ code: 'device_already_claimed' });
+      expect(f.audit.actions().filter((a) => a === 'device.claim')).toHaveLength(1);
     });
 
-    it('claims a list, reporting each bad line without stopping', () => {
-      const result = f.fleet.claimMany([
+    it('claims a list, reporting each bad line without stopping', async () => {
+      const result = await f.fleet.claimMany([
         { deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw', line: 2 },
         { deviceId: 'zz', site: 'dc1', group: 'ahu-gw', line: 3 },
         { deviceId: bob.deviceId, site: 'dc1', group: 'missing', line: 4 },
@@ -51,46 +52,60 @@ describe('FleetService administration', () => {
       ]);
     });
 
-    it('refuses revoke and release of an unclaimed device', () => {
-      expect(() => f.fleet.revoke(alice.deviceId, 'token:eng', 'x')).toThrow(expect.objectContaining({ code: 'device_unclaimed' }));
-      expect(() => f.fleet.releaseQuarantine(alice.deviceId, 'token:eng')).toThrow(expect.objectContaining({ code: 'device_unclaimed' }));
+    it('refuses revoke and release of an unclaimed device', async () => {
+      await expect(f.fleet.revoke(alice.deviceId, 'token:eng', 'x')).rejects.toMatchObject({ code: 'device_unclaimed' });
+      await expect(f.fleet.releaseQuarantine(alice.deviceId, 'token:eng')).rejects.toMatchObject({ code: 'device_unclaimed' });
+    });
+
+    it('revokes once: a second revoke changes nothing and records nothing', async () => {
+      await f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+      await f.fleet.revoke(alice.deviceId, 'token:eng', 'stolen');
+      const again = await f.fleet.revoke(alice.deviceId, 'token:other', 'again');
+      expect(again).toMatchObject({ state: 'revoked', reason: 'stolen', changedBy: 'token:eng' });
+      expect(f.audit.actions().filter((a) => a === 'device.revoke')).toHaveLength(1);
+      expect(f.revoked).toEqual([alice.deviceId]);
     });
   });
 
   describe('groups and releases', () => {
-    it('changes the minimum secure version but never the site of a group', () => {
-      f.fleet.defineGroup({ id: 'ahu-gw', site: 'dc1', minSecureVersion: '1.1.0' }, 'token:eng');
-      expect(f.fleet.getGroup('ahu-gw')?.minSecureVersion).toBe('1.1.0');
-      expect(() => f.fleet.defineGroup({ id: 'ahu-gw', site: 'dc2', minSecureVersion: '1.1.0' }, 'token:eng'))
-        .toThrow(expect.objectContaining({ code: 'group_site_mismatch' }));
-      expect(() => f.fleet.defineGroup({ id: 'g', site: 'dc1', minSecureVersion: 'v1' }, 'token:eng'))
-        .toThrow(expect.objectContaining({ code: 'invalid_input' }));
+    it('changes the minimum secure version but never the site of a group', async () => {
+      await f.fleet.defineGroup({ id: 'ahu-gw', site: 'dc1', minSecureVersion: '1.1.0' }, 'token:eng');
+      expect((await f.fleet.getGroup('ahu-gw'))?.minSecureVersion).toBe('1.1.0');
+      expect(f.audit.events.at(-1)).toMatchObject({ action: 'group.define', detail: { minSecureVersion: '1.1.0', previousMinSecureVersion: '1.0.0' } });
+      await expect(f.fleet.defineGroup({ id: 'ahu-gw', site: 'dc2', minSecureVersion: '1.1.0' }, 'token:eng'))
+        .rejects.toMatchObject({ code: 'group_site_mismatch' });
+      await expect(f.fleet.defineGroup({ id: 'g', site: 'dc1', minSecureVersion: 'v1' }, 'token:eng'))
+        .rejects.toMatchObject({ code: 'invalid_input' });
+      expect((await f.fleet.getGroup('ahu-gw'))?.site).toBe('dc1');
     });
 
-    it('adds another guardian\'s configuration to a release of the same code, and audits it', () => {
+    it('adds another guardian\'s configuration to a release of the same code, and audits it', async () => {
       const code = [{ component: 'runtime', digest: RUNTIME }, { component: 'guardian-bundle', digest: BUNDLE_1_1 }];
-      f.fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components: [...code, { component: 'config', digest: digest('config a') }] }, 'token:eng');
-      const extended = f.fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components: [...code, { component: 'config', digest: digest('config b') }] }, 'token:eng');
+      await f.fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components: [...code, { component: 'config', digest: digest('config a') }] }, 'token:eng');
+      const extended = await f.fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components: [...code, { component: 'config', digest: digest('config b') }] }, 'token:eng');
       expect(extended.components.filter((c) => c.component === 'config').map((c) => c.digest)).toEqual([digest('config a'), digest('config b')]);
-      expect(f.fleet.listReleases('ahu-gw').filter((r) => r.swversion === '1.1.0')).toHaveLength(1);
+      expect((await f.fleet.listReleases('ahu-gw')).filter((r) => r.swversion === '1.1.0')).toHaveLength(1);
       expect(f.audit.list({}).map((e) => e.action)).toContain('group.release.extend');
+      // What the next appraisal reads, on this server or another.
+      const stored = (await f.another().listReleases('ahu-gw')).find((r) => r.swversion === '1.1.0')!;
+      expect(stored.components.filter((c) => c.component === 'config')).toHaveLength(2);
     });
 
-    it('registers releases idempotently, refuses a conflicting one and lists them newest first', () => {
+    it('registers releases idempotently, refuses a conflicting one and lists them newest first', async () => {
       const components = [{ component: 'runtime', digest: RUNTIME }, { component: 'guardian-bundle', digest: BUNDLE_1_1 }, { component: 'profiles', digest: digest('profiles v1') }];
-      f.fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components }, 'token:eng');
-      expect(() => f.fleet.registerRelease({
+      await f.fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components }, 'token:eng');
+      await expect(f.fleet.registerRelease({
         group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components: [{ component: 'runtime', digest: digest('x') }],
-      }, 'token:eng')).toThrow(expect.objectContaining({ code: 'release_conflict' }));
-      expect(() => f.fleet.registerRelease({ group: 'nope', swname: 'a', swversion: '1.0.0', components }, 'token:eng'))
-        .toThrow(expect.objectContaining({ code: 'group_unknown' }));
-      expect(() => f.fleet.registerRelease({
+      }, 'token:eng')).rejects.toMatchObject({ code: 'release_conflict' });
+      await expect(f.fleet.registerRelease({ group: 'nope', swname: 'a', swversion: '1.0.0', components }, 'token:eng'))
+        .rejects.toMatchObject({ code: 'group_unknown' });
+      await expect(f.fleet.registerRelease({
         group: 'ahu-gw', swname: 'a', swversion: '2.0.0', components: [{ component: 'runtime', digest: 'abc' }],
-      }, 'token:eng')).toThrow(expect.objectContaining({ code: 'invalid_input' }));
-      expect(() => f.fleet.registerRelease({
+      }, 'token:eng')).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(f.fleet.registerRelease({
         group: 'ahu-gw', swname: 'a', swversion: '2.0.0', components: [{ component: 'runtime', digest: RUNTIME }, { component: 'runtime', digest: BUNDLE_1_0 }],
-      }, 'token:eng')).toThrow(expect.objectContaining({ code: 'invalid_input' }));
-      expect(f.fleet.listReleases('ahu-gw').map((r) => r.swversion)).toEqual(['1.1.0', '1.0.0']);
+      }, 'token:eng')).rejects.toMatchObject({ code: 'invalid_input' });
+      expect((await f.fleet.listReleases('ahu-gw')).map((r) => r.swversion)).toEqual(['1.1.0', '1.0.0']);
       expect(f.audit.actions().filter((a) => a === 'group.release.register')).toHaveLength(2);
     });
 
@@ -103,15 +118,15 @@ describe('FleetService administration', () => {
 
   describe('fleetView and versionReport', () => {
     async function attest(g: TestGuardian) {
-      return f.fleet.appraise(g.evidence(f.fleet.challenge(g.challengeRequest(f.clock.now)).nonce, f.clock.now));
+      return f.fleet.appraise(g.evidence((await f.fleet.challenge(g.challengeRequest(f.clock.now))).nonce, f.clock.now));
     }
 
     it('shows every device with claim state, last attestation, software and certificate expiry', async () => {
-      f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
-      f.fleet.claim({ deviceId: bob.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+      await f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+      await f.fleet.claim({ deviceId: bob.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
       const res = await attest(alice);
-      f.fleet.recordReport(alice.deviceId, report(1));
-      const view = f.fleet.fleetView();
+      await f.fleet.recordReport(alice.deviceId, report(1));
+      const view = await f.fleet.fleetView();
       expect(view).toHaveLength(2);
       const a = view.find((d) => d.deviceId === alice.deviceId)!;
       expect(a).toMatchObject({
@@ -124,13 +139,13 @@ describe('FleetService administration', () => {
     });
 
     it('finds a device on an old release, and accepts per-device configs registered in any release', async () => {
-      f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
-      f.fleet.claim({ deviceId: bob.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+      await f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+      await f.fleet.claim({ deviceId: bob.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
       bob.swversion = '1.0.0';
       bob.measurements = bob.measurements.map((m) => m.component === 'guardian-bundle' ? { ...m, digest: BUNDLE_1_0 } : m);
       await attest(alice);
       await attest(bob); // 1.0.0 is still allowed (min 1.0.0), but not what the group should run
-      const report = f.fleet.versionReport();
+      const report = await f.fleet.versionReport();
       expect(report).toEqual([{
         deviceId: bob.deviceId, site: 'dc1', group: 'ahu-gw', swversion: '1.0.0', measuredAt: f.clock.now,
         target: { swname: 'shellguard-guardian', swversion: '1.1.0' },
@@ -140,47 +155,48 @@ describe('FleetService administration', () => {
   });
 
   describe('device reports', () => {
-    beforeEach(() => {
-      f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+    beforeEach(async () => {
+      await f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
     });
 
-    it(`stores at most ${REPORTS_PER_MINUTE} a minute per device and counts the rest as dropped`, () => {
-      const stored = Array.from({ length: REPORTS_PER_MINUTE + 3 }, (_, i) => f.fleet.recordReport(alice.deviceId, report(i)));
+    it(`stores at most ${REPORTS_PER_MINUTE} a minute per device and counts the rest as dropped`, async () => {
+      const stored = await Promise.all(Array.from({ length: REPORTS_PER_MINUTE + 3 }, (_, i) => f.fleet.recordReport(alice.deviceId, report(i))));
       expect(stored.filter(Boolean)).toHaveLength(REPORTS_PER_MINUTE);
-      expect(f.fleet.reports(alice.deviceId)).toHaveLength(REPORTS_PER_MINUTE);
+      expect(await f.fleet.reports(alice.deviceId)).toHaveLength(REPORTS_PER_MINUTE);
       expect(f.fleet.reportsDropped(alice.deviceId)).toBe(3);
-      expect(f.fleet.fleetView()[0]!.reportsDropped).toBe(3);
+      expect((await f.fleet.fleetView())[0]!.reportsDropped).toBe(3);
       f.clock.now += 60_001;
-      expect(f.fleet.recordReport(alice.deviceId, report(99))).toBe(true);
+      expect(await f.fleet.recordReport(alice.deviceId, report(99))).toBe(true);
     });
 
-    it(`keeps the newest ${MAX_REPORTS_PER_DEVICE} per device`, () => {
+    it(`keeps the newest ${MAX_REPORTS_PER_DEVICE} per device`, async () => {
       for (let i = 0; i < 130; i++) {
         f.clock.now += 7_000;
-        expect(f.fleet.recordReport(alice.deviceId, report(i))).toBe(true);
+        expect(await f.fleet.recordReport(alice.deviceId, report(i))).toBe(true);
       }
-      const kept = f.fleet.reports(alice.deviceId);
+      const kept = await f.fleet.reports(alice.deviceId);
       expect(kept).toHaveLength(MAX_REPORTS_PER_DEVICE);
       expect(kept[0]!.message).toBe('error 129');
       expect(kept.at(-1)!.message).toBe('error 30');
     });
 
-    it('refuses reports of unclaimed devices', () => {
-      expect(f.fleet.recordReport(bob.deviceId, report(1))).toBe(false);
-      expect(f.fleet.reports(bob.deviceId)).toEqual([]);
+    it('refuses reports of unclaimed devices', async () => {
+      expect(await f.fleet.recordReport(bob.deviceId, report(1))).toBe(false);
+      expect(await f.fleet.reports(bob.deviceId)).toEqual([]);
     });
   });
 
   it('keeps claims, quarantines and certificates across a restart', async () => {
-    f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
-    f.fleet.claim({ deviceId: bob.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
-    const res = await f.fleet.appraise(alice.evidence(f.fleet.challenge(alice.challengeRequest(f.clock.now)).nonce, f.clock.now));
+    await f.fleet.claim({ deviceId: alice.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+    await f.fleet.claim({ deviceId: bob.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:eng');
+    const res = await f.fleet.appraise(alice.evidence((await f.fleet.challenge(alice.challengeRequest(f.clock.now))).nonce, f.clock.now));
     bob.measurements = bob.measurements.map((m) => m.component === 'config' ? { ...m, digest: digest('tampered') } : m);
-    await expect(f.fleet.appraise(bob.evidence(f.fleet.challenge(bob.challengeRequest(f.clock.now)).nonce, f.clock.now))).rejects.toMatchObject({ code: 'measurements_mismatch' });
+    await expect(f.fleet.appraise(bob.evidence((await f.fleet.challenge(bob.challengeRequest(f.clock.now))).nonce, f.clock.now))).rejects.toMatchObject({ code: 'measurements_mismatch' });
 
-    const again = new FleetService({ db: f.db, issuer: f.issuer, audit: f.audit, incidents: f.incidents, now: () => f.clock.now });
-    expect(again.isDeviceAllowed(alice.deviceId, new X509Certificate(res.certificatePem).serialNumber)).toBe(true);
-    expect(again.getClaim(bob.deviceId)?.state).toBe('quarantined');
-    expect(again.listReleases('ahu-gw')).toHaveLength(2);
+    const again = f.another({ database: f.test.reopen() });
+    expect(again).toBeInstanceOf(FleetService);
+    expect(await again.isDeviceAllowed(alice.deviceId, new X509Certificate(res.certificatePem).serialNumber)).toBe(true);
+    expect((await again.getClaim(bob.deviceId))?.state).toBe('quarantined');
+    expect(await again.listReleases('ahu-gw')).toHaveLength(2);
   });
 });

@@ -1,48 +1,89 @@
 /**
- * A FleetService on an in-memory database, a real site CA behind the CertificateIssuer port,
- * in-memory audit and incident logs, fake time, and guardians with real P-256 keys.
+ * A FleetService on a fresh test database (SQLite by default; any engine), a real site CA behind
+ * the CertificateIssuer port, in-memory audit and incident logs that keep what a unit of work
+ * recorded only once it commits, fake time, and guardians with real P-256 keys.
  */
 import { X509Certificate, createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { sql } from 'kysely';
 import {
   EAT_PROFILE, deviceIdFromPublicKey, encodeChallengeRequest, encodeEvidence, ueidForKey, type ChallengeRequest, type EvidenceClaims,
   type Measurement,
 } from '@shellguard/protocol';
-import type { AuditEvent, AuditEventInput, AuditLog } from '../../src/audit/audit-log.ts';
-import type { Incident, IncidentInput, IncidentLog } from '../../src/incidents/incident-log.ts';
-import { openDatabase, type SqliteDatabase } from '../../src/db/index.ts';
+import type { AuditEvent, AuditEventInput, AuditRecorder } from '../../src/audit/audit-log.ts';
+import type { Incident, IncidentInput, IncidentRaiser } from '../../src/incidents/incident-log.ts';
+import { inTransaction, migrateServerDatabase, sqlUnitOfWork, type SqlDatabase, type SqlEngine, type SqlExecutor } from '../../src/db/index.ts';
 import { createSiteCa, signDeviceCertificate, type SiteCa } from '../../src/pki/index.ts';
-import { FleetService, type CertificateIssuer, type FleetServiceOptions } from '../../src/fleet/index.ts';
+import {
+  FleetService, sqlFleetStores, type CertificateIssuer, type FleetServiceOptions, type FleetUnitOfWork,
+} from '../../src/fleet/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../src/testing/index.ts';
 
 export const T0 = Date.UTC(2026, 2, 1, 8, 0, 0);
 
-export class MemoryAuditLog implements AuditLog {
+/** Audit events of committed units of work, in order. */
+export class MemoryAuditLog {
   readonly events: AuditEvent[] = [];
-  record(event: AuditEventInput): AuditEvent {
-    const e: AuditEvent = { ...event, seq: this.events.length + 1, at: 0, prevHash: '', hash: '' };
-    this.events.push(e);
-    return e;
+  /** A recorder for one unit of work: its events join the log when `commit` runs. */
+  recorderIn(pending: AuditEventInput[]): AuditRecorder {
+    return {
+      record: async (event) => {
+        pending.push(event);
+        return { ...event, seq: this.events.length + pending.length, at: 0, prevHash: '', hash: '' };
+      },
+    };
   }
-  list(options: { afterSeq?: number; limit?: number; target?: string }): AuditEvent[] {
+  commit(pending: AuditEventInput[]): void {
+    for (const e of pending) this.events.push({ ...e, seq: this.events.length + 1, at: 0, prevHash: '', hash: '' });
+  }
+  list(options: { afterSeq?: number; target?: string } = {}): AuditEvent[] {
     return this.events.filter((e) => (options.target === undefined || e.target === options.target) && e.seq > (options.afterSeq ?? 0));
-  }
-  verify() {
-    return { ok: true, events: this.events.length, problems: [], anchors: { checked: 0 } };
   }
   actions(): string[] {
     return this.events.map((e) => e.action);
   }
 }
 
-export class MemoryIncidentLog implements IncidentLog {
+/** Incidents of committed units of work, in order. */
+export class MemoryIncidentLog {
   readonly incidents: Incident[] = [];
-  raise(incident: IncidentInput): Incident {
-    const i: Incident = { ...incident, id: this.incidents.length + 1, openedAt: 0, status: 'open' };
-    this.incidents.push(i);
-    return i;
+  raiserIn(pending: IncidentInput[]): IncidentRaiser {
+    return {
+      raise: async (incident) => {
+        pending.push(incident);
+        return { ...incident, id: this.incidents.length + pending.length, openedAt: 0, status: 'open' };
+      },
+    };
   }
-  list(options: { status?: Incident['status']; deviceId?: string; limit?: number }): Incident[] {
-    return this.incidents.filter((i) => options.deviceId === undefined || i.deviceId === options.deviceId);
+  commit(pending: IncidentInput[]): void {
+    for (const i of pending) this.incidents.push({ ...i, id: this.incidents.length + 1, openedAt: 0, status: 'open' });
   }
+}
+
+/** The audit and incident logs as a unit of work binds them to its transaction (SqlAuditLog, SqlIncidentLog). */
+export interface TransactionalLogs {
+  audit: { recorderIn(tx: SqlExecutor): AuditRecorder };
+  incidents: { raiserIn(tx: SqlExecutor): IncidentRaiser };
+}
+
+/** The fleet's unit of work on a test database: SQL stores on the transaction, the memory logs joined on commit. */
+export function testFleetUnitOfWork(database: SqlDatabase, audit: MemoryAuditLog, incidents: MemoryIncidentLog, logs?: TransactionalLogs): FleetUnitOfWork {
+  if (logs) {
+    return sqlUnitOfWork(database, (tx) => ({
+      ...sqlFleetStores(tx, database.engine), audit: logs.audit.recorderIn(tx), incidents: logs.incidents.raiserIn(tx),
+    }));
+  }
+  return {
+    async run(work) {
+      const events: AuditEventInput[] = [];
+      const raised: IncidentInput[] = [];
+      const result = await inTransaction(database.db, (tx) => work({
+        ...sqlFleetStores(tx, database.engine), audit: audit.recorderIn(events), incidents: incidents.raiserIn(raised),
+      }));
+      audit.commit(events);
+      incidents.commit(raised);
+      return result;
+    },
+  };
 }
 
 /** The CertificateIssuer port over the existing single-CA PKI functions. */
@@ -121,51 +162,72 @@ export class TestGuardian {
 
 export interface FleetFixture {
   fleet: FleetService;
-  db: SqliteDatabase;
+  test: TestDatabase;
+  database: SqlDatabase;
   issuer: TestIssuer;
   audit: MemoryAuditLog;
   incidents: MemoryIncidentLog;
   clock: { now: number };
   revoked: string[];
   quarantined: string[];
+  /** Another FleetService on the same database (a restart, or a second replica with `reopen`). */
+  another(options?: Partial<FleetServiceOptions> & { database?: SqlDatabase }): FleetService;
   /** Group "ahu-gw" in site "dc1": min 1.0.0 by default, releases 1.0.0 (with `configs`) and 1.1.0. */
-  setupGroup(configs: string[], minSecureVersion?: string): void;
-  certificateRows(): number;
-  close(): void;
+  setupGroup(configs: string[], minSecureVersion?: string): Promise<void>;
+  certificateRows(): Promise<number>;
+  close(): Promise<void>;
 }
 
 let sharedCa: SiteCa | undefined;
 
-export async function fleetFixture(options: Partial<FleetServiceOptions> = {}): Promise<FleetFixture> {
+export interface FleetFixtureSetup {
+  /** Default sqlite. */
+  engine?: SqlEngine;
+  /** Real audit and incident logs on the fixture's database (else the memory ones, `audit` and `incidents`). */
+  logs?: (database: SqlDatabase, clock: { now: number }) => Promise<TransactionalLogs>;
+}
+
+export async function fleetFixture(options: Partial<FleetServiceOptions> = {}, setup: FleetFixtureSetup = {}): Promise<FleetFixture> {
   sharedCa ??= await createSiteCa({ commonName: 'test site CA', validityDays: 3650, now: new Date(T0 - 86_400_000) });
-  const db = openDatabase(':memory:');
+  const test = await createTestDatabase(setup.engine ?? 'sqlite', 'fleet');
+  const database = test.database;
+  await migrateServerDatabase(database);
   const issuer = new TestIssuer(sharedCa);
   const audit = new MemoryAuditLog();
   const incidents = new MemoryIncidentLog();
   const clock = { now: T0 };
+  const logs = setup.logs ? await setup.logs(database, clock) : undefined;
   const revoked: string[] = [];
   const quarantined: string[] = [];
-  const fleet = new FleetService({
-    db, issuer, audit, incidents, now: () => clock.now,
-    onRevoked: (id) => revoked.push(id), onQuarantined: (id) => quarantined.push(id), ...options,
-  });
+  const build = (opts: Partial<FleetServiceOptions> & { database?: SqlDatabase } = {}): FleetService => {
+    const { database: on = database, ...rest } = opts;
+    return new FleetService({
+      stores: sqlFleetStores(on.db, on.engine), uow: testFleetUnitOfWork(on, audit, incidents, logs), issuer, now: () => clock.now,
+      ...rest,
+    });
+  };
+  const fleet = build({ onRevoked: (id) => revoked.push(id), onQuarantined: (id) => quarantined.push(id), ...options });
   return {
-    fleet, db, issuer, audit, incidents, clock, revoked, quarantined,
-    setupGroup(configs, minSecureVersion = '1.0.0') {
-      fleet.defineGroup({ id: 'ahu-gw', site: 'dc1', minSecureVersion }, 'token:admin');
+    fleet, test, database, issuer, audit, incidents, clock, revoked, quarantined,
+    another: build,
+    async setupGroup(configs, minSecureVersion = '1.0.0') {
+      await fleet.defineGroup({ id: 'ahu-gw', site: 'dc1', minSecureVersion }, 'token:admin');
       const base = (bundle: string) => [
         { component: 'runtime', digest: RUNTIME },
         { component: 'guardian-bundle', digest: bundle },
         { component: 'profiles', digest: digest('profiles v1') },
       ];
       // Per-device configs are registered once, in the older release: any release of the group counts.
-      fleet.registerRelease({
+      await fleet.registerRelease({
         group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.0.0',
         components: [...base(BUNDLE_1_0), ...configs.map((c) => ({ component: 'config', digest: c }))],
       }, 'token:admin');
-      fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components: base(BUNDLE_1_1) }, 'token:admin');
+      await fleet.registerRelease({ group: 'ahu-gw', swname: 'shellguard-guardian', swversion: '1.1.0', components: base(BUNDLE_1_1) }, 'token:admin');
     },
-    certificateRows: () => (db.prepare('SELECT COUNT(*) AS n FROM fleet_certificates').get() as { n: number }).n,
-    close: () => db.close(),
+    async certificateRows() {
+      const { rows } = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM fleet_certificates`.execute(database.db);
+      return Number(rows[0]!.n);
+    },
+    close: () => test.destroy(),
   };
 }

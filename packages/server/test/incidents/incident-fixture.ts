@@ -1,77 +1,108 @@
-/** What the incident tests share: an audit log and an outbox kept in memory, a fake timer, DMOP incidents. */
+/**
+ * What the incident tests share: the incident log on a test database with the real audit log and
+ * outbox (so a rolled-back change leaves none of them), an audit log kept in memory, a fake timer,
+ * DMOP incidents.
+ */
+import { ManualClock } from '@shellguard/protocol/testing';
 import type { AuditEvent, AuditEventInput, AuditLog } from '../../src/audit/audit-log.ts';
-import type { Scheduler } from '../../src/alarms/scheduler.ts';
+import { auditKeyFromBytes } from '../../src/audit/audit-key.ts';
+import { SqlAuditLog } from '../../src/audit/sql-audit-log.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
 import type { IncidentInput } from '../../src/incidents/incident-log.ts';
-import type { IncidentOutbox, IncidentOutboxEntry } from '../../src/incidents/incident-outbox.ts';
+import type { IncidentOutboxEntry } from '../../src/incidents/incident-outbox.ts';
+import { SqlIncidentLog, type SqlIncidentLogOptions } from '../../src/incidents/sql-incident-log.ts';
+import { SqlOutboxStore } from '../../src/notifications/sql-outbox-store.ts';
 
 export const T0 = 1_750_000_000_000;
 export const MINUTE = 60_000;
+/** One key for every log opened on a test database (a second server shares the first one's chain). */
+const TEST_AUDIT_KEY = auditKeyFromBytes(Buffer.alloc(32, 9));
 
 export class MemoryAuditLog implements AuditLog {
   readonly events: AuditEvent[] = [];
   constructor(private readonly now: () => number = () => T0) {}
-  record(event: AuditEventInput): AuditEvent {
+  async record(event: AuditEventInput): Promise<AuditEvent> {
     const stored = { ...event, seq: this.events.length + 1, at: this.now(), prevHash: '', hash: '' };
     this.events.push(stored);
     return stored;
   }
-  list(): AuditEvent[] {
+  async list(): Promise<AuditEvent[]> {
     return [...this.events];
   }
-  verify() {
+  async verify() {
     return { ok: true, events: this.events.length, problems: [], anchors: { checked: 0 } };
+  }
+  /** As a unit of work hands it out: memory does not roll back. */
+  recorderIn(): MemoryAuditLog {
+    return this;
   }
   actions(): string[] {
     return this.events.map((e) => e.action);
   }
 }
 
-/** Keeps entries like the real outbox (a repeated key is ignored); `failNext` makes the next enqueue throw. */
-export class MemoryOutbox implements IncidentOutbox {
-  readonly entries: IncidentOutboxEntry[] = [];
-  failNext = false;
-  enqueue(entry: IncidentOutboxEntry): boolean {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('outbox write failed');
-    }
-    if (this.entries.some((e) => e.idempotencyKey === entry.idempotencyKey)) return false;
-    this.entries.push(entry);
-    return true;
-  }
-  keys(): string[] {
-    return this.entries.map((e) => e.idempotencyKey);
-  }
+/** The incident log on `database` (migrated), with its audit log and outbox on the same database. */
+export interface IncidentsUnderTest {
+  log: SqlIncidentLog;
+  audit: SqlAuditLog;
+  outbox: SqlOutboxStore;
+  /** Set to make the next outbox write throw (a full disk, a constraint): the change must roll back whole. */
+  failNextEnqueue: boolean;
+  /** How often the log said an announcement committed (the dispatcher's kick). */
+  announced: number;
+  /** What the outbox committed, in enqueue order. */
+  entries(): Promise<IncidentOutboxEntry[]>;
+  keys(): Promise<string[]>;
 }
 
-/** Timers that fire only when the test advances the clock. */
-export class FakeScheduler implements Scheduler {
-  now = T0;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private nextId = 1;
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.push({ at: this.now + ms, fn, id });
-    return id;
+export async function openIncidents(database: SqlDatabase, options: Omit<SqlIncidentLogOptions, 'engine' | 'audit' | 'outbox'> & { now: () => number }): Promise<IncidentsUnderTest> {
+  const audit = await SqlAuditLog.open(database.db, { engine: database.engine, key: TEST_AUDIT_KEY, now: options.now });
+  const outbox = new SqlOutboxStore(database.db, { now: options.now, endpoints: [{ id: 'ops', format: 'generic' }] });
+  const under: IncidentsUnderTest = {
+    audit, outbox, failNextEnqueue: false, announced: 0,
+    log: undefined as unknown as SqlIncidentLog,
+    async entries() {
+      const rows = await database.db.selectFrom('outbox_entries').select(['topic', 'idempotency_key', 'payload']).orderBy('id').execute();
+      return rows.map((r) => ({ topic: r.topic as string, idempotencyKey: r.idempotency_key as string, payload: JSON.parse(r.payload as string) as Record<string, unknown> }));
+    },
+    async keys() {
+      return (await under.entries()).map((e) => e.idempotencyKey);
+    },
+  };
+  under.log = new SqlIncidentLog(database.db, {
+    ...options, engine: database.engine, audit,
+    outbox: {
+      writerIn: (tx) => ({
+        enqueue: async (entry) => {
+          if (under.failNextEnqueue) {
+            under.failNextEnqueue = false;
+            throw new Error('outbox write failed');
+          }
+          return outbox.writerIn(tx).enqueue(entry);
+        },
+      }),
+    },
+    onAnnounced: () => { under.announced++; },
+  });
+  return under;
+}
+
+/** Timers that fire only when the test advances the clock; `now` set jumps it without firing any. */
+export class FakeScheduler {
+  readonly clock = new ManualClock(T0);
+  get now(): number {
+    return this.clock.now();
   }
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((t) => t.id !== handle);
+  set now(time: number) {
+    this.clock.setTime(time);
   }
   pending(): number {
-    return this.timers.length;
+    return this.clock.dueTimes().length;
   }
   /** Moves time on, firing each timer that falls due (and letting the promises it starts settle). */
-  async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
-    for (;;) {
-      const next = [...this.timers].sort((a, b) => a.at - b.at)[0];
-      if (!next || next.at > end) break;
-      this.timers = this.timers.filter((t) => t !== next);
-      this.now = next.at;
-      next.fn();
-      for (let i = 0; i < 20; i++) await Promise.resolve();
-    }
-    this.now = end;
+  advance(ms: number): Promise<void> {
+    // The clock's own settle: a few turns of the event loop, which drain the database's promise chains too.
+    return this.clock.advanceAsync(ms);
   }
 }
 

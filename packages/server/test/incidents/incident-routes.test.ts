@@ -2,19 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApi } from '../../src/api/build-api.ts';
-import { ApiTokens } from '../../src/auth/api-tokens.ts';
+import { openTestApiTokens } from '../auth/test-api-tokens.ts';
 import type { Role } from '../../src/auth/roles.ts';
-import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteIncidentLog } from '../../src/incidents/sqlite-incident-log.ts';
-import { SqliteSiteRegistry } from '../../src/registry/sqlite-site-registry.ts';
-import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
-import { deviation, intrusion, MemoryOutbox, MINUTE, T0 } from './incident-fixture.ts';
+import type { SqlAuditLog } from '../../src/audit/sql-audit-log.ts';
+import { migrateServerDatabase } from '../../src/db/schema.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import type { SqlIncidentLog } from '../../src/incidents/sql-incident-log.ts';
+import { SqlSiteRegistry } from '../../src/registry/sql-site-registry.ts';
+import { sqliteTelemetryStore } from '../../src/testing/index.ts';
+import { deviation, intrusion, MINUTE, openIncidents, T0 } from './incident-fixture.ts';
 
-let db: SqliteDatabase;
+let database: SqlDatabase;
 let app: FastifyInstance;
-let incidents: SqliteIncidentLog;
-let audit: SqliteAuditLog;
+let incidents: SqlIncidentLog;
+let audit: SqlAuditLog;
 let clock: number;
 const token: Partial<Record<Role, { value: string; id: string }>> = {};
 
@@ -29,27 +31,27 @@ const json = (res: LightMyRequestResponse) => res.json<Json>();
 
 beforeAll(async () => {
   clock = T0;
-  db = openDatabase(':memory:');
-  const tokens = new ApiTokens(db);
+  database = openSqliteSqlDatabase(':memory:');
+  await migrateServerDatabase(database);
+  const tokens = await openTestApiTokens(database.sqlite!.handle);
   for (const role of ['admin', 'engineer', 'technician', 'manager', 'viewer'] as const) {
-    const created = tokens.create(`${role} token`, role);
+    const created = await tokens.create(`${role} token`, role);
     token[role] = { value: created.token, id: created.tokenId };
   }
-  audit = new SqliteAuditLog(db, { now: () => clock });
-  incidents = new SqliteIncidentLog(db, { now: () => clock, audit, outbox: new MemoryOutbox() });
+  ({ log: incidents, audit } = await openIncidents(database, { now: () => clock }));
   app = buildApi({
-    store: new SqliteTelemetryStore(db, { readWorkers: 0 }), registry: new SqliteSiteRegistry(db), tokens, logger: pino({ level: 'silent' }),
+    store: await sqliteTelemetryStore(database, { readWorkers: 0 }), registry: new SqlSiteRegistry(database.db, 'sqlite'), tokens, logger: pino({ level: 'silent' }),
     audit, incidents, now: () => clock,
   });
   await app.ready();
-  incidents.raise(intrusion({ evidence: { targets: [{ asset: 'PANEL-LP-4B', role: 'panel' }, { asset: 'PDU-A12', role: 'feed' }] } }));
-  incidents.raise(deviation({ site: 'dc2' }));
-  incidents.raise({ kind: 'attestation_failed', severity: 'high', deviceId: 'a'.repeat(64), reason: 'nonce_replayed', summary: 's', detail: {} });
-  incidents.recordEvidence(1, [{ point: 'door_open', samples: [{ ts: T0 - MINUTE, value: 0 }, { ts: T0, value: 1 }] }], T0 + 6 * MINUTE);
+  await incidents.raise(intrusion({ evidence: { targets: [{ asset: 'PANEL-LP-4B', role: 'panel' }, { asset: 'PDU-A12', role: 'feed' }] } }));
+  await incidents.raise(deviation({ site: 'dc2' }));
+  await incidents.raise({ kind: 'attestation_failed', severity: 'high', deviceId: 'a'.repeat(64), reason: 'nonce_replayed', summary: 's', detail: {} });
+  await incidents.recordEvidence(1, [{ point: 'door_open', samples: [{ ts: T0 - MINUTE, value: 0 }, { ts: T0, value: 1 }] }], T0 + 6 * MINUTE);
 });
 afterAll(async () => {
   await app.close();
-  db.close();
+  await database.close();
 });
 
 describe('GET /incidents', () => {
@@ -102,8 +104,8 @@ describe('POST /incidents/:id/assign', () => {
     const res = await call('POST', '/incidents/1/assign', 'manager', { assignee: 'bob' });
     expect(res.statusCode).toBe(200);
     expect(json(res).incident).toMatchObject({ id: 1, assignee: 'bob', rev: 1 });
-    expect(incidents.history(1).at(-1)).toMatchObject({ kind: 'assigned', actor: `token:${token.manager!.id}` });
-    expect(audit.list({ target: 'incident:1', actionPrefix: 'incident.assign' })).toEqual([
+    expect((await incidents.history(1)).at(-1)).toMatchObject({ kind: 'assigned', actor: `token:${token.manager!.id}` });
+    expect(await audit.list({ target: 'incident:1', actionPrefix: 'incident.assign' })).toEqual([
       expect.objectContaining({ actor: `token:${token.manager!.id}`, detail: { from: null, to: 'bob' } }),
     ]);
     expect(json(await call('GET', '/incidents?assignee=bob', 'viewer')).incidents.map((i: Json) => i.id)).toEqual([1]);
@@ -158,7 +160,7 @@ describe('POST /incidents/:id/status', () => {
 
     const resolved = await call('POST', '/incidents/3/status', 'admin', { status: 'resolved', note: 'device re-imaged from a signed release' });
     expect(json(resolved).incident.status).toBe('resolved');
-    expect(incidents.history(3).at(-1)).toMatchObject({
+    expect((await incidents.history(3)).at(-1)).toMatchObject({
       actor: `token:${token.admin!.id}`, kind: 'status', detail: { from: 'acknowledged', to: 'resolved', note: 'device re-imaged from a signed release' },
     });
     expect(json(await call('GET', '/incidents?status=resolved', 'viewer')).incidents.map((i: Json) => i.id)).toEqual([3]);

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import {
-  Quality, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, sparkplugTopic, DataType, type AssetBirth, type Sample,
+  Quality, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, sparkplugTopic, DataType, type AssetBirth, type Sample,
 } from '@shellguard/protocol';
-import { Ingest, type IncomingBatch, type IngestOptions, type IngestStorage } from '../../src/ingest/ingest.ts';
-import type { IncidentInput } from '../../src/incidents/incident-log.ts';
+import { ManualClock } from '@shellguard/protocol/testing';
+import { Ingest, type IncomingBatch, type IngestOptions } from '../../src/ingest/ingest.ts';
+import type { AssetHolder, AssetRef, DeviceDirectory } from '../../src/ingest/device-directory.ts';
+import { eachBatch, eachSample } from '../../src/ingest/ingest-listeners.ts';
+import type { Incident, IncidentInput } from '../../src/incidents/incident-log.ts';
 import type { AppendResult, PointAdmission } from '../../src/telemetry/index.ts';
 
 const DEV = 'a'.repeat(64);
@@ -18,15 +21,14 @@ const data = (seq: number, opts: { epoch?: string; samples?: Sample[]; sentAt?: 
 ));
 const birth = (name = 'x') => Buffer.from(encodeDeviceBirth({ name, type: 'ahu', area: 'a', profile: 'p', points: [] }, { sparkplugSeq: 0, now: NOW }));
 
-/** An in-memory storage at the edge of this unit test; the SQLite store and registry have their own tests. */
-class MemoryStorage implements IngestStorage {
+/** Telemetry in memory, at the edge of this unit test; the SQLite store has its own tests. */
+class MemoryTelemetry {
   readonly seen = new Map<string, string>();
   readonly samples: IncomingBatch['samples'] = [];
-  readonly owners = new Map<string, string>();
   readonly points = new Map<string, Set<string>>();
-  readonly clock: { deviceId: string; offsetMs: number }[] = [];
   failNext = false;
-  async storeBatches(batches: IncomingBatch[], admit: PointAdmission): Promise<AppendResult> {
+  async appendBatches(batches: readonly IncomingBatch[], admit?: PointAdmission): Promise<AppendResult> {
+    await Promise.resolve();
     if (this.failNext) { this.failNext = false; throw new Error('SQLITE_FULL: database or disk is full'); }
     const out: AppendResult = { stored: [], duplicates: [], conflicts: [], refused: [], samplesStored: 0 };
     for (const b of batches) {
@@ -37,7 +39,7 @@ class MemoryStorage implements IngestStorage {
       if (known !== undefined) { (known === fingerprint ? out.duplicates : out.conflicts).push(ref); continue; }
       const pts = this.points.get(b.asset) ?? new Set();
       const fresh = new Set(b.samples.map((s) => s.point).filter((p) => !pts.has(p)));
-      if (fresh.size > 0) {
+      if (fresh.size > 0 && admit) {
         const reason = admit(b, fresh.size, pts.size);
         if (reason) { out.refused.push({ ref, reason }); continue; }
       }
@@ -50,39 +52,110 @@ class MemoryStorage implements IngestStorage {
     }
     return out;
   }
-  births: AssetBirth[] = [];
-  recordAssetBirth(_d: string, _s: string, b: AssetBirth): void { this.births.push(b); }
-  recordDeviceOnline(): void {}
-  recordDeviceOffline(): void {}
-  recordDeviceSeen(): void {}
-  recordClockOffset(deviceId: string, offsetMs: number): void { this.clock.push({ deviceId, offsetMs }); }
-  assetOwner(site: string, asset: string): string | undefined { return this.owners.get(`${site}/${asset}`); }
-  bindAsset(site: string, asset: string, deviceId: string): boolean {
-    const key = `${site}/${asset}`;
-    if (!this.owners.has(key)) this.owners.set(key, deviceId);
-    return this.owners.get(key) === deviceId;
-  }
-  assetsOf(deviceId: string): { site: string; asset: string }[] {
-    return [...this.owners].filter(([, d]) => d === deviceId).map(([k]) => ({ site: k.split('/')[0]!, asset: k.split('/')[1]! }));
-  }
   pointCount(_site: string, asset: string): number { return this.points.get(asset)?.size ?? 0; }
 }
 
-function setup(options: Partial<IngestOptions> = {}, storage = new MemoryStorage()) {
+/**
+ * A device directory in memory; shared by two Ingests it stands for the database two replicas
+ * share. Every answer is asynchronous, as the database's are.
+ */
+class MemoryDirectory implements DeviceDirectory {
+  readonly owners = new Map<string, string>();
+  readonly claims = new Map<string, string>();
+  readonly births: AssetBirth[] = [];
+  readonly clock: { deviceId: string; offsetMs: number }[] = [];
+  readonly events: string[] = [];
+  readonly calls = { claimedSite: 0, assetsOf: 0, holdersOf: 0, bindAsset: 0 };
+  failNext = false;
+  /** When set, bindAsset waits for it (a slow database). */
+  bindGate: Promise<void> | undefined;
+  private async tick(): Promise<void> {
+    await Promise.resolve();
+    if (this.failNext) { this.failNext = false; throw new Error('connection terminated'); }
+  }
+  async claimedSite(deviceId: string): Promise<string | undefined> {
+    this.calls.claimedSite++;
+    await this.tick();
+    return this.claims.get(deviceId);
+  }
+  async assetsOf(deviceId: string): Promise<AssetRef[]> {
+    this.calls.assetsOf++;
+    await this.tick();
+    return [...this.owners].filter(([, d]) => d === deviceId).map(([k]) => ({ site: k.split('/')[0]!, asset: k.split('/')[1]! }));
+  }
+  async holdersOf(assets: readonly AssetRef[]): Promise<AssetHolder[]> {
+    this.calls.holdersOf++;
+    await this.tick();
+    return assets.flatMap((a) => {
+      const deviceId = this.owners.get(`${a.site}/${a.asset}`);
+      return deviceId === undefined ? [] : [{ ...a, deviceId }];
+    });
+  }
+  async bindAsset(site: string, asset: string, deviceId: string): Promise<{ owner: string; bound: boolean }> {
+    this.calls.bindAsset++;
+    await this.bindGate;
+    await this.tick();
+    const key = `${site}/${asset}`;
+    const bound = !this.owners.has(key);
+    if (bound) this.owners.set(key, deviceId);
+    return { owner: this.owners.get(key)!, bound };
+  }
+  async recordAssetBirth(deviceId: string, site: string, birth: AssetBirth): Promise<boolean> {
+    await this.tick();
+    const owner = this.owners.get(`${site}/${birth.asset}`);
+    if (owner !== undefined && owner !== deviceId) return false;
+    this.owners.set(`${site}/${birth.asset}`, deviceId);
+    this.births.push(birth);
+    return true;
+  }
+  async recordDeviceOnline(deviceId: string): Promise<void> { await this.tick(); this.events.push(`online ${deviceId.slice(0, 1)}`); }
+  async recordDeviceOffline(deviceId: string): Promise<void> { await this.tick(); this.events.push(`offline ${deviceId.slice(0, 1)}`); }
+  recordDeviceSeen(): void {}
+  async recordClockOffset(deviceId: string, offsetMs: number): Promise<void> { this.clock.push({ deviceId, offsetMs }); return Promise.resolve(); }
+}
+
+/** Lets the directory's and the store's promises settle (no time passes on the test clock). */
+const settle = async () => { for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve)); };
+
+function setup(options: Partial<IngestOptions> = {}, devices = new MemoryDirectory(), telemetry = new MemoryTelemetry()) {
   const acks: { deviceId: string; topic: string; ack: ReturnType<typeof decodeBatchAck> }[] = [];
   const incidents: IncidentInput[] = [];
+  // Fake time: the flush timer runs only when a test moves the clock; the others flush by hand.
+  const clock = new ManualClock(NOW);
   const ingest = new Ingest({
-    storage,
+    telemetry,
+    devices,
     logger: pino({ level: 'silent' }),
-    now: () => NOW,
-    incidents: { raise: (i) => { incidents.push(i); return { ...i, id: incidents.length, openedAt: NOW, status: 'open' }; } },
+    clock,
+    incidents: { raise: (i) => { incidents.push(i); return Promise.resolve({ ...i, id: incidents.length, openedAt: NOW, status: 'open' } as Incident); } },
     publishToDevice: (deviceId, t, payload) => acks.push({ deviceId, topic: t, ack: decodeBatchAck(payload) }),
     ...options,
   });
-  return { storage, acks, ingest, incidents };
+  // `storage` keeps the old tests' reading: samples and points from the store, owners and births from the directory.
+  const storage = Object.assign(telemetry, { owners: devices.owners, births: devices.births, clock: devices.clock });
+  return { storage, devices, telemetry, acks, ingest, incidents, clock };
 }
 
 describe('Ingest', () => {
+  it('stores what arrived within flushIntervalMs of the first sample in one flush, once that time has passed', async () => {
+    const { storage, acks, ingest, clock } = setup({ flushIntervalMs: 100 });
+    ingest.accept(DEV, topic(), data(1));
+    await settle();
+    await clock.advanceAsync(60);
+    ingest.accept(DEV, topic(), data(2));
+    await settle();
+    await clock.advanceAsync(39);
+    expect(storage.samples).toHaveLength(0);
+    expect(acks).toHaveLength(0);
+
+    await clock.advanceAsync(1);
+    expect(storage.samples).toHaveLength(2);
+    expect(acks.map((a) => a.ack)).toEqual([{ v: 1, epoch: 'e1', stored: [1, 2], rejected: [] }]);
+    // The next sample starts a new wait.
+    ingest.accept(DEV, topic(), data(3));
+    expect(clock.dueTimes()).toEqual([NOW + 200]);
+  });
+
   it('stores a batch once and acknowledges every delivery of it, naming its queue epoch', async () => {
     const { storage, acks, ingest } = setup();
     ingest.accept(DEV, topic(), data(7));
@@ -122,7 +195,7 @@ describe('Ingest', () => {
 
   it('passes each newly stored batch on once, even when its redelivery is in the same flush', async () => {
     const seen: number[] = [];
-    const { ingest } = setup({ onStored: (batches) => seen.push(...batches.map((b) => b.seq)) });
+    const { ingest } = setup({ listeners: [(batches) => { seen.push(...batches.map((b) => b.seq)); }] });
     ingest.accept(DEV, topic(), data(5));
     ingest.accept(DEV, topic(), data(5));
     ingest.accept(DEV, topic(), data(6));
@@ -158,8 +231,9 @@ describe('Ingest', () => {
   });
 
   it('refuses telemetry under a site the device is not claimed into, for good', async () => {
-    const storage = Object.assign(new MemoryStorage(), { claimedSite: () => 'site-2' });
-    const { acks, ingest } = setup({}, storage);
+    const devices = new MemoryDirectory();
+    devices.claims.set(DEV, 'site-2');
+    const { storage, acks, ingest } = setup({}, devices);
     ingest.accept(DEV, topic(), data(8)); // topic() publishes under site-1
     ingest.accept(DEV, birthTopic(), birth());
     await ingest.flush();
@@ -249,13 +323,177 @@ describe('Ingest: sample times near the server clock', () => {
     const { storage, ingest, incidents } = setup({ limits });
     ingest.accept(DEV, topic(), data(1, { sentAt: NOW + 45_000 }));
     ingest.accept(DEV, topic(), data(2, { sentAt: NOW + 45_200 }));
+    await settle();
     expect(ingest.stats().clockSuspects).toEqual({ [DEV]: 45_200 });
     expect(incidents.map((i) => i.reason)).toEqual(['clock_skew']);
     ingest.accept(DEV, topic(), data(3, { sentAt: NOW + 100 }));
+    await settle();
     expect(ingest.stats().clockSuspects).toEqual({});
     expect(storage.clock.map((c) => c.offsetMs)).toEqual([45_000, 100]);
     await ingest.flush();
     // Within the skew the batches themselves are fine: the clock flag is a warning.
     expect(storage.samples).toHaveLength(3);
+  });
+});
+
+describe('Ingest: the device directory', () => {
+  it('asks the directory about a device once, then admits its data without a query', async () => {
+    const { devices, storage, ingest } = setup();
+    devices.claims.set(DEV, 'site-1');
+    for (let seq = 1; seq <= 50; seq++) ingest.accept(DEV, topic(), data(seq));
+    await ingest.flush();
+    expect(storage.samples).toHaveLength(50);
+    // One claim lookup, one read of its assets, one bind; and one check of holders per flush.
+    expect(devices.calls).toEqual({ claimedSite: 1, assetsOf: 1, bindAsset: 1, holdersOf: 1 });
+  });
+
+  it('stores a device\'s batches in the order they arrived while the first waits for the directory', async () => {
+    let open!: () => void;
+    const devices = new MemoryDirectory();
+    devices.bindGate = new Promise((resolve) => { open = resolve; });
+    const order: number[] = [];
+    const { ingest, acks } = setup({ listeners: [(batches) => { order.push(...batches.map((b) => b.seq)); }] }, devices);
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(1));        // waits for the bind
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(2));
+    ingest.accept(DEV, topic(DEV, 'A-2'), data(3));
+    await settle();
+    expect(order).toEqual([]);
+    open();
+    await ingest.flush();
+    expect(order).toEqual([1, 2, 3]);
+    expect(acks.map((a) => a.ack.stored)).toEqual([[1, 2, 3]]);
+  });
+
+  it('never lets a remembered binding write an asset moved to another guardian (another replica moved it)', async () => {
+    const { devices, storage, acks, ingest, incidents } = setup();
+    devices.claims.set(DEV, 'site-1');
+    ingest.accept(DEV, topic(DEV, 'CRAH-02'), data(1));
+    await ingest.flush();
+    // An operator moves the asset, on some other replica: only the database knows.
+    devices.owners.set('site-1/CRAH-02', OTHER);
+    ingest.accept(DEV, topic(DEV, 'CRAH-02'), data(2));
+    await ingest.flush();
+    expect(storage.samples).toHaveLength(1);
+    expect(acks[1]!.ack).toEqual({ v: 1, epoch: 'e1', stored: [], rejected: [{ seq: 2, reason: 'asset_bound_elsewhere' }] });
+    expect(incidents).toContainEqual(expect.objectContaining({ reason: 'asset_bound_elsewhere', deviceId: DEV, severity: 'high' }));
+    // The cache entry is gone: the next batch asks the directory, which still says no.
+    const binds = devices.calls.bindAsset;
+    ingest.accept(DEV, topic(DEV, 'CRAH-02'), data(3));
+    await ingest.flush();
+    expect(devices.calls.bindAsset).toBe(binds + 1);
+    expect(acks[2]!.ack.rejected).toEqual([{ seq: 3, reason: 'asset_bound_elsewhere' }]);
+    expect(storage.samples).toHaveLength(1);
+  });
+
+  it('gives an asset two replicas see first at once to one guardian; the other is refused', async () => {
+    const shared = new MemoryDirectory();
+    const telemetry = new MemoryTelemetry();
+    const a = setup({}, shared, telemetry);
+    const b = setup({}, shared, telemetry);
+    a.ingest.accept(DEV, topic(DEV, 'UPS-1'), data(1));
+    b.ingest.accept(OTHER, topic(OTHER, 'UPS-1'), data(1));
+    await Promise.all([a.ingest.flush(), b.ingest.flush()]);
+    expect(telemetry.samples).toHaveLength(1);
+    expect(shared.owners.get('site-1/UPS-1')).toBe(DEV);
+    expect(a.acks[0]!.ack.stored).toEqual([1]);
+    expect(b.acks[0]!.ack.rejected).toEqual([{ seq: 1, reason: 'asset_bound_elsewhere' }]);
+  });
+
+  it('acknowledges nothing when the directory cannot answer, and stores the redelivery', async () => {
+    const { devices, storage, acks, ingest } = setup();
+    devices.failNext = true;
+    ingest.accept(DEV, topic(), data(1));
+    await ingest.flush();
+    expect(acks).toEqual([]);
+    expect(ingest.stats()).toMatchObject({ directoryFailures: 1, rejected: {} });
+    ingest.accept(DEV, topic(), data(1));
+    await ingest.flush();
+    expect(storage.samples).toHaveLength(1);
+    expect(acks.map((a) => a.ack.stored)).toEqual([[1]]);
+  });
+
+  it('acknowledges nothing when the flush cannot check the holders', async () => {
+    const { devices, acks, ingest } = setup();
+    devices.claims.set(DEV, 'site-1');
+    ingest.accept(DEV, topic(), data(1));
+    await settle();
+    devices.failNext = true;
+    await ingest.flush();
+    expect(acks).toEqual([]);
+    expect(ingest.stats().storeFailures).toBe(1);
+  });
+
+  it('records a guardian online, its births and its disconnect in the order they happened', async () => {
+    const born: string[] = [];
+    const { devices, ingest } = setup({ birthListeners: [(b) => { born.push(`${b.site}/${b.birth.asset}:${b.birth.profile}`); }] });
+    const nbirth = sparkplugTopic({ group: 'site-1', type: 'NBIRTH', edge: DEV });
+    ingest.accept(DEV, nbirth, Buffer.from(encodeNodeBirth(0, '1.2.0', { sparkplugSeq: 0, now: NOW })));
+    ingest.accept(DEV, birthTopic(DEV, 'AHU-01'), birth('AHU one'));
+    ingest.deviceDisconnected(DEV);
+    await ingest.flush();
+    expect(devices.events).toEqual([`online ${DEV[0]}`, `offline ${DEV[0]}`]);
+    expect(born).toEqual(['site-1/AHU-01:p']);
+  });
+
+  it('tells birth listeners nothing of a refused birth', async () => {
+    const born: string[] = [];
+    const { devices, ingest } = setup({ birthListeners: [(b) => { born.push(b.birth.asset); }] });
+    devices.owners.set('site-1/AHU-01', OTHER);
+    ingest.accept(DEV, birthTopic(DEV, 'AHU-01'), birth());
+    await ingest.flush();
+    expect(born).toEqual([]);
+    expect(ingest.stats().rejected).toEqual({ asset_bound_elsewhere: 1 });
+  });
+});
+
+describe('Ingest: stored-batch listeners', () => {
+  it('passes stored batches to each listener in order, per batch and per sample', async () => {
+    const calls: string[] = [];
+    const { ingest } = setup({
+      listeners: [
+        eachBatch((site, asset, samples) => calls.push(`batch ${site}/${asset} ${samples.length}`)),
+        eachSample((_site, asset, s) => calls.push(`sample ${asset} ${s.point}`)),
+      ],
+    });
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(1, { samples: [sample(NOW - 2, 'x'), sample(NOW - 1, 'y')] }));
+    await ingest.flush();
+    expect(calls).toEqual(['batch site-1/A-1 2', 'sample A-1 x', 'sample A-1 y']);
+  });
+
+  it('acknowledges although a listener throws or rejects, and waits for an asynchronous one before the next flush', async () => {
+    let release!: () => void;
+    const seen: number[] = [];
+    const { ingest, acks } = setup({
+      listeners: [
+        () => { throw new Error('boom'); },
+        () => Promise.reject(new Error('async boom')),
+        (batches) => new Promise<void>((resolve) => { seen.push(...batches.map((b) => b.seq)); release = resolve; }),
+      ],
+    });
+    ingest.accept(DEV, topic(), data(1));
+    const first = ingest.flush();
+    await settle();
+    expect(acks.map((a) => a.ack.stored)).toEqual([[1]]);
+    ingest.accept(DEV, topic(), data(2));
+    const second = ingest.flush();
+    await settle();
+    expect(seen).toEqual([1]);
+    release();
+    await first;
+    await settle();
+    release();
+    await second;
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('waits on close for the incidents being written, and survives one that cannot be', async () => {
+    let written = 0;
+    const { ingest } = setup({
+      incidents: { raise: async (i) => { await settle(); if (i.reason === 'site_mismatch') throw new Error('db down'); written++; return { ...i, id: 1, openedAt: NOW, status: 'open' } as Incident; } },
+    });
+    ingest.accept(DEV, topic(OTHER), data(1));                   // edge_mismatch: no incident
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(2, { samples: [sample(9e15)] })); // sample_in_future: an incident
+    await ingest.close();
+    expect(written).toBe(1);
   });
 });

@@ -47,7 +47,7 @@ function hubOn(time: FakeTime, options: Partial<EventHubOptions> = {}) {
   const reads = { fleet: 0, recommendations: 0, health: 0 };
   const latest = new Map<number, { ts: number; value: number; quality: number }>();
   const hub = new EventHub({
-    scheduler: time, now: () => time.now,
+    clock: time.clock,
     snapshots: {
       latest: (id) => latest.get(id),
       fleet: () => {

@@ -2,14 +2,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.ts';
+import { ManualClock } from '@shellguard/protocol/testing';
+import { migrateServerDatabase } from '../../src/db/schema.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
 import { httpWebhookTransport } from '../../src/notifications/http-webhook-transport.ts';
 import { parseNotificationEndpoints } from '../../src/notifications/notification-endpoint.ts';
 import { OutboxDispatcher } from '../../src/notifications/outbox-dispatcher.ts';
-import { SqliteOutbox } from '../../src/notifications/sqlite-outbox-store.ts';
-import { FakeTime } from '../alarms/engine-fixture.ts';
+import { SqlOutboxStore } from '../../src/notifications/sql-outbox-store.ts';
 import { createEnterprisePki, type EnterprisePki } from '../pki/enterprise-pki.ts';
-import { incidentEntry } from './incident-entries.ts';
+import { T0, incidentEntry } from './incident-entries.ts';
 import { SECRET, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
 let dir: string;
@@ -50,18 +51,19 @@ describe('httpWebhookTransport', () => {
 describe('OutboxDispatcher with an endpoint caFile', () => {
   it('delivers over TLS verified against the endpoint\'s own CA file', async () => {
     const endpoints = parseNotificationEndpoints([{ id: 'corp', url: receiver.url('/corp'), secret: SECRET, caFile: 'corp-root.crt' }], 'notifications.webhooks', { baseDir: dir });
-    const db = openDatabase(join(dir, 'server.sqlite'));
-    const time = new FakeTime();
-    const outbox = new SqliteOutbox(db, { now: () => time.now, endpoints });
-    const dispatcher = new OutboxDispatcher({ store: outbox, endpoints, now: () => time.now, scheduler: time });
+    const database = openSqliteSqlDatabase(join(dir, 'server.sqlite'));
+    await migrateServerDatabase(database);
+    const clock = new ManualClock(T0);
+    const outbox = new SqlOutboxStore(database.db, { now: clock.now, endpoints });
+    const dispatcher = new OutboxDispatcher({ store: outbox, endpoints, clock });
     try {
-      db.transaction(() => outbox.enqueue(incidentEntry(1)))();
+      await outbox.enqueue(incidentEntry(1));
       dispatcher.start();
       await dispatcher.idle();
       expect(receiver.received.filter((r) => r.path === '/corp').map((r) => [r.idempotencyKey, r.signatureOk])).toEqual([['incident:1:opened', true]]);
     } finally {
       await dispatcher.stop();
-      db.close();
+      await database.close();
     }
   });
 

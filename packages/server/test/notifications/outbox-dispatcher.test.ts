@@ -5,53 +5,79 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyWebhookSignature } from '../../src/alarms/webhook-notifier.ts';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
+import { ManualClock } from '@shellguard/protocol/testing';
+import { migrateServerDatabase } from '../../src/db/schema.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { sqlUnitOfWork } from '../../src/db/unit-of-work.ts';
 import type { NotificationEndpoint } from '../../src/notifications/notification-endpoint.ts';
-import type { OutboxStore } from '../../src/notifications/outbox.ts';
+import type { OutboxEntry, OutboxStore, OutboxWriter } from '../../src/notifications/outbox.ts';
 import { OutboxDispatcher, kickingWriter, type OutboxDeliveryFailure, type OutboxDispatcherOptions } from '../../src/notifications/outbox-dispatcher.ts';
 import { deliveryIdOf } from '../../src/notifications/signed-delivery.ts';
 import { httpWebhookTransport, type OutboxTransport } from '../../src/notifications/http-webhook-transport.ts';
-import { SqliteOutbox } from '../../src/notifications/sqlite-outbox-store.ts';
-import { FakeTime, T0 } from '../alarms/engine-fixture.ts';
-import { incidentEntry } from './incident-entries.ts';
+import { SqlOutboxStore } from '../../src/notifications/sql-outbox-store.ts';
+import { SQL_ENGINES, createTestDatabase, type TestDatabase } from '../../src/testing/index.ts';
+import { T0, incidentEntry } from './incident-entries.ts';
 import { SECRET, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
+/** Fake time: `clock` is what the dispatcher is given; `advance` runs the timers it passes. */
+class FakeTime {
+  readonly clock = new ManualClock(T0);
+  get now(): number {
+    return this.clock.now();
+  }
+  pendingTimers(): number {
+    return this.clock.dueTimes().length;
+  }
+  advance(ms: number): void {
+    this.clock.advance(ms);
+  }
+}
+
 let dir: string;
-let db: SqliteDatabase;
+let database: SqlDatabase;
 let time: FakeTime;
 let receiver: WebhookReceiver;
 let dispatcher: OutboxDispatcher | undefined;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sg-dispatch-'));
-  db = openDatabase(join(dir, 'server.sqlite'));
+  database = openSqliteSqlDatabase(join(dir, 'server.sqlite'));
+  await migrateServerDatabase(database);
   time = new FakeTime();
   receiver = await startWebhookReceiver();
 });
 afterEach(async () => {
   await dispatcher?.stop();
   dispatcher = undefined;
-  db.close();
+  await database.close();
   await receiver.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 const generic = (id = 'ops', path = '/hooks/incidents'): NotificationEndpoint => ({ id, url: receiver.url(path), secret: SECRET, format: 'generic' });
 
+/** Runs `write` with a writer bound to one transaction (a domain change and its notices); a throw rolls it back. */
+const inTransaction = <T>(outbox: SqlOutboxStore, write: (w: OutboxWriter) => Promise<T>) =>
+  sqlUnitOfWork(database, (tx) => outbox.writerIn(tx)).run(write);
+/** Enqueues the entries in one transaction. */
+const enqueueAll = (outbox: SqlOutboxStore, ...entries: OutboxEntry[]) =>
+  inTransaction(outbox, async (w) => { for (const e of entries) await w.enqueue(e); });
+
 function setup(endpoints: NotificationEndpoint[], extra: Partial<OutboxDispatcherOptions> = {}) {
-  const outbox = new SqliteOutbox(db, { now: () => time.now, endpoints });
+  const outbox = new SqlOutboxStore(database.db, { now: () => time.now, endpoints });
   const failures: OutboxDeliveryFailure[] = [];
   dispatcher = new OutboxDispatcher({
-    store: outbox, endpoints, now: () => time.now, scheduler: time, random: () => 0, onDeliveryFailed: (f) => failures.push(f), ...extra,
+    store: outbox, endpoints, clock: time.clock, random: () => 0, onDeliveryFailed: (f) => failures.push(f), ...extra,
   });
   dispatcher.start();
   const d = dispatcher;
   return {
     outbox, dispatcher: d, failures,
-    enqueue(...entries: Parameters<SqliteOutbox['enqueue']>[0][]) {
-      db.transaction(() => { for (const e of entries) outbox.enqueue(e); })();
+    async enqueue(...entries: OutboxEntry[]) {
+      await enqueueAll(outbox, ...entries);
       d.kick();
-      return d.idle();
+      await d.idle();
     },
     /** Fake time passes; whatever came due has been sent and recorded when this resolves. */
     async advance(ms: number) {
@@ -154,7 +180,7 @@ describe('OutboxDispatcher', () => {
       }
     };
     const { dispatcher: d, outbox } = setup([generic('down', '/down'), generic('ops', '/ops')], { transport: counting });
-    db.transaction(() => { for (const id of [1, 2, 3]) outbox.enqueue(incidentEntry(id)); })();
+    await enqueueAll(outbox, ...[1, 2, 3].map((id) => incidentEntry(id)));
     d.kick();
     await receiver.waitFor(2);
     // More kicks while entry 1 is in flight start nothing beside it.
@@ -181,11 +207,11 @@ describe('OutboxDispatcher', () => {
   it('does not wait out a retry time set before the clock was stepped back', async () => {
     const { dispatcher: d, outbox } = setup([generic()], { maxDelayMs: 600_000 });
     await d.stop();
-    db.transaction(() => outbox.enqueue(incidentEntry(1)))();
+    await enqueueAll(outbox, incidentEntry(1));
     const head = (await outbox.headOf('ops'))!;
     // Scheduled by a clock a day ahead of this one.
     await outbox.markFailed(head.id, { at: T0 + 86_400_000, reason: 'HTTP 500', status: 500, nextAttemptAt: T0 + 86_401_000 });
-    const restarted = new OutboxDispatcher({ store: outbox, endpoints: [generic()], now: () => time.now, scheduler: time, maxDelayMs: 600_000 });
+    const restarted = new OutboxDispatcher({ store: outbox, endpoints: [generic()], clock: time.clock, maxDelayMs: 600_000 });
     dispatcher = restarted;
     restarted.start();
     await restarted.idle();
@@ -214,22 +240,22 @@ describe('OutboxDispatcher', () => {
 
   it('sends nothing of a transaction that rolled back, even when kicked inside it', async () => {
     const { dispatcher: d, outbox } = setup([generic()]);
-    expect(() => db.transaction(() => {
-      outbox.enqueue(incidentEntry(1));
+    await expect(inTransaction(outbox, async (w) => {
+      await w.enqueue(incidentEntry(1));
       d.kick();
       throw new Error('domain write refused');
-    })()).toThrow('domain write refused');
+    })).rejects.toThrow('domain write refused');
     await d.idle();
     expect(receiver.received).toHaveLength(0);
   });
 
   it('through a kickingWriter, starts delivering once the enqueuing transaction has committed', async () => {
     const { dispatcher: d, outbox } = setup([generic()]);
-    const writer = kickingWriter(outbox, d);
-    db.transaction(() => {
-      expect(writer.enqueue(incidentEntry(1))).toBe(true);
-      expect(writer.enqueue(incidentEntry(1))).toBe(false);
-    })();
+    await inTransaction(outbox, async (w) => {
+      const writer = kickingWriter(w, d);
+      expect(await writer.enqueue(incidentEntry(1))).toBe(true);
+      expect(await writer.enqueue(incidentEntry(1))).toBe(false);
+    });
     await Promise.resolve();
     await d.idle();
     expect(receiver.received.map((r) => r.idempotencyKey)).toEqual(['incident:1:opened']);
@@ -238,7 +264,7 @@ describe('OutboxDispatcher', () => {
   it('finds entries enqueued without a kick on its next poll', async () => {
     const { advance, outbox } = setup([generic()], { pollIntervalMs: 30_000 });
     await dispatcher!.idle();
-    db.transaction(() => outbox.enqueue(incidentEntry(1)))();
+    await enqueueAll(outbox, incidentEntry(1));
     await advance(29_999);
     expect(receiver.received).toHaveLength(0);
     await advance(1);
@@ -249,14 +275,14 @@ describe('OutboxDispatcher', () => {
     const slow = gate();
     receiver.answer = async () => { await slow.opened; return 200; };
     const { dispatcher: d, outbox } = setup([generic()]);
-    db.transaction(() => outbox.enqueue(incidentEntry(1)))();
+    await enqueueAll(outbox, incidentEntry(1));
     d.kick();
     await receiver.waitFor(1);
     const stopping = d.stop();
     slow.open();
     await stopping;
     expect(await outbox.list()).toMatchObject([{ state: 'delivered' }]);
-    db.transaction(() => outbox.enqueue(incidentEntry(2)))();
+    await enqueueAll(outbox, incidentEntry(2));
     d.kick();
     time.advance(3_600_000);
     await d.idle();
@@ -265,7 +291,7 @@ describe('OutboxDispatcher', () => {
   });
 
   it('reports a store that fails and tries it again after a backoff', async () => {
-    const outbox = new SqliteOutbox(db, { now: () => time.now, endpoints: [generic()] });
+    const outbox = new SqlOutboxStore(database.db, { now: () => time.now, endpoints: [generic()] });
     let failuresLeft = 1;
     const store = new Proxy(outbox, {
       get(target, prop) {
@@ -275,9 +301,9 @@ describe('OutboxDispatcher', () => {
       },
     }) as OutboxStore;
     const storeErrors: string[] = [];
-    db.transaction(() => outbox.enqueue(incidentEntry(1)))();
+    await enqueueAll(outbox, incidentEntry(1));
     dispatcher = new OutboxDispatcher({
-      store, endpoints: [generic()], now: () => time.now, scheduler: time, random: () => 0,
+      store, endpoints: [generic()], clock: time.clock, random: () => 0,
       onStoreError: (err, endpoint) => storeErrors.push(`${endpoint}: ${(err as Error).message}`),
     });
     dispatcher.start();
@@ -336,5 +362,40 @@ describe('OutboxDispatcher to PagerDuty', () => {
     expect(receiver.received.map((r) => r.path)).toEqual(['/hooks/incidents']);
     expect(failures).toMatchObject([{ webhook: 'pager', final: true, reason: expect.stringContaining('incident.severity must be low, medium, high or critical') }]);
     expect(await outbox.list({ state: 'dead' })).toMatchObject([{ endpointId: 'pager', attempts: 1 }]);
+  });
+});
+
+describe.each(SQL_ENGINES)('two dispatchers on one %s database (server replicas)', (engine) => {
+  let t: TestDatabase;
+  beforeEach(async () => {
+    t = await createTestDatabase(engine, 'dispatch');
+    await migrateServerDatabase(t.database);
+  });
+  afterEach(async () => { await t.destroy(); });
+
+  it('never send one delivery twice nor two of one endpoint at once, and keep the endpoint\'s order', async () => {
+    const endpoints = [generic()];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    receiver.answer = async () => {
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      // Hold each request a moment, so the other replica looks at the queue while it is in flight.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
+      return 200;
+    };
+    const stores = [new SqlOutboxStore(t.database.db, { endpoints }), new SqlOutboxStore(t.reopen().db, { endpoints })];
+    for (let id = 1; id <= 12; id++) await stores[id % 2]!.enqueue(incidentEntry(id));
+    // Real time: both replicas poll the shared queue every few milliseconds, as fast as they can.
+    const replicas = stores.map((store, i) => new OutboxDispatcher({ store, endpoints, claimant: `replica-${i}`, pollIntervalMs: 5 }));
+    for (const r of replicas) r.start();
+    try {
+      while ((await stores[0]!.stats()).endpoints[0]!.delivered < 12) await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      for (const r of replicas) await r.stop();
+    }
+    expect(Object.values(receiver.countByKey())).toEqual(Array.from({ length: 12 }, () => 1));
+    expect(receiver.received.map((r) => r.idempotencyKey)).toEqual(Array.from({ length: 12 }, (_, i) => `incident:${i + 1}:opened`));
+    expect(mostInFlight).toBe(1);
   });
 });

@@ -4,21 +4,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
+import type { Clock } from '@shellguard/protocol';
+import { ManualClock } from '@shellguard/protocol/testing';
+import { migrateServerDatabase } from '../../src/db/schema.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
 import type { NotificationEndpoint } from '../../src/notifications/notification-endpoint.ts';
 import { OutboxDispatcher } from '../../src/notifications/outbox-dispatcher.ts';
-import { SqliteOutbox } from '../../src/notifications/sqlite-outbox-store.ts';
-import { FakeTime } from '../alarms/engine-fixture.ts';
+import { SqlOutboxStore } from '../../src/notifications/sql-outbox-store.ts';
 import { incidentEntry } from './incident-entries.ts';
 import { SECRET, startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
 const CHILD = fileURLToPath(new URL('./outbox-crash-child.ts', import.meta.url));
 const KEYS = ['incident:1:opened', 'incident:2:opened', 'incident:3:opened'];
+const CLAIMANT = 'test-server';
 
 let dir: string;
 let file: string;
 let receiver: WebhookReceiver;
-const opened: { db: SqliteDatabase; dispatcher: OutboxDispatcher }[] = [];
+const opened: { database: SqlDatabase; dispatcher: OutboxDispatcher }[] = [];
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sg-outbox-restart-'));
@@ -28,7 +32,7 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const o of opened.splice(0)) {
     await o.dispatcher.stop();
-    if (o.db.open) o.db.close();
+    await o.database.close();
   }
   await receiver.close();
   rmSync(dir, { recursive: true, force: true });
@@ -36,13 +40,32 @@ afterEach(async () => {
 
 const endpoints = (): NotificationEndpoint[] => [{ id: 'ops', url: receiver.url(), secret: SECRET, format: 'generic' }];
 
-/** A server start on the same file: a new handle, outbox and dispatcher, on real time (the rows carry real times). */
-function restart(onStoreError?: (err: unknown) => void) {
-  const db = openDatabase(file);
-  const outbox = new SqliteOutbox(db, { endpoints: endpoints() });
-  const dispatcher = new OutboxDispatcher({ store: outbox, endpoints: endpoints(), scheduler: new FakeTime(), ...(onStoreError ? { onStoreError } : {}) });
-  opened.push({ db, dispatcher });
-  return { db, outbox, dispatcher };
+/** Real time (the rows carry real times), and timers that never run: only kicks and starts wake the dispatcher. */
+function realTimeWithoutTimers(): Clock {
+  const timers = new ManualClock();
+  return {
+    now: () => Date.now(),
+    setTimeout: (fn, ms) => timers.setTimeout(fn, ms),
+    clearTimeout: (h) => timers.clearTimeout(h),
+    setInterval: (fn, ms) => timers.setInterval(fn, ms),
+    clearInterval: (h) => timers.clearInterval(h),
+  };
+}
+
+/**
+ * A server start on the same file: a new handle, outbox and dispatcher, on real time. Its
+ * claimant is the crashed child's (a server's claimant is stable across restarts), so a claim the
+ * child held when it was killed is taken back at once.
+ */
+async function restart(onStoreError?: (err: unknown) => void) {
+  const database = openSqliteSqlDatabase(file);
+  await migrateServerDatabase(database);
+  const outbox = new SqlOutboxStore(database.db, { endpoints: endpoints() });
+  const dispatcher = new OutboxDispatcher({
+    store: outbox, endpoints: endpoints(), clock: realTimeWithoutTimers(), claimant: CLAIMANT, ...(onStoreError ? { onStoreError } : {}),
+  });
+  opened.push({ database, dispatcher });
+  return { database, outbox, dispatcher };
 }
 
 /** What a receiver that drops repeated Idempotency-Keys would have processed. */
@@ -51,20 +74,22 @@ const processedOnce = (r: WebhookReceiver) => Object.keys(r.countByKey()).sort()
 describe('outbox across a restart', () => {
   it('sends again, under the same keys, what was delivered but not recorded when the database went away', async () => {
     const storeErrors: string[] = [];
-    const first = restart((err) => storeErrors.push(String(err)));
+    const first = await restart((err) => storeErrors.push(String(err)));
     // The receiver takes entry 1, but before its 2xx reaches us our database is gone (a crash, a full disk).
     receiver.answer = (_r, i) => {
-      if (i === 0) first.db.close();
+      if (i === 0) first.database.sqlite!.handle.close();
       return 200;
     };
-    first.db.transaction(() => { for (const id of [1, 2, 3]) first.outbox.enqueue(incidentEntry(id)); })();
+    await first.database.db.transaction().execute(async (tx) => {
+      for (const id of [1, 2, 3]) await first.outbox.writerIn(tx).enqueue(incidentEntry(id));
+    });
     first.dispatcher.start();
     await first.dispatcher.idle();
     await first.dispatcher.stop();
     expect(storeErrors).toEqual([expect.stringContaining('database connection is not open')]);
     expect(receiver.received.map((r) => r.idempotencyKey)).toEqual(['incident:1:opened']);
 
-    const second = restart();
+    const second = await restart();
     second.dispatcher.start();
     await second.dispatcher.idle();
     expect(receiver.countByKey()).toEqual({ 'incident:1:opened': 2, 'incident:2:opened': 1, 'incident:3:opened': 1 });
@@ -76,7 +101,7 @@ describe('outbox across a restart', () => {
 
   describe.each(['before-send', 'in-flight'] as const)('when the server is killed with SIGKILL (%s)', (mode) => {
     it('delivers every committed entry after the restart, repeating at most the one in flight, with its key and delivery id', async () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file, receiver.url(), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, file, receiver.url(), mode, CLAIMANT], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
@@ -102,7 +127,7 @@ describe('outbox across a restart', () => {
       const sentBefore = receiver.received.map((r) => r.idempotencyKey);
       expect(sentBefore).toEqual(mode === 'before-send' ? [] : ['incident:1:opened', 'incident:2:opened']);
 
-      const { dispatcher, outbox } = restart();
+      const { dispatcher, outbox } = await restart();
       dispatcher.start();
       await dispatcher.idle();
       expect(receiver.countByKey()).toEqual(mode === 'before-send'

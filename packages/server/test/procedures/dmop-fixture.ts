@@ -1,12 +1,17 @@
-/** Shared fixture of the procedures tests: fake time, a supervisor on a real SQLite store and audit log. */
+/** Shared fixture of the procedures tests: fake time, a supervisor on a real (SQLite) store and audit log. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Quality, type AndonInstruction, type Sample } from '@shellguard/protocol';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
-import { SqliteAuditLog } from '../../src/audit/sqlite-audit-log.ts';
+import type { SqliteDatabase } from '../../src/db/database.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { PROCEDURE_MIGRATIONS } from '../../src/procedures/procedure-schema.ts';
+import type { AuditLog } from '../../src/audit/audit-log.ts';
 import { auditKeyFromBytes } from '../../src/audit/audit-key.ts';
-import { SqliteProcedureStore } from '../../src/procedures/sqlite-procedure-store.ts';
+import { openingTestAuditLog } from '../audit/test-audit-log.ts';
+import { SqlProcedureStore } from '../../src/procedures/sql-procedure-store.ts';
 import { ProcedureLibrary } from '../../src/procedures/procedure-library.ts';
 import { PanelSupervisor, type PanelSupervisorOptions, type SecurityIncidents } from '../../src/procedures/panel-supervisor.ts';
 import type { ProcedureActor } from '../../src/procedures/procedure-actor.ts';
@@ -31,14 +36,24 @@ export class Dmop {
   readonly incidents: OpenedIncident[] = [];
   readonly suppressions = new Map<string, string[]>();
   readonly errors: unknown[] = [];
-  readonly audit: SqliteAuditLog;
-  readonly store: SqliteProcedureStore;
+  readonly audit: AuditLog;
+  readonly store: SqlProcedureStore;
+  /** The raw handle under the stores, to tamper with behind their backs. */
+  readonly db: SqliteDatabase;
   readonly library: ProcedureLibrary;
   supervisor: PanelSupervisor;
 
-  constructor(readonly db: SqliteDatabase = openDatabase(':memory:'), extra: Partial<PanelSupervisorOptions> = {}) {
-    this.audit = new SqliteAuditLog(db, { now: () => this.now, key: auditKeyFromBytes(Buffer.alloc(32, 3)) });
-    this.store = new SqliteProcedureStore(db);
+  /** A fixture on a fresh in-memory database, its tables migrated. */
+  static async create(extra: Partial<PanelSupervisorOptions> = {}): Promise<Dmop> {
+    const database = openSqliteSqlDatabase(':memory:');
+    await runSqlMigrations(database, 'procedures', PROCEDURE_MIGRATIONS);
+    return new Dmop(database, extra);
+  }
+
+  private constructor(readonly database: SqlDatabase, extra: Partial<PanelSupervisorOptions> = {}) {
+    this.db = database.sqlite!.handle;
+    this.audit = openingTestAuditLog(database, { now: () => this.now, key: auditKeyFromBytes(Buffer.alloc(32, 3)) });
+    this.store = new SqlProcedureStore(database.db);
     this.library = new ProcedureLibrary({ store: this.store, audit: this.audit, now: () => this.now });
     this.supervisor = this.open(extra);
   }

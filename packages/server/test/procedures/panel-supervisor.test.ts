@@ -4,7 +4,7 @@ import { Dmop, PANELS, SAMPLE_PROCEDURE, SITE, alice, maria, tom, viewer } from 
 
 describe('procedures: two-person rule and versions', () => {
   it('refuses approval by the author and needs approval again for a new version', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     const v1 = await d.library.submit(SAMPLE_PROCEDURE, alice);
     await expect(d.library.approve(v1.procedureId, 1, alice)).rejects.toMatchObject({ code: 'approval_by_author' });
     await expect(d.supervisor.createWorkOrder({ site: SITE, procedureId: v1.procedureId, version: 1, bindings: { source: 'PANEL-1' }, windowStart: d.now, windowEnd: d.now + 1e6, assignees: ['tom'] }, alice))
@@ -20,7 +20,7 @@ describe('procedures: two-person rule and versions', () => {
 
 describe('work orders: the state machine', () => {
   it('goes draft → approved → released → in progress → completed, audited, with the panel following each step', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     PANELS.forEach((p) => d.baseline(p));
     const id = await d.released();
     expect(d.shown('PANEL-1')).toMatchObject({ state: 'released', covered: true, workOrderId: id });
@@ -51,14 +51,14 @@ describe('work orders: the state machine', () => {
       'created', 'approved', 'released', 'started', 'step-done', 'observed', 'step-done', 'step-done',
       'confirmed', 'step-done', 'confirmed', 'step-done', 'observed', 'step-done', 'step-done', 'completed',
     ]);
-    const actions = d.audit.list({ target: `workorder:${id}` }).map((e) => e.action);
+    const actions = (await d.audit.list({ target: `workorder:${id}` })).map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['workorder.create', 'workorder.approve', 'workorder.release', 'workorder.start', 'workorder.step', 'workorder.complete']));
     expect(actions.filter((a) => a === 'workorder.step')).toHaveLength(7);
-    expect(d.audit.verify().ok).toBe(true);
+    expect((await d.audit.verify()).ok).toBe(true);
   });
 
   it('refuses transitions out of order, the creator approving, and unassigned hands', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     PANELS.forEach((p) => d.baseline(p));
     const v = await d.library.submit(SAMPLE_PROCEDURE, alice);
     await d.library.approve(v.procedureId, 1, maria);
@@ -82,7 +82,7 @@ describe('work orders: the state machine', () => {
   });
 
   it('a released work order whose window ends unstarted is aborted and no longer covers the panel', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     d.baseline('PANEL-1');
     const id = await d.released();
     await d.advance(2 * 3_600_000 + 2_000);
@@ -95,7 +95,7 @@ describe('work orders: the state machine', () => {
 
 describe('step validation: every deviation kind pauses the work until a manager acknowledges', () => {
   it('a skipped step (the absence-of-voltage check) is out of order', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     d.baseline('PANEL-1');
     const id = await d.released();
     d.report('PANEL-1', { door_open: true });
@@ -132,7 +132,7 @@ describe('step validation: every deviation kind pauses the work until a manager 
       }, 'current_l1 = 40'],
     ];
     for (const [kind, act, observed] of cases) {
-      const d = new Dmop();
+      const d = await Dmop.create();
       d.baseline('PANEL-1');
       const id = await d.released();
       await act(d);
@@ -145,7 +145,7 @@ describe('step validation: every deviation kind pauses the work until a manager 
   });
 
   it('closing the panel does not silence the klaxon; an acknowledgement with a reason does, and the evidence stays', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     d.baseline('PANEL-1');
     const id = await d.released();
     d.report('PANEL-1', { door_open: true });
@@ -170,13 +170,13 @@ describe('step validation: every deviation kind pauses the work until a manager 
     d.report('PANEL-1', { door_open: true });
     await d.supervisor.flush();
     expect((await d.supervisor.detail(id)).deviations).toHaveLength(1);
-    expect(d.audit.list({ actionPrefix: 'workorder.deviation' }).map((e) => e.action)).toEqual(['workorder.deviation', 'workorder.deviation.acknowledge']);
+    expect((await d.audit.list({ actionPrefix: 'workorder.deviation' })).map((e) => e.action)).toEqual(['workorder.deviation', 'workorder.deviation.acknowledge']);
   });
 });
 
 describe('wrong panel is a security event', () => {
   it('a door opened with no work order, or another panel than the released one, raises an alert and a ticket to the manager', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     PANELS.forEach((p) => d.baseline(p));
     await d.released('PANEL-1');
     d.report('PANEL-2', { door_open: true });
@@ -197,11 +197,11 @@ describe('wrong panel is a security event', () => {
     expect(d.shown('PANEL-2')).toMatchObject({ state: 'idle', clearLocal: true });
     expect(d.supervisor.openAlerts()).toEqual([]);
     expect((await d.store.alerts({})).map((a) => a.silencedBy)).toEqual(['maria']);
-    expect(d.audit.list({ target: 'panel:dc1/PANEL-2' }).map((e) => e.action)).toEqual(['panel.intrusion', 'panel.alert.silence']);
+    expect((await d.audit.list({ target: 'panel:dc1/PANEL-2' })).map((e) => e.action)).toEqual(['panel.intrusion', 'panel.alert.silence']);
   });
 
   it('a breaker operated on a panel with no work order is an intrusion too', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     d.baseline('PANEL-3');
     d.report('PANEL-3', { breaker_1_closed: false });
     await d.supervisor.flush();
@@ -212,7 +212,7 @@ describe('wrong panel is a security event', () => {
 
 describe('alarm suppression by design', () => {
   it('covers only the expected points of the released panels, for the window, and lifts at the end', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     d.baseline('PANEL-1');
     const id = await d.released();
     expect(d.suppressions.get(`workorder:${id}`)!.sort()).toEqual([
@@ -226,7 +226,7 @@ describe('alarm suppression by design', () => {
 
 describe('site stop', () => {
   it('pauses every released work order and shows stop on every panel until resumed', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     PANELS.forEach((p) => d.baseline(p));
     const id = await d.released();
     await expect(d.supervisor.stopSite(SITE, 'Utility event', tom)).rejects.toMatchObject({ code: 'role_required' });
@@ -246,7 +246,7 @@ describe('site stop', () => {
 
 describe('restart', () => {
   it('reloads active work, unsilenced alerts and site stops, and keeps the panel red', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     PANELS.forEach((p) => d.baseline(p));
     const id = await d.released();
     d.report('PANEL-1', { door_open: true });
@@ -269,17 +269,17 @@ describe('restart', () => {
 
 describe('audit', () => {
   it('every approval, release, step, deviation, acknowledgement and silence is in the chain, and tampering is detected', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     PANELS.forEach((p) => d.baseline(p));
     await d.released();
     d.report('PANEL-1', { door_open: true });
     d.report('PANEL-2', { door_open: true });
     await d.supervisor.flush();
-    expect(d.audit.verify().ok).toBe(true);
-    const ev = d.audit.list({ actionPrefix: 'workorder.step' })[0]!;
+    expect((await d.audit.verify()).ok).toBe(true);
+    const ev = (await d.audit.list({ actionPrefix: 'workorder.step' }))[0]!;
     d.db.exec('DROP TRIGGER IF EXISTS audit_events_no_update');
     d.db.prepare('UPDATE audit_events SET detail = ? WHERE seq = ?').run(JSON.stringify({ step: 9 }), ev.seq);
-    const v = d.audit.verify();
+    const v = await d.audit.verify();
     expect(v.ok).toBe(false);
     expect(v.problems[0]).toMatchObject({ code: 'event_edited', seq: ev.seq });
   });
@@ -287,7 +287,7 @@ describe('audit', () => {
 
 describe('out-of-order telemetry', () => {
   it('judges a contact on its newest reading: an older sample arriving late is not an edge', async () => {
-    const d = new Dmop();
+    const d = await Dmop.create();
     d.baseline('PANEL-2');
     d.report('PANEL-2', { door_open: true }, d.now + 100);
     d.report('PANEL-2', { door_open: false }, d.now + 300);

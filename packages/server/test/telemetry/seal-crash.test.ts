@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
 import { SqliteTelemetryStore } from '../../src/telemetry/sqlite-telemetry-store.ts';
 
 const child = fileURLToPath(new URL('./seal-crash-child.ts', import.meta.url));
@@ -21,8 +21,9 @@ describe.each(['sealing', 'appended'])('SqliteTelemetryStore killed with SIGKILL
     expect(run.stdout).toContain('appended');
     expect(run.signal).toBe('SIGKILL');
 
-    const db = openDatabase(file);
-    const store = new SqliteTelemetryStore(db, { readWorkers: 0 });
+    const database = openSqliteSqlDatabase(file);
+    const db = database.sqlite!.handle;
+    const store = new SqliteTelemetryStore(database, { readWorkers: 0 });
     try {
       // A half-done sealing transaction rolled back: no chunks; the samples come back from the log.
       expect(db.prepare('SELECT COUNT(*) FROM chunks').pluck().get()).toBe(0);
@@ -30,13 +31,13 @@ describe.each(['sealing', 'appended'])('SqliteTelemetryStore killed with SIGKILL
         const id = store.findPointId('site-a', 'AHU-1', `p${p}`)!;
         expect((await store.querySamples(id, 0, 2e12, 1000)).map((s) => s.value)).toEqual(Array.from({ length: 150 }, (_, i) => i));
       }
-      expect(store.sealAll().samplesSealed).toBe(750);
-      store.checkpoint();
+      expect((await store.sealAll()).samplesSealed).toBe(750);
+      await store.checkpoint();
       const id = store.findPointId('site-a', 'AHU-1', 'p4')!;
       expect(await store.querySamples(id, 0, 2e12, 1000)).toHaveLength(150);
     } finally {
       await store.close();
-      db.close();
+      await database.close();
     }
   });
 });

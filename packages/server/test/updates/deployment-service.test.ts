@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { SqlDeploymentStore } from '../../src/updates/rollout/sql-deployment-store.ts';
 import { DeploymentError } from '../../src/updates/rollout/deployment-error.ts';
 import type { Deployment } from '../../src/updates/rollout/deployment-model.ts';
 import { waveSizes } from '../../src/updates/rollout/wave-plan.ts';
@@ -37,7 +38,7 @@ describe('waveSizes', () => {
 
 describe('DeploymentService.create', () => {
   it('assigns 1/10/50/100 % waves over 200 devices, allows the release in attestation and instructs only wave 1', async () => {
-    h = harness(200);
+    h = await harness(200);
     const { deployment, progress } = await deploy({ waveSoakSeconds: 600 });
     expect(progress.waves.map((w) => w.devices)).toEqual([2, 18, 80, 100]);
     expect(h.allowed).toEqual([{ group: 'ahu-gw', version: '1.1.0', actor: 'user:alice' }]);
@@ -50,20 +51,20 @@ describe('DeploymentService.create', () => {
   });
 
   it('orders devices the same way every time for a deployment', async () => {
-    h = harness(50);
+    h = await harness(50);
     const first = (await deploy()).deployment;
-    const again = harness(50);
+    const again = await harness(50);
     try {
       const second = (await again.service.create({ product: 'guardian', stream: 'application', version: '1.1.0', group: 'ahu-gw' }, 'user:bob')).deployment;
       const waves = async (x: Harness, d: Deployment) => (await x.service.devices(d.id)).map((v) => [v.deviceId, v.wave]);
       expect(await waves(again, second)).toEqual(await waves(h, first));
     } finally {
-      again.close();
+      await again.close();
     }
   });
 
   it('refuses a version that is not a genuine target, an empty group, a bad policy and a second active deployment', async () => {
-    h = harness(5);
+    h = await harness(5);
     expect(await code(deploy({}, '9.9.9'))).toBe('release_not_found');
     expect(await code(h.service.create({ product: 'guardian', stream: 'application', version: '1.1.0', group: 'empty' }, 'user:alice'))).toBe('group_empty');
     expect(await code(deploy({ waves: [10, 50] }))).toBe('deployment_invalid');
@@ -78,7 +79,7 @@ describe('DeploymentService.create', () => {
 
 describe('a good release', () => {
   it('widens wave by wave after each has soaked, reaches 100 % and leaves zero version mismatches', async () => {
-    h = harness(200);
+    h = await harness(200);
     const { deployment } = await deploy({ waveSoakSeconds: 600 });
     for (let wave = 1; wave <= 4; wave++) {
       const devices = await waveDevices(deployment, wave);
@@ -105,7 +106,7 @@ describe('a good release', () => {
   });
 
   it('puts a device that joins the group mid-rollout in the last wave', async () => {
-    h = harness(20);
+    h = await harness(20);
     const { deployment } = await deploy();
     const joiner = deviceIdOf(999);
     h.groups.get('ahu-gw')!.push(joiner);
@@ -118,7 +119,7 @@ describe('a good release', () => {
 
 describe('a bad release', () => {
   it('halts when a wave reaches the failure threshold, never counts a rollback as success and instructs no later wave', async () => {
-    h = harness(200);
+    h = await harness(200);
     const { deployment } = await deploy();
     for (const id of await waveDevices(deployment, 1)) await h.installGood(id, deployment.id, GOOD);
     await h.service.tick();
@@ -152,7 +153,7 @@ describe('a bad release', () => {
   });
 
   it('honours a minimum absolute count before halting', async () => {
-    h = harness(20);
+    h = await harness(20);
     const { deployment } = await deploy({ waves: [50, 100], failureThreshold: 0, minFailures: 3 });
     const wave1 = await waveDevices(deployment, 1);
     await h.report(wave1[0]!, deployment.id, 'failed', { reason: 'disk full' });
@@ -165,7 +166,7 @@ describe('a bad release', () => {
 
 describe('health is proven by attestation', () => {
   it('keeps a device that says healthy as installed until evidence of the new version arrives, then fails it when the window expires', async () => {
-    h = harness(20);
+    h = await harness(20);
     const { deployment } = await deploy({ waves: [100], healthWindowSeconds: 600, failureThreshold: 1 });
     const [a, b, c, d] = await waveDevices(deployment, 1);
     for (const id of [a!, b!, c!]) await h.report(id, deployment.id, 'installed');
@@ -189,7 +190,7 @@ describe('health is proven by attestation', () => {
   });
 
   it('does not count an attestation from before the install', async () => {
-    h = harness(1);
+    h = await harness(1);
     const { deployment } = await deploy({ waves: [100] });
     const [a] = await waveDevices(deployment, 1);
     h.clock.now -= HOUR;
@@ -202,7 +203,7 @@ describe('health is proven by attestation', () => {
 
 describe('statuses', () => {
   it('ignores stale and duplicate sequences, other deployments, other versions and strangers', async () => {
-    h = harness(3);
+    h = await harness(3);
     const { deployment } = await deploy({ waves: [100] });
     const [a] = await waveDevices(deployment, 1);
     const base = { v: 1 as const, deploymentId: deployment.id, running: '1.0.0', target: '1.1.0', at: T0 };
@@ -217,7 +218,7 @@ describe('statuses', () => {
   });
 
   it('does not turn a failure into a success on a later report', async () => {
-    h = harness(2);
+    h = await harness(2);
     const { deployment } = await deploy({ waves: [100], failureThreshold: 1 });
     const [a] = await waveDevices(deployment, 1);
     await h.report(a!, deployment.id, 'rolled_back');
@@ -228,7 +229,7 @@ describe('statuses', () => {
 
 describe('pause, resume, abort and tick', () => {
   it('pauses wave promotion, resumes it, and aborts leaving devices that had not installed on their version', async () => {
-    h = harness(20);
+    h = await harness(20);
     const { deployment } = await deploy();
     const [first] = await waveDevices(deployment, 1);
     expect((await h.service.pause(deployment.id, 'user:alice', 'waiting for the vendor')).deployment.state).toBe('paused');
@@ -255,8 +256,72 @@ describe('pause, resume, abort and tick', () => {
     expect(await code(h.service.resume(deployment.id, 'user:alice'))).toBe('deployment_state');
   });
 
+  it('changes nothing when the audit event of a change cannot be recorded', async () => {
+    h = await harness(20);
+    const { deployment } = await deploy({ waveSoakSeconds: 600 });
+    const [first] = await waveDevices(deployment, 1);
+    await h.installGood(first!, deployment.id, GOOD);
+    h.failAudit = new Error('the audit log is unavailable');
+    await expect(h.service.pause(deployment.id, 'user:alice')).rejects.toThrow('unavailable');
+    await expect(h.service.defer(deployment.id, digest('not yet told'), T0 + HOUR, 'freeze', 'user:alice')).rejects.toThrow();
+    await expect(h.service.abort(deployment.id, 'user:alice')).rejects.toThrow('unavailable');
+    expect((await h.service.get(deployment.id)).deployment).toMatchObject({ state: 'running' });
+    expect((await h.service.devices(deployment.id)).filter((d) => d.reason !== undefined)).toEqual([]);
+    // A step whose audit event fails (here: the wave widening) stores none of it and sends nothing; the next tick does it.
+    const sent = h.instructions.length;
+    await h.advance(HOUR);
+    expect((await h.service.get(deployment.id)).deployment.currentWave).toBe(1);
+    expect(h.instructions).toHaveLength(sent);
+    h.failAudit = undefined;
+    await h.advance(MINUTE);
+    expect((await h.service.get(deployment.id)).deployment.currentWave).toBe(2);
+    expect(h.audits.map((a) => a.action)).toEqual(['deployment.create', 'deployment.wave.start']);
+  });
+
+  it('refuses a second deployment of the group and stream that another replica created meanwhile', async () => {
+    h = await harness(20);
+    // Another replica's deployment appears between this one's check and its insert (while it reads the group).
+    h.onGroupRead = async () => {
+      h.onGroupRead = undefined;
+      const other = new SqlDeploymentStore(h.database.db, { engine: h.database.engine });
+      expect(await other.insertDeployment({ ...(await deployFixture()), id: 'dep-elsewhere' })).toBe(true);
+    };
+    const deployFixture = async () => {
+      const probe = await harness(1);
+      try {
+        return (await probe.service.create({ product: 'guardian', stream: 'application', version: '1.1.0', group: 'ahu-gw' }, 'user:bob')).deployment;
+      } finally {
+        await probe.close();
+      }
+    };
+    const err = await deploy().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'deployment_conflict', details: { deploymentId: 'dep-elsewhere' } });
+    expect((await h.service.list()).map((d) => d.id)).toEqual(['dep-elsewhere']);
+    expect(h.audits).toEqual([]);
+    expect(h.instructions).toEqual([]);
+  });
+
+  it('leaves a step to the next tick when another replica changed the deployment meanwhile', async () => {
+    h = await harness(20);
+    const { deployment } = await deploy({ waveSoakSeconds: 600 });
+    const [first] = await waveDevices(deployment, 1);
+    await h.installGood(first!, deployment.id, GOOD);
+    const sent = h.instructions.length;
+    // While this engine's step reads the group (outside its transaction), an operator on another replica aborts.
+    h.onGroupRead = async () => {
+      h.onGroupRead = undefined;
+      const other = new SqlDeploymentStore(h.database.db, { engine: h.database.engine });
+      const current = (await other.getDeployment(deployment.id))!;
+      await other.saveDeployment({ ...current, state: 'aborted', updatedAt: h.clock.now });
+    };
+    await h.advance(11 * MINUTE);
+    expect((await h.service.get(deployment.id)).deployment).toMatchObject({ state: 'aborted', currentWave: 1 });
+    expect(h.instructions).toHaveLength(sent);
+    expect(h.audits.map((a) => a.action)).toEqual(['deployment.create']);
+  });
+
   it('is idempotent: ticking again at the same time sends nothing more', async () => {
-    h = harness(20);
+    h = await harness(20);
     await deploy();
     await h.service.tick();
     const sent = h.instructions.length;
@@ -266,23 +331,24 @@ describe('pause, resume, abort and tick', () => {
   });
 
   it('ticks on its own timer once started, and stops', async () => {
-    const timers: { fn: () => void; ms: number }[] = [];
-    h = harness(2, 'ahu-gw', { setTimeout: (fn, ms) => timers.push({ fn, ms }), clearTimeout: () => undefined });
+    h = await harness(2, 'ahu-gw');
     const { deployment } = await deploy({ waves: [50, 100] });
+    const startedAt = h.clock.now;
     h.service.start();
-    expect(timers.map((t) => t.ms)).toEqual([MINUTE]);
+    expect(h.time.dueTimes()).toEqual([startedAt + MINUTE]);
     for (const id of await waveDevices(deployment, 1)) await h.installGood(id, deployment.id, GOOD);
     h.groups.get('ahu-gw')!.push(deviceIdOf(77));
-    timers.shift()!.fn();
+    h.time.advanceTo(startedAt + MINUTE);
     // The tick runs on promises alone (SQLite is synchronous): it has re-armed the timer when done.
-    for (let i = 0; i < 100 && timers.length === 0; i++) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 100 && h.time.dueTimes().length === 0; i++) await new Promise((r) => setImmediate(r));
     expect((await h.service.devices(deployment.id)).some((d) => d.deviceId === deviceIdOf(77))).toBe(true);
-    expect(timers).toHaveLength(1);
+    expect(h.time.dueTimes()).toEqual([startedAt + 2 * MINUTE]);
     h.service.stop();
+    expect(h.time.dueTimes()).toEqual([]);
   });
 
   it('re-sends a waiting device its instruction before the director lets it expire', async () => {
-    h = harness(2);
+    h = await harness(2);
     const { deployment } = await deploy({ waves: [100], maintenanceWindows: [{ start: '02:00', end: '04:00', timeZone: 'UTC' }] });
     expect(h.instructions).toHaveLength(2);
     await h.advance(11 * HOUR);
@@ -297,7 +363,7 @@ describe('maintenance windows', () => {
   const NIGHT = { start: '02:00', end: '04:00', timeZone: 'UTC' };
 
   it('platform autoApply: outside a window devices only download; when it opens they are told to install', async () => {
-    h = harness(4);
+    h = await harness(4);
     const { deployment } = await deploy({ waves: [100], maintenanceWindows: [NIGHT], autoApply: true }, '20.20.0', 'platform');
     expect(h.instructions.map((i) => i.instruction.installNow)).toEqual([false, false, false, false]);
     await h.advance(13 * HOUR + 59 * MINUTE); // 01:59 UTC
@@ -316,14 +382,14 @@ describe('maintenance windows', () => {
   });
 
   it('follows the window’s time zone and weekdays', async () => {
-    h = harness(1);
+    h = await harness(1);
     // Mondays 13:00-14:00 in Berlin (UTC+1 in March): T0 is Monday 12:00 UTC = 13:00 Berlin.
     await deploy({ waves: [100], maintenanceWindows: [{ days: [1], start: '13:00', end: '14:00', timeZone: 'Europe/Berlin' }], autoApply: true }, '20.20.0', 'platform');
     expect(h.instructions[0]!.instruction.installNow).toBe(true);
   });
 
   it('application releases install in a window only once an engineer starts them there', async () => {
-    h = harness(3);
+    h = await harness(3);
     const { deployment } = await deploy({ waves: [100], maintenanceWindows: [NIGHT] });
     expect(await code(h.service.startInstalls(deployment.id, 'user:alice'))).toBe('outside_maintenance_window');
     await h.advance(14 * HOUR); // 02:00: the window is open, but nobody started the installs
@@ -337,7 +403,7 @@ describe('maintenance windows', () => {
 
 describe('deferral', () => {
   it('skips a deferred device until its time, lets the waves go on, and completes only after it installed', async () => {
-    h = harness(4);
+    h = await harness(4);
     const { deployment } = await deploy({ waves: [50, 100] });
     const wave2 = await waveDevices(deployment, 2);
     const held = wave2[0]!;
@@ -358,19 +424,19 @@ describe('deferral', () => {
   });
 
   it('refuses to defer a device already told to install, or into the past', async () => {
-    h = harness(2);
+    h = await harness(2);
     const { deployment } = await deploy({ waves: [100] });
     const [a] = await waveDevices(deployment, 1);
     expect(await code(h.service.defer(deployment.id, a!, T0 + HOUR, 'freeze', 'user:alice'))).toBe('deployment_state');
     expect(await code(h.service.defer(deployment.id, digest('x'), T0 + HOUR, 'freeze', 'user:alice'))).toBe('device_not_in_deployment');
     expect(await code(h.service.defer('dep-none', a!, T0 + HOUR, 'freeze', 'user:alice'))).toBe('deployment_not_found');
-    const h2 = harness(2);
+    const h2 = await harness(2);
     try {
       const d2 = (await h2.service.create({ product: 'guardian', stream: 'application', version: '1.1.0', group: 'ahu-gw', policy: { waves: [50, 100] } }, 'user:alice')).deployment;
       const later = (await h2.service.devices(d2.id)).find((x) => x.wave === 2)!.deviceId;
       expect(await code(h2.service.defer(d2.id, later, T0 - 1, 'freeze', 'user:alice'))).toBe('deployment_invalid');
     } finally {
-      h2.close();
+      await h2.close();
     }
   });
 });

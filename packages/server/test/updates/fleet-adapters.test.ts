@@ -5,7 +5,7 @@ import { fleetEvidenceCheck, fleetGroupDirectory, fleetReferenceValues } from '.
 import { digest, fleetFixture, TestGuardian, type FleetFixture } from '../fleet/fleet-fixture.ts';
 
 let fx: FleetFixture;
-afterEach(() => fx?.close());
+afterEach(async () => { await fx?.close(); });
 
 const RUNTIME_NEW = digest('node 20.20');
 const BUNDLE_1_2 = digest('guardian bundle 1.2.0');
@@ -13,7 +13,7 @@ const manifest = (stream: 'platform' | 'application', version: string, component
   ({ product: 'guardian', stream, version, components, platform: 'linux-x64', nodeAbi: '115' });
 
 async function attest(g: TestGuardian): Promise<void> {
-  const { nonce } = fx.fleet.challenge(g.challengeRequest(fx.clock.now));
+  const { nonce } = await fx.fleet.challenge(g.challengeRequest(fx.clock.now));
   await fx.fleet.appraise(g.evidence(nonce, fx.clock.now));
 }
 
@@ -21,9 +21,9 @@ describe('fleet adapters', () => {
   it('lists only claimed devices of the group', async () => {
     fx = await fleetFixture();
     const [a, b] = [new TestGuardian('a'), new TestGuardian('b')];
-    fx.setupGroup([a.configDigest, b.configDigest]);
-    for (const g of [a, b]) fx.fleet.claim({ deviceId: g.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
-    fx.fleet.revoke(b.deviceId, 'token:admin', 'stolen');
+    await fx.setupGroup([a.configDigest, b.configDigest]);
+    for (const g of [a, b]) await fx.fleet.claim({ deviceId: g.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
+    await fx.fleet.revoke(b.deviceId, 'token:admin', 'stolen');
     expect(await fleetGroupDirectory(fx.fleet).devicesInGroup('ahu-gw')).toEqual([a.deviceId]);
     expect(await fleetGroupDirectory(fx.fleet).devicesInGroup('other')).toEqual([]);
   });
@@ -31,13 +31,13 @@ describe('fleet adapters', () => {
   it('lets a new application release and a platform release pass attestation while the old software still does', async () => {
     fx = await fleetFixture();
     const g = new TestGuardian('a');
-    fx.setupGroup([g.configDigest]);
-    fx.fleet.claim({ deviceId: g.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
+    await fx.setupGroup([g.configDigest]);
+    await fx.fleet.claim({ deviceId: g.deviceId, site: 'dc1', group: 'ahu-gw' }, 'token:admin');
     const refs = fleetReferenceValues(fx.fleet);
     await refs.allow('ahu-gw', manifest('application', '1.2.0', [{ component: 'guardian-bundle', digest: BUNDLE_1_2 }, { component: 'profiles', digest: digest('profiles v1') }]), 'user:alice');
     await refs.allow('ahu-gw', manifest('platform', '20.20.0', [{ component: 'runtime', digest: RUNTIME_NEW }]), 'user:alice');
     await refs.allow('ahu-gw', manifest('platform', '20.20.0', [{ component: 'runtime', digest: RUNTIME_NEW }]), 'user:alice'); // again: no conflict
-    expect(fx.fleet.listReleases('ahu-gw').map((r) => r.swversion)).toEqual(['1.2.0', '1.2.0-platform.20.20.0', '1.1.0', '1.0.0']);
+    expect((await fx.fleet.listReleases('ahu-gw')).map((r) => r.swversion)).toEqual(['1.2.0', '1.2.0-platform.20.20.0', '1.1.0', '1.0.0']);
 
     const evidence = fleetEvidenceCheck(fx.fleet);
     await attest(g); // the old software (1.1.0) still passes
@@ -50,7 +50,7 @@ describe('fleet adapters', () => {
     expect(await evidence.attestedSince(g.deviceId, since)).toMatchObject({
       swversion: '1.2.0', measurements: expect.arrayContaining([{ component: 'runtime', digest: RUNTIME_NEW }, { component: 'guardian-bundle', digest: BUNDLE_1_2 }]),
     });
-    expect(fx.fleet.attestations(g.deviceId).map((a) => a.result)).toEqual(['pass', 'pass']);
+    expect((await fx.fleet.attestations(g.deviceId)).map((a) => a.result)).toEqual(['pass', 'pass']);
     expect(fx.quarantined).toEqual([]);
   });
 });

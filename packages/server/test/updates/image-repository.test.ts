@@ -1,58 +1,54 @@
 /**
- * The image repository on the real SQLite store, real online keys on disk and fake time: what it
+ * The image repository on the real store (SQLite, target files on disk), real online keys on disk and fake time: what it
  * publishes verifies like a TUF client would verify it, and what a client would refuse is refused.
  */
 import { chmodSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '@shellguard/protocol/testing';
 import { Readable } from 'node:stream';
 import { Metadata, MetadataKind, type Targets } from '@tufjs/models';
-import { openDatabase } from '../../src/db/database.ts';
-import { ImageRepository, type RefreshTimer } from '../../src/updates/image-repository.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { FileTargetBlobs } from '../../src/updates/file-target-blobs.ts';
+import { IMAGE_REPOSITORY_MIGRATIONS } from '../../src/updates/image-repository-schema.ts';
+import { ImageRepository } from '../../src/updates/image-repository.ts';
 import { OnlineKeyDirectory } from '../../src/updates/online-keys.ts';
-import { SqliteImageRepositoryStore } from '../../src/updates/sqlite-image-repository-store.ts';
+import { SqlImageRepositoryStore } from '../../src/updates/sql-image-repository-store.ts';
 import {
   DAY, T0, buildRoot, buildTargets, bundle, json, manifest, offlineKey, signed, type OfflineKey,
 } from './tuf-fixture.ts';
 
 const P = 'shellguard-guardian';
 const S = 'application';
-
-class FakeTimer implements RefreshTimer {
-  runs: (() => void)[] = [];
-  setInterval(run: () => void): unknown {
-    this.runs.push(run);
-    return this.runs.length;
-  }
-  clearInterval(): void {
-    this.runs = [];
-  }
-}
+const HOUR = 3_600_000;
 
 interface Setup {
+  database: SqlDatabase;
   repo: ImageRepository;
   keys: OnlineKeyDirectory;
   keyDir: string;
-  clock: { now: number };
-  timer: FakeTimer;
+  clock: ManualClock;
   root1: OfflineKey;
   root2: OfflineKey;
   t1: OfflineKey;
   t2: OfflineKey;
 }
 
-function setup(): Setup {
+async function setup(): Promise<Setup> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sg-imagerepo-'));
-  const db = openDatabase(path.join(dir, 'db.sqlite'));
+  const database = openSqliteSqlDatabase(path.join(dir, 'db.sqlite'));
+  await runSqlMigrations(database, 'image-repository', IMAGE_REPOSITORY_MIGRATIONS);
   const keyDir = path.join(dir, 'tuf-online-keys');
   const keys = OnlineKeyDirectory.open(keyDir);
-  const clock = { now: T0 };
-  const timer = new FakeTimer();
+  const clock = new ManualClock(T0);
   const repo = new ImageRepository({
-    store: new SqliteImageRepositoryStore(db, { blobDir: path.join(dir, 'tuf-targets') }), keys, now: () => clock.now, timer,
+    store: new SqlImageRepositoryStore(database.db, { engine: database.engine, blobs: new FileTargetBlobs(path.join(dir, 'tuf-targets')) }),
+    keys, clock, refreshIntervalMs: HOUR,
   });
-  return { repo, keys, keyDir, clock, timer, root1: offlineKey(), root2: offlineKey(), t1: offlineKey(), t2: offlineKey() };
+  return { database, repo, keys, keyDir, clock, root1: offlineKey(), root2: offlineKey(), t1: offlineKey(), t2: offlineKey() };
 }
 
 async function served(repo: ImageRepository, file: string): Promise<Record<string, never>> {
@@ -81,8 +77,12 @@ async function verifyChain(repo: ImageRepository, rootVersion: number): Promise<
 
 describe('ImageRepository', () => {
   let s: Setup;
-  beforeEach(() => {
-    s = setup();
+  beforeEach(async () => {
+    s = await setup();
+  });
+  afterEach(async () => {
+    await s.repo.stop();
+    await s.database.close();
   });
   const rootSpec = (over: Partial<Parameters<typeof buildRoot>[0]> = {}) => ({ root: [s.root1], targets: [s.t1], online: s.keys.proposed(), ...over });
   const init = () => s.repo.initialise(P, S, json(signed(buildRoot(rootSpec()), s.root1)));
@@ -262,29 +262,25 @@ describe('ImageRepository', () => {
       return { snapshot: r.snapshot.version, timestamp: r.timestamp.version, timestampExpires: r.timestamp.expires };
     };
 
-    it('re-signs the timestamp once less than half its day is left, on the injected timer', async () => {
+    it('re-signs the timestamp once less than half its day is left, on the injected clock', async () => {
+      // A refresh at start, then hourly: up to 12 h, half the day is still left.
       s.repo.start();
-      await s.repo.stop(); // the first refresh ran at start, and found nothing due
+      await s.clock.advanceAsync(12 * HOUR);
+      await s.repo.stop(); // waits for the refreshes the timer started
       expect(await versions()).toMatchObject({ snapshot: 1, timestamp: 1 });
       s.repo.start();
-      s.clock.now = T0 + 11 * 3_600_000;
-      s.timer.runs[0]!();
-      await s.repo.stop();
-      expect(await versions()).toMatchObject({ snapshot: 1, timestamp: 1 });
-      s.repo.start();
-      s.clock.now = T0 + 13 * 3_600_000;
-      s.timer.runs[0]!();
+      await s.clock.advanceAsync(HOUR);
       await s.repo.stop();
       expect(await versions()).toEqual({ snapshot: 1, timestamp: 2, timestampExpires: '2026-04-02T22:00:00Z' });
       await verifyChain(s.repo, 1);
-      expect(s.timer.runs).toEqual([]);
+      expect(s.clock.dueTimes()).toEqual([]);
     });
 
     it('re-signs the snapshot (and a timestamp naming it) once less than half its week is left', async () => {
-      s.clock.now = T0 + 3 * DAY;
+      s.clock.setTime(T0 + 3 * DAY);
       expect(await s.repo.refreshExpiring()).toBe(1);
       expect(await versions()).toMatchObject({ snapshot: 1, timestamp: 2 });
-      s.clock.now = T0 + 4 * DAY;
+      s.clock.setTime(T0 + 4 * DAY);
       expect(await s.repo.refreshExpiring()).toBe(1);
       expect(await versions()).toMatchObject({ snapshot: 2, timestamp: 3 });
       const chainTargets = await verifyChain(s.repo, 1);

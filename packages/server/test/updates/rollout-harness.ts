@@ -1,15 +1,20 @@
 /**
- * The rollout engine on fake time with the SQLite store and recording ports: a fleet of
- * simulated guardians that report statuses and attest whatever software they run.
+ * The rollout engine on fake time with the SQL store (in-memory SQLite) and recording ports: a
+ * fleet of simulated guardians that report statuses and attest whatever software they run.
  */
 import { createHash } from 'node:crypto';
 import type { BundleManifest, UpdateState, UpdateStatus, UpdateStream } from '@shellguard/protocol';
-import type { Scheduler } from '../../src/alarms/scheduler.ts';
-import type { AuditEventInput } from '../../src/audit/audit-log.ts';
-import { openDatabase, type SqliteDatabase } from '../../src/db/database.ts';
+import { ManualClock } from '@shellguard/protocol/testing';
+import type { AuditEvent, AuditEventInput, AuditRecorder } from '../../src/audit/audit-log.ts';
+import type { SqliteDatabase } from '../../src/db/database.ts';
+import type { SqlDatabase } from '../../src/db/sql-database.ts';
+import { runSqlMigrations } from '../../src/db/sql-migrations.ts';
+import { openSqliteSqlDatabase } from '../../src/db/sqlite-sql-database.ts';
+import { sqlUnitOfWork } from '../../src/db/unit-of-work.ts';
+import { DEPLOYMENT_MIGRATIONS } from '../../src/updates/rollout/deployment-schema.ts';
 import { createDeploymentService, type DeploymentService, type StatusOutcome } from '../../src/updates/rollout/deployment-service.ts';
 import type { DeviceInstruction } from '../../src/updates/rollout/rollout-ports.ts';
-import { SqliteDeploymentStore } from '../../src/updates/rollout/sqlite-deployment-store.ts';
+import { SqlDeploymentStore } from '../../src/updates/rollout/sql-deployment-store.ts';
 
 export const T0 = Date.UTC(2026, 2, 2, 12, 0, 0); // a Monday, 12:00 UTC
 export const MINUTE = 60_000;
@@ -33,14 +38,24 @@ export function platformManifest(version: string, runtime: string): BundleManife
 interface Attestation { at: number; swversion: string; measurements: { component: string; digest: string }[] }
 
 export interface Harness {
+  database: SqlDatabase;
+  /** The raw handle under it (other domains' stores in route tests still take one). */
   db: SqliteDatabase;
   service: DeploymentService;
+  /** The service's clock: its tick timer runs only when a test moves it. */
+  time: ManualClock;
+  /** The time, read and set (setting it runs no timer). */
   clock: { now: number };
   /** Every instruction, in order. */
   instructions: { deviceId: string; at: number; instruction: DeviceInstruction }[];
+  /** Audit events of committed changes only: the recorder writes in the change's unit of work. */
   audits: AuditEventInput[];
+  /** When set, recording an audit event fails (and so does the change it belongs to). */
+  failAudit: Error | undefined;
   allowed: { group: string; version: string; actor: string }[];
   groups: Map<string, string[]>;
+  /** Runs whenever the engine asks for a group's devices (during a step, outside its transaction): another replica's moment. */
+  onGroupRead: (() => Promise<void>) | undefined;
   releases: Map<string, BundleManifest>;
   attestations: Map<string, Attestation[]>;
   advance(ms: number): Promise<void>;
@@ -51,12 +66,18 @@ export interface Harness {
   /** The whole good path: installed, attested with the release's digests, healthy. */
   installGood(deviceId: string, deploymentId: string, manifest: BundleManifest): Promise<void>;
   instructed(deploymentId: string): Set<string>;
-  close(): void;
+  close(): Promise<void>;
 }
 
-export function harness(deviceCount: number, group = 'ahu-gw', scheduler?: Scheduler): Harness {
-  const db = openDatabase(':memory:');
-  const clock = { now: T0 };
+export async function harness(deviceCount: number, group = 'ahu-gw'): Promise<Harness> {
+  const database = openSqliteSqlDatabase(':memory:');
+  await runSqlMigrations(database, 'deployments', DEPLOYMENT_MIGRATIONS);
+  const engine = database.engine;
+  const time = new ManualClock(T0);
+  const clock = {
+    get now(): number { return time.now(); },
+    set now(t: number) { time.setTime(t); },
+  };
   const instructions: Harness['instructions'] = [];
   const audits: AuditEventInput[] = [];
   const allowed: Harness['allowed'] = [];
@@ -69,15 +90,43 @@ export function harness(deviceCount: number, group = 'ahu-gw', scheduler?: Sched
   const attestations = new Map<string, Attestation[]>();
   const sequences = new Map<string, number>();
   let ids = 0;
+  // Audit events wait for their transaction: kept per transaction, published when it commits.
+  const pending = new Map<unknown, AuditEventInput[]>();
+  const recorderIn = (tx: unknown): AuditRecorder => ({
+    async record(e) {
+      if (h.failAudit) throw h.failAudit;
+      pending.set(tx, [...(pending.get(tx) ?? []), e]);
+      const recorded: AuditEvent = { ...e, seq: 0, at: clock.now, prevHash: '', hash: '' };
+      return recorded;
+    },
+  });
+  const units = sqlUnitOfWork(database, (tx) => ({ deployments: new SqlDeploymentStore(tx, { engine }), audit: recorderIn(tx), tx }));
   const service = createDeploymentService({
-    store: new SqliteDeploymentStore(db),
+    store: new SqlDeploymentStore(database.db, { engine }),
+    unitOfWork: {
+      async run(work) {
+        let tx: unknown;
+        try {
+          const result = await units.run((u) => { tx = u.tx; return work(u); });
+          audits.push(...(pending.get(tx) ?? []));
+          return result;
+        } finally {
+          pending.delete(tx);
+        }
+      },
+    },
     catalog: {
       async find(product: string, stream: UpdateStream, version: string) {
         const manifest = product === 'guardian' ? releases.get(`${stream} ${version}`) : undefined;
         return manifest && { targetName: `guardian-${stream}-${version}.tar.gz`, length: 1234, sha256: digest(`${stream} ${version}`), manifest };
       },
     },
-    groups: { devicesInGroup: async (g) => [...(groups.get(g) ?? [])] },
+    groups: {
+      async devicesInGroup(g) {
+        await h.onGroupRead?.();
+        return [...(groups.get(g) ?? [])];
+      },
+    },
     referenceValues: { async allow(g, manifest, actor) { allowed.push({ group: g, version: manifest.version, actor }); } },
     evidence: {
       async attestedSince(deviceId, since) {
@@ -86,13 +135,12 @@ export function harness(deviceCount: number, group = 'ahu-gw', scheduler?: Sched
       },
     },
     instructor: { async instruct(deviceId, instruction) { instructions.push({ deviceId, at: clock.now, instruction }); } },
-    clock: { now: () => clock.now },
-    audit: { record: (e) => audits.push(e) },
+    clock: time,
+    tickIntervalMs: MINUTE,
     newId: () => `dep-${++ids}`,
-    ...(scheduler ? { scheduler, tickIntervalMs: MINUTE } : {}),
   });
   const h: Harness = {
-    db, service, clock, instructions, audits, allowed, groups, releases, attestations,
+    database, db: database.sqlite!.handle, service, time, clock, instructions, audits, failAudit: undefined, onGroupRead: undefined, allowed, groups, releases, attestations,
     async advance(ms) {
       clock.now += ms;
       await service.tick();
@@ -118,9 +166,9 @@ export function harness(deviceCount: number, group = 'ahu-gw', scheduler?: Sched
     instructed(deploymentId) {
       return new Set(instructions.filter((i) => i.instruction.deploymentId === deploymentId).map((i) => i.deviceId));
     },
-    close() {
+    async close() {
       service.stop();
-      db.close();
+      await database.close();
     },
   };
   return h;

@@ -2,13 +2,14 @@
  * A whole simulated site on loopback: the physics model, stepped on a timer, one Modbus TCP
  * server per asset on its own port and, when asked, one PNS signal tower per panel.
  */
-import { isValidId, loadProfiles, type EquipmentProfile } from '@shellguard/protocol';
+import { isValidId, type EquipmentProfile } from '@shellguard/protocol';
 import { SimError } from '../errors.ts';
 import { EquipmentServer, type WriteAttempt } from '../modbus/equipment-server.ts';
 import { SiteModel } from '../physics/site-model.ts';
 import { startVirtualTower, type VirtualTower } from '../tower/virtual-tower.ts';
 import type { AssetType, FaultSpec } from '../physics/types.ts';
 import { DEFAULT_ASSET_COUNT, planSite } from './layout.ts';
+import { loadProfiles } from './profile-catalog.ts';
 
 export interface SimulatedSiteOptions {
   /** Site id (satisfies isValidId). */

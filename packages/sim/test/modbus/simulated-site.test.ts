@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import modbusSerial from 'modbus-serial';
-import { decodePointValue, loadProfiles, registerCount, type ProfilePoint } from '@shellguard/protocol';
-import { startSimulatedSite, type SimulatedSite } from '../../src/index.ts';
+import { decodePointValue, registerCount, type ProfilePoint } from '@shellguard/protocol';
+import { loadProfiles, startSimulatedSite, type SimulatedSite } from '../../src/index.ts';
 
 // Under NodeNext, TypeScript types this CJS package's default import as its module object; the
 // class is its `default` (index.js sets module.exports.default = module.exports).

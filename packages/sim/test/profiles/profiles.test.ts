@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BUILTIN_PROFILE_DIR, loadProfiles, parseProfile, registerCount, type EquipmentProfile } from '@shellguard/protocol';
-import { ASSET_TYPES, PROFILE_FOR_TYPE, SiteModel, planSite } from '../../src/index.ts';
+import { BUILTIN_PROFILE_DIR, parseProfile, registerCount, type EquipmentProfile } from '@shellguard/protocol';
+import { ASSET_TYPES, PROFILE_FOR_TYPE, SiteModel, loadProfiles, planSite } from '../../src/index.ts';
 
 const profiles = loadProfiles();
 

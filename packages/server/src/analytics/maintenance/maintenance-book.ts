@@ -1,69 +1,28 @@
 /**
- * Maintenance recommendations and work orders (issue 4), kept in SQLite.
+ * Maintenance recommendations and work orders (issue 4), kept behind a {@link MaintenanceStore}.
  *
  * A recommendation is raised by live analytics with its evidence (point, since when, how far from
  * normal, a chart link). Turning it into a work order makes a `predictive` work order; operators
  * also create `planned` (scheduled) and `reactive` (after a failure) ones. The KPI is the share
  * of reactive work orders per site and week: the number the issue wants to see fall.
+ *
+ * The book keeps nothing in memory: every read goes to the store, so replicas sharing one
+ * PostgreSQL see the same book.
  */
-import { ShellguardError } from '@shellguard/protocol';
-import type { SqliteDatabase } from '../../db/database.ts';
-import { runMigrations, type Migration } from '../../db/migrations.ts';
 import { MINUTE_MS, type RecommendationEvidence } from '../live/live-analytics.ts';
+import {
+  MaintenanceError, type ReactiveShare, type Recommendation, type RecommendationStatus, type WorkOrder, type WorkOrderInput,
+  type WorkOrderStatus, type WorkOrderType,
+} from './maintenance.ts';
+import type { MaintenanceStore, NewWorkOrder } from './maintenance-store.ts';
 
-export type MaintenanceErrorCode = 'recommendation_not_found' | 'work_order_not_found' | 'work_order_invalid' | 'recommendation_closed';
-
-export class MaintenanceError extends ShellguardError<MaintenanceErrorCode> {}
-
-export const WORK_ORDER_TYPES = ['planned', 'predictive', 'reactive'] as const;
-export type WorkOrderType = (typeof WORK_ORDER_TYPES)[number];
-export type WorkOrderStatus = 'open' | 'done';
-export type RecommendationStatus = 'open' | 'work-order';
-
-export interface Recommendation extends RecommendationEvidence {
-  id: number;
-  status: RecommendationStatus;
-  /** `/api/v1/points/<id>/samples?from=..&to=..&bucket=<ms>` (60000 by default), or null if the point has no id. */
-  chart: string | null;
-  workOrderId: number | null;
-  createdAt: number;
-}
-
-export interface WorkOrder {
-  id: number;
-  site: string;
-  asset: string;
-  point: string | null;
-  type: WorkOrderType;
-  status: WorkOrderStatus;
-  title: string;
-  recommendationId: number | null;
-  createdBy: string;
-  createdAt: number;
-  doneAt: number | null;
-}
-
-export interface WorkOrderInput {
-  site: string;
-  asset: string;
-  point?: string;
-  /** Operators create `planned` or `reactive`; `predictive` comes from a recommendation. */
-  type: WorkOrderType;
-  title: string;
-}
-
-export interface ReactiveShare {
-  site: string;
-  /** Start of the period (Monday 00:00 UTC for weeks). */
-  periodStart: number;
-  total: number;
-  reactive: number;
-  /** reactive / total, in [0, 1]. */
-  share: number;
-}
+export {
+  MaintenanceError, WORK_ORDER_TYPES, type MaintenanceErrorCode, type ReactiveShare, type Recommendation, type RecommendationStatus,
+  type WorkOrder, type WorkOrderInput, type WorkOrderStatus, type WorkOrderType,
+} from './maintenance.ts';
 
 export interface MaintenanceBookOptions {
-  db: SqliteDatabase;
+  store: MaintenanceStore;
   now?: () => number;
   /** Id of a point for the chart link (the telemetry store's `findPointId`). */
   pointId?: (site: string, asset: string, point: string) => number | undefined;
@@ -79,61 +38,10 @@ export const WEEK_MS = 7 * 24 * 3_600_000;
 /** 1970-01-05T00:00Z, a Monday: weeks start on Mondays (ISO 8601). */
 const FIRST_MONDAY = 4 * 24 * 3_600_000;
 
-const MIGRATIONS: Migration[] = [{
-  version: 1,
-  description: 'maintenance recommendations and work orders',
-  up(db) {
-    db.exec(`
-      CREATE TABLE maintenance_recommendations (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        site TEXT NOT NULL, asset TEXT NOT NULL, point TEXT NOT NULL,
-        since INTEGER NOT NULL, at INTEGER NOT NULL,
-        recent_mean REAL NOT NULL, baseline_mean REAL NOT NULL, baseline_std REAL NOT NULL,
-        z_score REAL NOT NULL, score REAL NOT NULL,
-        chart TEXT, status TEXT NOT NULL, work_order_id INTEGER, created_at INTEGER NOT NULL
-      );
-      CREATE INDEX maintenance_recommendations_site ON maintenance_recommendations (site, created_at);
-      CREATE TABLE maintenance_work_orders (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        site TEXT NOT NULL, asset TEXT NOT NULL, point TEXT,
-        type TEXT NOT NULL CHECK (type IN ('planned', 'predictive', 'reactive')),
-        status TEXT NOT NULL CHECK (status IN ('open', 'done')),
-        title TEXT NOT NULL, recommendation_id INTEGER, created_by TEXT NOT NULL,
-        created_at INTEGER NOT NULL, done_at INTEGER
-      );
-      CREATE INDEX maintenance_work_orders_site ON maintenance_work_orders (site, created_at);
-    `);
-  },
-}];
-
-interface RecommendationRow {
-  id: number; site: string; asset: string; point: string; since: number; at: number; recent_mean: number;
-  baseline_mean: number; baseline_std: number; z_score: number; score: number; chart: string | null;
-  status: RecommendationStatus; work_order_id: number | null; created_at: number;
-}
-
-interface WorkOrderRow {
-  id: number; site: string; asset: string; point: string | null; type: WorkOrderType; status: WorkOrderStatus;
-  title: string; recommendation_id: number | null; created_by: string; created_at: number; done_at: number | null;
-}
-
 const MAX_TEXT = 200;
 const MAX_TITLE = 500;
-
-function toRecommendation(r: RecommendationRow): Recommendation {
-  return {
-    id: r.id, site: r.site, asset: r.asset, point: r.point, since: r.since, at: r.at, recentMean: r.recent_mean,
-    baselineMean: r.baseline_mean, baselineStd: r.baseline_std, zScore: r.z_score, score: r.score, chart: r.chart,
-    status: r.status, workOrderId: r.work_order_id, createdAt: r.created_at,
-  };
-}
-
-function toWorkOrder(r: WorkOrderRow): WorkOrder {
-  return {
-    id: r.id, site: r.site, asset: r.asset, point: r.point, type: r.type, status: r.status, title: r.title,
-    recommendationId: r.recommendation_id, createdBy: r.created_by, createdAt: r.created_at, doneAt: r.done_at,
-  };
-}
+/** The most rows a list returns. */
+const MAX_LIST = 1000;
 
 function checkName(field: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_TEXT) {
@@ -143,7 +51,7 @@ function checkName(field: string, value: unknown): string {
 }
 
 export class MaintenanceBook {
-  private readonly db: SqliteDatabase;
+  private readonly store: MaintenanceStore;
   private readonly now: () => number;
   private readonly pointId: (site: string, asset: string, point: string) => number | undefined;
   private readonly chartLeadMs: number;
@@ -151,124 +59,99 @@ export class MaintenanceBook {
   private readonly onChanged: ((recommendationId: number) => void) | undefined;
 
   constructor(opts: MaintenanceBookOptions) {
-    this.db = opts.db;
+    this.store = opts.store;
     this.now = opts.now ?? Date.now;
     this.pointId = opts.pointId ?? (() => undefined);
     this.chartLeadMs = opts.chartLeadMs ?? 3_600_000;
     this.chartBucketMs = opts.chartBucketMs ?? MINUTE_MS;
     this.onChanged = opts.onChanged;
-    runMigrations(this.db, 'maintenance', MIGRATIONS);
   }
 
   /** Records a recommendation (live analytics' `onSustained`). */
-  recommend(e: RecommendationEvidence): Recommendation {
+  async recommend(e: RecommendationEvidence): Promise<Recommendation> {
     const id = this.pointId(e.site, e.asset, e.point);
     const chart = id === undefined ? null
       : `/api/v1/points/${id}/samples?from=${e.since - this.chartLeadMs}&to=${e.at + this.chartBucketMs}&bucket=${this.chartBucketMs}`;
-    const info = this.db.prepare(`INSERT INTO maintenance_recommendations
-      (site, asset, point, since, at, recent_mean, baseline_mean, baseline_std, z_score, score, chart, status, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`).run(
-      e.site, e.asset, e.point, e.since, e.at, e.recentMean, e.baselineMean, e.baselineStd, e.zScore, e.score, chart, this.now());
-    const rec = this.recommendation(Number(info.lastInsertRowid))!;
+    const rec = await this.store.addRecommendation({
+      site: e.site, asset: e.asset, point: e.point, since: e.since, at: e.at, recentMean: e.recentMean, baselineMean: e.baselineMean,
+      baselineStd: e.baselineStd, zScore: e.zScore, score: e.score, chart, createdAt: this.now(),
+    });
     this.onChanged?.(rec.id);
     return rec;
   }
 
-  recommendation(id: number): Recommendation | undefined {
-    const row = this.db.prepare('SELECT * FROM maintenance_recommendations WHERE id = ?').get(id) as RecommendationRow | undefined;
-    return row && toRecommendation(row);
+  recommendation(id: number): Promise<Recommendation | undefined> {
+    return this.store.recommendation(id);
   }
 
   /** Newest first. */
-  recommendations(filter: { site?: string; status?: RecommendationStatus } = {}): Recommendation[] {
-    const rows = this.db.prepare(`SELECT * FROM maintenance_recommendations
-      WHERE (@site IS NULL OR site = @site) AND (@status IS NULL OR status = @status) ORDER BY id DESC LIMIT 1000`)
-      .all({ site: filter.site ?? null, status: filter.status ?? null }) as RecommendationRow[];
-    return rows.map(toRecommendation);
+  recommendations(filter: { site?: string; status?: RecommendationStatus } = {}): Promise<Recommendation[]> {
+    return this.store.recommendations({ site: filter.site, status: filter.status, limit: MAX_LIST });
   }
 
-  /** Turns an open recommendation into a predictive work order. */
-  workOrderFromRecommendation(recommendationId: number, actor: string, title?: string): WorkOrder {
-    const wo = this.db.transaction(() => {
-      const rec = this.recommendation(recommendationId);
-      if (!rec) throw new MaintenanceError('recommendation_not_found', `no recommendation ${recommendationId}`, { recommendationId });
-      if (rec.status !== 'open') {
-        throw new MaintenanceError('recommendation_closed', `recommendation ${recommendationId} already has work order ${rec.workOrderId}`,
-          { recommendationId, workOrderId: rec.workOrderId });
-      }
-      const wo = this.insertWorkOrder({
-        site: rec.site, asset: rec.asset, point: rec.point, type: 'predictive',
-        title: title ?? `Inspect ${rec.asset} ${rec.point}: ${rec.zScore.toFixed(1)} σ from normal since ${new Date(rec.since).toISOString()}`,
-      }, actor, recommendationId);
-      this.db.prepare(`UPDATE maintenance_recommendations SET status = 'work-order', work_order_id = ? WHERE id = ?`)
-        .run(wo.id, recommendationId);
-      return wo;
-    })();
+  /** Turns an open recommendation into a predictive work order (once, across replicas too). */
+  async workOrderFromRecommendation(recommendationId: number, actor: string, title?: string): Promise<WorkOrder> {
+    const rec = await this.store.recommendation(recommendationId);
+    if (!rec) throw new MaintenanceError('recommendation_not_found', `no recommendation ${recommendationId}`, { recommendationId });
+    if (rec.status !== 'open') {
+      throw new MaintenanceError('recommendation_closed', `recommendation ${recommendationId} already has work order ${rec.workOrderId}`,
+        { recommendationId, workOrderId: rec.workOrderId });
+    }
+    // The evidence never changes once recorded, so the title made from it stays right; the store
+    // checks again that the recommendation is open when it links the work order.
+    const wo = await this.store.planRecommendation(recommendationId, this.checkWorkOrder({
+      site: rec.site, asset: rec.asset, point: rec.point, type: 'predictive',
+      title: title ?? `Inspect ${rec.asset} ${rec.point}: ${rec.zScore.toFixed(1)} σ from normal since ${new Date(rec.since).toISOString()}`,
+    }, actor, recommendationId));
     this.onChanged?.(recommendationId);
     return wo;
   }
 
   /** An operator's work order: `planned` or `reactive` (predictive ones come from recommendations). */
-  createWorkOrder(input: WorkOrderInput, actor: string): WorkOrder {
+  async createWorkOrder(input: WorkOrderInput, actor: string): Promise<WorkOrder> {
     if (input.type !== 'planned' && input.type !== 'reactive') {
       throw new MaintenanceError('work_order_invalid', 'operators create planned or reactive work orders; predictive ones come from a recommendation',
         { type: input.type });
     }
-    return this.insertWorkOrder(input, actor, null);
+    return this.store.addWorkOrder(this.checkWorkOrder(input, actor, null));
   }
 
-  completeWorkOrder(id: number): WorkOrder {
-    this.db.prepare(`UPDATE maintenance_work_orders SET status = 'done', done_at = ? WHERE id = ? AND status = 'open'`)
-      .run(this.now(), id);
-    const wo = this.workOrder(id);
+  async completeWorkOrder(id: number): Promise<WorkOrder> {
+    const wo = await this.store.completeWorkOrder(id, this.now());
     if (!wo) throw new MaintenanceError('work_order_not_found', `no work order ${id}`, { workOrderId: id });
     return wo;
   }
 
-  workOrder(id: number): WorkOrder | undefined {
-    const row = this.db.prepare('SELECT * FROM maintenance_work_orders WHERE id = ?').get(id) as WorkOrderRow | undefined;
-    return row && toWorkOrder(row);
+  workOrder(id: number): Promise<WorkOrder | undefined> {
+    return this.store.workOrder(id);
   }
 
   /** Newest first. */
-  workOrders(filter: { site?: string; status?: WorkOrderStatus; type?: WorkOrderType } = {}): WorkOrder[] {
-    const rows = this.db.prepare(`SELECT * FROM maintenance_work_orders
-      WHERE (@site IS NULL OR site = @site) AND (@status IS NULL OR status = @status) AND (@type IS NULL OR type = @type)
-      ORDER BY id DESC LIMIT 1000`)
-      .all({ site: filter.site ?? null, status: filter.status ?? null, type: filter.type ?? null }) as WorkOrderRow[];
-    return rows.map(toWorkOrder);
+  workOrders(filter: { site?: string; status?: WorkOrderStatus; type?: WorkOrderType } = {}): Promise<WorkOrder[]> {
+    return this.store.workOrders({ site: filter.site, status: filter.status, type: filter.type, limit: MAX_LIST });
   }
 
   /**
    * Share of reactive work orders per site and period (by creation time; default: ISO weeks,
    * Monday 00:00 UTC), oldest period first. Periods without work orders are absent.
    */
-  reactiveShare(filter: { site?: string; from?: number; to?: number; periodMs?: number } = {}): ReactiveShare[] {
+  async reactiveShare(filter: { site?: string; from?: number; to?: number; periodMs?: number } = {}): Promise<ReactiveShare[]> {
     const periodMs = filter.periodMs ?? WEEK_MS;
-    const rows = this.db.prepare(`SELECT site,
-        CAST((created_at - @origin) / @period AS INTEGER) * @period + @origin AS period_start,
-        COUNT(*) AS total, SUM(type = 'reactive') AS reactive
-      FROM maintenance_work_orders
-      WHERE (@site IS NULL OR site = @site) AND (@from IS NULL OR created_at >= @from) AND (@to IS NULL OR created_at < @to)
-        AND created_at >= @origin
-      GROUP BY site, period_start ORDER BY site, period_start`)
-      .all({
-        site: filter.site ?? null, from: filter.from ?? null, to: filter.to ?? null, period: periodMs,
-        origin: periodMs === WEEK_MS ? FIRST_MONDAY : 0,
-      }) as { site: string; period_start: number; total: number; reactive: number }[];
-    return rows.map((r) => ({ site: r.site, periodStart: r.period_start, total: r.total, reactive: r.reactive, share: r.reactive / r.total }));
+    const rows = await this.store.countByPeriod({
+      site: filter.site, from: filter.from, to: filter.to, periodMs, origin: periodMs === WEEK_MS ? FIRST_MONDAY : 0,
+    });
+    return rows.map((r) => ({ site: r.site, periodStart: r.periodStart, total: r.total, reactive: r.reactive, share: r.reactive / r.total }));
   }
 
-  private insertWorkOrder(input: WorkOrderInput, actor: string, recommendationId: number | null): WorkOrder {
+  private checkWorkOrder(input: WorkOrderInput, actor: string, recommendationId: number | null): NewWorkOrder {
     const site = checkName('site', input.site);
     const asset = checkName('asset', input.asset);
     const point = input.point === undefined ? null : checkName('point', input.point);
     if (typeof input.title !== 'string' || input.title.trim().length === 0) {
       throw new MaintenanceError('work_order_invalid', 'a work order needs a title', { field: 'title' });
     }
-    const info = this.db.prepare(`INSERT INTO maintenance_work_orders
-      (site, asset, point, type, status, title, recommendation_id, created_by, created_at) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)`)
-      .run(site, asset, point, input.type, input.title.slice(0, MAX_TITLE), recommendationId, actor, this.now());
-    return this.workOrder(Number(info.lastInsertRowid))!;
+    return {
+      site, asset, point, type: input.type, title: input.title.slice(0, MAX_TITLE), recommendationId, createdBy: actor, createdAt: this.now(),
+    };
   }
 }

@@ -20,13 +20,18 @@
  * instruction, and an instruction it waits on expires at the director (24 h); a device already
  * told to install may finish, and its statuses are still recorded and judged.
  *
- * Every operation runs one at a time (the engine is the only writer of its records), reads its
- * records, asks the ports outside any transaction, then commits the records and their audit
- * events in one store transaction; instructions are sent after that commit.
+ * Every operation runs one at a time in this engine, reads its records, asks the ports outside
+ * any transaction, then commits the records and their audit events in one unit of work;
+ * instructions are sent after that commit. Operator actions (pause, resume, abort, start
+ * installs, defer) read, check and write inside their unit of work with the deployment's row
+ * held, so they are atomic across replicas too; a step of the engine (`advance`) commits only if
+ * the deployment is still as it read it, and otherwise leaves the step to the next tick.
  */
-import type { InstructedImage, UpdateState, UpdateStatus, UpdateStream } from '@shellguard/protocol';
+import {
+  systemClock, type Clock, type InstructedImage, type TimerHandle, type UpdateState, type UpdateStatus, type UpdateStream,
+} from '@shellguard/protocol';
 import type { AuditEventInput } from '../../audit/audit-log.ts';
-import { systemScheduler, type Scheduler } from '../../alarms/scheduler.ts';
+import type { UnitOfWork } from '../../db/unit-of-work.ts';
 import { isPerDeviceComponent } from '../../fleet/reference-values.ts';
 import { DeploymentError } from './deployment-error.ts';
 import {
@@ -34,22 +39,23 @@ import {
   type Deployment, type DeploymentRequest, type DeploymentState, type DeviceRollout,
 } from './deployment-model.ts';
 import { DONE_STATES, deploymentProgress, isDoneInWave, type DeploymentProgress } from './deployment-progress.ts';
-import type { DeploymentFilter, DeploymentStore, DeploymentStoreOperations } from './deployment-store.ts';
+import type { DeploymentFilter, DeploymentStore, DeploymentUnit } from './deployment-store.ts';
 import { isInsideAnyWindow, windowEndsAt } from './maintenance-window.ts';
-import type { AuditWriter, Clock, EvidenceCheck, GroupDirectory, Instructor, ReferenceValues, ReleaseCatalog } from './rollout-ports.ts';
+import type { EvidenceCheck, GroupDirectory, Instructor, ReferenceValues, ReleaseCatalog } from './rollout-ports.ts';
 import { planWaves } from './wave-plan.ts';
 
 export interface DeploymentServiceDeps {
+  /** Reads, and writes that need no audit event (each its own transaction). */
   store: DeploymentStore;
+  /** Every state change with its audit events, in one transaction. */
+  unitOfWork: UnitOfWork<DeploymentUnit>;
   catalog: ReleaseCatalog;
   groups: GroupDirectory;
   referenceValues: ReferenceValues;
   evidence: EvidenceCheck;
   instructor: Instructor;
-  clock: Clock;
-  audit: AuditWriter;
-  /** Drives `tick()` after `start()` (default: real timers, unref'd). */
-  scheduler?: Scheduler;
+  /** Time, and the timer that drives `tick()` after `start()` (default systemClock; its timers are unref'd). */
+  clock?: Clock;
   /** How often `start()` ticks (default 30 s). */
   tickIntervalMs?: number;
   /**
@@ -90,12 +96,17 @@ export interface VersionReport {
   mismatches: VersionReportDevice[];
 }
 
+/** Thrown inside a step's unit of work when the deployment changed since the step read it. */
+class DeploymentChangedMeanwhile extends Error {}
+
 const DAY_MS = 86_400_000;
 const MAX_DEFERRAL_MS = 90 * DAY_MS;
 const HISTORY_LIMIT = 50;
 
 interface Pending {
   deployment: Deployment;
+  /** The deployment as read, to find out at commit whether someone changed it meanwhile. */
+  readAs: string;
   deploymentChanged: boolean;
   devices: Map<string, DeviceRollout>;
   changed: Set<string>;
@@ -104,15 +115,15 @@ interface Pending {
 
 export class DeploymentService {
   private readonly d: DeploymentServiceDeps;
-  private readonly scheduler: Scheduler;
+  private readonly clock: Clock;
   private readonly refreshMs: number;
   private queue: Promise<void> = Promise.resolve();
-  private timer: unknown;
+  private timer: TimerHandle | undefined;
   private running = false;
 
   constructor(deps: DeploymentServiceDeps) {
     this.d = deps;
-    this.scheduler = deps.scheduler ?? systemScheduler;
+    this.clock = deps.clock ?? systemClock;
     this.refreshMs = deps.instructionRefreshMs ?? 12 * 3_600_000;
   }
 
@@ -126,15 +137,15 @@ export class DeploymentService {
     const loop = () => {
       this.timer = undefined;
       void this.tick().catch((err: unknown) => this.d.onTickError?.(err, '*')).finally(() => {
-        if (this.running) this.timer = this.scheduler.setTimeout(loop, every);
+        if (this.running) this.timer = this.clock.setTimeout(loop, every).unref();
       });
     };
-    this.timer = this.scheduler.setTimeout(loop, every);
+    this.timer = this.clock.setTimeout(loop, every).unref();
   }
 
   stop(): void {
     this.running = false;
-    if (this.timer !== undefined) this.scheduler.clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -148,12 +159,7 @@ export class DeploymentService {
     return this.serial(async () => {
       const { product, stream, version, group } = validateRequest(request);
       const policy = normalisePolicy(request.policy, stream);
-      const active = await this.d.store.deployments({ group, stream, states: ACTIVE_DEPLOYMENT_STATES });
-      if (active[0]) {
-        throw new DeploymentError('deployment_conflict', `deployment ${active[0].id} of ${active[0].product} ${active[0].version} is ${active[0].state} in group ${group} on the ${stream} stream; abort it or let it complete first`, {
-          deploymentId: active[0].id,
-        });
-      }
+      await this.refuseIfActive(group, stream);
       const release = await this.d.catalog.find(product, stream, version);
       if (!release) {
         throw new DeploymentError('release_not_found', `${product} ${version} is not a signed target of the ${stream} image repository; publish it there first`, { product, stream, version });
@@ -168,7 +174,7 @@ export class DeploymentService {
       if (members.length === 0) {
         throw new DeploymentError('group_empty', `group ${group} has no claimed device that is not revoked or quarantined; claim devices into it first`, { group });
       }
-      const now = this.d.clock.now();
+      const now = this.clock.now();
       const id = this.d.newId?.() ?? `dep-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
       const plan = planWaves(id, members, policy.waves);
       const deployment: Deployment = {
@@ -183,10 +189,14 @@ export class DeploymentService {
       // Before any device installs it: the new software must pass attestation, and the old one
       // (where a failing device rolls back to) stays registered.
       await this.d.referenceValues.allow(group, m, actor);
-      await this.d.store.transaction(async (tx) => {
-        await tx.insertDeployment(deployment);
-        await tx.saveDevices(devices);
-        this.d.audit.record({
+      await this.d.unitOfWork.run(async ({ deployments, audit }) => {
+        // Another replica may have created one since the check above: the database refuses the second.
+        if (!await deployments.insertDeployment(deployment)) {
+          await this.refuseIfActive(group, stream, deployments);
+          throw new DeploymentError('deployment_conflict', `deployment ${id} exists already; try again`, { deploymentId: id });
+        }
+        await deployments.saveDevices(devices);
+        await audit.record({
           actor, action: 'deployment.create', target: `deployment:${id}`,
           detail: {
             product, stream, version, group, targetName: release.targetName, sha256: release.sha256, policy,
@@ -220,21 +230,21 @@ export class DeploymentService {
    */
   async startInstalls(id: string, actor: string): Promise<DeploymentView> {
     return this.serial(async () => {
-      const dep = await this.require(id);
-      if (dep.state !== 'running') throw new DeploymentError('deployment_state', `deployment ${id} is ${dep.state}; installs start only in a running deployment`, { state: dep.state });
-      const windows = dep.policy.maintenanceWindows;
-      if (windows.length === 0) throw new DeploymentError('deployment_state', `deployment ${id} has no maintenance windows: its devices install as soon as they are instructed`);
-      const now = this.d.clock.now();
-      const until = windowEndsAt(windows, now);
-      if (until === undefined) {
-        throw new DeploymentError('outside_maintenance_window', `it is outside every maintenance window of deployment ${id}; start the installs inside one`, { windows });
-      }
-      dep.installsStartedUntil = until;
-      dep.lastAction = { action: 'start-installs', by: actor, at: now };
-      dep.updatedAt = now;
-      await this.d.store.transaction(async (tx) => {
-        await tx.saveDeployment(dep);
-        this.d.audit.record({ actor, action: 'deployment.installs.start', target: `deployment:${id}`, detail: { until } });
+      await this.d.unitOfWork.run(async ({ deployments, audit }) => {
+        const dep = await this.require(id, deployments);
+        if (dep.state !== 'running') throw new DeploymentError('deployment_state', `deployment ${id} is ${dep.state}; installs start only in a running deployment`, { state: dep.state });
+        const windows = dep.policy.maintenanceWindows;
+        if (windows.length === 0) throw new DeploymentError('deployment_state', `deployment ${id} has no maintenance windows: its devices install as soon as they are instructed`);
+        const now = this.clock.now();
+        const until = windowEndsAt(windows, now);
+        if (until === undefined) {
+          throw new DeploymentError('outside_maintenance_window', `it is outside every maintenance window of deployment ${id}; start the installs inside one`, { windows });
+        }
+        dep.installsStartedUntil = until;
+        dep.lastAction = { action: 'start-installs', by: actor, at: now };
+        dep.updatedAt = now;
+        await deployments.saveDeployment(dep);
+        await audit.record({ actor, action: 'deployment.installs.start', target: `deployment:${id}`, detail: { until } });
       });
       return this.view(await this.advance(id));
     });
@@ -243,30 +253,30 @@ export class DeploymentService {
   /** Holds one device back until `untilMs` (Azure Device Update-style deferral). */
   async defer(deploymentId: string, deviceId: string, untilMs: number, reason: string, actor: string): Promise<DeviceRollout> {
     return this.serial(async () => {
-      const dep = await this.require(deploymentId);
-      if (!ACTIVE_DEPLOYMENT_STATES.includes(dep.state)) {
-        throw new DeploymentError('deployment_state', `deployment ${deploymentId} is ${dep.state}; only a running or paused deployment defers devices`, { state: dep.state });
-      }
-      const dev = await this.d.store.getDevice(deploymentId, deviceId);
-      if (!dev) throw new DeploymentError('device_not_in_deployment', `device ${deviceId} is not part of deployment ${deploymentId}`, { deviceId });
-      if (!NOT_INSTALLED_STATES.includes(dev.state) && dev.state !== 'deferred') {
-        throw new DeploymentError('deployment_state', `device ${deviceId} is ${dev.state}; only a device that has not installed can be deferred`, { state: dev.state });
-      }
-      if (dev.installNow === true) {
-        throw new DeploymentError('deployment_state', `device ${deviceId} was already told to install; it can no longer be held back`, { instructedAt: dev.instructedAt });
-      }
-      const now = this.d.clock.now();
-      if (!Number.isFinite(untilMs) || untilMs <= now || untilMs > now + MAX_DEFERRAL_MS) {
-        throw new DeploymentError('deployment_invalid', 'until must be a time in the future, at most 90 days ahead');
-      }
-      const why = (reason ?? '').trim();
-      if (why.length < 3 || why.length > 1000) throw new DeploymentError('deployment_invalid', 'a deferral needs a reason of 3 to 1000 characters');
-      delete dev.healthReportedAt;
-      dev.deferredUntil = untilMs;
-      setState(dev, 'deferred', now, `deferred by ${actor} until ${new Date(untilMs).toISOString()}: ${why}`);
-      await this.d.store.transaction(async (tx) => {
-        await tx.saveDevices([dev]);
-        this.d.audit.record({ actor, action: 'deployment.device.defer', target: `deployment:${deploymentId}`, detail: { deviceId, until: untilMs, reason: why } });
+      await this.d.unitOfWork.run(async ({ deployments, audit }) => {
+        const dep = await this.require(deploymentId, deployments);
+        if (!ACTIVE_DEPLOYMENT_STATES.includes(dep.state)) {
+          throw new DeploymentError('deployment_state', `deployment ${deploymentId} is ${dep.state}; only a running or paused deployment defers devices`, { state: dep.state });
+        }
+        const dev = await deployments.getDevice(deploymentId, deviceId);
+        if (!dev) throw new DeploymentError('device_not_in_deployment', `device ${deviceId} is not part of deployment ${deploymentId}`, { deviceId });
+        if (!NOT_INSTALLED_STATES.includes(dev.state) && dev.state !== 'deferred') {
+          throw new DeploymentError('deployment_state', `device ${deviceId} is ${dev.state}; only a device that has not installed can be deferred`, { state: dev.state });
+        }
+        if (dev.installNow === true) {
+          throw new DeploymentError('deployment_state', `device ${deviceId} was already told to install; it can no longer be held back`, { instructedAt: dev.instructedAt });
+        }
+        const now = this.clock.now();
+        if (!Number.isFinite(untilMs) || untilMs <= now || untilMs > now + MAX_DEFERRAL_MS) {
+          throw new DeploymentError('deployment_invalid', 'until must be a time in the future, at most 90 days ahead');
+        }
+        const why = (reason ?? '').trim();
+        if (why.length < 3 || why.length > 1000) throw new DeploymentError('deployment_invalid', 'a deferral needs a reason of 3 to 1000 characters');
+        delete dev.healthReportedAt;
+        dev.deferredUntil = untilMs;
+        setState(dev, 'deferred', now, `deferred by ${actor} until ${new Date(untilMs).toISOString()}: ${why}`);
+        await deployments.saveDevices([dev]);
+        await audit.record({ actor, action: 'deployment.device.defer', target: `deployment:${deploymentId}`, detail: { deviceId, until: untilMs, reason: why } });
       });
       await this.advance(deploymentId);
       return (await this.d.store.getDevice(deploymentId, deviceId))!;
@@ -290,13 +300,13 @@ export class DeploymentService {
       if (status.sequence < dev.sequence || (status.sequence === dev.sequence && status.at <= (dev.statusAt ?? Number.NEGATIVE_INFINITY))) {
         return { accepted: false, reason: `stale or duplicate status (sequence ${status.sequence} at ${status.at}; already at ${dev.sequence} at ${dev.statusAt ?? '-'})` };
       }
-      const now = this.d.clock.now();
+      const now = this.clock.now();
       dev.sequence = status.sequence;
       dev.statusAt = status.at;
       dev.running = status.running;
       dev.updatedAt = now;
       await this.applyStatus(dep, dev, status, now);
-      await this.d.store.transaction((tx) => tx.saveDevices([dev]));
+      await this.d.store.saveDevices([dev]);
       // The whole deployment is re-read only when this status may halt, widen or finish it, so
       // a status costs the same in a group of 20 and of 20 000.
       if (this.mayAdvance(dep, await this.d.store.stateCounts(dep.id), dev.wave)) await this.advance(dep.id);
@@ -382,9 +392,9 @@ export class DeploymentService {
    */
   private async advance(id: string): Promise<Deployment> {
     const dep = await this.require(id);
-    const now = this.d.clock.now();
+    const now = this.clock.now();
     const p: Pending = {
-      deployment: dep, deploymentChanged: false, devices: new Map((await this.d.store.devices(id)).map((x) => [x.deviceId, x])), changed: new Set(), audits: [],
+      deployment: dep, readAs: JSON.stringify(dep), deploymentChanged: false, devices: new Map((await this.d.store.devices(id)).map((x) => [x.deviceId, x])), changed: new Set(), audits: [],
     };
     const active = dep.state === 'running' || dep.state === 'paused';
     if (active) await this.addJoiners(p, now);
@@ -398,7 +408,14 @@ export class DeploymentService {
       this.checkCompletion(p, now);
     }
     const due = p.deployment.state === 'running' ? this.dueInstructions(p, now) : [];
-    await this.commit(p);
+    try {
+      await this.commit(p);
+    } catch (err) {
+      // An operator (or another replica) changed it since this step read it: what the step decided
+      // may no longer hold, so none of it is stored or sent; the next tick decides afresh.
+      if (err instanceof DeploymentChangedMeanwhile) return this.require(id);
+      throw err;
+    }
     if (due.length > 0) await this.sendInstructions(p.deployment, due, now);
     return p.deployment;
   }
@@ -562,15 +579,18 @@ export class DeploymentService {
       dev.updatedAt = now;
       sent.push(dev);
     }
-    if (sent.length > 0) await this.d.store.transaction((tx) => tx.saveDevices(sent));
+    if (sent.length > 0) await this.d.store.saveDevices(sent);
   }
 
+  /** The step's changes and audit events in one unit of work, if the deployment is still as the step read it. */
   private async commit(p: Pending): Promise<void> {
-    if (!p.deploymentChanged && p.changed.size === 0 && p.audits.length === 0) return;
-    await this.d.store.transaction(async (tx: DeploymentStoreOperations) => {
-      if (p.deploymentChanged) await tx.saveDeployment(p.deployment);
-      if (p.changed.size > 0) await tx.saveDevices([...p.changed].map((id) => p.devices.get(id)!));
-      for (const a of p.audits) this.d.audit.record(a);
+    await this.d.unitOfWork.run(async ({ deployments, audit }) => {
+      const current = await deployments.getDeployment(p.deployment.id, { forUpdate: true });
+      if (!current || JSON.stringify(current) !== p.readAs) throw new DeploymentChangedMeanwhile();
+      if (!p.deploymentChanged && p.changed.size === 0 && p.audits.length === 0) return;
+      if (p.deploymentChanged) await deployments.saveDeployment(p.deployment);
+      if (p.changed.size > 0) await deployments.saveDevices([...p.changed].map((id) => p.devices.get(id)!));
+      for (const a of p.audits) await audit.record(a);
     });
   }
 
@@ -630,41 +650,52 @@ export class DeploymentService {
     return { deployment: dep, progress: deploymentProgress(dep, await this.d.store.devices(dep.id)) };
   }
 
-  private async require(id: string): Promise<Deployment> {
-    const dep = await this.d.store.getDeployment(id);
+  /** The deployment; inside a unit of work (`within`) with its row held until the commit. */
+  private async require(id: string, within?: DeploymentStore): Promise<Deployment> {
+    const dep = within ? await within.getDeployment(id, { forUpdate: true }) : await this.d.store.getDeployment(id);
     if (!dep) throw new DeploymentError('deployment_not_found', `no deployment ${id}`, { id });
     return dep;
+  }
+
+  private async refuseIfActive(group: string, stream: UpdateStream, store: DeploymentStore = this.d.store): Promise<void> {
+    const [active] = await store.deployments({ group, stream, states: ACTIVE_DEPLOYMENT_STATES, limit: 1 });
+    if (active) {
+      throw new DeploymentError('deployment_conflict', `deployment ${active.id} of ${active.product} ${active.version} is ${active.state} in group ${group} on the ${stream} stream; abort it or let it complete first`, {
+        deploymentId: active.id,
+      });
+    }
   }
 
   private async changeState(
     id: string, actor: string, action: 'pause' | 'resume' | 'abort', from: readonly DeploymentState[], to: DeploymentState, reason: string | undefined,
   ): Promise<DeploymentView> {
-    const dep = await this.require(id);
-    if (!from.includes(dep.state)) {
-      throw new DeploymentError('deployment_state', `deployment ${id} is ${dep.state}; ${action} needs it ${from.join(' or ')}`, { state: dep.state });
-    }
-    const now = this.d.clock.now();
-    const why = reason?.trim() || undefined;
-    const previous = dep.state;
-    dep.state = to;
-    dep.updatedAt = now;
-    dep.lastAction = { action, by: actor, at: now, ...(why ? { reason: why } : {}) };
-    if (to === 'aborted') dep.endedAt = now;
-    const devices = await this.d.store.devices(id);
-    const left = to === 'aborted' ? devices.filter((d) => NOT_INSTALLED_STATES.includes(d.state) || d.state === 'deferred') : [];
-    for (const dev of left) {
-      dev.reason = 'not installed: the deployment was aborted';
-      dev.updatedAt = now;
-    }
-    await this.d.store.transaction(async (tx) => {
-      await tx.saveDeployment(dep);
-      if (left.length > 0) await tx.saveDevices(left);
-      this.d.audit.record({
+    const changed = await this.d.unitOfWork.run(async ({ deployments, audit }) => {
+      const dep = await this.require(id, deployments);
+      if (!from.includes(dep.state)) {
+        throw new DeploymentError('deployment_state', `deployment ${id} is ${dep.state}; ${action} needs it ${from.join(' or ')}`, { state: dep.state });
+      }
+      const now = this.clock.now();
+      const why = reason?.trim() || undefined;
+      const previous = dep.state;
+      dep.state = to;
+      dep.updatedAt = now;
+      dep.lastAction = { action, by: actor, at: now, ...(why ? { reason: why } : {}) };
+      if (to === 'aborted') dep.endedAt = now;
+      const devices = await deployments.devices(id);
+      const left = to === 'aborted' ? devices.filter((d) => NOT_INSTALLED_STATES.includes(d.state) || d.state === 'deferred') : [];
+      for (const dev of left) {
+        dev.reason = 'not installed: the deployment was aborted';
+        dev.updatedAt = now;
+      }
+      await deployments.saveDeployment(dep);
+      if (left.length > 0) await deployments.saveDevices(left);
+      await audit.record({
         actor, action: `deployment.${action}`, target: `deployment:${id}`,
         detail: { from: previous, to, ...(why ? { reason: why } : {}), ...(to === 'aborted' ? { leftOnTheirVersion: left.length } : {}) },
       });
+      return dep;
     });
-    return this.view(dep);
+    return this.view(changed);
   }
 
   /** Runs engine operations one after another, so a status, a tick and an action never interleave. */

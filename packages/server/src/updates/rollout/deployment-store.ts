@@ -1,9 +1,10 @@
 /**
- * The deployments' persistence port (async: a PostgreSQL implementation can follow). Records are
- * read and written whole; `transaction` is the boundary inside which a change to a deployment,
- * its devices and its audit events commit together or not at all.
+ * The deployments' persistence port (STYLE.md §1; async, for either engine). Records are read
+ * and written whole. The transaction boundary is a unit of work ({@link DeploymentUnit}): a change
+ * to a deployment, its devices and its audit events commit together or not at all.
  */
 import type { UpdateState, UpdateStream } from '@shellguard/protocol';
+import type { AuditRecorder } from '../../audit/audit-log.ts';
 import type { Deployment, DeploymentState, DeviceRollout } from './deployment-model.ts';
 
 export interface DeploymentFilter {
@@ -13,11 +14,19 @@ export interface DeploymentFilter {
   limit?: number | undefined;
 }
 
-export interface DeploymentStoreOperations {
-  /** Refuses (rejects) an id that exists. */
-  insertDeployment(d: Deployment): Promise<void>;
+export interface DeploymentStore {
+  /**
+   * False, and nothing stored, when the id exists or another deployment of the same group and
+   * stream is running or paused (the database keeps that rule, across replicas too).
+   */
+  insertDeployment(d: Deployment): Promise<boolean>;
   saveDeployment(d: Deployment): Promise<void>;
-  getDeployment(id: string): Promise<Deployment | undefined>;
+  /**
+   * `forUpdate`: inside a unit of work, holds the deployment's row until it commits, so a
+   * read-check-write of it is not interleaved with another replica's (PostgreSQL row lock;
+   * SQLite's one writer already serialises).
+   */
+  getDeployment(id: string, options?: { forUpdate?: boolean }): Promise<Deployment | undefined>;
   /** Newest first (by creation time, then id). */
   deployments(filter?: DeploymentFilter): Promise<Deployment[]>;
   /** Inserts or replaces each device record of its deployment. */
@@ -34,11 +43,13 @@ export interface DeploymentStoreOperations {
   stateCounts(deploymentId: string): Promise<{ wave: number; state: UpdateState; count: number }[]>;
 }
 
-export interface DeploymentStore extends DeploymentStoreOperations {
-  /**
-   * Runs `fn` with the store's operations in one transaction: all its writes commit when it
-   * resolves and none do when it rejects. Transactions of one store run one after another.
-   * Keep `fn` to store work (and the audit record of the change): no network calls inside.
-   */
-  transaction<T>(fn: (tx: DeploymentStoreOperations) => Promise<T>): Promise<T>;
+/**
+ * What one unit of work of the rollout engine writes through: the deployment records and the
+ * audit events of the change, bound to one transaction. Keep the work to store calls: no network,
+ * and no port that reads the database outside the transaction (on SQLite it would wait for the
+ * transaction's own write lock).
+ */
+export interface DeploymentUnit {
+  deployments: DeploymentStore;
+  audit: AuditRecorder;
 }

@@ -8,16 +8,16 @@ import type { AttestedSoftware, EvidenceCheck, GroupDirectory, ReferenceValues }
 
 /** The part of FleetService the adapters use (FleetService itself satisfies it). */
 export interface FleetForRollouts {
-  fleetView(): FleetDeviceView[];
-  registerRelease(input: ReleaseInput, actor: string): ReleaseRecord;
-  listReleases(group: string): ReleaseRecord[];
-  attestations(deviceId: string, limit?: number): AttestationRecord[];
+  fleetView(): Promise<FleetDeviceView[]>;
+  registerRelease(input: ReleaseInput, actor: string): Promise<ReleaseRecord>;
+  listReleases(group: string): Promise<ReleaseRecord[]>;
+  attestations(deviceId: string, limit?: number): Promise<AttestationRecord[]>;
 }
 
 export function fleetGroupDirectory(fleet: Pick<FleetForRollouts, 'fleetView'>): GroupDirectory {
   return {
     async devicesInGroup(group) {
-      return fleet.fleetView().filter((d) => d.group === group && d.state === 'claimed').map((d) => d.deviceId).sort();
+      return (await fleet.fleetView()).filter((d) => d.group === group && d.state === 'claimed').map((d) => d.deviceId).sort();
     },
   };
 }
@@ -34,12 +34,12 @@ export function fleetReferenceValues(fleet: Pick<FleetForRollouts, 'registerRele
   return {
     async allow(group, manifest: BundleManifest, actor) {
       if (manifest.stream === 'application') {
-        fleet.registerRelease({ group, swname: manifest.product, swversion: manifest.version, components: manifest.components }, actor);
+        await fleet.registerRelease({ group, swname: manifest.product, swversion: manifest.version, components: manifest.components }, actor);
         return;
       }
-      const newest = fleet.listReleases(group).find((r) => !r.swversion.includes('-platform.'));
+      const newest = (await fleet.listReleases(group)).find((r) => !r.swversion.includes('-platform.'));
       const base = (newest?.swversion ?? '0.0.0').replace(/[-+].*$/, '');
-      fleet.registerRelease({
+      await fleet.registerRelease({
         group, swname: `${manifest.product}:platform`, swversion: `${base}-platform.${manifest.version}`, components: manifest.components,
       }, actor);
     },
@@ -50,7 +50,7 @@ export function fleetEvidenceCheck(fleet: Pick<FleetForRollouts, 'attestations'>
   return {
     async attestedSince(deviceId, sinceMs): Promise<AttestedSoftware | undefined> {
       // Newest first: the first pass at or after `sinceMs` is the newest one.
-      const pass = fleet.attestations(deviceId, 50).find((a) => a.result === 'pass' && a.at >= sinceMs && a.measurements !== undefined);
+      const pass = (await fleet.attestations(deviceId, 50)).find((a) => a.result === 'pass' && a.at >= sinceMs && a.measurements !== undefined);
       if (!pass) return undefined;
       return { ...(pass.swversion !== undefined ? { swversion: pass.swversion } : {}), measurements: pass.measurements ?? [] };
     },

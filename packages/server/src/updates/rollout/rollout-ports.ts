@@ -4,7 +4,6 @@
  * implements ReleaseCatalog, the director Instructor.
  */
 import type { BundleManifest, InstructedImage, UpdateStream } from '@shellguard/protocol';
-import type { AuditEventInput } from '../../audit/audit-log.ts';
 
 /** What the image repository says is genuine (TUF targets, offline-signed). */
 export interface ReleaseCatalog {
@@ -49,11 +48,3 @@ export interface Instructor {
   instruct(deviceId: string, instruction: DeviceInstruction): Promise<unknown>;
 }
 
-export interface Clock {
-  now(): number;
-}
-
-/** The audit log, as far as deployments write to it. */
-export interface AuditWriter {
-  record(event: AuditEventInput): unknown;
-}

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Quality, type Sample } from '@shellguard/protocol';
-import { openDatabase } from '../../../src/db/database.ts';
+import { openSqliteSqlDatabase } from '../../../src/db/sqlite-sql-database.ts';
 import { HOUR_MS, LiveAnalytics, MINUTE_MS, type RecommendationEvidence } from '../../../src/analytics/live/live-analytics.ts';
-import { MaintenanceBook } from '../../../src/analytics/maintenance/maintenance-book.ts';
+import type { Recommendation } from '../../../src/analytics/maintenance/maintenance-book.ts';
+import { openBook } from '../maintenance/maintenance-fixture.ts';
 import type { DetectorFactory } from '../../../src/analytics/detectors/detector.ts';
 
 const T0 = 1_750_000_000_000 - (1_750_000_000_000 % HOUR_MS);
@@ -96,15 +97,16 @@ describe('LiveAnalytics', () => {
     expect(live.stats()).toMatchObject({ points: 2, droppedPointSamples: 2 });
   });
 
-  it('recommends maintenance of a wearing bearing (+0.3 mm/s per hour) before the 4.5 mm/s limit', () => {
-    const db = openDatabase(':memory:');
+  it('recommends maintenance of a wearing bearing (+0.3 mm/s per hour) before the 4.5 mm/s limit', async () => {
+    const database = openSqliteSqlDatabase(':memory:');
     let clock = T0;
-    const book = new MaintenanceBook({ db, now: () => clock, pointId: () => 42 });
+    const book = await openBook(database, { now: () => clock, pointId: () => 42 });
+    const recorded: Promise<Recommendation>[] = [];
     const scores: number[] = [];
     const recs: RecommendationEvidence[] = [];
     const live = new LiveAnalytics({
       onScore: (_s, _a, _p, _ts, score) => scores.push(score),
-      onSustained: (e) => { recs.push(e); book.recommend(e); },
+      onSustained: (e) => { recs.push(e); recorded.push(book.recommend(e)); },
     });
     const rand = noise(7);
     const wearStart = T0 + 3 * HOUR_MS;
@@ -126,7 +128,9 @@ describe('LiveAnalytics', () => {
     console.log(`bearing wear: recommended ${detectHours.toFixed(2)} h after wear began, at ${rec.recentMean.toFixed(2)} mm/s `
       + `(z ${rec.zScore.toFixed(1)}), ${leadHours.toFixed(2)} h before the first sample over ${LIMIT} mm/s`);
     expect(leadHours).toBeGreaterThan(4);
-    const stored = book.recommendations();
+    await Promise.all(recorded);
+    const stored = await book.recommendations();
+    await database.close();
     expect(stored).toHaveLength(1);
     expect(stored[0]!.chart).toBe(`/api/v1/points/42/samples?from=${rec.since - HOUR_MS}&to=${rec.at + MINUTE_MS}&bucket=60000`);
     expect(Math.max(...scores)).toBeLessThanOrEqual(1);

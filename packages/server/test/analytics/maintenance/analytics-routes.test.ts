@@ -2,19 +2,16 @@ import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Role } from '../../../src/auth/roles.ts';
-import { openDatabase } from '../../../src/db/database.ts';
-import { MaintenanceBook } from '../../../src/analytics/maintenance/maintenance-book.ts';
+import { openSqliteSqlDatabase } from '../../../src/db/sqlite-sql-database.ts';
+import { openBook } from './maintenance-fixture.ts';
 import { analyticsRoutes } from '../../../src/api/analytics-routes.ts';
-import { ApiError, errorBody, httpStatusFor } from '../../../src/api/api-error.ts';
+import { apiErrorHandler } from '../../../src/api/error-handler.ts';
 
 async function appWith(role: Role) {
-  const book = new MaintenanceBook({ db: openDatabase(':memory:'), now: () => Date.UTC(2025, 5, 3) });
+  const book = await openBook(openSqliteSqlDatabase(':memory:'), { now: () => Date.UTC(2025, 5, 3) });
   const app = Fastify().withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onRequest', async (req) => { (req as unknown as { principal: unknown }).principal = { kind: 'token', id: 't1', name: 't1', role }; });
-  // As build-api's handler: ShellguardErrors by code, validation failures 400.
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => (err instanceof ApiError
-    ? reply.code(httpStatusFor(err.code)).send(errorBody(err.code, err.message))
-    : reply.code(err.statusCode ?? 500).send(errorBody('bad_request', err.message))));
+  app.setErrorHandler(apiErrorHandler);
   await app.register(analyticsRoutes, { prefix: '/api/v1', analytics: { health: () => [], peers: () => [], scores: () => [], maintenance: book } });
   return { app, book };
 }
@@ -22,7 +19,7 @@ async function appWith(role: Role) {
 describe('analyticsRoutes', () => {
   it('turns a recommendation into a predictive work order and reports the reactive share', async () => {
     const { app, book } = await appWith('technician');
-    const rec = book.recommend({ site: 'dc1', asset: 'P', point: 'vib', since: 0, at: 1, recentMean: 3, baselineMean: 2, baselineStd: 0.1, zScore: 10, score: 0.9 });
+    const rec = await book.recommend({ site: 'dc1', asset: 'P', point: 'vib', since: 0, at: 1, recentMean: 3, baselineMean: 2, baselineStd: 0.1, zScore: 10, score: 0.9 });
     const made = await app.inject({ method: 'POST', url: `/api/v1/recommendations/${rec.id}/work-order` });
     expect(made.statusCode).toBe(201);
     expect(made.json().workOrder).toMatchObject({ type: 'predictive', createdBy: 'token:t1' });

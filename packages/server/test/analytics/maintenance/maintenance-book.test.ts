@@ -1,57 +1,94 @@
-import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../../src/db/database.ts';
-import { MaintenanceBook, WEEK_MS } from '../../../src/analytics/maintenance/maintenance-book.ts';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { SqlDatabase } from '../../../src/db/sql-database.ts';
+import { openSqliteSqlDatabase } from '../../../src/db/sqlite-sql-database.ts';
+import { WEEK_MS } from '../../../src/analytics/maintenance/maintenance-book.ts';
+import { openBook } from './maintenance-fixture.ts';
 
 const MONDAY = Date.UTC(2025, 5, 2); // 2025-06-02, a Monday
 const evidence = { site: 'dc1', asset: 'CHWP-1', point: 'vib', since: MONDAY, at: MONDAY + 1, recentMean: 3, baselineMean: 2, baselineStd: 0.1, zScore: 10, score: 0.8 };
 
 describe('MaintenanceBook', () => {
-  it('turns a recommendation into a predictive work order, once', () => {
+  let database: SqlDatabase;
+  beforeEach(() => { database = openSqliteSqlDatabase(':memory:'); });
+  afterEach(async () => { await database.close(); });
+
+  it('turns a recommendation into a predictive work order, once', async () => {
     let clock = MONDAY;
-    const book = new MaintenanceBook({ db: openDatabase(':memory:'), now: () => clock });
-    const rec = book.recommend(evidence);
+    const book = await openBook(database, { now: () => clock });
+    const rec = await book.recommend(evidence);
     expect(rec).toMatchObject({ status: 'open', chart: null, workOrderId: null });
     clock += 1000;
-    const wo = book.workOrderFromRecommendation(rec.id, 'token:t1');
+    const wo = await book.workOrderFromRecommendation(rec.id, 'token:t1');
     expect(wo).toMatchObject({ type: 'predictive', status: 'open', recommendationId: rec.id, point: 'vib', createdBy: 'token:t1' });
-    expect(book.recommendation(rec.id)).toMatchObject({ status: 'work-order', workOrderId: wo.id });
-    expect(() => book.workOrderFromRecommendation(rec.id, 'token:t1')).toThrow(expect.objectContaining({ code: 'recommendation_closed' }));
-    expect(() => book.workOrderFromRecommendation(999, 'token:t1')).toThrow(expect.objectContaining({ code: 'recommendation_not_found' }));
-    expect(book.completeWorkOrder(wo.id)).toMatchObject({ status: 'done', doneAt: clock });
+    expect(wo.title).toBe('Inspect CHWP-1 vib: 10.0 σ from normal since 2025-06-02T00:00:00.000Z');
+    expect(await book.recommendation(rec.id)).toMatchObject({ status: 'work-order', workOrderId: wo.id });
+    await expect(book.workOrderFromRecommendation(rec.id, 'token:t1')).rejects.toMatchObject({ code: 'recommendation_closed' });
+    await expect(book.workOrderFromRecommendation(999, 'token:t1')).rejects.toMatchObject({ code: 'recommendation_not_found' });
+    expect(await book.completeWorkOrder(wo.id)).toMatchObject({ status: 'done', doneAt: clock });
+    await expect(book.completeWorkOrder(999)).rejects.toMatchObject({ code: 'work_order_not_found' });
   });
 
-  it('refuses operator work orders typed predictive', () => {
-    const book = new MaintenanceBook({ db: openDatabase(':memory:') });
-    expect(() => book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'predictive', title: 'x' }, 'op'))
-      .toThrow(expect.objectContaining({ code: 'work_order_invalid' }));
-    expect(book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'planned', title: 'filters' }, 'op')).toMatchObject({ type: 'planned', point: null });
+  it('links a chart of the point around the deviation when the point has an id', async () => {
+    const book = await openBook(database, { pointId: () => 42, chartLeadMs: 1000, chartBucketMs: 10 });
+    expect((await book.recommend(evidence)).chart).toBe(`/api/v1/points/42/samples?from=${MONDAY - 1000}&to=${MONDAY + 11}&bucket=10`);
   });
 
-  it('reports the share of reactive work orders per site and week', () => {
+  it('tells the live stream of a new recommendation and of one that became a work order', async () => {
+    const changed: number[] = [];
+    const book = await openBook(database, { onChanged: (id) => changed.push(id) });
+    const rec = await book.recommend(evidence);
+    await book.workOrderFromRecommendation(rec.id, 'op');
+    await expect(book.workOrderFromRecommendation(rec.id, 'op')).rejects.toThrow();
+    expect(changed).toEqual([rec.id, rec.id]);
+  });
+
+  it('refuses operator work orders typed predictive, and work orders without a title or site', async () => {
+    const book = await openBook(database);
+    await expect(book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'predictive', title: 'x' }, 'op'))
+      .rejects.toMatchObject({ code: 'work_order_invalid' });
+    await expect(book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'planned', title: ' ' }, 'op'))
+      .rejects.toMatchObject({ code: 'work_order_invalid', details: { field: 'title' } });
+    await expect(book.createWorkOrder({ site: '', asset: 'A', type: 'planned', title: 'x' }, 'op'))
+      .rejects.toMatchObject({ code: 'work_order_invalid', details: { field: 'site' } });
+    expect(await book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'planned', title: 'filters' }, 'op')).toMatchObject({ type: 'planned', point: null });
+    expect(await book.workOrders()).toHaveLength(1);
+  });
+
+  it('reports the share of reactive work orders per site and week', async () => {
     let clock = MONDAY + 3_600_000;
-    const book = new MaintenanceBook({ db: openDatabase(':memory:'), now: () => clock });
-    book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'reactive', title: 'tripped' }, 'op');
-    book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'reactive', title: 'tripped again' }, 'op');
-    book.createWorkOrder({ site: 'dc1', asset: 'B', type: 'planned', title: 'filters' }, 'op');
-    book.createWorkOrder({ site: 'dc2', asset: 'C', type: 'planned', title: 'filters' }, 'op');
+    const book = await openBook(database, { now: () => clock });
+    await book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'reactive', title: 'tripped' }, 'op');
+    await book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'reactive', title: 'tripped again' }, 'op');
+    await book.createWorkOrder({ site: 'dc1', asset: 'B', type: 'planned', title: 'filters' }, 'op');
+    await book.createWorkOrder({ site: 'dc2', asset: 'C', type: 'planned', title: 'filters' }, 'op');
     clock = MONDAY + WEEK_MS + 5 * 86_400_000; // Saturday of the next week
-    book.workOrderFromRecommendation(book.recommend(evidence).id, 'op');
-    book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'reactive', title: 'tripped' }, 'op');
-    expect(book.reactiveShare()).toEqual([
+    await book.workOrderFromRecommendation((await book.recommend(evidence)).id, 'op');
+    await book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'reactive', title: 'tripped' }, 'op');
+    expect(await book.reactiveShare()).toEqual([
       { site: 'dc1', periodStart: MONDAY, total: 3, reactive: 2, share: 2 / 3 },
       { site: 'dc1', periodStart: MONDAY + WEEK_MS, total: 2, reactive: 1, share: 0.5 },
       { site: 'dc2', periodStart: MONDAY, total: 1, reactive: 0, share: 0 },
     ]);
-    expect(book.reactiveShare({ site: 'dc2' })).toHaveLength(1);
+    expect(await book.reactiveShare({ site: 'dc2' })).toHaveLength(1);
+    expect(await book.reactiveShare({ from: MONDAY + WEEK_MS })).toEqual([{ site: 'dc1', periodStart: MONDAY + WEEK_MS, total: 2, reactive: 1, share: 0.5 }]);
   });
 
-  it('keeps recommendations and work orders across a reopen of the database', () => {
-    const file = `/tmp/maint-${process.pid}-${Date.now()}.db`;
-    const first = new MaintenanceBook({ db: openDatabase(file) });
-    first.recommend(evidence);
-    first.createWorkOrder({ site: 'dc1', asset: 'A', type: 'reactive', title: 't' }, 'op');
-    const again = new MaintenanceBook({ db: openDatabase(file) });
-    expect(again.recommendations()).toHaveLength(1);
-    expect(again.workOrders({ type: 'reactive' })).toHaveLength(1);
+  it('keeps recommendations and work orders across a reopen of the database', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sg-maint-'));
+    const file = path.join(dir, 'server.db');
+    const first = openSqliteSqlDatabase(file);
+    const book = await openBook(first);
+    await book.recommend(evidence);
+    await book.createWorkOrder({ site: 'dc1', asset: 'A', type: 'reactive', title: 't' }, 'op');
+    await first.close();
+    const second = openSqliteSqlDatabase(file);
+    const again = await openBook(second);
+    expect(await again.recommendations()).toHaveLength(1);
+    expect(await again.workOrders({ type: 'reactive' })).toHaveLength(1);
+    await second.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
