@@ -1,10 +1,11 @@
 /**
- * The server's embedded database: one SQLite file (ARCHITECTURE.md §5), opened the same way by
- * every domain that keeps state in it (telemetry, registry, auth).
+ * The server's embedded database: one SQLite file (ARCHITECTURE.md §5). Only db/ (which wraps it
+ * as a SqlDatabase for the kysely stores) and the SQLite telemetry store's hot path see this
+ * handle's type; every other domain reaches storage through its store port.
  */
 import Database from 'better-sqlite3';
 
-/** The handle domains share (issue 12 puts every domain's persistence behind a port). */
+/** The raw better-sqlite3 handle (db/ and the SQLite telemetry store only). */
 export type SqliteDatabase = Database.Database;
 
 export interface OpenDatabaseOptions {

@@ -1,4 +1,6 @@
 /**
+ * The SQLite-only migrations runner that shipped before issue 12, kept so tests can build database
+ * files as older servers left them; the server runs db/sql-migrations.ts (both engines).
  * A tiny schema migrations runner. Each domain owns its tables and its list of migrations, applied
  * in order inside one transaction each; `schema_versions` remembers how far each domain got.
  */
