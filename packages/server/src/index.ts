@@ -37,3 +37,4 @@ export {
 } from './updates/index.ts';
 export { Director, type DirectorOptions } from './updates/director/director.ts';
 export { SqlDirectorStore } from './updates/director/sql-director-store.ts';
+export * from './bus/index.ts';

@@ -214,7 +214,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const fleet = new FleetService({
     stores: sqlFleetStores(database.db, database.engine),
     // A claim, a quarantine or a pass commits with its audit event and incident, or none of them does.
-    uow: sqlUnitOfWork(database, (tx) => ({ ...sqlFleetStores(tx, database.engine), audit: audit.recorderIn(tx), incidents: incidents.raiserIn(tx) })),
+    uow: sqlUnitOfWork(database, (tx, hooks) => ({ ...sqlFleetStores(tx, database.engine), audit: audit.recorderIn(tx), incidents: incidents.raiserIn(tx, hooks) })),
     issuer: certificateIssuer(pki), now,
     certificateValidityHours: options.certificateValidityHours ?? 24,
     onRevoked: disconnect,

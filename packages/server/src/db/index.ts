@@ -5,6 +5,6 @@ export { openSqliteSqlDatabase } from './sqlite-sql-database.ts';
 export { openPostgresDatabase, type PostgresDatabaseOptions } from './postgres-database.ts';
 export { runSqlMigrations, type SqlMigration } from './sql-migrations.ts';
 export { migrateServerDatabase, SERVER_MIGRATIONS } from './schema.ts';
-export { sqlUnitOfWork, type UnitOfWork } from './unit-of-work.ts';
+export { sqlUnitOfWork, type TransactionHooks, type UnitOfWork } from './unit-of-work.ts';
 export { SqliteWriteLock } from './sqlite-write-lock.ts';
 export { openServerDatabase, SQLITE_FILE } from './open-server-database.ts';

@@ -11,7 +11,27 @@ export interface UnitOfWork<Stores> {
   run<T>(work: (stores: Stores) => Promise<T>): Promise<T>;
 }
 
+/**
+ * What a store bound to a unit of work may ask for besides the transaction: something to do once
+ * it has committed (wake a dispatcher for a notice written in it), never if it rolls back.
+ */
+export interface TransactionHooks {
+  afterCommit(effect: () => void): void;
+}
+
 /** A unit of work over a {@link SqlDatabase}: `bind` builds the stores on the transaction's executor. */
-export function sqlUnitOfWork<Stores>(database: Pick<SqlDatabase, 'db'>, bind: (tx: SqlExecutor) => Stores): UnitOfWork<Stores> {
-  return { run: (work) => inTransaction(database.db, (tx) => work(bind(tx))) };
+export function sqlUnitOfWork<Stores>(
+  database: Pick<SqlDatabase, 'db'>, bind: (tx: SqlExecutor, hooks: TransactionHooks) => Stores,
+): UnitOfWork<Stores> {
+  return {
+    async run(work) {
+      const effects: (() => void)[] = [];
+      const hooks: TransactionHooks = { afterCommit: (effect) => { effects.push(effect); } };
+      const result = await inTransaction(database.db, (tx) => work(bind(tx, hooks)));
+      // Only a transaction of our own has committed here; one we joined commits with its owner,
+      // whose hooks these are not: then the effects run when the caller's unit of work ends.
+      for (const effect of effects) effect();
+      return result;
+    },
+  };
 }

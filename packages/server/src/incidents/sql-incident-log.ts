@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Generated, Kysely, Selectable } from 'kysely';
 import type { AuditEventInput, AuditRecorder } from '../audit/audit-log.ts';
 import { inTransaction, type SqlEngine, type SqlExecutor } from '../db/sql-database.ts';
+import type { TransactionHooks } from '../db/unit-of-work.ts';
 import type { OutboxEntry, OutboxWriter } from '../notifications/outbox.ts';
 import { IncidentError } from './incident-error.ts';
 import type { EvidenceStore } from './incident-evidence.ts';
@@ -175,9 +176,14 @@ export class SqlIncidentLog implements IncidentTickets, EvidenceStore {
    * A raiser whose incidents (with their history, evidence request, audit event and notice) are
    * written in `tx`, the caller's transaction: they commit with the change that caused them.
    */
-  raiserIn(tx: SqlExecutor): IncidentRaiser {
-    return new SqlIncidentLog(tx, this.options);
+  raiserIn(tx: SqlExecutor, hooks?: TransactionHooks): IncidentRaiser {
+    const raiser = new SqlIncidentLog(tx, this.options);
+    raiser.hooks = hooks;
+    return raiser;
   }
+
+  /** Set on a raiser bound to a unit of work: wakes the dispatcher once the caller's transaction commits. */
+  private hooks: TransactionHooks | undefined;
 
   async raise(input: IncidentInput): Promise<Incident> {
     if (!(INCIDENT_SEVERITIES as readonly string[]).includes(input.severity)) {
@@ -366,6 +372,8 @@ export class SqlIncidentLog implements IncidentTickets, EvidenceStore {
     }));
     if (announced) {
       if (ownTransaction) this.o.onAnnounced();
+      else if (this.hooks) this.hooks.afterCommit(this.o.onAnnounced);
+      // Bound without hooks: the notice is delivered by the dispatcher's next poll at the latest.
       else queueMicrotask(this.o.onAnnounced);
     }
     return result;

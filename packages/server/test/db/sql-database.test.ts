@@ -69,6 +69,23 @@ describe.each(SQL_ENGINES)('SqlDatabase on %s', (engine) => {
     expect(await t.database.db.selectFrom('tags').selectAll().execute()).toHaveLength(1);
   });
 
+  it('runs after-commit effects once the unit of work has committed, and never after a rollback', async () => {
+    await runSqlMigrations(t.database, 'notes', MIGRATIONS);
+    const seen: string[] = [];
+    const uow = sqlUnitOfWork(t.database, (tx, hooks) => ({
+      note: async (body: string) => {
+        await tx.insertInto('notes').values({ body, at: 1 }).execute();
+        hooks.afterCommit(() => { seen.push(`${body}:${rowsVisibleOutside.length}`); });
+      },
+    }));
+    let rowsVisibleOutside: unknown[] = [];
+    await uow.run(async (s) => { await s.note('kept'); });
+    expect(seen).toEqual(['kept:0']);
+    rowsVisibleOutside = await t.database.db.selectFrom('notes').selectAll().execute();
+    await expect(uow.run(async (s) => { await s.note('lost'); throw new Error('roll back'); })).rejects.toThrow('roll back');
+    expect(seen).toEqual(['kept:0']);
+  });
+
   it('inTransaction joins the caller’s transaction instead of opening a second one', async () => {
     await runSqlMigrations(t.database, 'notes', MIGRATIONS);
     await expect(t.database.db.transaction().execute(async (tx) => {
