@@ -19,6 +19,7 @@ import { cosign, generateReleaseKey, initRepository, rotateRoot, signRelease, up
 import { createUser, disableUser, enableUser, listUsers, readPassword, setUserPassword, setUserRole } from './commands/user.ts';
 import { runDemo } from './commands/demo.ts';
 import { DEMO_SCENARIO_NAMES } from './commands/demo-scenario.ts';
+import { DEMO_BROKERS } from './commands/demo-parts.ts';
 import { moveAsset } from './commands/asset.ts';
 import { runServer } from './commands/server.ts';
 import { printGuardianId, printGuardianMeasurements, runGuardian } from './commands/guardian.ts';
@@ -64,6 +65,9 @@ program.command('demo')
   .option('--api-cert <file>', 'your certificate chain (PEM, server certificate first) for the API and dashboard, e.g. from a CA your browser trusts; valid for 127.0.0.1 or localhost')
   .option('--api-key <file>', 'the private key of --api-cert (PEM, unencrypted)')
   .option('--api-ca <file>', 'the CA certificate that issued --api-cert, for the demo\'s guardians (default: the last certificate of --api-cert if it is a root)')
+  .option('--database <postgres-url>', 'store everything in this PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/shellguard_scaleout (it must be empty; default: the embedded SQLite file in --dir)')
+  .addOption(new Option('--broker <broker>', 'embedded (default), or mosquitto: start Debian\'s /usr/sbin/mosquitto on its own free loopback port, configured in --dir, stopped with the demo')
+    .choices(DEMO_BROKERS).default('embedded'))
   .action(runDemo);
 
 program.command('server')

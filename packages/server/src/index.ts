@@ -9,6 +9,7 @@ export { startBroker, type Broker, type BrokerOptions } from './broker/index.ts'
 export * from './broker/mosquitto/index.ts';
 export { Ingest, type IngestStats } from './ingest/ingest.ts';
 export { openDatabase, migrateServerDatabase, type SqlDatabase, type SqlEngine } from './db/index.ts';
+export { openPostgresDatabase } from './db/index.ts';
 export {
   SqliteTelemetryStore, PostgresTelemetryStore, openTelemetryStore, TELEMETRY_MIGRATIONS, type IncomingBatch, type MaintainedTelemetryStore,
   type TelemetryStore,

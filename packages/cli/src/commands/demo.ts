@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { createLogger, untilSignalled } from '../logging.ts';
 import { prepareDemoDir } from './demo-dir.ts';
 import { DEMO_SCENARIOS, type DemoScenarioName } from './demo-scenario.ts';
+import { checkDemoDatabase, databaseStartError, demoDatabaseConfig, DemoPartsError, redactedDatabaseUrl, startDemoMosquitto, type DemoBroker, type DemoMosquitto } from './demo-parts.ts';
 import { createDashboardAdmin, operatorApiCertificate, trustLines } from './demo-access.ts';
 import { createDemoPeople, demoSimulator, seedDemoProcedure, type DemoDmop, type DemoPeople } from './demo-dmop.ts';
 
@@ -35,6 +36,10 @@ export interface DemoOptions {
   apiCa?: string;
   /** Signed webhooks for incidents and tickets (the outbox), e.g. a test's receiver. */
   webhooks?: NonNullable<ServerConfig['notifications']>['webhooks'];
+  /** `--database`: a PostgreSQL URL to store everything in (default: the embedded SQLite file in dir). */
+  database?: string;
+  /** `--broker`: the embedded broker (default), or Debian's Mosquitto 2 started on its own free loopback port. */
+  broker?: DemoBroker;
 }
 
 const SITE = 'site-1';
@@ -60,6 +65,8 @@ export interface RunningDemo {
   logFile: string;
   server: Awaited<ReturnType<typeof startServer>>;
   sim: SimulatedSite;
+  /** The Mosquitto process of `broker: 'mosquitto'` (stopped by stop()). */
+  mosquitto?: DemoMosquitto;
   guardians: GuardianHandle[];
   /** https://host:port of the API and dashboard. */
   origin: string;
@@ -107,21 +114,30 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   // An operator's certificate for the API and dashboard (`--api-cert`); the broker keeps the site's.
   const operator = operatorApiCertificate(opts, dir);
   const apiHost = operator?.host ?? '127.0.0.1';
+  // PostgreSQL (`--database`) is checked before anything starts: reachable, and empty.
+  const database = demoDatabaseConfig(opts.database);
+  if (database?.engine === 'postgres') await checkDemoDatabase(database.url);
   const caDir = path.join(dir, 'ca');
   // `ca init`, as an operator does it before a server's first start.
   await initPki(caDir, { commonName: 'Shellguard demo site' });
   const rootFile = path.join(caDir, 'root.crt');
   const apiCaFile = operator?.caFile ?? rootFile;
+  // The external broker first: the server connects to it as it starts.
+  const mosquitto = opts.broker === 'mosquitto' ? await startDemoMosquitto(dir, caDir) : undefined;
   // Equipment first: the server's demo-only controls operate the simulated panels. Every panel
   // has a virtual signal tower (Patlite PNS over TCP) that its guardian drives.
   const sim = await startSimulatedSite({
     site: SITE, assets: opts.assets, basePort: opts.simPort, seed: 1, towers: { basePort: 0 },
     onWrite: (asset) => logger.error({ asset }, 'a client tried to write to simulated equipment'),
+  }).catch(async (err: unknown) => {
+    await mosquitto?.stop();
+    throw err;
   });
   const serverConfig = {
     dataDir: path.join(dir, 'server'),
     caDir,
-    mqtt: { host: '127.0.0.1', port: opts.mqttPort },
+    database,
+    mqtt: mosquitto?.mqtt ?? { host: '127.0.0.1', port: opts.mqttPort },
     api: { host: '127.0.0.1', port: opts.apiPort, ...(operator ? { certFile: operator.certFile, keyFile: operator.keyFile } : {}) },
     tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
     ...(opts.webhooks ? { notifications: { webhooks: opts.webhooks } } : {}),
@@ -132,10 +148,20 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   };
   let server = await startServer(serverConfig, serverOptions).catch(async (err: unknown) => {
     await sim.stop();
-    throw err;
+    await mosquitto?.stop();
+    throw opts.database ? databaseStartError(err, opts.database) : err;
   });
+  if (server.adminToken === undefined) {
+    // Only a first start on an empty database creates the admin token: this one holds an earlier site.
+    await server.stop();
+    await sim.stop();
+    await mosquitto?.stop();
+    throw new DemoPartsError('demo_database_not_empty',
+      `the database ${redactedDatabaseUrl(opts.database ?? '')} already holds a site from an earlier run; the demo starts from a clean slate: `
+      + 'give it an empty database (scripts/scale-out.sh --fresh drops and recreates shellguard_scaleout)');
+  }
   const tokenFile = path.join(dir, 'admin-token');
-  const token = server.adminToken!;
+  const token = server.adminToken;
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
 
   // Enrolment as an operator does it: claim each guardian's id into the group, register the
@@ -181,6 +207,8 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   const dmop = people ? await seedDemoProcedure(server, sim, SITE, people, origin) : undefined;
   const api = `${origin}/api/v1`;
   out('');
+  out(`  parts    store ${database?.engine === 'postgres' ? `PostgreSQL ${redactedDatabaseUrl(database.url)}` : `embedded SQLite (${path.join(serverConfig.dataDir, 'shellguard.sqlite')})`}`
+    + ` · broker ${mosquitto ? `Mosquitto (${mosquitto.url}, pid ${mosquitto.process.pid}, config ${mosquitto.configFile})` : 'embedded'} · 1 server replica`);
   out(`  site ${SITE}: ${sim.assets.length} simulated assets, ${guardians.length} guardians, broker mqtts://127.0.0.1:${server.mqttPort} (client certificates required)`);
   out(`  web      ${origin}/`);
   for (const line of trustLines({ dashboardUrl: `${origin}/`, rootFile, rootPem: server.rootPem, apiCertificatePem: server.apiCertificatePem, ...(operator ? { operator } : {}) })) out(line);
@@ -211,7 +239,7 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   serverConfig.mqtt.port = server.mqttPort;
   serverConfig.api.port = server.apiPort;
   const demo: RunningDemo = {
-    dir, logFile, server, sim, guardians, origin, token, tokenFile, apiCaFile, rootFile, lines,
+    dir, logFile, server, sim, guardians, ...(mosquitto ? { mosquitto } : {}), origin, token, tokenFile, apiCaFile, rootFile, lines,
     ...(access.admin ? { admin: access.admin } : {}),
     ...(people ? { people } : {}),
     ...(dmop ? { dmop } : {}),
@@ -233,6 +261,7 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
       for (const g of guardians) await g.stop();
       await sim.stop();
       if (!serverDown) await server.stop();
+      await mosquitto?.stop();
     },
   };
   return demo;

@@ -57,7 +57,9 @@ export function openPostgresDatabase(options: PostgresDatabaseOptions): SqlDatab
     async close() {
       if (closed) return;
       closed = true;
-      await db.destroy(); // ends the pool
+      await db.destroy(); // ends the pool once kysely has used it
+      // Used only through withClient, kysely never took the pool: its idle client would hold the process for idleTimeoutMillis.
+      if (!pool.ending) await pool.end();
     },
   };
 }
