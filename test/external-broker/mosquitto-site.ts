@@ -27,7 +27,8 @@ export interface ExternalMosquitto {
   stop(): Promise<void>;
 }
 
-export async function startExternalMosquitto(dir: string, caDir: string): Promise<ExternalMosquitto> {
+/** `serverUsernames`: one per server replica (each replica's `mqtt.external.username`). */
+export async function startExternalMosquitto(dir: string, caDir: string, serverUsernames: readonly string[] = ['shellguard-server']): Promise<ExternalMosquitto> {
   const pki = await openPki(caDir);
   const server = await pki.issueServerCertificate({ hostnames: ['localhost'], ips: ['127.0.0.1'], validityDays: 30 });
   const port = await freeLoopbackPort();
@@ -35,7 +36,7 @@ export async function startExternalMosquitto(dir: string, caDir: string): Promis
     dir: path.join(dir, 'mosquitto'), host: '127.0.0.1', port,
     serverCertificate: { chainPem: server.chainPem, keyPem: server.keyPem },
     trustAnchorPems: [pki.rootPem], crlPems: await pki.generateCrls([]),
-    serverUsernames: ['shellguard-server'],
+    serverUsernames,
     // As root (CI containers) mosquitto would drop to the `mosquitto` account, which cannot read the test folder.
     user: userInfo().username,
   });

@@ -44,6 +44,8 @@ import type { ProceduresApi } from './api/procedure-routes.ts';
 import type { DemoSimulator } from './api/demo-routes.ts';
 import { ImageRepository, OnlineKeyDirectory, SqlImageRepositoryStore, targetBlobsFor } from './updates/index.ts';
 import { startUpdateService, type UpdateService } from './updates/update-service.ts';
+import { ScaleOutReplica, type LeaderDuties, type ReplicaRole } from './scale-out.ts';
+import { DeviceAffinity, SqlReplicaDirectory } from './replicas/index.ts';
 
 export interface ServerStats {
   ingest: IngestStats;
@@ -75,6 +77,8 @@ export interface ServerHandle {
   imageRepository: ImageRepository;
   /** Deployments and the director (issue 11). */
   updates: UpdateService;
+  /** This replica's role: always active for one server; with `bus.engine: jetstream`, active or standby. */
+  replica(): { role: ReplicaRole; id: string };
   stats(): ServerStats;
   stop(): Promise<void>;
 }
@@ -136,6 +140,18 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   // The embedded SQLite file or PostgreSQL (config `database`), every domain's tables migrated
   // once here, before any store is built (issue 12).
   const database = await openServerDatabase(config);
+  // Scale-out (config `bus`): several replicas on one PostgreSQL database share the devices and
+  // hand what they store to JetStream; one of them at a time evaluates it (scale-out.ts).
+  const replicaId = `${hostname()}:${config.dataDir}`;
+  let scaleOut: ScaleOutReplica | undefined;
+  if (config.bus?.engine === 'jetstream' && config.database?.engine === 'postgres') {
+    try {
+      scaleOut = await ScaleOutReplica.connect({ bus: config.bus, databaseUrl: config.database.url, replicaId, logger, clock });
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+  }
   const notifier = new WebhookNotifier({
     webhooks: config.alarms?.webhooks ?? [], clock,
     onDeliveryFailed: (failure) => {
@@ -233,13 +249,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     store: new SqlImageRepositoryStore(database.db, { engine: database.engine, blobs: targetBlobsFor(database, path.join(config.dataDir, 'tuf-targets')) }), keys: onlineKeys, clock,
     onRefreshError: (err, repo) => logger.error({ err: errorMessage(err), product: repo.product, stream: repo.stream }, 'could not re-sign an expiring TUF timestamp or snapshot; will retry'),
   });
-  imageRepository.start();
+  if (!scaleOut) imageRepository.start(); // re-signing is once per site: the leader's (scale-out)
   // The director and the rollout engine: what each device should run, told in signed instructions.
   const updateService = await startUpdateService({
     database, pki, repository: imageRepository, fleet, audit, clock, logger,
     publishToDevice: (topic, payload) => brokerRef.current ? brokerRef.current.publishToDevice(topic, payload, 0) : Promise.reject(new Error('broker not started')),
     ...(options.rolloutTickMs !== undefined ? { tickIntervalMs: options.rolloutTickMs } : {}),
   });
+  if (scaleOut) updateService.deployments.stop(); // rollouts tick on the leader only
 
   const profiles = loadProfiles();
   const alarms = new AlarmEngine({
@@ -251,10 +268,19 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     onAlarmChanged: (alarm) => events.alarmChanged(alarm),
     assetProfile: (site, asset) => assetCatalog.profileOf(site, asset),
     profiles: (id) => profiles.get(id),
+    // A scale-out replica starts as a standby: it shows the stored alarms until it leads.
+    active: scaleOut === undefined,
   });
-  await alarms.start();
-  const definedRules = await loadDefaultAlarmRules(alarms);
-  if (definedRules > 0) logger.info({ rules: definedRules }, 'default alarm rules defined');
+  const defineDefaultRules = async () => {
+    const definedRules = await loadDefaultAlarmRules(alarms);
+    if (definedRules > 0) logger.info({ rules: definedRules }, 'default alarm rules defined');
+  };
+  if (scaleOut) {
+    await alarms.load();
+  } else {
+    await alarms.start();
+    await defineDefaultRules();
+  }
 
   // Digital methods of procedure: work released to panels, every door and breaker edge judged
   // against the current step, Andon instructions to the guardian that drives each panel's tower.
@@ -291,13 +317,13 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     onChanged: () => events.panelsChanged(),
     onError: (err, what) => logger.error({ err: errorMessage(err), what }, 'procedures: could not complete a change; see the step log'),
   });
-  await supervisor.start();
+  if (!scaleOut) await supervisor.start();
   // The panel's and feed's telemetry from minutes before to minutes after each DMOP incident.
   const evidence = new EvidenceCapture({
     store: incidents, read: telemetryWindowReader(store), clock,
     onError: (err, e) => logger.warn({ err: errorMessage(err), evidenceId: e?.id, incidentId: e?.incidentId }, 'could not capture incident evidence; will retry'),
   });
-  evidence.start();
+  if (!scaleOut) evidence.start();
 
   const isConditionPoint = (site: string, asset: string, point: string): boolean => {
     const profile = profiles.get(assetCatalog.profileOf(site, asset) ?? '');
@@ -361,17 +387,21 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     incidents,
     // Evaluated on what was stored, once: redeliveries never raise an alarm twice. Doors and
     // breakers first: a wrong panel reaches its tower before bulk telemetry is evaluated.
-    listeners: [
+    // Scale-out: handed to the bus instead, and evaluated by the leader (leaderDuties below).
+    listeners: scaleOut ? [] : [
       eachBatch((site, asset, samples) => supervisor.onSamples(site, asset, samples)),
       eachSample((site, asset, sample) => alarms.evaluate(site, asset, sample.point, sample)),
       (batches) => live.ingestBatches(batches),
       markStoredPoints,
     ],
-    birthListeners: [
-      ({ site, birth }) => alarms.setAssetProfile(site, birth.asset, birth.profile),
-      ({ site, birth }) => panelDirectory.assetBorn({ site, id: birth.asset, type: birth.type }),
-      ({ deviceId, site, birth, at }) => assetCatalog.assetBorn(deviceId, site, birth, at),
-    ],
+    birthListeners: scaleOut
+      ? [scaleOut.birthListener, ({ deviceId, site, birth, at }) => assetCatalog.assetBorn(deviceId, site, birth, at)]
+      : [
+        ({ site, birth }) => alarms.setAssetProfile(site, birth.asset, birth.profile),
+        ({ site, birth }) => panelDirectory.assetBorn({ site, id: birth.asset, type: birth.type }),
+        ({ deviceId, site, birth, at }) => assetCatalog.assetBorn(deviceId, site, birth, at),
+      ],
+    ...(scaleOut ? { handOff: scaleOut.handOff } : {}),
     publishToDevice: (deviceId, topic, payload) => {
       registry.recordDeviceSeen(deviceId, now());
       brokerRef.current?.publishToDevice(topic, payload, 0).catch((err: unknown) => {
@@ -382,7 +412,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   /** What is open before the broker and the API listen: closed by stop(), or at once if either cannot listen. */
   const closeStorage = async (): Promise<void> => {
     events.close();
-    await ingest.close();
+    await affinity?.stop(); // the other replicas take this one's devices at once
+    await scaleOut?.stop(); // stands down first: the engines below stop with nothing feeding them
+    await ingest.close(); // its last hand-offs still reach the bus
+    await scaleOut?.closeBus();
     await supervisor.stop();
     await evidence.stop();
     await notifications.stop();
@@ -396,14 +429,25 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await store.close();
     await database.close();
   };
+  // Several replicas on one external broker split the devices among themselves, each device's
+  // traffic to one replica, so its batches reach the bus in the order it sent them
+  // (replicas/device-affinity.ts). With embedded brokers each device talks to one replica anyway.
+  const affinity = scaleOut && config.mqtt.external
+    ? new DeviceAffinity({
+      directory: new SqlReplicaDirectory(database.db), replicaId, clock,
+      onError: (err) => logger.warn({ err: errorMessage(err) }, 'could not write this replica\'s heartbeat or read the others\'; will retry'),
+    })
+    : undefined;
+  await affinity?.start();
   // The embedded broker, or an external Mosquitto with mqtt.external (broker/start-selected-broker.ts).
-  const broker = await startSelectedBroker(config.mqtt, { pki, fleet, now }, {
+  const broker = await startSelectedBroker(config.mqtt, { pki, fleet, now, everyDevice: affinity !== undefined }, {
     host: config.mqtt.host,
     port: config.mqtt.port,
     tls: { certPem: tls.certPem, keyPem: tls.keyPem, caPems: [pki.rootPem] },
     logger,
     clock,
     onPublish: (deviceId, topic, payload) => {
+      if (affinity && !affinity.owns(deviceId)) return; // another replica's device: it stores and acknowledges
       const control = parseControlTopic(topic);
       if (control?.kind === ControlKinds.report) recordDeviceReport(deviceId, payload);
       else if (control?.kind === ControlKinds.update) updateService.onDeviceStatus(deviceId, payload);
@@ -424,6 +468,57 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     throw err;
   });
   brokerRef.current = broker;
+  const replicaStatus = (): { role: ReplicaRole; id: string; replicas?: string[]; leftToOthers?: number } =>
+    ({ ...(scaleOut?.status() ?? { role: 'active', id: replicaId }), ...affinity?.status() });
+  /** What the leading replica does (scale-out only): see scale-out.ts. */
+  const leaderDuties = (): LeaderDuties => {
+    const quietly = async (what: string, step: () => Promise<void> | void) => {
+      try {
+        await step();
+      } catch (err) {
+        logger.warn({ err: errorMessage(err), what }, 'standing down: a step failed');
+      }
+    };
+    return {
+      async takeOver() {
+        await alarms.reload();
+        alarms.setActive(true);
+        await alarms.start();
+        await defineDefaultRules();
+        await assetCatalog.refresh();
+        await panelDirectory.refresh();
+        await supervisor.start();
+        evidence.start();
+        imageRepository.start();
+        updateService.deployments.start();
+      },
+      async standDown() {
+        alarms.setActive(false);
+        await quietly('alarms', () => alarms.settled());
+        await quietly('panels', () => supervisor.stop());
+        await quietly('evidence', () => evidence.stop());
+        await quietly('TUF re-signing', () => imageRepository.stop());
+        updateService.deployments.stop();
+      },
+      async evaluate(message, id) {
+        if (message.kind === 'birth') {
+          const { site, birth } = message;
+          alarms.setAssetProfile(site, birth.asset, birth.profile);
+          panelDirectory.assetBorn({ site, id: birth.asset, type: birth.type });
+          assetCatalog.assetBorn(message.deviceId, site, birth, message.at);
+          return;
+        }
+        const { site, asset, samples } = message.batch;
+        // Alarms exactly once: the batch's id commits with the alarm changes it caused.
+        const fresh = await alarms.evaluateOnce(id, () => {
+          for (const sample of samples) alarms.evaluate(site, asset, sample.point, sample);
+          live.ingestBatches([message.batch]);
+        });
+        if (fresh) supervisor.onSamples(site, asset, samples);
+      },
+      refreshStandby: () => alarms.reload(),
+    };
+  };
   const stats = (): ServerStats => ({
     ingest: ingest.stats(),
     broker: broker.stats(),
@@ -441,7 +536,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       claimedSite,
     }),
     ...(options.attestationRateLimit ? { attestationRateLimit: options.attestationRateLimit } : {}),
-    healthCounters: () => ({ ...ingest.stats(), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
+    healthCounters: () => ({ ...ingest.stats(), replica: replicaStatus(), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
     events, webRoot: options.webRoot ?? defaultWebRoot(),
     users, sessions,
     procedures: { library, supervisor },
@@ -454,6 +549,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await broker.close();
     await closeStorage();
     throw listenErrorOf(err, { what: 'the HTTPS API', host: config.api.host, port: config.api.port, setting: 'api.port in server.yaml, or --api-port for shellguard demo' });
+  }
+  if (scaleOut) {
+    const duties = leaderDuties();
+    await scaleOut.start(duties, (batch) => void markStoredPoints([batch]));
   }
   const address = api.server.address();
   const apiPort = typeof address === 'object' && address ? address.port : config.api.port;
@@ -474,6 +573,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     procedures: { library, supervisor },
     imageRepository,
     updates: updateService,
+    replica: replicaStatus,
     stats,
     async stop() {
       if (stopped) return;

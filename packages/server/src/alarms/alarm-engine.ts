@@ -79,6 +79,12 @@ export interface AlarmEngineOptions {
   defaultMaxShelveMs?: number;
   /** Alarm ids reserved from the store at a time (default 256). */
   idBlockSize?: number;
+  /**
+   * False for a standby replica (issue 12): it loads and shows the alarms as stored, but another
+   * replica evaluates them, so operator actions and rule changes are refused here
+   * (`alarm_standby`) until `setActive(true)`. Default true (one server).
+   */
+  active?: boolean;
 }
 
 export interface ShelveRequest {
@@ -96,6 +102,9 @@ export interface AlarmNotification extends Record<string, unknown> {
 }
 
 const SYSTEM = 'system';
+/** Handled bus message ids kept (beyond the bus's own retention, so a redelivery is always recognised). */
+const HANDLED_KEEP_MS = 14 * 86_400_000;
+const HANDLED_CLEANUP_EVERY = 10_000;
 const MAX_ROC_SAMPLES = 1024;
 const MAX_COMMENT = 1000;
 const MAX_HISTORY = 10_000;
@@ -172,10 +181,15 @@ export class AlarmEngine {
   private loading: Promise<void> | undefined;
   /** Loaded and not stopped: evaluating, ticking and taking operators' actions. */
   private live = false;
+  private active: boolean;
+  /** While a bus message is evaluated: every change it makes, committed once with its marker. */
+  private capture: AlarmWrite | undefined;
+  private handledSinceCleanup = 0;
   private running = false;
   private stopped = false;
 
   constructor(opts: AlarmEngineOptions) {
+    this.active = opts.active ?? true;
     this.store = opts.store;
     this.clock = opts.clock ?? systemClock;
     this.now = () => this.clock.now();
@@ -213,10 +227,10 @@ export class AlarmEngine {
     return this.loading;
   }
 
-  /** Loads (if not yet done), then runs `tick(now())` every `tickIntervalMs` until `stop()`. */
+  /** Loads (if not yet done), then (when active) runs `tick(now())` every `tickIntervalMs` until `stop()`. */
   async start(): Promise<void> {
     await this.load();
-    if (this.running || this.stopped) return;
+    if (this.running || this.stopped || !this.active) return;
     this.running = true;
     const loop = (): void => {
       if (!this.running) return;
@@ -250,14 +264,22 @@ export class AlarmEngine {
     return this.writes.pending;
   }
 
-  private async restore(): Promise<void> {
+  private async restore(replace = false): Promise<void> {
     const now = this.now();
     const rules = await this.store.loadRules();
     const overrides = await this.store.loadOverrides();
     const alarms = await this.store.loadAlarms();
     const assets = await this.store.loadAssets();
     const annunciations = await this.store.annunciationsSince(now - this.flood.windowMs);
-    await this.ids.fill();
+    // A reload keeps the ids it holds (a standby reloads every few seconds).
+    if (!replace || this.ids.available === 0) await this.ids.fill();
+    if (replace) {
+      // What another replica stored replaces what this one knew (design suppressions are this
+      // replica's panels' and stay).
+      for (const m of [this.ruleDefs, this.overrides, this.assetProfiles, this.assetModes, this.byId, this.byKey, this.bindings, this.floodTimes]) m.clear();
+      this.waitingForIds.clear();
+      this.floodChecks.clear();
+    }
     for (const rule of rules) this.ruleDefs.set(rule.id, rule);
     for (const o of overrides) this.overridesOf(o.site, o.asset, true)!.set(o.ruleId, o.patch);
     for (const alarm of alarms) {
@@ -287,6 +309,73 @@ export class AlarmEngine {
   private requireLoaded(): void {
     if (this.stopped) throw new Error('the alarm engine has stopped');
     if (!this.live) throw new Error('the alarm engine is not loaded yet: await start() or load() first');
+    if (!this.active) {
+      throw new AlarmError('alarm_standby', 'this server replica is a standby: alarms are evaluated and operated on the active replica; send the request there (its /api/v1/health shows replica.role active)');
+    }
+  }
+
+  // ---------------------------------------------------------------- replicas (issue 12)
+
+  /** False on a standby replica (see AlarmEngineOptions.active). */
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /**
+   * Reads everything again from the store, replacing what this engine held: a standby refreshes
+   * what it shows, and a replica about to become active takes over what the last active one stored.
+   * Waits for this engine's own writes first.
+   */
+  async reload(): Promise<void> {
+    if (this.stopped) return;
+    await this.writes.settled();
+    if (!this.loading) {
+      await this.load();
+      return;
+    }
+    await this.loading;
+    await this.restore(true);
+  }
+
+  /**
+   * Makes this replica the one that evaluates and is operated on (true), or a standby (false: no
+   * tick, no evaluation, actions refused). Becoming active does not reload: call `reload()` first.
+   */
+  setActive(active: boolean): void {
+    this.active = active;
+    if (!active) {
+      this.running = false;
+      this.clock.clearTimeout(this.tickTimer);
+      this.tickTimer = undefined;
+    }
+  }
+
+  /**
+   * Evaluates one bus message once (issue 12): `evaluate` runs synchronously (calls `evaluate` /
+   * `evaluateScore`), and every change it makes commits in one transaction together with the
+   * message's id. A message whose id was recorded before is not evaluated again (false): a
+   * redelivery after a replica died between commit and acknowledgement changes nothing.
+   * Resolves once the changes are stored.
+   */
+  async evaluateOnce(messageId: string, evaluate: () => void): Promise<boolean> {
+    this.requireLoaded();
+    if (await this.store.wasHandled(messageId)) return false;
+    if (!this.live || !this.active) throw new AlarmError('alarm_standby', 'this replica stopped being the active one while a message waited; it is redelivered to the active one');
+    const w = new AlarmWrite();
+    this.capture = w;
+    try {
+      evaluate();
+    } finally {
+      this.capture = undefined;
+    }
+    const at = this.now();
+    w.also((stores) => stores.alarms.markHandled(messageId, at));
+    if (++this.handledSinceCleanup >= HANDLED_CLEANUP_EVERY) {
+      this.handledSinceCleanup = 0;
+      w.also((stores) => stores.alarms.forgetHandledBefore(at - HANDLED_KEEP_MS));
+    }
+    await this.commit(w);
+    return true;
   }
 
   // ---------------------------------------------------------------- rules
@@ -405,7 +494,7 @@ export class AlarmEngine {
 
   /** Evaluates one sample of one point. Cheap when no rule applies to the point. */
   evaluate(site: string, asset: string, point: string, sample: Sample): void {
-    if (!this.live) return;
+    if (!this.live || !this.active) return;
     const runtimes = (this.bindings.get(site)?.get(asset) ?? this.bind(site, asset)).get(point);
     if (runtimes === undefined) return;
     // A sample stamped ahead of the server's clock counts as "now": it must never hold back the
@@ -453,7 +542,7 @@ export class AlarmEngine {
 
   /** Evaluates a detector's anomaly score in [0, 1] for a point (anomaly rules only). */
   evaluateScore(site: string, asset: string, point: string, ts: number, score: number): void {
-    if (!this.live) return;
+    if (!this.live || !this.active) return;
     const runtimes = (this.bindings.get(site)?.get(asset) ?? this.bind(site, asset)).get(point);
     if (runtimes === undefined || !Number.isFinite(score)) return;
     for (const rt of runtimes) {
@@ -961,6 +1050,11 @@ export class AlarmEngine {
    * alarm's change is always stored after the changes that raised it.
    */
   private commit(w: AlarmWrite): Promise<void> {
+    if (this.capture && this.capture !== w) {
+      // Inside evaluateOnce: joins the message's one transaction (the flood check runs at its commit).
+      this.capture.absorb(w);
+      return Promise.resolve();
+    }
     const stored = this.writes.enqueue((stores) => w.run(stores)).then((changes) => {
       for (const c of changes) this.notify({ type: 'alarm.changed', event: c.event, alarm: c.alarm });
     });

@@ -106,4 +106,18 @@ export const ALARM_MIGRATIONS: readonly SqlMigration[] = [
       );
       INSERT INTO alarm_id_counter (id, next_id) SELECT 1, COALESCE(MAX(id), 0) + 1 FROM alarms`,
   },
+  {
+    version: 3,
+    description: 'bus messages whose alarm effects are stored, so a redelivered batch is evaluated once (issue 12)',
+    sqlite: `CREATE TABLE alarm_handled_messages (
+        id TEXT PRIMARY KEY,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX alarm_handled_messages_at ON alarm_handled_messages (at)`,
+    postgres: `CREATE TABLE alarm_handled_messages (
+        id TEXT PRIMARY KEY,
+        at BIGINT NOT NULL
+      );
+      CREATE INDEX alarm_handled_messages_at ON alarm_handled_messages (at)`,
+  },
 ];

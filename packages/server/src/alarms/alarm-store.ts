@@ -49,4 +49,14 @@ export interface AlarmStore {
   history(alarmId: number, limit: number): Promise<AlarmEvent[]>;
   /** Times of new annunciations after `since`, per site, oldest first. */
   annunciationsSince(since: number): Promise<{ site: string; at: number }[]>;
+  /** True when the effects of bus message `messageId` were stored (see `markHandled`). */
+  wasHandled(messageId: string): Promise<boolean>;
+  /**
+   * Records that bus message `messageId`'s alarm effects are stored; written in the same
+   * transaction as those effects, so a redelivery after a crash is recognised. False when it was
+   * recorded before.
+   */
+  markHandled(messageId: string, at: number): Promise<boolean>;
+  /** Forgets handled messages recorded before `before` (older than the bus keeps); how many. */
+  forgetHandledBefore(before: number): Promise<number>;
 }

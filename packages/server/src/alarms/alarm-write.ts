@@ -60,6 +60,14 @@ export class AlarmWrite {
     return this;
   }
 
+  /** Appends `other`'s operations and notices after this one's (one transaction for both). */
+  absorb(other: AlarmWrite): this {
+    const offset = this.operations.length;
+    this.operations.push(...other.operations);
+    for (const n of other.notices) this.notices.push({ index: n.index + offset, alarm: n.alarm });
+    return this;
+  }
+
   /** Runs every operation in order on `stores` (one transaction); returns the changes to notify. */
   async run(stores: AlarmStores): Promise<CommittedChange[]> {
     const results: unknown[] = [];

@@ -19,6 +19,7 @@ interface AlarmTables {
     annunciated: number; new_annunciation: number; value: string; detail: string;
   };
   alarm_id_counter: { id: number; next_id: number };
+  alarm_handled_messages: { id: string; at: number };
 }
 
 type AlarmDb = Kysely<AlarmTables>;
@@ -124,5 +125,20 @@ export class SqlAlarmStore implements AlarmStore {
     return this.db.selectFrom('alarm_events').select(['site', 'at'])
       .where('new_annunciation', '=', 1).where('at', '>', since).orderBy('at').orderBy('seq').execute();
   }
-}
 
+  async wasHandled(messageId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('alarm_handled_messages').select('id').where('id', '=', messageId).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async markHandled(messageId: string, at: number): Promise<boolean> {
+    const r = await this.db.insertInto('alarm_handled_messages').values({ id: messageId, at })
+      .onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async forgetHandledBefore(before: number): Promise<number> {
+    const r = await this.db.deleteFrom('alarm_handled_messages').where('at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}

@@ -20,6 +20,8 @@ export interface SelectedBrokerContext {
   pki: Pick<Pki, 'current' | 'rootPem'>;
   fleet: { fleetView(): Promise<FleetDeviceView[]>; crls(): Promise<string[]> };
   now: () => number;
+  /** External broker only: receive every device's traffic instead of a shared subscription's share (see MosquittoBrokerOptions.shareGroup). */
+  everyDevice?: boolean;
 }
 
 /**
@@ -79,6 +81,7 @@ async function startExternalBroker(external: ExternalBrokerConfig, context: Sele
     standing: fleetStanding(context.fleet, context.now),
     trustFiles,
     now: context.now,
+    ...(context.everyDevice ? { shareGroup: null } : {}),
     ...(options.onPublish ? { onPublish: options.onPublish } : {}),
     ...(options.onClientConnected ? { onClientConnected: options.onClientConnected } : {}),
     ...(options.onClientDisconnected ? { onClientDisconnected: options.onClientDisconnected } : {}),

@@ -125,11 +125,30 @@ export type DatabaseConfig =
     maxConnections?: number;
   };
 
+/**
+ * The bus between ingest and its consumers (issue 12): none (one server: ingest calls them
+ * directly), or NATS JetStream, for several replicas on one PostgreSQL database: every replica
+ * stores what it receives and hands it to the bus, and one replica at a time (the leader) evaluates.
+ */
+export type BusConfig =
+  | { engine: 'embedded' }
+  | {
+    engine: 'jetstream';
+    /** nats://host:port (never logged: it may hold credentials). */
+    url: string;
+    /** Prefix of this server's JetStream streams and consumers (default SG); one per site. */
+    stream: string;
+    /** Alarm evaluation partitions (default 8): each asset's batches stay in order within one. */
+    partitions: number;
+  };
+
 export interface ServerConfig {
   /** Where the database (when embedded) and the server's own TLS key live. */
   dataDir: string;
   /** Default: `{ engine: 'sqlite' }`, the file dataDir/shellguard.sqlite. */
   database?: DatabaseConfig;
+  /** Default: `{ engine: 'embedded' }` (no bus). */
+  bus?: BusConfig;
   /** The site PKI folder made by `shellguard ca init`: trust anchor for devices, issuer of certificates. */
   caDir: string;
   /** The embedded broker's listener; with `external`, an external Mosquitto takes its place (issue 12). */
@@ -285,10 +304,37 @@ function databaseConfig(r: Reader, v: unknown): DatabaseConfig {
   return { engine, url, ...(maxConnections !== undefined ? { maxConnections } : {}) };
 }
 
+function busConfig(r: Reader, v: unknown, database: DatabaseConfig): BusConfig {
+  const o = r.section('bus', v, ['engine', 'url', 'stream', 'partitions']);
+  const engine = o.engine ?? 'embedded';
+  if (engine === 'embedded') {
+    for (const k of ['url', 'stream', 'partitions']) if (o[k] !== undefined) r.fail(`bus.${k}`, 'applies to engine: jetstream only');
+    return { engine };
+  }
+  if (engine !== 'jetstream') r.fail('bus.engine', 'must be embedded (the default) or jetstream');
+  if (database.engine !== 'postgres') r.fail('bus.engine', 'jetstream is for several replicas, which share one database: set database.engine: postgres');
+  const url = o.url;
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof url !== 'string' || !parsed || parsed.protocol !== 'nats:' || parsed.hostname === '') {
+    // The value is not echoed: it may hold credentials.
+    r.fail('bus.url', 'is required for engine: jetstream, as nats://host:port');
+  }
+  const stream = o.stream ?? 'SG';
+  if (typeof stream !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(stream)) r.fail('bus.stream', 'must be 1 to 32 letters, digits, "_" or "-"');
+  const partitions = r.int('bus.partitions', o.partitions, 1, 256) ?? 8;
+  return { engine, url, stream, partitions };
+}
+
 export function validateServerConfig(doc: unknown, source: string, baseDir: string): ServerConfig {
   const r: Reader = new Reader(source, baseDir);
-  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'database', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth', 'procedures', 'notifications']);
+  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'database', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth', 'procedures', 'notifications', 'bus']);
   const database = databaseConfig(r, d.database);
+  const bus = busConfig(r, d.bus, database);
   const tls = r.section('tls', d.tls, ['hostnames', 'ips']);
   const alarms = r.section('alarms', d.alarms, ['webhooks']);
   const webhooksRaw: unknown = alarms.webhooks ?? [];
@@ -363,6 +409,7 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
     dataDir,
     caDir: r.dir('caDir', d.caDir),
     database,
+    bus,
     mqtt: (({ host, port, external }) => ({
       host, port,
       ...(external !== undefined ? { external: parseExternalBrokerConfig(r.section('mqtt.external', external, EXTERNAL_BROKER_FIELDS), baseDir, (f, m) => r.fail(`mqtt.external.${f}`, m)) } : {}),

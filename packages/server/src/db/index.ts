@@ -8,3 +8,6 @@ export { migrateServerDatabase, SERVER_MIGRATIONS } from './schema.ts';
 export { sqlUnitOfWork, type TransactionHooks, type UnitOfWork } from './unit-of-work.ts';
 export { SqliteWriteLock } from './sqlite-write-lock.ts';
 export { openServerDatabase, SQLITE_FILE } from './open-server-database.ts';
+export type { DeposedReason, Leadership, LeadershipHandlers } from './leadership.ts';
+export { SoleLeadership } from './sole-leadership.ts';
+export { PostgresLeadership, leadershipLockKey, type PostgresLeadershipOptions } from './postgres-leadership.ts';

@@ -18,6 +18,7 @@ import { PROCEDURE_MIGRATIONS } from '../procedures/procedure-schema.ts';
 import { IMAGE_REPOSITORY_MIGRATIONS } from '../updates/image-repository-schema.ts';
 import { DIRECTOR_MIGRATIONS } from '../updates/director/director-schema.ts';
 import { DEPLOYMENT_MIGRATIONS } from '../updates/rollout/deployment-schema.ts';
+import { REPLICA_MIGRATIONS } from '../replicas/replica-schema.ts';
 
 /** [domain, migrations]: the domain name is the key in `schema_versions` (keep today's names). */
 export const SERVER_MIGRATIONS: readonly (readonly [string, readonly SqlMigration[]])[] = [
@@ -36,6 +37,7 @@ export const SERVER_MIGRATIONS: readonly (readonly [string, readonly SqlMigratio
   ['image-repository', IMAGE_REPOSITORY_MIGRATIONS],
   ['director', DIRECTOR_MIGRATIONS],
   ['deployments', DEPLOYMENT_MIGRATIONS],
+  ['replicas', REPLICA_MIGRATIONS],
 ];
 
 /** Brings every domain's tables up to date; returns the version each reached. */

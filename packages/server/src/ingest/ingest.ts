@@ -67,11 +67,21 @@ export interface IngestOptions {
   listeners?: readonly StoredBatchListener[];
   /** Told each asset birth recorded (profiles, panel lists). */
   birthListeners?: readonly AssetBirthListener[];
+  /**
+   * Scale-out (issue 12): a durable hand-off of every batch a flush stored or found stored (a
+   * redelivery), awaited before any of them is acknowledged. When it rejects none of them is
+   * acknowledged: the guardians redeliver and they are handed over again, so what was stored is
+   * never left out of the hand-off.
+   */
+  handOff?: StoredBatchHandOff;
   /** Flush when this many samples are waiting... */
   maxPendingSamples?: number;
   /** ...or this long after the first one arrived. */
   flushIntervalMs?: number;
 }
+
+/** See IngestOptions.handOff. */
+export type StoredBatchHandOff = (batches: readonly IncomingBatch[]) => Promise<void>;
 
 export interface IngestStats {
   messages: number;
@@ -84,6 +94,8 @@ export interface IngestStats {
   storeFailures: number;
   /** Messages that could not be judged because the device directory failed (not acknowledged; redelivered). */
   directoryFailures: number;
+  /** Flushes whose hand-off to the bus failed (stored, not acknowledged; guardians redeliver). */
+  handOffFailures: number;
   /** Messages refused, by reason code. */
   rejected: Record<string, number>;
   /** Samples outside the time window, by reason (their whole batch is refused). */
@@ -146,6 +158,7 @@ export class Ingest {
   private readonly flushIntervalMs: number;
   private readonly listeners: readonly StoredBatchListener[];
   private readonly birthListeners: readonly AssetBirthListener[];
+  private readonly handOff: StoredBatchHandOff | undefined;
   private readonly lanes = new Map<string, DeviceLane>();
   private pending: IncomingBatch[] = [];
   private pendingSamples = 0;
@@ -160,7 +173,7 @@ export class Ingest {
   private readonly incidentWrites = new Set<Promise<unknown>>();
   private readonly clockOffsets = new Map<string, number>();
   private readonly stats_: IngestStats = {
-    messages: 0, batchesStored: 0, batchesDuplicate: 0, batchesConflicting: 0, samplesStored: 0, storeFailures: 0, directoryFailures: 0,
+    messages: 0, batchesStored: 0, batchesDuplicate: 0, batchesConflicting: 0, samplesStored: 0, storeFailures: 0, directoryFailures: 0, handOffFailures: 0,
     rejected: {}, samplesRefused: { sample_in_future: 0, sample_too_old: 0 }, clockSuspects: {},
   };
   private readonly admitPoints: PointAdmission = (batch, newPoints, pointsOfAsset) => this.admitNewPoints(batch, newPoints, pointsOfAsset);
@@ -178,6 +191,7 @@ export class Ingest {
     this.flushIntervalMs = opts.flushIntervalMs ?? 20;
     this.listeners = opts.listeners ?? [];
     this.birthListeners = opts.birthListeners ?? [];
+    this.handOff = opts.handOff;
   }
 
   /** Called for every publish the broker accepted from an authenticated device. */
@@ -606,6 +620,7 @@ export class Ingest {
         reject(ref, 'batch_seq_reused');
       }
       for (const { ref, reason } of outcome.refused) reject(ref, reason);
+      if (this.handOff && !(await this.handedOff(confirmed, outcome))) acks.clear();
       if (this.listeners.length > 0 && outcome.stored.length > 0) notified = this.notifyStored(confirmed, outcome);
     }
     for (const key of new Set([...acks.keys(), ...rejections.keys()])) {
@@ -614,6 +629,22 @@ export class Ingest {
       this.publishToDevice(deviceId, controlTopic(deviceId, 'down', ControlKinds.ack), payload);
     }
     await notified;
+  }
+
+  /** Hands what the flush stored or found stored to `handOff`; false (logged, counted) when that failed. */
+  private async handedOff(batches: IncomingBatch[], outcome: AppendResult): Promise<boolean> {
+    const keep = new Set([...outcome.stored, ...outcome.duplicates].map((r) => `${r.deviceId}\0${r.epoch}\0${r.seq}`));
+    // One flush can hold a batch and its redelivery: hand each over once.
+    const handed = batches.filter((b) => keep.delete(`${b.deviceId}\0${b.epoch}\0${b.seq}`));
+    if (handed.length === 0) return true;
+    try {
+      await this.handOff!(handed);
+      return true;
+    } catch (err) {
+      this.stats_.handOffFailures += 1;
+      this.logger.error({ err: errorMessage(err), batches: handed.length }, 'could not hand stored telemetry to the bus; it is stored but not acknowledged, and guardians will redeliver it');
+      return false;
+    }
   }
 
   /**

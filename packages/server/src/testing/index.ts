@@ -12,3 +12,4 @@ export { migrateServerDatabase, openSqliteSqlDatabase, sqlUnitOfWork } from '../
 export { sqlFleetStores } from '../fleet/sql-fleet-stores.ts';
 export { NatsServerProcess } from '../bus/testing/nats-server-process.ts';
 export { TcpLink } from '../bus/testing/tcp-link.ts';
+export { ownerOf } from '../replicas/device-affinity.ts';

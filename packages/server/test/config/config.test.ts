@@ -35,6 +35,7 @@ describe('validateServerConfig', () => {
       dataDir: '/etc/shellguard/data',
       caDir: '/etc/shellguard/ca',
       database: { engine: 'sqlite' },
+      bus: { engine: 'embedded' },
       mqtt: { host: '127.0.0.1', port: 8883 },
       api: { host: '127.0.0.1', port: 8443 },
       tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
@@ -78,6 +79,26 @@ describe('validateServerConfig', () => {
     });
   });
 
+  it('reads the bus: embedded by default, JetStream with defaults for stream and partitions', () => {
+    expect(check(minimal).bus).toEqual({ engine: 'embedded' });
+    const pg = { engine: 'postgres', url: 'postgres://h/db' };
+    expect(check({ ...minimal, database: pg, bus: { engine: 'jetstream', url: 'nats://127.0.0.1:4222' } }).bus)
+      .toEqual({ engine: 'jetstream', url: 'nats://127.0.0.1:4222', stream: 'SG', partitions: 8 });
+    expect(check({ ...minimal, database: pg, bus: { engine: 'jetstream', url: 'nats://n:1', stream: 'SITE_A', partitions: 32 } }).bus)
+      .toEqual({ engine: 'jetstream', url: 'nats://n:1', stream: 'SITE_A', partitions: 32 });
+  });
+
+  it('never echoes a bus URL it refuses (it may hold credentials)', () => {
+    let message = '';
+    try {
+      check({ ...minimal, database: { engine: 'postgres', url: 'postgres://h/db' }, bus: { engine: 'jetstream', url: 'tls://user:hunter2@h' } });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/bus\.url/);
+    expect(message).not.toMatch(/hunter2/);
+  });
+
   it('reads telemetry retention in days, with per-site overrides', () => {
     const config = check({ ...minimal, telemetry: { retention: { rawDays: 30 }, sites: { 'site-2': { rawDays: 7, hourDays: 365 } }, readWorkers: 2 } });
     expect(config.telemetry).toEqual({ retention: { rawMs: 30 * 86_400_000 }, sites: { 'site-2': { rawMs: 7 * 86_400_000, hourMs: 365 * 86_400_000 } }, readWorkers: 2 });
@@ -96,7 +117,7 @@ describe('validateServerConfig', () => {
   describe('refuses a misspelt key in every section, naming it and the keys it knows', () => {
     const webhook = { id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET };
     it.each([
-      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, database, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth, procedures, notifications'],
+      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, database, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth, procedures, notifications, bus'],
       ['mqtt', { ...minimal, mqtt: { prot: 1883 } }, 'mqtt.prot', 'host, port, external'],
       ['api', { ...minimal, api: { hots: '0.0.0.0' } }, 'api.hots', 'host, port, certFile, keyFile'],
       ['auth', { ...minimal, auth: { lockout: 5 } }, 'auth.lockout', 'sessionIdleMinutes, sessionMaxHours, maxFailedSignIns, lockoutMinutes'],
@@ -125,6 +146,14 @@ describe('validateServerConfig', () => {
     [{ ...minimal, database: { engine: 'postgres' } }, 'database.url', 'is required for engine: postgres, as postgres://user@host:port/database'],
     [{ ...minimal, database: { engine: 'postgres', url: 'mysql://secret@h/db' } }, 'database.url', 'is required for engine: postgres, as postgres://user@host:port/database'],
     [{ ...minimal, database: { url: 'postgres://h/db' } }, 'database.url', 'applies to engine: postgres only'],
+    [{ ...minimal, bus: { engine: 'kafka' } }, 'bus.engine', 'must be embedded (the default) or jetstream'],
+    [{ ...minimal, bus: { engine: 'jetstream', url: 'nats://127.0.0.1:4222' } }, 'bus.engine',
+      'jetstream is for several replicas, which share one database: set database.engine: postgres'],
+    [{ ...minimal, database: { engine: 'postgres', url: 'postgres://h/db' }, bus: { engine: 'jetstream' } }, 'bus.url', 'is required for engine: jetstream, as nats://host:port'],
+    [{ ...minimal, database: { engine: 'postgres', url: 'postgres://h/db' }, bus: { engine: 'jetstream', url: 'http://user:secret@h:4222' } }, 'bus.url', 'is required for engine: jetstream, as nats://host:port'],
+    [{ ...minimal, database: { engine: 'postgres', url: 'postgres://h/db' }, bus: { engine: 'jetstream', url: 'nats://h:4222', stream: 'a.b' } }, 'bus.stream', 'must be 1 to 32 letters, digits, "_" or "-"'],
+    [{ ...minimal, database: { engine: 'postgres', url: 'postgres://h/db' }, bus: { engine: 'jetstream', url: 'nats://h:4222', partitions: 0 } }, 'bus.partitions', 'must be a whole number from 1 to 256'],
+    [{ ...minimal, bus: { url: 'nats://h:4222' } }, 'bus.url', 'applies to engine: jetstream only'],
     [{ ...minimal, mqtt: { port: 70_000 } }, 'mqtt.port', 'must be a port number 0-65535'],
     [{ ...minimal, api: { port: '8443' } }, 'api.port', 'must be a port number 0-65535'],
     [{ ...minimal, api: { host: '' } }, 'api.host', 'must be an address to listen on, e.g. 127.0.0.1'],

@@ -16,4 +16,6 @@ export const alarmHttpStatus: Record<AlarmErrorCode, number> = {
   alarm_not_shelved: 409,
   alarm_already_out_of_service: 409,
   alarm_not_out_of_service: 409,
+  // A standby replica: the request belongs on the active one.
+  alarm_standby: 503,
 };

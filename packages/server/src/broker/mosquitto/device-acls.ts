@@ -91,7 +91,7 @@ export function deviceAcls(deviceId: string): Acl[] {
 
 /**
  * What Shellguard's own clients may do: command the dynamic-security plugin, read the broker's
- * log, take device traffic through a shared subscription, and publish to devices' `down` and
+ * log, take device traffic (through a shared subscription, or all of it), and publish to devices' `down` and
  * Sparkplug command topics — never to a device's own topics, so it cannot forge telemetry either.
  */
 export function serverAcls(shareGroup: string): Acl[] {
@@ -102,6 +102,8 @@ export function serverAcls(shareGroup: string): Acl[] {
     ...BROKER_LOG_TOPICS.map((topic) => allow('subscribeLiteral', topic)),
     allow('publishClientReceive', '$SYS/broker/log/#'),
     ...DEVICE_PUBLISHED_FILTERS.map((filter) => allow('subscribeLiteral', `$share/${shareGroup}/${filter}`)),
+    // Or all of it, for replicas that split the devices among themselves (replicas/device-affinity.ts).
+    ...DEVICE_PUBLISHED_FILTERS.map((filter) => allow('subscribeLiteral', filter)),
     ...DEVICE_PUBLISHED_FILTERS.map((filter) => allow('publishClientReceive', filter)),
     allow('publishClientSend', `${CONTROL_NAMESPACE}/+/down/+`),
     allow('publishClientSend', `${SPARKPLUG_NAMESPACE}/+/NCMD/+`),

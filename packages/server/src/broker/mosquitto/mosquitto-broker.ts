@@ -44,8 +44,12 @@ export interface MosquittoBrokerOptions extends Pick<BrokerOptions, 'logger' | '
   standing: DeviceStanding;
   /** The broker's CRL and trust-anchor files. */
   trustFiles: BrokerTrustFiles;
-  /** MQTT v5 shared-subscription group, so several replicas share the device traffic (default shellguard-ingest). */
-  shareGroup?: string;
+  /**
+   * MQTT v5 shared-subscription group, so several replicas share the device traffic (default
+   * shellguard-ingest); null: this replica receives every device's traffic (replicas that split
+   * it by device themselves, to keep each device's order: replicas/device-affinity.ts).
+   */
+  shareGroup?: string | null;
   now?: () => number;
   /** How often device access is checked against the plugin's state (default 5 min). */
   reconcileIntervalMs?: number;
@@ -100,7 +104,7 @@ export async function startMosquittoBroker(options: MosquittoBrokerOptions): Pro
   const now = options.now ?? Date.now;
   const url = new URL(options.url);
   const port = Number(url.port || 8883);
-  const shareGroup = options.shareGroup ?? DEFAULT_SHARE_GROUP;
+  const shareGroup = options.shareGroup === undefined ? DEFAULT_SHARE_GROUP : options.shareGroup;
   const stats: BrokerStats = {
     refusedConnections: 0, refusedPublishes: 0, refusedSubscriptions: 0, oversizedPackets: 0, refusedRetained: 0, throttled: 0,
   };
@@ -213,7 +217,7 @@ export async function startMosquittoBroker(options: MosquittoBrokerOptions): Pro
     await options.trustFiles.writeCrl();
     await access.reconcile();
     // Device traffic only once access is known: until then every message would be dropped.
-    const traffic = await client.subscribeAsync(DEVICE_PUBLISHED_FILTERS.map((f) => `$share/${shareGroup}/${f}`), { qos: 1 });
+    const traffic = await client.subscribeAsync(DEVICE_PUBLISHED_FILTERS.map((f) => (shareGroup === null ? f : `$share/${shareGroup}/${f}`)), { qos: 1 });
     if (!grantedAll(traffic)) throw new Error('device traffic subscriptions refused');
   } catch (err) {
     await client.endAsync(true).catch(() => undefined);
