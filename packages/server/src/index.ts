@@ -39,3 +39,5 @@ export {
 export { Director, type DirectorOptions } from './updates/director/director.ts';
 export { SqlDirectorStore } from './updates/director/sql-director-store.ts';
 export * from './bus/index.ts';
+export * from './federation/index.ts';
+export * from './replicas/index.ts';

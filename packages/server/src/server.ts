@@ -46,6 +46,8 @@ import { ImageRepository, OnlineKeyDirectory, SqlImageRepositoryStore, targetBlo
 import { startUpdateService, type UpdateService } from './updates/update-service.ts';
 import { ScaleOutReplica, type LeaderDuties, type ReplicaRole } from './scale-out.ts';
 import { DeviceAffinity, SqlReplicaDirectory } from './replicas/index.ts';
+import { startFederation, type Federation, type FleetSource } from './federation/index.ts';
+import type { FleetKind } from './federation/index.ts';
 
 export interface ServerStats {
   ingest: IngestStats;
@@ -360,6 +362,44 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     maintenance,
   };
 
+  // Many sites, one fleet (config `federation`): what this site lets flow, or the centre's view.
+  const round = (v: number) => Number(v.toPrecision(4));
+  const fleetSources: Record<FleetKind, FleetSource> = {
+    assets: async () => (await registry.listAssets()).map((a) => ({
+      key: `${a.site}/${a.id}`, body: { site: a.site, id: a.id, name: a.name, type: a.type, profile: a.profile, area: a.area, deviceId: a.deviceId },
+    })),
+    // The record without its last value (it changes with every sample) and its timers.
+    alarms: async () => alarms.list().map((a) => ({
+      key: a.key, body: {
+        id: a.id, key: a.key, ruleId: a.ruleId, kind: a.kind, level: a.level, site: a.site, asset: a.asset, point: a.point,
+        priority: a.priority, description: a.description, state: a.state, active: a.active, acknowledged: a.acknowledged,
+        shelved: a.shelved !== null, suppressed: a.suppressed, outOfService: a.outOfService !== null, annunciated: a.annunciated,
+        activeSince: a.activeSince, changedAt: a.changedAt,
+      },
+    })),
+    devices: async () => (await fleet.fleetView()).map((d) => ({
+      key: d.deviceId, body: {
+        deviceId: d.deviceId, site: d.site, group: d.group, state: d.state, stateChangedAt: d.stateChangedAt,
+        swversion: d.swversion ?? null, attestation: d.lastAttestation?.result ?? null, certificateNotAfter: d.certificateNotAfter ?? null,
+      },
+    })),
+    incidents: async () => (await incidents.list({ limit: 500 })).map((i) => ({
+      key: String(i.id), body: {
+        id: i.id, openedAt: i.openedAt, status: i.status, kind: i.kind, severity: i.severity, site: i.site ?? null, asset: i.asset ?? null,
+        deviceId: i.deviceId ?? null, assignee: i.assignee ?? null, reason: i.reason, summary: i.summary,
+      },
+    })),
+    // Each point's hour level, for fleet peers across sites (rounded: it moves every minute).
+    points: async () => live.snapshot().flatMap((p) => {
+      const mean = live.recentMean(p.site, p.asset, p.point);
+      return mean === undefined ? [] : [{
+        key: `${p.site}/${p.asset}/${p.point}`,
+        body: { site: p.site, asset: p.asset, point: p.point, profile: assetCatalog.profileOf(p.site, p.asset) ?? null, recentMean: round(mean) },
+      }];
+    }),
+  };
+  let federation: Federation | undefined;
+
   const recordDeviceReport = (deviceId: string, payload: Buffer): void => {
     let report;
     try {
@@ -412,6 +452,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   /** What is open before the broker and the API listen: closed by stop(), or at once if either cannot listen. */
   const closeStorage = async (): Promise<void> => {
     events.close();
+    await federation?.close();
     await affinity?.stop(); // the other replicas take this one's devices at once
     await scaleOut?.stop(); // stands down first: the engines below stop with nothing feeding them
     await ingest.close(); // its last hand-offs still reach the bus
@@ -438,7 +479,15 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       onError: (err) => logger.warn({ err: errorMessage(err) }, 'could not write this replica\'s heartbeat or read the others\'; will retry'),
     })
     : undefined;
-  await affinity?.start();
+  try {
+    await affinity?.start();
+    if (config.federation) federation = await startFederation(config.federation, { db: database.db, logger, clock, sources: fleetSources });
+  } catch (err) {
+    await closeStorage();
+    throw err;
+  }
+  // A site exports from the replica that evaluates (the leader, with several replicas).
+  if (!scaleOut) federation?.exporter?.start();
   // The embedded broker, or an external Mosquitto with mqtt.external (broker/start-selected-broker.ts).
   const broker = await startSelectedBroker(config.mqtt, { pki, fleet, now, everyDevice: affinity !== undefined }, {
     host: config.mqtt.host,
@@ -491,6 +540,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         evidence.start();
         imageRepository.start();
         updateService.deployments.start();
+        federation?.exporter?.start();
       },
       async standDown() {
         alarms.setActive(false);
@@ -499,6 +549,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         await quietly('evidence', () => evidence.stop());
         await quietly('TUF re-signing', () => imageRepository.stop());
         updateService.deployments.stop();
+        await quietly('fleet export', () => federation?.exporter?.stop());
       },
       async evaluate(message, id) {
         if (message.kind === 'birth') {
@@ -536,10 +587,11 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       claimedSite,
     }),
     ...(options.attestationRateLimit ? { attestationRateLimit: options.attestationRateLimit } : {}),
-    healthCounters: () => ({ ...ingest.stats(), replica: replicaStatus(), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
+    healthCounters: () => ({ ...ingest.stats(), replica: replicaStatus(), ...(federation ? { federation: federation.status() } : {}), connectedDevices: broker.connectedDevices().length, broker: broker.stats(), analytics: live.stats() }),
     events, webRoot: options.webRoot ?? defaultWebRoot(),
     users, sessions,
     procedures: { library, supervisor },
+    ...(federation?.central ? { central: federation.central } : {}),
     ...(options.demoSimulator ? { demoSimulator: options.demoSimulator } : {}),
   });
   try {

@@ -27,6 +27,7 @@ import { eventsRoutes, type EventsApi } from './events-routes.ts';
 import { incidentRoutes } from './incident-routes.ts';
 import type { FleetApi } from './fleet-api.ts';
 import { analyticsRoutes, type AnalyticsApi } from './analytics-routes.ts';
+import { centralRoutes, type CentralRoutesOptions } from './central-routes.ts';
 import { fleetRoutes } from './fleet-routes.ts';
 import { PKI_ANONYMOUS_ROUTES, pkiRoutes } from './pki-routes.ts';
 import { API_TLS_POLICY } from './tls-policy.ts';
@@ -74,6 +75,8 @@ export interface BuildApiOptions {
   alarms?: AlarmsApi;
   /** Asset health, maintenance recommendations, work orders, the reactive-work KPI and fleet peers. */
   analytics?: AnalyticsApi;
+  /** A central server's fleet view of its sites (issue 12). */
+  central?: CentralRoutesOptions['central'];
   /** Moving an asset to another guardian (audited; only to a guardian of its site): the route exists only when given. */
   assetMoves?: AssetMoves;
   /** Digital methods of procedure: procedures, work orders, panels, alerts, site stops; routes exist only when given. */
@@ -199,6 +202,7 @@ export function buildApi(options: BuildApiOptions): FastifyInstance {
     if (options.incidents) await api.register(incidentRoutes, { incidents: options.incidents });
     if (options.alarms) await api.register(alarmRoutes, { alarms: options.alarms });
     if (options.analytics) await api.register(analyticsRoutes, { analytics: options.analytics });
+    if (options.central) await api.register(centralRoutes, { central: options.central });
     if (options.procedures) await api.register(procedureRoutes, { procedures: options.procedures });
     if (options.deployments) await api.register(deploymentRoutes, { deployments: options.deployments });
     if (options.demoSimulator) await api.register(demoRoutes, { simulator: options.demoSimulator });

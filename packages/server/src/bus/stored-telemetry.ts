@@ -82,7 +82,8 @@ export function decodeStoredTelemetry(payload: Uint8Array): StoredTelemetryMessa
     throw new Error('a stored-telemetry bus message that is not JSON');
   }
   const o = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
-  if (o.v !== 1) throw new Error(`a stored-telemetry bus message of version ${String(o.v)}; this server reads version 1`);
+  // JSON-quoted, so a version "1" (a string) does not read as the 1 this server expects.
+  if (o.v !== 1) throw new Error(`a stored-telemetry bus message of version ${JSON.stringify(o.v) ?? 'none'}; this server reads version 1`);
   if (o.kind === 'batch') {
     const b = (o.batch ?? {}) as Record<string, unknown>;
     if (isString(b.deviceId) && isString(b.site) && isString(b.asset) && isString(b.epoch) && Number.isSafeInteger(b.seq)

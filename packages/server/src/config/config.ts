@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ShellguardError } from '@shellguard/protocol';
+import { FLEET_KINDS, isFleetKind, type FleetKind } from '../federation/fleet-record.ts';
 import { NotificationError, parseNotificationEndpoints, type NotificationEndpoint } from '../notifications/index.ts';
 import { EXTERNAL_BROKER_FIELDS, parseExternalBrokerConfig, type ExternalBrokerConfig } from '../broker/mosquitto/external-broker-config.ts';
 
@@ -142,6 +143,30 @@ export type BusConfig =
     partitions: number;
   };
 
+/**
+ * Many sites, one fleet (issue 12): a site server exports what is configured to flow to its
+ * site's JetStream (a leaf node of the centre's); a central server sources every site's export
+ * and keeps the fleet view. Site data stays at its site unless listed in `flow`.
+ */
+export type FederationConfig =
+  | {
+    role: 'site';
+    /** This site's id in the fleet: 1-31 of a-z 0-9 -, its JetStream domain is site-<id>. */
+    site: string;
+    /** The site's nats-server (never logged). */
+    url: string;
+    flow: FleetKind[];
+    /** How often state is compared and changes exported (default 5 s). */
+    intervalMs: number;
+  }
+  | {
+    role: 'central';
+    /** The central nats-server (never logged). */
+    url: string;
+    /** The sites whose exports the centre sources. */
+    sites: string[];
+  };
+
 export interface ServerConfig {
   /** Where the database (when embedded) and the server's own TLS key live. */
   dataDir: string;
@@ -149,6 +174,8 @@ export interface ServerConfig {
   database?: DatabaseConfig;
   /** Default: `{ engine: 'embedded' }` (no bus). */
   bus?: BusConfig;
+  /** Default: none (a site on its own). */
+  federation?: FederationConfig;
   /** The site PKI folder made by `shellguard ca init`: trust anchor for devices, issuer of certificates. */
   caDir: string;
   /** The embedded broker's listener; with `external`, an external Mosquitto takes its place (issue 12). */
@@ -304,6 +331,18 @@ function databaseConfig(r: Reader, v: unknown): DatabaseConfig {
   return { engine, url, ...(maxConnections !== undefined ? { maxConnections } : {}) };
 }
 
+function natsUrl(r: Reader, at: string, url: unknown, message = 'is required, as nats://host:port'): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  // The value is not echoed: it may hold credentials.
+  if (typeof url !== 'string' || !parsed || parsed.protocol !== 'nats:' || parsed.hostname === '') r.fail(at, message);
+  return url;
+}
+
 function busConfig(r: Reader, v: unknown, database: DatabaseConfig): BusConfig {
   const o = r.section('bus', v, ['engine', 'url', 'stream', 'partitions']);
   const engine = o.engine ?? 'embedded';
@@ -313,28 +352,51 @@ function busConfig(r: Reader, v: unknown, database: DatabaseConfig): BusConfig {
   }
   if (engine !== 'jetstream') r.fail('bus.engine', 'must be embedded (the default) or jetstream');
   if (database.engine !== 'postgres') r.fail('bus.engine', 'jetstream is for several replicas, which share one database: set database.engine: postgres');
-  const url = o.url;
-  let parsed: URL | undefined;
-  try {
-    parsed = typeof url === 'string' ? new URL(url) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (typeof url !== 'string' || !parsed || parsed.protocol !== 'nats:' || parsed.hostname === '') {
-    // The value is not echoed: it may hold credentials.
-    r.fail('bus.url', 'is required for engine: jetstream, as nats://host:port');
-  }
+  const url = natsUrl(r, 'bus.url', o.url, 'is required for engine: jetstream, as nats://host:port');
   const stream = o.stream ?? 'SG';
   if (typeof stream !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(stream)) r.fail('bus.stream', 'must be 1 to 32 letters, digits, "_" or "-"');
   const partitions = r.int('bus.partitions', o.partitions, 1, 256) ?? 8;
   return { engine, url, stream, partitions };
 }
 
+const FLEET_SITE = /^[a-z0-9][a-z0-9-]{0,30}$/;
+
+function federationConfig(r: Reader, v: unknown): FederationConfig | undefined {
+  if (v === undefined) return undefined;
+  const o = r.section('federation', v, ['role', 'site', 'url', 'flow', 'intervalSeconds', 'sites']);
+  const siteId = (at: string, s: unknown): string => {
+    if (typeof s !== 'string' || !FLEET_SITE.test(s)) r.fail(at, 'must be a site id: 1 to 31 lower-case letters, digits or "-"');
+    return s;
+  };
+  if (o.role === 'site') {
+    for (const k of ['sites']) if (o[k] !== undefined) r.fail(`federation.${k}`, 'applies to role: central only');
+    const site = siteId('federation.site', o.site);
+    const url = natsUrl(r, 'federation.url', o.url);
+    const flow = o.flow;
+    if (!Array.isArray(flow) || flow.length === 0 || !flow.every((k) => isFleetKind(k)) || new Set(flow).size !== flow.length) {
+      r.fail('federation.flow', `must list what flows to the centre, each once, from: ${FLEET_KINDS.join(', ')} (site data stays at its site unless listed)`);
+    }
+    const seconds = r.int('federation.intervalSeconds', o.intervalSeconds, 1, 3600) ?? 5;
+    return { role: 'site', site, url, flow: flow as FleetKind[], intervalMs: seconds * 1000 };
+  }
+  if (o.role === 'central') {
+    for (const k of ['site', 'flow', 'intervalSeconds']) if (o[k] !== undefined) r.fail(`federation.${k}`, 'applies to role: site only');
+    const url = natsUrl(r, 'federation.url', o.url);
+    const sites = o.sites;
+    if (!Array.isArray(sites) || sites.length === 0) r.fail('federation.sites', 'must list the sites the centre sources');
+    const ids = (sites as unknown[]).map((s, i) => siteId(`federation.sites[${i}]`, s));
+    if (new Set(ids).size !== ids.length) r.fail('federation.sites', 'lists a site twice');
+    return { role: 'central', url, sites: ids };
+  }
+  return r.fail('federation.role', 'must be site (export to a centre) or central (the fleet view of sites)');
+}
+
 export function validateServerConfig(doc: unknown, source: string, baseDir: string): ServerConfig {
   const r: Reader = new Reader(source, baseDir);
-  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'database', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth', 'procedures', 'notifications', 'bus']);
+  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'database', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth', 'procedures', 'notifications', 'bus', 'federation']);
   const database = databaseConfig(r, d.database);
   const bus = busConfig(r, d.bus, database);
+  const federation = federationConfig(r, d.federation);
   const tls = r.section('tls', d.tls, ['hostnames', 'ips']);
   const alarms = r.section('alarms', d.alarms, ['webhooks']);
   const webhooksRaw: unknown = alarms.webhooks ?? [];
@@ -410,6 +472,7 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
     caDir: r.dir('caDir', d.caDir),
     database,
     bus,
+    ...(federation ? { federation } : {}),
     mqtt: (({ host, port, external }) => ({
       host, port,
       ...(external !== undefined ? { external: parseExternalBrokerConfig(r.section('mqtt.external', external, EXTERNAL_BROKER_FIELDS), baseDir, (f, m) => r.fail(`mqtt.external.${f}`, m)) } : {}),

@@ -19,6 +19,7 @@ import { IMAGE_REPOSITORY_MIGRATIONS } from '../updates/image-repository-schema.
 import { DIRECTOR_MIGRATIONS } from '../updates/director/director-schema.ts';
 import { DEPLOYMENT_MIGRATIONS } from '../updates/rollout/deployment-schema.ts';
 import { REPLICA_MIGRATIONS } from '../replicas/replica-schema.ts';
+import { CENTRAL_MIGRATIONS } from '../federation/central-schema.ts';
 
 /** [domain, migrations]: the domain name is the key in `schema_versions` (keep today's names). */
 export const SERVER_MIGRATIONS: readonly (readonly [string, readonly SqlMigration[]])[] = [
@@ -38,6 +39,7 @@ export const SERVER_MIGRATIONS: readonly (readonly [string, readonly SqlMigratio
   ['director', DIRECTOR_MIGRATIONS],
   ['deployments', DEPLOYMENT_MIGRATIONS],
   ['replicas', REPLICA_MIGRATIONS],
+  ['central', CENTRAL_MIGRATIONS],
 ];
 
 /** Brings every domain's tables up to date; returns the version each reached. */
