@@ -11,7 +11,6 @@
  *   centre still shows what it knew; once the link is back the centre catches up;
  * - a record a site sends about another site is refused at the centre.
  */
-import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Quality, encodeDeviceBirth, encodeDeviceData, sparkplugTopic } from '@shellguard/protocol';
 import {
