@@ -4,17 +4,21 @@
 #               database shellguard_scaleout holding everything the server stores;
 #   Mosquitto   Debian's /usr/sbin/mosquitto, started by the demo on its own free loopback port
 #               with a generated configuration (dynamic security, site CA, CRL) in the demo folder;
-#   the demo    site CA, simulated equipment and guardians, and the server using both.
+#   NATS        Debian's nats-server with JetStream, started by the demo on its own free loopback
+#               port, its store in the demo folder: the bus between the replicas;
+#   the demo    site CA, simulated equipment and guardians, and two server replicas (API ports
+#               8443 and 8444) sharing the devices; one of them evaluates (docs/scale-out.md).
 #
-# Honestly: this is ONE server replica on PostgreSQL + Mosquitto. Several replicas sharing the
-# work over NATS are not wired into this script (or the demo) yet. The embedded default (SQLite,
-# embedded broker) stays the two-command demo: scripts/demo.sh.
+# The embedded default (SQLite, embedded broker, one server) stays the two-command demo:
+# scripts/demo.sh. `--replicas 1` here runs one replica on PostgreSQL + Mosquitto.
 #
 # Usage: scripts/scale-out.sh [--fresh] [demo options...]
 #   --fresh   drop and recreate the database shellguard_scaleout first (the demo needs it empty,
 #             so use it on every run after the first)
-#   anything else is passed to `shellguard demo` (e.g. --assets 8 --guardians 2 --duration 60).
-# Needs: PostgreSQL with trust auth for postgres@127.0.0.1, and mosquitto (scripts/install-test-deps.sh).
+#   anything else is passed to `shellguard demo` (e.g. --assets 8 --guardians 2 --duration 60,
+#   or --replicas 3).
+# Needs: PostgreSQL with trust auth for postgres@127.0.0.1, mosquitto and nats-server
+# (scripts/install-test-deps.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +41,9 @@ if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != "1"
   psql_admin -c "CREATE DATABASE $DB"
 fi
 [ -x /usr/sbin/mosquitto ] || { echo "scale-out: /usr/sbin/mosquitto is missing: sudo apt-get install mosquitto (or scripts/install-test-deps.sh)" >&2; exit 1; }
+command -v nats-server >/dev/null || { echo "scale-out: nats-server is missing: sudo apt-get install nats-server (or scripts/install-test-deps.sh)" >&2; exit 1; }
 [ -d node_modules ] || npm ci --no-audit --no-fund
 
-exec npm run --silent shellguard -- demo --database "$URL" --broker mosquitto ${args[@]+"${args[@]}"}
+replicas=(--replicas 2)
+for a in ${args[@]+"${args[@]}"}; do [ "$a" = "--replicas" ] && replicas=(); done
+exec npm run --silent shellguard -- demo --database "$URL" --broker mosquitto "${replicas[@]}" ${args[@]+"${args[@]}"}

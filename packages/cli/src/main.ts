@@ -68,6 +68,7 @@ program.command('demo')
   .option('--database <postgres-url>', 'store everything in this PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/shellguard_scaleout (it must be empty; default: the embedded SQLite file in --dir)')
   .addOption(new Option('--broker <broker>', 'embedded (default), or mosquitto: start Debian\'s /usr/sbin/mosquitto on its own free loopback port, configured in --dir, stopped with the demo')
     .choices(DEMO_BROKERS).default('embedded'))
+  .option('--replicas <n>', 'server replicas sharing the site (default 1); more need --database and --broker mosquitto, and start Debian\'s nats-server for their bus', positive, 1)
   .action(runDemo);
 
 program.command('server')

@@ -530,8 +530,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     };
     return {
       async takeOver() {
-        await alarms.reload();
+        // Active first, so the reload names the alarms the last leader had not created yet.
         alarms.setActive(true);
+        await alarms.reload();
         await alarms.start();
         await defineDefaultRules();
         await assetCatalog.refresh();

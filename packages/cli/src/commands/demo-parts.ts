@@ -2,21 +2,22 @@
  * The parts `shellguard demo` runs on (issue 12, "Running it"): the embedded store and broker by
  * default, or PostgreSQL (`--database postgres://…`) and Debian's Mosquitto 2 (`--broker
  * mosquitto`, started here on its own free loopback port with a generated configuration in the
- * demo's folder, stopped with the demo). One server replica either way.
+ * demo's folder, stopped with the demo), and with `--replicas N` a nats-server and N server
+ * replicas sharing the site.
  */
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { ShellguardError, errorMessage } from '@shellguard/protocol';
 import {
-  DEBIAN_DYNAMIC_SECURITY_PLUGIN, DEBIAN_MOSQUITTO, freeLoopbackPort, generateMosquittoConfig, openPki, openPostgresDatabase, startMosquitto,
+  DEBIAN_DYNAMIC_SECURITY_PLUGIN, DEBIAN_MOSQUITTO, NatsServerProcess, freeLoopbackPort, generateMosquittoConfig, openPki, openPostgresDatabase, startMosquitto,
   type MosquittoProcess, type ServerConfig,
 } from '@shellguard/server';
 
 export type DemoBroker = 'embedded' | 'mosquitto';
 export const DEMO_BROKERS: readonly DemoBroker[] = ['embedded', 'mosquitto'];
 
-export type DemoPartsErrorCode = 'demo_mosquitto_missing' | 'demo_mosquitto_not_started' | 'demo_database_url' | 'demo_database_unreachable' | 'demo_database_not_empty';
+export type DemoPartsErrorCode = 'demo_replicas_need_scale_out' | 'demo_nats_not_started' | 'demo_mosquitto_missing' | 'demo_mosquitto_not_started' | 'demo_database_url' | 'demo_database_unreachable' | 'demo_database_not_empty';
 
 export class DemoPartsError extends ShellguardError<DemoPartsErrorCode> {}
 
@@ -97,7 +98,12 @@ export interface DemoMosquitto {
  * plugin, the site CA and its CRLs, all in `<dir>/mosquitto`; the server keeps cafile and crlfile
  * current and signals mosquitto through its pid file.
  */
-export async function startDemoMosquitto(dir: string, caDir: string): Promise<DemoMosquitto> {
+/** Each server replica's name on the broker (its client certificate's CN). */
+export function replicaBrokerUsername(replica: number): string {
+  return replica === 1 ? 'shellguard-server' : `shellguard-server-${replica}`;
+}
+
+export async function startDemoMosquitto(dir: string, caDir: string, replicas = 1): Promise<DemoMosquitto> {
   for (const [file, what] of [[DEBIAN_MOSQUITTO, 'mosquitto'], [DEBIAN_DYNAMIC_SECURITY_PLUGIN, 'its dynamic-security plugin']] as const) {
     if (!existsSync(file)) {
       throw new DemoPartsError('demo_mosquitto_missing',
@@ -111,7 +117,7 @@ export async function startDemoMosquitto(dir: string, caDir: string): Promise<De
     dir: path.join(dir, 'mosquitto'), host: '127.0.0.1', port,
     serverCertificate: { chainPem: certificate.chainPem, keyPem: certificate.keyPem },
     trustAnchorPems: [pki.rootPem], crlPems: await pki.generateCrls([]),
-    serverUsernames: ['shellguard-server'],
+    serverUsernames: Array.from({ length: replicas }, (_, i) => replicaBrokerUsername(i + 1)),
     // Started as root, mosquitto would drop to the `mosquitto` account, which cannot read the demo's folder.
     user: userInfo().username,
     logFile: path.join(dir, 'mosquitto', 'mosquitto.log'),
@@ -129,3 +135,27 @@ export async function startDemoMosquitto(dir: string, caDir: string): Promise<De
     stop: () => process.stop(),
   };
 }
+
+export interface DemoBus {
+  bus: NonNullable<ServerConfig['bus']>;
+  nats: NatsServerProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * `--replicas N` (N > 1): several server replicas share the site, which needs PostgreSQL
+ * (`--database`), an external broker (`--broker mosquitto`) and a bus: Debian's nats-server with
+ * JetStream, started here on its own free loopback port with its store in `<dir>/nats`.
+ */
+export async function startDemoBus(dir: string, replicas: number, database: ServerConfig['database'], broker: DemoBroker): Promise<DemoBus | undefined> {
+  if (replicas <= 1) return undefined;
+  if (database?.engine !== 'postgres' || broker !== 'mosquitto') {
+    throw new DemoPartsError('demo_replicas_need_scale_out',
+      '--replicas above 1 needs --database postgres://… and --broker mosquitto: replicas share one database and one broker (scripts/scale-out.sh sets both)');
+  }
+  const nats = await NatsServerProcess.start({ name: 'shellguard-demo', dir: path.join(dir, 'nats') }).catch((err: unknown) => {
+    throw new DemoPartsError('demo_nats_not_started', `--replicas: could not start nats-server (${errorMessage(err)}); install it (sudo apt-get install nats-server, or scripts/install-test-deps.sh)`);
+  });
+  return { bus: { engine: 'jetstream', url: nats.url, stream: 'SG', partitions: 8 }, nats, stop: () => nats.stop() };
+}
+

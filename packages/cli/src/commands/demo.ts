@@ -3,7 +3,7 @@
  * HTTPS API and web dashboard), simulated equipment with a developing fault (time-compressed by
  * default, see demo-scenario.ts), and guardians polling it.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import {
@@ -16,7 +16,10 @@ import type { Logger } from 'pino';
 import { createLogger, untilSignalled } from '../logging.ts';
 import { prepareDemoDir } from './demo-dir.ts';
 import { DEMO_SCENARIOS, type DemoScenarioName } from './demo-scenario.ts';
-import { checkDemoDatabase, databaseStartError, demoDatabaseConfig, DemoPartsError, redactedDatabaseUrl, startDemoMosquitto, type DemoBroker, type DemoMosquitto } from './demo-parts.ts';
+import {
+  checkDemoDatabase, databaseStartError, demoDatabaseConfig, DemoPartsError, redactedDatabaseUrl, replicaBrokerUsername, startDemoBus, startDemoMosquitto,
+  type DemoBroker, type DemoBus, type DemoMosquitto,
+} from './demo-parts.ts';
 import { createDashboardAdmin, operatorApiCertificate, trustLines } from './demo-access.ts';
 import { createDemoPeople, demoSimulator, seedDemoProcedure, type DemoDmop, type DemoPeople } from './demo-dmop.ts';
 
@@ -40,6 +43,8 @@ export interface DemoOptions {
   database?: string;
   /** `--broker`: the embedded broker (default), or Debian's Mosquitto 2 started on its own free loopback port. */
   broker?: DemoBroker;
+  /** `--replicas`: server replicas sharing the site (default 1; more need `database` and `broker: 'mosquitto'`). */
+  replicas?: number;
 }
 
 const SITE = 'site-1';
@@ -67,6 +72,9 @@ export interface RunningDemo {
   sim: SimulatedSite;
   /** The Mosquitto process of `broker: 'mosquitto'` (stopped by stop()). */
   mosquitto?: DemoMosquitto;
+  /** `replicas` > 1: the replicas after the first (`server`), and the bus they share. */
+  replicas: Awaited<ReturnType<typeof startServer>>[];
+  bus?: DemoBus;
   guardians: GuardianHandle[];
   /** https://host:port of the API and dashboard. */
   origin: string;
@@ -122,15 +130,25 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   await initPki(caDir, { commonName: 'Shellguard demo site' });
   const rootFile = path.join(caDir, 'root.crt');
   const apiCaFile = operator?.caFile ?? rootFile;
+  // With several replicas: the bus they share (checked first: it needs PostgreSQL and Mosquitto).
+  const replicaCount = opts.replicas ?? 1;
+  const bus = await startDemoBus(dir, replicaCount, database, opts.broker ?? 'embedded');
   // The external broker first: the server connects to it as it starts.
-  const mosquitto = opts.broker === 'mosquitto' ? await startDemoMosquitto(dir, caDir) : undefined;
+  const mosquitto = opts.broker === 'mosquitto' ? await startDemoMosquitto(dir, caDir, replicaCount).catch(async (err: unknown) => {
+    await bus?.stop();
+    throw err;
+  }) : undefined;
+  const stopParts = async () => {
+    await mosquitto?.stop();
+    await bus?.stop();
+  };
   // Equipment first: the server's demo-only controls operate the simulated panels. Every panel
   // has a virtual signal tower (Patlite PNS over TCP) that its guardian drives.
   const sim = await startSimulatedSite({
     site: SITE, assets: opts.assets, basePort: opts.simPort, seed: 1, towers: { basePort: 0 },
     onWrite: (asset) => logger.error({ asset }, 'a client tried to write to simulated equipment'),
   }).catch(async (err: unknown) => {
-    await mosquitto?.stop();
+    await stopParts();
     throw err;
   });
   const serverConfig = {
@@ -141,6 +159,7 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
     api: { host: '127.0.0.1', port: opts.apiPort, ...(operator ? { certFile: operator.certFile, keyFile: operator.keyFile } : {}) },
     tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
     ...(opts.webhooks ? { notifications: { webhooks: opts.webhooks } } : {}),
+    ...(bus ? { bus: bus.bus, audit: { keyFile: path.join(dir, 'server', 'audit.key') } } : {}),
   };
   const serverOptions = {
     logger: logger.child({ part: 'server' }), ...(scenario.analytics ? { analytics: scenario.analytics } : {}),
@@ -148,17 +167,37 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   };
   let server = await startServer(serverConfig, serverOptions).catch(async (err: unknown) => {
     await sim.stop();
-    await mosquitto?.stop();
+    await stopParts();
     throw opts.database ? databaseStartError(err, opts.database) : err;
   });
   if (server.adminToken === undefined) {
     // Only a first start on an empty database creates the admin token: this one holds an earlier site.
     await server.stop();
     await sim.stop();
-    await mosquitto?.stop();
+    await stopParts();
     throw new DemoPartsError('demo_database_not_empty',
       `the database ${redactedDatabaseUrl(opts.database ?? '')} already holds a site from an earlier run; the demo starts from a clean slate: `
       + 'give it an empty database (scripts/scale-out.sh --fresh drops and recreates shellguard_scaleout)');
+  }
+  // More replicas: each its own folder, API port and name on the broker; the audit key and the
+  // online TUF keys are the first one's (replicas must share them: docs/scale-out.md).
+  const replicas: Awaited<ReturnType<typeof startServer>>[] = [];
+  for (let i = 2; i <= replicaCount; i++) {
+    const dataDir = path.join(dir, `server-${i}`);
+    cpSync(path.join(serverConfig.dataDir, 'tuf-online-keys'), path.join(dataDir, 'tuf-online-keys'), { recursive: true });
+    try {
+      replicas.push(await startServer({
+        ...serverConfig, dataDir,
+        mqtt: { ...serverConfig.mqtt, ...(mosquitto ? { external: { ...mosquitto.mqtt.external!, username: replicaBrokerUsername(i) } } : {}) },
+        api: { ...serverConfig.api, port: opts.apiPort === 0 ? 0 : opts.apiPort + i - 1 },
+      }, { logger: logger.child({ part: `server-${i}` }) }));
+    } catch (err) {
+      for (const r of replicas) await r.stop();
+      await server.stop();
+      await sim.stop();
+      await stopParts();
+      throw err;
+    }
   }
   const tokenFile = path.join(dir, 'admin-token');
   const token = server.adminToken;
@@ -208,7 +247,11 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   const api = `${origin}/api/v1`;
   out('');
   out(`  parts    store ${database?.engine === 'postgres' ? `PostgreSQL ${redactedDatabaseUrl(database.url)}` : `embedded SQLite (${path.join(serverConfig.dataDir, 'shellguard.sqlite')})`}`
-    + ` · broker ${mosquitto ? `Mosquitto (${mosquitto.url}, pid ${mosquitto.process.pid}, config ${mosquitto.configFile})` : 'embedded'} · 1 server replica`);
+    + ` · broker ${mosquitto ? `Mosquitto (${mosquitto.url}, pid ${mosquitto.process.pid}, config ${mosquitto.configFile})` : 'embedded'}`
+    + ` · ${replicaCount === 1 ? '1 server replica' : `${replicaCount} server replicas, bus JetStream ${bus!.nats.url} (pid ${bus!.nats.pid ?? '?'}, store ${bus!.nats.storeDir})`}`);
+  for (const [i, r] of [server, ...replicas].entries()) {
+    if (replicaCount > 1) out(`  replica ${i + 1}  https://${apiHost}:${r.apiPort}/   ${r.replica().role}`);
+  }
   out(`  site ${SITE}: ${sim.assets.length} simulated assets, ${guardians.length} guardians, broker mqtts://127.0.0.1:${server.mqttPort} (client certificates required)`);
   out(`  web      ${origin}/`);
   for (const line of trustLines({ dashboardUrl: `${origin}/`, rootFile, rootPem: server.rootPem, apiCertificatePem: server.apiCertificatePem, ...(operator ? { operator } : {}) })) out(line);
@@ -239,7 +282,7 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   serverConfig.mqtt.port = server.mqttPort;
   serverConfig.api.port = server.apiPort;
   const demo: RunningDemo = {
-    dir, logFile, server, sim, guardians, ...(mosquitto ? { mosquitto } : {}), origin, token, tokenFile, apiCaFile, rootFile, lines,
+    dir, logFile, server, sim, guardians, ...(mosquitto ? { mosquitto } : {}), replicas, ...(bus ? { bus } : {}), origin, token, tokenFile, apiCaFile, rootFile, lines,
     ...(access.admin ? { admin: access.admin } : {}),
     ...(people ? { people } : {}),
     ...(dmop ? { dmop } : {}),
@@ -260,8 +303,9 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
       scenarioRun.stop();
       for (const g of guardians) await g.stop();
       await sim.stop();
+      for (const r of replicas) await r.stop();
       if (!serverDown) await server.stop();
-      await mosquitto?.stop();
+      await stopParts();
     },
   };
   return demo;
@@ -276,7 +320,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   out(`  logs in ${demo.logFile}`);
   for (const line of demo.lines) out(line);
 
-  let lastSamples = server.stats().ingest.samplesStored;
+  // Every replica stores its share of the devices: the site's rate is their sum.
+  const storedByAll = () => [demo.server, ...demo.replicas].reduce((n, r) => n + r.stats().ingest.samplesStored, 0);
+  let lastSamples = storedByAll();
   let lastTime = Date.now();
   let ticks = 0;
   // The fleet view and the recommendations are read from the database; the status line shows the counts of the previous tick.
@@ -289,11 +335,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     server.maintenance.recommendations({ status: 'open' }).then((recs) => { openRecommendations = recs.length; }, () => undefined);
     const now = Date.now();
     const s = server.stats();
-    const rate = ((s.ingest.samplesStored - lastSamples) * 1000) / Math.max(1, now - lastTime);
-    lastSamples = s.ingest.samplesStored;
+    const stored = storedByAll();
+    const rate = ((stored - lastSamples) * 1000) / Math.max(1, now - lastTime);
+    lastSamples = stored;
     lastTime = now;
     const queued = guardians.reduce((n, g) => n + g.stats().queue.pendingBatches, 0);
-    const line = `  ingest ${rate.toFixed(0).padStart(6)} points/s · stored ${s.ingest.samplesStored} · queued batches ${queued} · guardians attested ${attested}/${guardians.length}, online ${s.connectedDevices} · alarms active ${server.alarms.list({}).filter((a) => a.active).length} · recommendations ${openRecommendations} · writes to equipment: ${sim.writesReceived()}`;
+    const line = `  ingest ${rate.toFixed(0).padStart(6)} points/s · stored ${stored} · queued batches ${queued} · guardians attested ${attested}/${guardians.length}, online ${s.connectedDevices} · alarms active ${server.alarms.list({}).filter((a) => a.active).length} · recommendations ${openRecommendations} · writes to equipment: ${sim.writesReceived()}`;
     ticks += 1;
     if (isTty) process.stdout.write(`\r${line.padEnd(140)}`);
     else if (ticks % 10 === 0) out(line);

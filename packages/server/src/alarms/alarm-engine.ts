@@ -40,7 +40,7 @@ import { isAcknowledged, nextAlarmState, stateOnReturn } from './alarm-state.ts'
 import type { AlarmStore } from './alarm-store.ts';
 import { AlarmWrite, type AlarmStores } from './alarm-write.ts';
 import type { AlarmNotifier } from './webhook-notifier.ts';
-import { OrderedWriteQueue, type WriteFailure } from './write-queue.ts';
+import { OrderedWriteQueue, RefusedWriteError, type WriteFailure } from './write-queue.ts';
 
 export type { AlarmStores } from './alarm-write.ts';
 
@@ -369,12 +369,30 @@ export class AlarmEngine {
       this.capture = undefined;
     }
     const at = this.now();
-    w.also((stores) => stores.alarms.markHandled(messageId, at));
+    // Another replica that evaluated at the same moment may have named a new alarm first: its
+    // key is then taken, and this message's changes are refused as a whole, like its id below.
+    w.refuseConflicts(`bus message ${messageId}: another replica created one of its alarms first; this one's changes are not stored`);
+    w.also(async (stores) => {
+      // The id and the changes commit together; if another replica stored this message's effects
+      // meanwhile (two leaders for a moment), none of ours is stored.
+      if (!(await stores.alarms.markHandled(messageId, at))) {
+        throw new RefusedWriteError(`bus message ${messageId} was evaluated by another replica: this one's changes are not stored`);
+      }
+    });
     if (++this.handledSinceCleanup >= HANDLED_CLEANUP_EVERY) {
       this.handledSinceCleanup = 0;
       w.also((stores) => stores.alarms.forgetHandledBefore(at - HANDLED_KEEP_MS));
     }
-    await this.commit(w);
+    try {
+      await this.commit(w);
+    } catch (err) {
+      if (err instanceof RefusedWriteError) {
+        // What this engine holds now went beyond what is stored: read it again.
+        await this.reload();
+        return false;
+      }
+      throw err;
+    }
     return true;
   }
 
@@ -560,7 +578,7 @@ export class AlarmEngine {
    * `start()` calls it periodically; tests call it with fake time.
    */
   tick(now: number = this.now()): void {
-    if (!this.live) return;
+    if (!this.live || !this.active) return;
     for (const rt of this.byId.values()) {
       const a = rt.alarm;
       if (a.retired) continue;
@@ -866,7 +884,7 @@ export class AlarmEngine {
       for (const level of levels) {
         const rt = this.runtimeFor(site, asset, rule, level, now, w);
         if (!rt) {
-          this.waitingForIds.add(`${site}\0${asset}`);
+          if (this.active) this.waitingForIds.add(`${site}\0${asset}`);
           continue;
         }
         bound.add(rt);
@@ -912,6 +930,8 @@ export class AlarmEngine {
       }
       return rt;
     }
+    // A standby names no new alarm: the active replica creates it, and a reload shows it here.
+    if (!this.active) return undefined;
     const id = this.ids.take();
     if (id === undefined) return undefined;
     const suppressed = this.isSuppressed(site, asset, rule.point);
@@ -1050,6 +1070,13 @@ export class AlarmEngine {
    * alarm's change is always stored after the changes that raised it.
    */
   private commit(w: AlarmWrite): Promise<void> {
+    if (!this.active) {
+      // A standby never writes (what it changed in memory is replaced by its next reload); a
+      // caller that waits learns that nothing was stored.
+      const refused = Promise.reject(new AlarmError('alarm_standby', 'this replica is a standby: nothing it changed was stored'));
+      refused.catch(() => {});
+      return refused;
+    }
     if (this.capture && this.capture !== w) {
       // Inside evaluateOnce: joins the message's one transaction (the flood check runs at its commit).
       this.capture.absorb(w);

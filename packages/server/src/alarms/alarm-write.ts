@@ -6,6 +6,8 @@
 import type { AuditEventInput, AuditRecorder } from '../audit/audit-log.ts';
 import type { Alarm, AlarmEvent } from './alarm.ts';
 import type { AlarmStore, NewAlarmEvent } from './alarm-store.ts';
+import { isUniqueViolation } from '../db/sql-errors.ts';
+import { RefusedWriteError } from './write-queue.ts';
 
 /** What the engine's unit of work binds to one transaction. */
 export interface AlarmStores {
@@ -23,6 +25,7 @@ export interface CommittedChange {
 
 export class AlarmWrite {
   private readonly operations: Operation[] = [];
+  private conflictMessage: string | undefined;
   /** Index of the history append and the alarm as it was, per change to notify. */
   private readonly notices: { index: number; alarm: Alarm }[] = [];
 
@@ -68,10 +71,26 @@ export class AlarmWrite {
     return this;
   }
 
+  /**
+   * A key another writer already holds (a UNIQUE violation) refuses this whole write, never to
+   * be retried (RefusedWriteError with `message`), instead of retrying it forever.
+   */
+  refuseConflicts(message: string): this {
+    this.conflictMessage = message;
+    return this;
+  }
+
   /** Runs every operation in order on `stores` (one transaction); returns the changes to notify. */
   async run(stores: AlarmStores): Promise<CommittedChange[]> {
     const results: unknown[] = [];
-    for (const op of this.operations) results.push(await op(stores));
+    for (const op of this.operations) {
+      try {
+        results.push(await op(stores));
+      } catch (err) {
+        if (this.conflictMessage !== undefined && isUniqueViolation(err)) throw new RefusedWriteError(this.conflictMessage);
+        throw err;
+      }
+    }
     return this.notices.map((n) => ({ event: results[n.index] as AlarmEvent, alarm: n.alarm }));
   }
 }

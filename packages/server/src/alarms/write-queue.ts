@@ -38,6 +38,18 @@ interface Job<Stores> {
   reject: (err: unknown) => void;
 }
 
+/**
+ * Thrown by a write that must never be retried (its transaction could only fail again, e.g. an
+ * effect another replica already stored): its batch rolls back, that write alone is dropped and
+ * its caller's promise rejects with this error, and the others are committed without it.
+ */
+export class RefusedWriteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RefusedWriteError';
+  }
+}
+
 export class WriteQueueClosedError extends Error {
   constructor() {
     super('the write queue is closed: the service has stopped');
@@ -107,10 +119,18 @@ export class OrderedWriteQueue<Stores> {
     let attempt = 0;
     while (this.jobs.length > 0) {
       const batch = this.jobs.slice(0, this.maxBatch);
+      let refused: { index: number; err: RefusedWriteError } | undefined;
       try {
         const results = await this.uow.run(async (stores) => {
           const out: unknown[] = [];
-          for (const job of batch) out.push(await job.write(stores));
+          for (const [index, job] of batch.entries()) {
+            try {
+              out.push(await job.write(stores));
+            } catch (err) {
+              if (err instanceof RefusedWriteError) refused = { index, err };
+              throw err;
+            }
+          }
           return out;
         });
         this.jobs.splice(0, batch.length);
@@ -118,6 +138,14 @@ export class OrderedWriteQueue<Stores> {
         batch.forEach((job, i) => job.resolve(results[i]));
         this.finished(batch.length);
       } catch (err) {
+        if (refused) {
+          // That write alone is dropped; the rest of the batch is tried again at once.
+          const [job] = this.jobs.splice(refused.index, 1);
+          job!.reject(refused.err);
+          this.finished(1);
+          this.report(refused.err, { attempt: 1, pending: this.jobs.length, final: true });
+          continue;
+        }
         attempt++;
         const final = this.closed;
         this.report(err, { attempt, pending: this.jobs.length, final });

@@ -15,3 +15,4 @@ export {
   CENTRAL_DOMAIN, DEFAULT_EXPORT_STREAM, DEFAULT_FLEET_STREAM, DEFAULT_LOCAL_STREAM, centralFleetStream, siteBusOptions, siteBusStreams,
   siteDomain, siteLeafRemote, type FleetFederation, type LeafRemote, type SiteBusLayout,
 } from './federation.ts';
+export { NatsServerProcess, type NatsServerOptions } from './nats-server-process.ts';

@@ -11,3 +11,4 @@ export { openServerDatabase, SQLITE_FILE } from './open-server-database.ts';
 export type { DeposedReason, Leadership, LeadershipHandlers } from './leadership.ts';
 export { SoleLeadership } from './sole-leadership.ts';
 export { PostgresLeadership, leadershipLockKey, type PostgresLeadershipOptions } from './postgres-leadership.ts';
+export { isUniqueViolation } from './sql-errors.ts';

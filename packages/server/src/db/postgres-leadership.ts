@@ -6,7 +6,14 @@
  *   `heartbeatMs` + `heartbeatTimeoutMs`), while the database frees the lock only once its TCP
  *   keepalives give up on the connection (`tcp_keepalives_*`, set per session, about
  *   `keepaliveIdleS` + `keepaliveIntervalS` × `keepaliveCount` s, longer than the heartbeat), so
- *   the old leader has stepped down before a new one is elected.
+ *   the old leader has stepped down before a new one is elected;
+ * - a lock freed at once (the old leader's backend was terminated, or the database restarted)
+ *   reaches a new leader before the old one's next heartbeat: so a replica that gets the lock
+ *   waits `takeoverDelayMs` (longer than a heartbeat and its timeout) before it leads, checking
+ *   that it still holds the lock, while the old one finds out and stands down.
+ * The lead is timing-based like any lease: a replica whose event loop stalls for longer than the
+ * takeover delay could overlap. Its effects are fenced where it matters (alarm changes commit with
+ * their bus message's id and are refused when another replica stored that id first).
  * pg's types stay in db/.
  */
 import { createHash } from 'node:crypto';
@@ -25,6 +32,8 @@ export interface PostgresLeadershipOptions {
   /** How often the leader checks its lock connection (default 1 s), and how long it waits (default 2 s). */
   heartbeatMs?: number;
   heartbeatTimeoutMs?: number;
+  /** How long a replica that got the lock waits before leading (default heartbeat + timeout + 0.5 s). */
+  takeoverDelayMs?: number;
   /** The database's side of the connection (seconds; defaults 4, 1, 3: about 7 s). */
   keepaliveIdleS?: number;
   keepaliveIntervalS?: number;
@@ -61,6 +70,7 @@ export class PostgresLeadership implements Leadership {
     this.options = {
       url: options.url, name: options.name ?? 'shellguard-server',
       retryMs: options.retryMs ?? 1_000, heartbeatMs: options.heartbeatMs ?? 1_000, heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 2_000,
+      takeoverDelayMs: options.takeoverDelayMs ?? (options.heartbeatMs ?? 1_000) + (options.heartbeatTimeoutMs ?? 2_000) + 500,
       keepaliveIdleS: options.keepaliveIdleS ?? 4, keepaliveIntervalS: options.keepaliveIntervalS ?? 1, keepaliveCount: options.keepaliveCount ?? 3,
     };
     this.key = leadershipLockKey(this.options.name);
@@ -109,7 +119,10 @@ export class PostgresLeadership implements Leadership {
         this.client ??= await this.connect();
         const r = await this.client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [this.key]);
         if (r.rows[0]?.locked === true) {
+          // Let a leader whose lock was freed under it notice and stand down first.
+          await sleep(this.options.takeoverDelayMs, this.signal);
           if (this.signal.stop) break;
+          await this.client.query('SELECT 1');
           try {
             await handlers.onElected();
           } catch (err) {
@@ -123,6 +136,8 @@ export class PostgresLeadership implements Leadership {
           this.leading = false;
           await handlers.onDeposed(reason);
           await this.dropClient(); // frees the lock if the connection still works
+          // Give the others the first chance to take over.
+          await sleep(this.options.retryMs + this.options.takeoverDelayMs, this.signal);
           continue;
         }
       } catch (err) {

@@ -10,6 +10,6 @@ export { EvidenceVerifier, type VerifiedEvidence } from '../fleet/evidence-verif
 // The fleet on the embedded engine, as bench/attest builds it (a FleetService needs its stores and a unit of work).
 export { migrateServerDatabase, openSqliteSqlDatabase, sqlUnitOfWork } from '../db/index.ts';
 export { sqlFleetStores } from '../fleet/sql-fleet-stores.ts';
-export { NatsServerProcess } from '../bus/testing/nats-server-process.ts';
+export { NatsServerProcess } from '../bus/nats-server-process.ts';
 export { TcpLink } from '../bus/testing/tcp-link.ts';
 export { ownerOf } from '../replicas/device-affinity.ts';

@@ -177,4 +177,92 @@ describe.each(SQL_ENGINES)('AlarmStore contract (%s)', (engine) => {
     expect(await store.loadRules()).toEqual([]);
     expect(await store.loadAssets()).toEqual([]);
   });
+
+  describe('handled bus messages (migration 3)', () => {
+    it('knows no message before it is marked, and each one after', async () => {
+      expect(await store.wasHandled('batch:dev-1:e1:1')).toBe(false);
+      expect(await store.markHandled('batch:dev-1:e1:1', T0)).toBe(true);
+      expect(await store.markHandled('batch:dev-1:e1:2', T0)).toBe(true);
+      expect(await store.wasHandled('batch:dev-1:e1:1')).toBe(true);
+      expect(await store.wasHandled('batch:dev-1:e1:2')).toBe(true);
+      expect(await store.wasHandled('batch:dev-1:e1:3')).toBe(false);
+      // Ids are compared exactly.
+      expect(await store.wasHandled('BATCH:dev-1:e1:1')).toBe(false);
+      expect(await store.wasHandled('batch:dev-1:e1:1 ')).toBe(false);
+    });
+
+    it('says false when a message is marked a second time, and keeps it marked', async () => {
+      expect(await store.markHandled('batch:dev-1:e1:7', T0)).toBe(true);
+      expect(await store.markHandled('batch:dev-1:e1:7', T0 + 5_000)).toBe(false);
+      expect(await store.wasHandled('batch:dev-1:e1:7')).toBe(true);
+      // The first time stays the one recorded: forgetting before the second keeps nothing.
+      expect(await store.forgetHandledBefore(T0 + 1)).toBe(1);
+      expect(await store.wasHandled('batch:dev-1:e1:7')).toBe(false);
+    });
+
+    it('keeps ids that are long, or hold colons and characters outside ASCII', async () => {
+      const ids = [`batch:${'a'.repeat(64)}:${'e'.repeat(200)}:${Number.MAX_SAFE_INTEGER}`, 'birth:dév:site:AHU-1:1750000000000', "it's:\"quoted\""];
+      for (const id of ids) expect(await store.markHandled(id, T0)).toBe(true);
+      for (const id of ids) expect(await store.wasHandled(id)).toBe(true);
+    });
+
+    it('forgets the messages marked before a time, says how many, and keeps the rest', async () => {
+      await store.markHandled('old-1', T0);
+      await store.markHandled('old-2', T0 + 999);
+      await store.markHandled('edge', T0 + 1_000);
+      await store.markHandled('new', T0 + 2_000);
+      expect(await store.forgetHandledBefore(T0 + 1_000)).toBe(2);
+      expect(await store.wasHandled('old-1')).toBe(false);
+      expect(await store.wasHandled('old-2')).toBe(false);
+      expect(await store.wasHandled('edge')).toBe(true); // `before` itself is kept
+      expect(await store.wasHandled('new')).toBe(true);
+      expect(await store.forgetHandledBefore(T0 + 1_000)).toBe(0);
+      // A forgotten message can be marked again (a redelivery older than the bus keeps is new).
+      expect(await store.markHandled('old-1', T0 + 3_000)).toBe(true);
+    });
+
+    it('stores the mark with the alarm changes of its unit of work, and nothing of one that fails', async () => {
+      const refusing: AuditRecorder = { record: () => Promise.reject(new Error('audit refused')) };
+      const failing = sqlUnitOfWork(t.database, (tx) => ({ alarms: new SqlAlarmStore(tx), audit: refusing }));
+      await expect(failing.run(async (s) => {
+        await s.alarms.saveAlarm(alarm(1));
+        await s.alarms.appendEvent(event(1, T0), 'dc1', true);
+        expect(await s.alarms.markHandled('batch:dev-1:e1:1', T0)).toBe(true);
+        // Seen inside its own transaction...
+        expect(await s.alarms.wasHandled('batch:dev-1:e1:1')).toBe(true);
+        await s.audit.record({ actor: 'system', action: 'alarm.test', target: 'alarm:1', detail: {} });
+      })).rejects.toThrow('audit refused');
+      // ...and gone with it.
+      expect(await store.wasHandled('batch:dev-1:e1:1')).toBe(false);
+      expect(await store.loadAlarms()).toEqual([]);
+      expect(await store.history(1, 10)).toEqual([]);
+
+      const working = sqlUnitOfWork(t.database, (tx) => ({ alarms: new SqlAlarmStore(tx), audit: { record: async () => ({}) as never } }));
+      await working.run(async (s) => {
+        await s.alarms.saveAlarm(alarm(1));
+        await s.alarms.appendEvent(event(1, T0), 'dc1', true);
+        expect(await s.alarms.markHandled('batch:dev-1:e1:1', T0)).toBe(true);
+      });
+      expect(await store.wasHandled('batch:dev-1:e1:1')).toBe(true);
+      expect(await store.history(1, 10)).toHaveLength(1);
+    });
+
+    it('leaves a mark rolled back free to be made again', async () => {
+      const uow = sqlUnitOfWork(t.database, (tx) => ({ alarms: new SqlAlarmStore(tx), audit: { record: async () => ({}) as never } }));
+      await expect(uow.run(async (s) => {
+        await s.alarms.markHandled('batch:dev-1:e1:4', T0);
+        throw new Error('the evaluation failed');
+      })).rejects.toThrow('the evaluation failed');
+      expect(await store.markHandled('batch:dev-1:e1:4', T0 + 1)).toBe(true);
+    });
+
+    it.runIf(engine === 'postgres')('lets exactly one of two replicas marking the same message at once record it', async () => {
+      const other = new SqlAlarmStore(t.reopen().db);
+      for (let n = 0; n < 10; n++) {
+        const id = `batch:dev-1:e1:${n}`;
+        const results = await Promise.all([store.markHandled(id, T0), other.markHandled(id, T0)]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+      }
+    });
+  });
 });

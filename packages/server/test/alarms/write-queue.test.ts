@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@shellguard/protocol/testing';
 import type { UnitOfWork } from '../../src/db/unit-of-work.ts';
-import { OrderedWriteQueue, WriteQueueClosedError, type WriteFailure } from '../../src/alarms/write-queue.ts';
+import { OrderedWriteQueue, RefusedWriteError, WriteQueueClosedError, type WriteFailure } from '../../src/alarms/write-queue.ts';
 
 /** A unit of work over an in-memory list: a transaction's rows land only when it commits. */
 class ListUnitOfWork implements UnitOfWork<{ add: (row: string) => Promise<string> }> {
@@ -41,6 +41,25 @@ describe('OrderedWriteQueue', () => {
     const results = ['a', 'b', 'c'].map((row) => q.enqueue((s) => s.add(row)));
     expect(await Promise.all(results)).toEqual(['A', 'B', 'C']);
     expect(uow.commits).toEqual([['a', 'b', 'c']]);
+  });
+
+  it('drops only a write that refuses itself, commits the rest of its batch without it, and never retries it', async () => {
+    const uow = new ListUnitOfWork();
+    const failures: WriteFailure[] = [];
+    const { q } = queue(uow, failures);
+    const a = q.enqueue((s) => s.add('a'));
+    const refused = q.enqueue(async (s) => {
+      await s.add('b');
+      throw new RefusedWriteError('stored elsewhere first');
+    });
+    const c = q.enqueue((s) => s.add('c'));
+    await expect(refused).rejects.toThrow(RefusedWriteError);
+    expect(await Promise.all([a, c])).toEqual(['A', 'C']);
+    // Its rows rolled back with the first try; then the others committed together, at once.
+    expect(uow.commits).toEqual([['a', 'c']]);
+    expect(uow.rows).toEqual(['a', 'c']);
+    expect(failures).toEqual([{ attempt: 1, pending: 2, final: true }]);
+    await q.settled();
   });
 
   it('splits long runs into batches of at most maxBatch, keeping the order', async () => {

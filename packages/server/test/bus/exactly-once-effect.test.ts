@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JetStreamBus } from '../../src/bus/jetstream-bus.ts';
-import { NatsServerProcess } from '../../src/bus/testing/nats-server-process.ts';
+import { NatsServerProcess } from '../../src/bus/nats-server-process.ts';
 import { bytes, eventually } from './support/eventually.ts';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'pg-effect-worker.ts');

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BusMessage } from '../../src/bus/bus.ts';
 import { CENTRAL_DOMAIN, centralFleetStream, siteBusOptions, siteDomain, siteLeafRemote, type SiteBusLayout } from '../../src/bus/federation.ts';
 import { JetStreamBus } from '../../src/bus/jetstream-bus.ts';
-import { NatsServerProcess } from '../../src/bus/testing/nats-server-process.ts';
+import { NatsServerProcess } from '../../src/bus/nats-server-process.ts';
 import { TcpLink } from '../../src/bus/testing/tcp-link.ts';
 import { bytes, eventually, text } from './support/eventually.ts';
 import { readStream, storedMessages, streamSources } from './support/stream-state.ts';

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BusMessage } from '../../src/bus/bus.ts';
 import { JetStreamBus } from '../../src/bus/jetstream-bus.ts';
-import { NatsServerProcess } from '../../src/bus/testing/nats-server-process.ts';
+import { NatsServerProcess } from '../../src/bus/nats-server-process.ts';
 import { storedMessages } from './support/stream-state.ts';
 import { bytes, eventually } from './support/eventually.ts';
 

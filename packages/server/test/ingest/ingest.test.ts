@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import {
   Quality, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, encodeNodeBirth, sparkplugTopic, DataType, type AssetBirth, type Sample,
@@ -495,5 +495,123 @@ describe('Ingest: stored-batch listeners', () => {
     ingest.accept(DEV, topic(DEV, 'A-1'), data(2, { samples: [sample(9e15)] })); // sample_in_future: an incident
     await ingest.close();
     expect(written).toBe(1);
+  });
+});
+
+describe('Ingest: hand-off to the bus (scale-out)', () => {
+  /** A hand-off that records what it was given; `fail` rejects the next calls, `gate` holds them. */
+  function recordingHandOff() {
+    const calls: { seq: number; asset: string; samples: number }[][] = [];
+    const state = { fail: 0, gate: undefined as Promise<void> | undefined };
+    const handOff = async (batches: readonly IncomingBatch[]) => {
+      calls.push(batches.map((b) => ({ seq: b.seq, asset: b.asset, samples: b.samples.length })));
+      await state.gate;
+      if (state.fail > 0) {
+        state.fail--;
+        throw new Error('bus_publish_failed: no stream answered');
+      }
+    };
+    return { calls, state, handOff };
+  }
+
+  it('hands each batch a flush stored over once, before any of them is acknowledged', async () => {
+    const bus = recordingHandOff();
+    let open!: () => void;
+    bus.state.gate = new Promise((resolve) => { open = resolve; });
+    const { ingest, acks, storage } = setup({ handOff: bus.handOff });
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(1));
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(2, { samples: [sample(NOW - 20), sample(NOW - 10)] }));
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(2, { samples: [sample(NOW - 20), sample(NOW - 10)] })); // redelivered within the flush
+    ingest.accept(DEV, topic(DEV, 'A-2'), data(3));
+    const flushed = ingest.flush();
+    await vi.waitFor(() => expect(bus.calls).toHaveLength(1), { timeout: 20_000 });
+    // Stored, handed off (not yet confirmed): nothing acknowledged.
+    expect(storage.samples).toHaveLength(4);
+    await settle();
+    expect(acks).toEqual([]);
+    open();
+    await flushed;
+    expect(bus.calls).toEqual([[{ seq: 1, asset: 'A-1', samples: 1 }, { seq: 2, asset: 'A-1', samples: 2 }, { seq: 3, asset: 'A-2', samples: 1 }]]);
+    // Every delivery is acknowledged (the redelivery of 2 as well), as without a hand-off.
+    expect(acks.map((a) => a.ack.stored)).toEqual([[1, 2, 3, 2]]);
+
+    // The next flush hands over its own batches only.
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(4));
+    await ingest.flush();
+    expect(bus.calls).toHaveLength(2);
+    expect(bus.calls[1]).toEqual([{ seq: 4, asset: 'A-1', samples: 1 }]);
+    expect(ingest.stats().handOffFailures).toBe(0);
+  });
+
+  it('hands over nothing of a flush that stored nothing, and still sends its refusals', async () => {
+    const bus = recordingHandOff();
+    const { ingest, acks } = setup({ handOff: bus.handOff, limits: { maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, clockWarnMs: 30_000 } });
+    ingest.accept(DEV, topic(), data(1, { samples: [sample(9e15)] }));
+    await ingest.flush();
+    expect(bus.calls).toEqual([]);
+    expect(acks.map((a) => a.ack)).toEqual([{ v: 1, epoch: 'e1', stored: [], rejected: [{ seq: 1, reason: 'sample_in_future' }] }]);
+  });
+
+  it('does not hand over a batch whose sequence was reused with other samples', async () => {
+    const bus = recordingHandOff();
+    const { ingest } = setup({ handOff: bus.handOff });
+    ingest.accept(DEV, topic(), data(3, { samples: [sample(NOW - 5000)] }));
+    await ingest.flush();
+    ingest.accept(DEV, topic(), data(3, { samples: [sample(NOW - 100)] }));
+    await ingest.flush();
+    expect(bus.calls.map((c) => c.map((b) => b.seq))).toEqual([[3]]);
+  });
+
+  it('acknowledges nothing stored in a flush whose hand-off fails, keeps it stored, and counts it', async () => {
+    const bus = recordingHandOff();
+    bus.state.fail = 1;
+    const seen: number[] = [];
+    const { ingest, acks, storage } = setup({
+      handOff: bus.handOff, listeners: [(batches) => { seen.push(...batches.map((b) => b.seq)); }],
+      limits: { maxFutureSkewMs: 60_000, maxAgeMs: 86_400_000, clockWarnMs: 30_000 },
+    });
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(1));
+    ingest.accept(DEV, topic(DEV, 'A-2'), data(2));
+    ingest.accept(DEV, topic(DEV, 'A-1'), data(3, { samples: [sample(9e15)] })); // refused for good
+    await ingest.flush();
+    expect(bus.calls.map((c) => c.map((b) => b.seq))).toEqual([[1, 2]]);
+    expect(storage.samples).toHaveLength(2);
+    // The refusal is final whatever the bus says; the stored batches are not acknowledged.
+    expect(acks.map((a) => a.ack)).toEqual([{ v: 1, epoch: 'e1', stored: [], rejected: [{ seq: 3, reason: 'sample_in_future' }] }]);
+    expect(ingest.stats()).toMatchObject({ handOffFailures: 1, batchesStored: 2, storeFailures: 0 });
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('hands a redelivery of a batch stored before over again, and acknowledges it once handed over', async () => {
+    const bus = recordingHandOff();
+    bus.state.fail = 1;
+    const seen: number[] = [];
+    const { ingest, acks, storage } = setup({ handOff: bus.handOff, listeners: [(batches) => { seen.push(...batches.map((b) => b.seq)); }] });
+    ingest.accept(DEV, topic(), data(1));
+    await ingest.flush();
+    expect(acks).toEqual([]);
+
+    // The guardian had no ack: it sends the batch again.
+    ingest.accept(DEV, topic(), data(1));
+    await ingest.flush();
+    expect(storage.samples).toHaveLength(1);
+    expect(ingest.stats()).toMatchObject({ batchesStored: 1, batchesDuplicate: 1, handOffFailures: 1 });
+    expect(bus.calls.map((c) => c.map((b) => b.seq))).toEqual([[1], [1]]);
+    expect(acks.map((a) => a.ack)).toEqual([{ v: 1, epoch: 'e1', stored: [1], rejected: [] }]);
+    // Local listeners hear of a batch once, when it is first stored.
+    expect(seen).toEqual([1]);
+  });
+
+  it('acknowledges nothing while the hand-off keeps failing, and stops once a redelivery is handed over', async () => {
+    const bus = recordingHandOff();
+    bus.state.fail = 3;
+    const { ingest, acks } = setup({ handOff: bus.handOff });
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      ingest.accept(DEV, topic(), data(1));
+      await ingest.flush();
+      expect(acks).toHaveLength(attempt === 4 ? 1 : 0);
+    }
+    expect(bus.calls).toHaveLength(4);
+    expect(ingest.stats()).toMatchObject({ handOffFailures: 3, batchesStored: 1, batchesDuplicate: 3 });
   });
 });

@@ -3,7 +3,7 @@
  * test can cut the link (both servers stay up) and restore it.
  */
 import net from 'node:net';
-import { freePort } from './nats-server-process.ts';
+import { freePort } from '../nats-server-process.ts';
 
 export class TcpLink {
   readonly port: number;

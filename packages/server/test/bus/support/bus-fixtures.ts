@@ -4,7 +4,7 @@
  */
 import { InProcessBus } from '../../../src/bus/in-process-bus.ts';
 import { JetStreamBus } from '../../../src/bus/jetstream-bus.ts';
-import { NatsServerProcess } from '../../../src/bus/testing/nats-server-process.ts';
+import { NatsServerProcess } from '../../../src/bus/nats-server-process.ts';
 import type { Bus, DeadLetter } from '../../../src/bus/bus.ts';
 
 export interface Replica extends Bus {

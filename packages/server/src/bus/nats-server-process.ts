@@ -1,12 +1,12 @@
 /**
- * Test-only: a nats-server of the test's own (never the machine's on 4222), with JetStream on a
- * temporary store, on free loopback ports. It can be killed with SIGKILL and started again on the
+ * A nats-server of our own (never the machine's on 4222) for tests and `shellguard demo
+ * --replicas`: JetStream on its own store (a temporary folder, or `dir`), on free loopback ports. It can be killed with SIGKILL and started again on the
  * same store and ports, and configured as a leaf-node hub or as a leaf of one (each with its own
  * JetStream domain), for the bus and federation tests. Needs `nats-server` on PATH (or
  * SHELLGUARD_NATS_SERVER); scripts/install-test-deps.sh installs it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,8 @@ export interface NatsServerOptions {
   readonly leafRemotes?: readonly Record<string, unknown>[];
   /** Seconds between a leaf's attempts to reach its hub (default 1). */
   readonly leafReconnectSeconds?: number;
+  /** Where its configuration and store live (created; default a new temporary folder). */
+  readonly dir?: string;
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after). */
@@ -64,7 +66,8 @@ export class NatsServerProcess {
 
   /** Writes its configuration and starts it; resolves once it is ready for clients. */
   static async start(options: NatsServerOptions): Promise<NatsServerProcess> {
-    const dir = mkdtempSync(path.join(os.tmpdir(), `sg-nats-${options.name.replace(/[^a-z0-9-]/gi, '')}-`));
+    const dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), `sg-nats-${options.name.replace(/[^a-z0-9-]/gi, '')}-`));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const server = new NatsServerProcess(options.name, dir, await freePort(), await freePort(), options.acceptLeafNodes ? await freePort() : undefined);
     const config: Record<string, unknown> = {
       server_name: options.name,
@@ -98,6 +101,11 @@ export class NatsServerProcess {
   get leafUrl(): string {
     if (this.leafPort === undefined) throw new Error(`${this.name} does not accept leaf nodes`);
     return `nats-leaf://127.0.0.1:${this.leafPort}`;
+  }
+
+  /** Its process id while it runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
   }
 
   get running(): boolean {
