@@ -141,7 +141,10 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
 
   // The embedded SQLite file or PostgreSQL (config `database`), every domain's tables migrated
   // once here, before any store is built (issue 12).
-  const database = await openServerDatabase(config);
+  const database = await openServerDatabase(config, {
+    // The error's message only: pg's error object can carry connection details.
+    onIdleError: (err) => logger.warn({ err: err.message }, 'a pooled PostgreSQL connection failed while idle; it is replaced'),
+  });
   // Scale-out (config `bus`): several replicas on one PostgreSQL database share the devices and
   // hand what they store to JetStream; one of them at a time evaluates it (scale-out.ts).
   const replicaId = `${hostname()}:${config.dataDir}`;

@@ -13,6 +13,8 @@ export interface PostgresDatabaseOptions {
   maxConnections?: number;
   /** Shown in pg_stat_activity. */
   applicationName?: string;
+  /** An idle pooled connection failed (server restart, failover): it is replaced; say so. */
+  onIdleError?: (err: Error) => void;
 }
 
 const INT8_OID = 20;
@@ -38,7 +40,7 @@ export function openPostgresDatabase(options: PostgresDatabaseOptions): SqlDatab
   });
   // An idle client that loses its connection (server restart, failover) is dropped and replaced;
   // without a listener pg would take the whole process down.
-  pool.on('error', () => {});
+  pool.on('error', (err) => options.onIdleError?.(err));
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   let closed = false;
   return {
