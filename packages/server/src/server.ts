@@ -143,7 +143,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   // once here, before any store is built (issue 12).
   const database = await openServerDatabase(config, {
     // The error's message only: pg's error object can carry connection details.
-    onIdleError: (err) => logger.warn({ err: err.message }, 'a pooled PostgreSQL connection failed while idle; it is replaced'),
+    onIdleError: (err) => logger.warn({ err: err.message }, 'a pooled PostgreSQL connection failed; its work is retried on a new one'),
   });
   // Scale-out (config `bus`): several replicas on one PostgreSQL database share the devices and
   // hand what they store to JetStream; one of them at a time evaluates it (scale-out.ts).

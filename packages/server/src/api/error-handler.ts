@@ -18,7 +18,9 @@ export function apiErrorHandler(err: FastifyError, request: FastifyRequest, repl
   }
   if (err instanceof ShellguardError) {
     const status = httpStatusOf(err);
-    if (status >= 500) {
+    // 503: this server cannot serve it now (a standby replica, a closing stream); the message
+    // says where or when to go, written for the caller.
+    if (status >= 500 && status !== 503) {
       request.log.error({ code: err.code, err: err.message, stack: err.stack }, 'request failed');
       // The code is stable and safe to show; the message may name files, keys or queries.
       return reply.code(status).send(errorBody(err.code, 'internal error'));

@@ -13,7 +13,7 @@ export interface PostgresDatabaseOptions {
   maxConnections?: number;
   /** Shown in pg_stat_activity. */
   applicationName?: string;
-  /** An idle pooled connection failed (server restart, failover): it is replaced; say so. */
+  /** A pooled connection failed (server restart, failover, a cut link): it is replaced; say so. */
   onIdleError?: (err: Error) => void;
 }
 
@@ -41,6 +41,12 @@ export function openPostgresDatabase(options: PostgresDatabaseOptions): SqlDatab
   // An idle client that loses its connection (server restart, failover) is dropped and replaced;
   // without a listener pg would take the whole process down.
   pool.on('error', (err) => options.onIdleError?.(err));
+  // A connection that fails while checked out: its query rejects (and is retried by its caller);
+  // pg-pool takes its idle listener off a client it hands out, and without one of ours the
+  // client's 'error' event would end the process.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => options.onIdleError?.(err));
+  });
   const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   let closed = false;
   return {

@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import { runSqlMigrations, type SqlMigration } from '../../src/db/sql-migrations.ts';
 import { inTransaction } from '../../src/db/sql-database.ts';
 import { sqlUnitOfWork } from '../../src/db/unit-of-work.ts';
-import { SQL_ENGINES, createTestDatabase, type TestDatabase } from '../../src/testing/index.ts';
+import { SQL_ENGINES, TcpLink, createTestDatabase, type TestDatabase } from '../../src/testing/index.ts';
+import { openPostgresDatabase } from '../../src/db/postgres-database.ts';
 
 const MIGRATIONS: SqlMigration[] = [
   {
@@ -129,6 +130,34 @@ describe('SQLite write lock', () => {
       expect(rawDone).toBe(true);
       expect((handle.prepare('SELECT body FROM notes').all() as { body: string }[]).map((r) => r.body)).toEqual(['raw']);
     } finally {
+      await t.destroy();
+    }
+  });
+});
+
+describe('PostgreSQL connections that fail mid-query', () => {
+  it('rejects the query, reports the connection, and keeps the process running', async () => {
+    const t = await createTestDatabase('postgres', 'pg_cut');
+    const target = new URL(t.location);
+    const link = await TcpLink.open(Number(target.port || 5432));
+    const viaLink = new URL(t.location);
+    viaLink.hostname = '127.0.0.1';
+    viaLink.port = String(link.port);
+    const failures: string[] = [];
+    const database = openPostgresDatabase({ url: viaLink.toString(), maxConnections: 2, onIdleError: (err) => failures.push(err.message) });
+    try {
+      const slow = sql`SELECT pg_sleep(5)`.execute(database.db);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      link.cut();
+      await expect(slow).rejects.toThrow();
+      // Without our listener on checked-out clients, pg's 'error' event would have ended this process here.
+      link.restore();
+      const r = await sql<{ one: number }>`SELECT 1 AS one`.execute(database.db);
+      expect(r.rows[0]!.one).toBe(1);
+      expect(failures.length, 'the failed connection was reported').toBeGreaterThan(0);
+    } finally {
+      await database.close();
+      await link.close();
       await t.destroy();
     }
   });
