@@ -31,6 +31,8 @@ export interface LoadSpec {
   pollMs: number;
   /** Polls of one asset per batch (1: a guardian's shape; more: a backlog drained in big batches). */
   pollsPerBatch: number;
+  /** How far back sample times start (default two hours). */
+  startAgoMs?: number;
 }
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
@@ -92,9 +94,9 @@ const countAcked = (n: number) => {
 
 async function runDevice(d: LoadSpec['devices'][number], index: number, deadline: number): Promise<Result> {
   const rnd = mulberry32(index + 1);
-  // Sample times start two hours back, so they stay in the past (ingest refuses the future)
-  // however fast the run goes.
-  const start = Date.now() - 2 * 3_600_000;
+  // Sample times start two hours back (by default), so they stay in the past (ingest refuses the
+  // future) however fast the run goes.
+  const start = Date.now() - (spec.startAgoMs ?? 2 * 3_600_000);
   const assets: SimAsset[] = Array.from({ length: spec.assets }, (_, i) => {
     const profile = profiles[(index * spec.assets + i) % profiles.length]!;
     return { id: `G${index}-A${i}`, profile, ts: start + Math.floor(rnd() * spec.pollMs), level: profile.points.map(() => 10 + rnd() * 40) };

@@ -17,6 +17,8 @@
  *
  *   npm run bench:ingest -- [--minutes 10] [--guardians 8] [--points 20000] [--window 64] [--poll-ms 100] [--polls-per-batch 1]
  *   (--seconds N for a short run; label such runs as short)
+ *   npm run bench:ingest -- --mode scale-out [...]: the same load against embedded, one and two
+ *   scale-out replicas (PostgreSQL, Mosquitto, JetStream) in one run — see scale-out.ts
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -338,8 +340,16 @@ function rawInsert(rows: number, txnRows: number): number {
   return rows / secs;
 }
 
-try {
-  await main();
-} finally {
+const mode = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : 'embedded';
+if (mode !== 'embedded' && mode !== 'scale-out') throw new Error(`--mode ${mode}: embedded (the default) or scale-out`);
+if (mode === 'scale-out') {
+  // The same load against embedded, one and two scale-out replicas, in one run (scale-out.ts).
   rmSync(dir, { recursive: true, force: true });
+  await import('./scale-out.ts');
+} else {
+  try {
+    await main();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

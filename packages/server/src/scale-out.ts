@@ -31,8 +31,11 @@ export interface LeaderDuties {
   takeOver(): Promise<void>;
   /** Stops them (the lead was lost or the server stops); must not throw. */
   standDown(): Promise<void>;
-  /** Evaluates one message (throw to have it redelivered). `id` is the message's bus id. */
-  evaluate(message: StoredTelemetryMessage, id: string): Promise<void>;
+  /**
+   * Evaluates one message (throw to have it redelivered). `id` is its bus id; `maybeSeen` is false
+   * only for a first delivery of a message stored after this replica took over.
+   */
+  evaluate(message: StoredTelemetryMessage, id: string, maybeSeen: boolean): Promise<void>;
   /** While standby: refresh what this replica shows from the database (every `standbyRefreshMs`). */
   refreshStandby(): Promise<void>;
 }
@@ -127,8 +130,9 @@ export class ScaleOutReplica {
         log.info({ replica: this.replicaId }, 'this replica leads: taking over evaluation');
         try {
           await duties.takeOver();
+          const tookOverAt = this.options.clock.now();
           this.evaluation = await this.bus.work(this.layout.evaluateGroup, evaluateSubjects(this.layout), async (m) => {
-            await duties.evaluate(decodeStoredTelemetry(m.payload), m.id);
+            await duties.evaluate(decodeStoredTelemetry(m.payload), m.id, m.deliveryCount > 1 || m.storedAt <= tookOverAt);
           }, { ordered: true });
         } catch (err) {
           await duties.standDown();

@@ -555,7 +555,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         updateService.deployments.stop();
         await quietly('fleet export', () => federation?.exporter?.stop());
       },
-      async evaluate(message, id) {
+      async evaluate(message, id, maybeSeen) {
         if (message.kind === 'birth') {
           const { site, birth } = message;
           alarms.setAssetProfile(site, birth.asset, birth.profile);
@@ -568,7 +568,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         const fresh = await alarms.evaluateOnce(id, () => {
           for (const sample of samples) alarms.evaluate(site, asset, sample.point, sample);
           live.ingestBatches([message.batch]);
-        });
+        }, { maybeSeen });
         if (fresh) supervisor.onSamples(site, asset, samples);
       },
       refreshStandby: () => alarms.reload(),

@@ -156,6 +156,6 @@ export async function startDemoBus(dir: string, replicas: number, database: Serv
   const nats = await NatsServerProcess.start({ name: 'shellguard-demo', dir: path.join(dir, 'nats') }).catch((err: unknown) => {
     throw new DemoPartsError('demo_nats_not_started', `--replicas: could not start nats-server (${errorMessage(err)}); install it (sudo apt-get install nats-server, or scripts/install-test-deps.sh)`);
   });
-  return { bus: { engine: 'jetstream', url: nats.url, stream: 'SG', partitions: 8 }, nats, stop: () => nats.stop() };
+  return { bus: { engine: 'jetstream', url: nats.url, stream: 'SG', partitions: 32 }, nats, stop: () => nats.stop() };
 }
 

@@ -355,11 +355,14 @@ export class AlarmEngine {
    * `evaluateScore`), and every change it makes commits in one transaction together with the
    * message's id. A message whose id was recorded before is not evaluated again (false): a
    * redelivery after a replica died between commit and acknowledgement changes nothing.
-   * Resolves once the changes are stored.
+   * `maybeSeen: false` skips looking the id up first (the caller knows it is new); a repeat is
+   * then still refused at commit, at the cost of a reload. Resolves once the changes are stored.
    */
-  async evaluateOnce(messageId: string, evaluate: () => void): Promise<boolean> {
+  async evaluateOnce(messageId: string, evaluate: () => void, options: { maybeSeen?: boolean } = {}): Promise<boolean> {
     this.requireLoaded();
-    if (await this.store.wasHandled(messageId)) return false;
+    // A message that cannot have been seen (first delivery, stored after this replica took over)
+    // skips the lookup; if it was seen after all, its id is refused at commit (below).
+    if ((options.maybeSeen ?? true) && await this.store.wasHandled(messageId)) return false;
     if (!this.live || !this.active) throw new AlarmError('alarm_standby', 'this replica stopped being the active one while a message waited; it is redelivered to the active one');
     const w = new AlarmWrite();
     this.capture = w;

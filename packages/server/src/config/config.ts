@@ -139,7 +139,10 @@ export type BusConfig =
     url: string;
     /** Prefix of this server's JetStream streams and consumers (default SG); one per site. */
     stream: string;
-    /** Alarm evaluation partitions (default 8): each asset's batches stay in order within one. */
+    /**
+     * Alarm evaluation partitions (default 32): each asset's batches stay in order within one, and
+     * one message per partition is evaluated at a time (their commits share transactions).
+     */
     partitions: number;
   };
 
@@ -355,7 +358,7 @@ function busConfig(r: Reader, v: unknown, database: DatabaseConfig): BusConfig {
   const url = natsUrl(r, 'bus.url', o.url, 'is required for engine: jetstream, as nats://host:port');
   const stream = o.stream ?? 'SG';
   if (typeof stream !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(stream)) r.fail('bus.stream', 'must be 1 to 32 letters, digits, "_" or "-"');
-  const partitions = r.int('bus.partitions', o.partitions, 1, 256) ?? 8;
+  const partitions = r.int('bus.partitions', o.partitions, 1, 256) ?? 32;
   return { engine, url, stream, partitions };
 }
 

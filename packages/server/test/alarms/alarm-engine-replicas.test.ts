@@ -103,6 +103,20 @@ describe.each(SQL_ENGINES)('AlarmEngine replicas (%s)', (engineName) => {
       expect(await stored.wasHandled('batch:g1:e1:2')).toBe(true);
     });
 
+    it('refuses at commit a repeat that skipped the lookup, storing nothing of it, and reloads', async () => {
+      const engine = await open(t.database);
+      await engine.defineRule(RULE, OPERATOR);
+      time.now += 1000;
+      expect(await engine.evaluateOnce('batch:g1:e1:9', batchOf(engine, [31]), { maybeSeen: false })).toBe(true);
+      const alarm = engine.find(SITE, AHU, POINT, 'ahu.sat', 'h')!;
+      // The same message again, wrongly taken for new: its raise-and-clear is not stored.
+      time.now += 1000;
+      expect(await engine.evaluateOnce('batch:g1:e1:9', batchOf(engine, [25, 31]), { maybeSeen: false })).toBe(false);
+      expect(await historyOf(storedState(), alarm.id)).toEqual([['activate', 'unack-active']]);
+      // What it holds is what was stored.
+      expect(engine.get(alarm.id)).toMatchObject({ active: true, state: 'unack-active' });
+    });
+
     it('records a message that changed nothing, so its redelivery is skipped too', async () => {
       const engine = await open(t.database);
       await engine.defineRule(RULE, OPERATOR);

@@ -83,7 +83,7 @@ describe('validateServerConfig', () => {
     expect(check(minimal).bus).toEqual({ engine: 'embedded' });
     const pg = { engine: 'postgres', url: 'postgres://h/db' };
     expect(check({ ...minimal, database: pg, bus: { engine: 'jetstream', url: 'nats://127.0.0.1:4222' } }).bus)
-      .toEqual({ engine: 'jetstream', url: 'nats://127.0.0.1:4222', stream: 'SG', partitions: 8 });
+      .toEqual({ engine: 'jetstream', url: 'nats://127.0.0.1:4222', stream: 'SG', partitions: 32 });
     expect(check({ ...minimal, database: pg, bus: { engine: 'jetstream', url: 'nats://n:1', stream: 'SITE_A', partitions: 32 } }).bus)
       .toEqual({ engine: 'jetstream', url: 'nats://n:1', stream: 'SITE_A', partitions: 32 });
   });
@@ -117,7 +117,7 @@ describe('validateServerConfig', () => {
   describe('refuses a misspelt key in every section, naming it and the keys it knows', () => {
     const webhook = { id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET };
     it.each([
-      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, database, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth, procedures, notifications, bus'],
+      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, database, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth, procedures, notifications, bus, federation'],
       ['mqtt', { ...minimal, mqtt: { prot: 1883 } }, 'mqtt.prot', 'host, port, external'],
       ['api', { ...minimal, api: { hots: '0.0.0.0' } }, 'api.hots', 'host, port, certFile, keyFile'],
       ['auth', { ...minimal, auth: { lockout: 5 } }, 'auth.lockout', 'sessionIdleMinutes, sessionMaxHours, maxFailedSignIns, lockoutMinutes'],
