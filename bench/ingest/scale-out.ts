@@ -17,7 +17,7 @@
  *
  *   npm run bench:ingest -- --mode scale-out [--minutes 3 | --seconds N] [--guardians 8] [--points 20000]
  *     [--window 64] [--poll-ms 100] [--polls-per-batch 1] [--layouts embedded,scale-out-1,scale-out-2]
- *     [--catch-up-seconds N] [--keep]
+ *     [--catch-up-seconds N] [--partitions 32] [--keep]
  *   (duration per layout; a run shorter than 10 minutes is labelled short)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -55,6 +55,7 @@ const window = flag('window', 64);
 const pollMs = flag('poll-ms', 100);
 const pollsPerBatch = flag('polls-per-batch', 1);
 const catchUpSeconds = flag('catch-up-seconds', Math.max(60, seconds));
+const partitions = flag('partitions', 32);
 const keep = args.includes('--keep');
 type LayoutName = 'embedded' | 'postgres' | 'postgres-mosquitto' | 'scale-out-1' | 'scale-out-2';
 const LAYOUTS: readonly LayoutName[] = ['embedded', 'postgres', 'postgres-mosquitto', 'scale-out-1', 'scale-out-2'];
@@ -395,7 +396,7 @@ async function startOnPostgres(layout: Exclude<LayoutName, 'embedded'>, dir: str
         mqtt: { host: '127.0.0.1', port: 0, ...(external ? { external: external(i) } : {}) },
         api: { host: '127.0.0.1', port: apiPort },
         audit: { keyFile: path.join(sharedDir, 'audit.key') },
-        ...(nats ? { bus: { engine: 'jetstream', url: nats.url, stream: STREAM, partitions: 8 } } : {}),
+        ...(nats ? { bus: { engine: 'jetstream', url: nats.url, stream: STREAM, partitions } } : {}),
       });
       stops.push(async () => { await proc.stop(); });
       const m = await proc.waitForLine(API_LINE, 180_000);
