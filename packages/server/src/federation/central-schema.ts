@@ -16,10 +16,11 @@ export const CENTRAL_MIGRATIONS: readonly SqlMigration[] = [
         PRIMARY KEY (site, kind, key)
       );
       CREATE INDEX central_records_kind ON central_records (kind, site)`,
+    // Byte order, as SQLite sorts: the same listing on both engines whatever the database's locale.
     postgres: `CREATE TABLE central_records (
-        site TEXT NOT NULL,
+        site TEXT COLLATE "C" NOT NULL,
         kind TEXT NOT NULL,
-        key TEXT NOT NULL,
+        key TEXT COLLATE "C" NOT NULL,
         version BIGINT NOT NULL,
         removed INTEGER NOT NULL,
         body TEXT,

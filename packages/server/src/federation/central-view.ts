@@ -9,7 +9,7 @@ import type { Bus, BusSubscription } from '../bus/bus.ts';
 import { rankPeers, type PeerOutlier } from '../analytics/peers/fleet-peers.ts';
 import type { PointSnapshot } from '../analytics/live/live-analytics.ts';
 import type { CentralRecord, CentralSiteSummary, CentralStore } from './central-store.ts';
-import { decodeFleetRecord, fleetFlowSubject, type FleetKind } from './fleet-record.ts';
+import { decodeFleetRecord, fleetSubject, type FleetKind } from './fleet-record.ts';
 
 export interface CentralViewOptions {
   bus: Pick<Bus, 'work'>;
@@ -43,8 +43,8 @@ export class CentralView {
         this.o.onRefused?.(err, m.id);
         throw err;
       }
-      if (!m.subject.startsWith(fleetFlowSubject(record.site).slice(0, -1))) {
-        const err = new Error(`a fleet record for site ${record.site} arrived on ${m.subject}: refused (a site speaks only for itself)`);
+      if (m.subject !== fleetSubject(record.site, record.kind)) {
+        const err = new Error(`a fleet record of ${record.kind} for site ${record.site} arrived on ${m.subject}: refused (a site speaks only for itself, each kind on its subject)`);
         this.o.onRefused?.(err, m.id);
         throw err;
       }

@@ -34,9 +34,13 @@ export function fleetFlowSubject(site: string): string {
   return `fleet.${site}.>`;
 }
 
-/** Content-addressed: the same state sent twice is the same message (the bus drops the copy). */
+/**
+ * One id per state sent: the same record sent twice (a retried publish) is the same message and
+ * the bus drops the copy, while a state that comes back (A, B, then A again; removed, then back)
+ * is a new version with a new id, so it is never taken for a copy.
+ */
 export function fleetRecordId(record: FleetRecord): string {
-  const digest = createHash('sha256').update(JSON.stringify([record.kind, record.key, record.removed ?? false, record.body ?? null])).digest('hex').slice(0, 32);
+  const digest = createHash('sha256').update(JSON.stringify([record.kind, record.key, record.version, record.removed ?? false, record.body ?? null])).digest('hex').slice(0, 32);
   return `${record.kind}:${digest}`;
 }
 

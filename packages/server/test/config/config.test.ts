@@ -131,6 +131,8 @@ describe('validateServerConfig', () => {
       ['telemetry', { ...minimal, telemetry: { retension: {} } }, 'telemetry.retension', 'retention, sites, readWorkers'],
       ['telemetry.retention', { ...minimal, telemetry: { retention: { rawDay: 1 } } }, 'telemetry.retention.rawDay', 'rawDays, minuteDays, hourDays'],
       ['telemetry.sites.<site>', { ...minimal, telemetry: { sites: { 'site-1': { hourdays: 1 } } } }, 'telemetry.sites.site-1.hourdays', 'rawDays, minuteDays, hourDays'],
+      ['federation', { ...minimal, federation: { role: 'site', site: 'a', url: 'nats://h:4222', flow: ['assets'], intervalMs: 5000 } }, 'federation.intervalMs',
+        'role, site, url, flow, intervalSeconds, sites'],
     ])('%s', (_section, doc, field, known) => {
       const err = refusal(doc);
       expect(err.code).toBe('config_invalid');
@@ -227,5 +229,103 @@ describe('validateServerConfig: procedures and notifications', () => {
     expect(() => check({ ...minimal, procedures: { managers: { 'site-1': 'not a name!' } } })).toThrow(/procedures\.managers\.site-1/);
     expect(() => check({ ...minimal, notifications: { webhooks: [{ id: 'x', url: 'ftp://x', secret: 'whsec-0123456789abcdef', format: 'generic' }] } }))
       .toThrow(/notifications\.webhooks\[0\]\.url/);
+  });
+});
+
+describe('validateServerConfig: federation', () => {
+  const siteRole = { role: 'site', site: 'site-a', url: 'nats://127.0.0.1:4222', flow: ['assets', 'alarms'] };
+  const centralRole = { role: 'central', url: 'nats://hub.example.net:4222', sites: ['site-a', 'site-b'] };
+  const FLOW = 'must list what flows to the centre, each once, from: assets, alarms, devices, incidents, points (site data stays at its site unless listed)';
+  const SITE_ID = 'must be a site id: 1 to 31 lower-case letters, digits or "-"';
+  const NATS = 'is required, as nats://host:port';
+
+  it('has no federation by default (a site on its own)', () => {
+    expect(check(minimal)).not.toHaveProperty('federation');
+  });
+
+  it('reads role site, exporting every 5 s by default', () => {
+    expect(check({ ...minimal, federation: siteRole }).federation)
+      .toEqual({ role: 'site', site: 'site-a', url: 'nats://127.0.0.1:4222', flow: ['assets', 'alarms'], intervalMs: 5_000 });
+    expect(check({ ...minimal, federation: { ...siteRole, flow: ['points', 'incidents', 'devices', 'alarms', 'assets'], intervalSeconds: 30 } }).federation)
+      .toEqual({ role: 'site', site: 'site-a', url: 'nats://127.0.0.1:4222', flow: ['points', 'incidents', 'devices', 'alarms', 'assets'], intervalMs: 30_000 });
+  });
+
+  it('reads role central with the sites it sources', () => {
+    expect(check({ ...minimal, federation: centralRole }).federation)
+      .toEqual({ role: 'central', url: 'nats://hub.example.net:4222', sites: ['site-a', 'site-b'] });
+  });
+
+  it('accepts site ids of 1 and 31 characters', () => {
+    const longest = `a${'-'.repeat(29)}9`;
+    expect(check({ ...minimal, federation: { ...siteRole, site: '7' } }).federation).toMatchObject({ site: '7' });
+    expect(check({ ...minimal, federation: { ...centralRole, sites: ['a', longest] } }).federation).toMatchObject({ sites: ['a', longest] });
+  });
+
+  it.each([
+    [{ role: 'hub', url: 'nats://h:4222' }, 'federation.role', 'must be site (export to a centre) or central (the fleet view of sites)'],
+    [{ url: 'nats://h:4222', sites: ['a'] }, 'federation.role', 'must be site (export to a centre) or central (the fleet view of sites)'],
+    [{ ...siteRole, role: 'Site' }, 'federation.role', 'must be site (export to a centre) or central (the fleet view of sites)'],
+    [{ ...siteRole, site: 'Site-A' }, 'federation.site', SITE_ID],
+    [{ ...siteRole, site: 'site.a' }, 'federation.site', SITE_ID],
+    [{ ...siteRole, site: '-a' }, 'federation.site', SITE_ID],
+    [{ ...siteRole, site: 'a'.repeat(32) }, 'federation.site', SITE_ID],
+    [{ ...siteRole, site: undefined }, 'federation.site', SITE_ID],
+    [{ ...siteRole, site: 12 }, 'federation.site', SITE_ID],
+    [{ ...siteRole, url: undefined }, 'federation.url', NATS],
+    [{ ...siteRole, url: 'http://127.0.0.1:4222' }, 'federation.url', NATS],
+    [{ ...centralRole, url: 'hub:4222' }, 'federation.url', NATS],
+    [{ ...siteRole, flow: undefined }, 'federation.flow', FLOW],
+    [{ ...siteRole, flow: [] }, 'federation.flow', FLOW],
+    [{ ...siteRole, flow: 'assets' }, 'federation.flow', FLOW],
+    [{ ...siteRole, flow: ['assets', 'alarms', 'assets'] }, 'federation.flow', FLOW],
+    [{ ...siteRole, flow: ['assets', 'telemetry'] }, 'federation.flow', FLOW],
+    [{ ...siteRole, flow: ['Assets'] }, 'federation.flow', FLOW],
+    [{ ...siteRole, intervalSeconds: 0 }, 'federation.intervalSeconds', 'must be a whole number from 1 to 3600'],
+    [{ ...siteRole, intervalSeconds: 2.5 }, 'federation.intervalSeconds', 'must be a whole number from 1 to 3600'],
+    [{ ...siteRole, intervalSeconds: 3601 }, 'federation.intervalSeconds', 'must be a whole number from 1 to 3600'],
+    [{ ...centralRole, sites: undefined }, 'federation.sites', 'must list the sites the centre sources'],
+    [{ ...centralRole, sites: [] }, 'federation.sites', 'must list the sites the centre sources'],
+    [{ ...centralRole, sites: 'site-a' }, 'federation.sites', 'must list the sites the centre sources'],
+    [{ ...centralRole, sites: ['site-a', 'site-b', 'site-a'] }, 'federation.sites', 'lists a site twice'],
+    [{ ...centralRole, sites: ['site-a', 'Site_B'] }, 'federation.sites[1]', SITE_ID],
+    // Fields of the other role.
+    [{ ...siteRole, sites: ['site-b'] }, 'federation.sites', 'applies to role: central only'],
+    [{ ...centralRole, site: 'site-a' }, 'federation.site', 'applies to role: site only'],
+    [{ ...centralRole, flow: ['assets'] }, 'federation.flow', 'applies to role: site only'],
+    [{ ...centralRole, intervalSeconds: 5 }, 'federation.intervalSeconds', 'applies to role: site only'],
+    ['central', 'federation', 'must be a mapping (key: value)'],
+  ])('refuses a bad federation section, naming the field (%#)', (federation, field, message) => {
+    const err = refusal({ ...minimal, federation });
+    expect(err.code).toBe('config_invalid');
+    expect(err.message).toBe(`${SOURCE}: ${field}: ${message}`);
+    expect(err.details).toEqual({ source: SOURCE, field });
+  });
+
+  it('never echoes a federation URL it refuses (it may hold credentials)', () => {
+    for (const url of ['nats://fleet:hunter2@:4222', 'tls://fleet:hunter2@hub:4222']) {
+      for (const federation of [{ ...siteRole, url }, { ...centralRole, url }]) {
+        const err = refusal({ ...minimal, federation });
+        expect(err.message).toBe(`${SOURCE}: federation.url: ${NATS}`);
+        expect(err.message).not.toMatch(/hunter2/);
+        expect(JSON.stringify(err.details)).not.toMatch(/hunter2/);
+      }
+    }
+  });
+
+  it('never echoes an accepted federation URL in another field\'s refusal', () => {
+    const err = refusal({ ...minimal, federation: { ...siteRole, url: 'nats://fleet:hunter2@hub:4222', flow: ['secrets'] } });
+    expect(err.message).toMatch(/federation\.flow/);
+    expect(err.message).not.toMatch(/hunter2/);
+  });
+
+  it('reads federation from YAML', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sg-server-config-federation-'));
+    try {
+      const file = path.join(dir, 'server.yaml');
+      writeFileSync(file, 'dataDir: data\ncaDir: ca\nfederation:\n  role: site\n  site: north-1\n  url: nats://127.0.0.1:4222\n  flow: [assets, alarms, points]\n  intervalSeconds: 10\n');
+      expect(loadServerConfig(file).federation).toEqual({ role: 'site', site: 'north-1', url: 'nats://127.0.0.1:4222', flow: ['assets', 'alarms', 'points'], intervalMs: 10_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
