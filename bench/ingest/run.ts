@@ -22,24 +22,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import https from 'node:https';
 import Database from 'better-sqlite3';
 import { FileKeyStore, GUARDIAN_SWNAME, enrol } from '@shellguard/guardian';
 import { Quality, type Measurement, type Sample } from '@shellguard/protocol';
 import { SqliteTelemetryStore, initPki, loadProfiles, migrateServerDatabase } from '@shellguard/server';
 import { openSqliteSqlDatabase } from '@shellguard/server/testing';
+import { apiClient, flag, hasFlag, peakRssMiB, quantile, textFlag } from './bench-support.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const args = process.argv.slice(2);
-function flag(name: string, fallback: number): number {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-}
-const seconds = args.includes('--seconds') ? flag('seconds', 60) : flag('minutes', 10) * 60;
+const seconds = hasFlag('seconds') ? flag('seconds', 60) : flag('minutes', 10) * 60;
 const guardians = flag('guardians', 8);
 const targetPoints = flag('points', 20_000);
 const window = flag('window', 64);
@@ -87,29 +82,8 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
   });
 }
 
-function request(method: 'GET' | 'POST', url: string, token: string, ca: string, body?: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, {
-      method, ca, agent: httpsAgent,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
-
-function peakRssMiB(pid: number): number {
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return kb / 1024;
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
+const api = apiClient(64);
+const request = api.request;
 
 /** 24 h of 1 Hz history for one UPS, written before the server starts, one poll per batch. */
 /** The point read in the read phases: an analog point of the seeded UPS. */
@@ -309,7 +283,7 @@ async function main(): Promise<void> {
     console.log(`| server peak memory (VmHWM) | ${peakMiB.toFixed(0)} MiB |`);
   } finally {
     if (server.exitCode === null) server.kill('SIGKILL');
-    httpsAgent.destroy();
+    api.close();
   }
 }
 
@@ -340,7 +314,7 @@ function rawInsert(rows: number, txnRows: number): number {
   return rows / secs;
 }
 
-const mode = args.includes('--mode') ? args[args.indexOf('--mode') + 1] : 'embedded';
+const mode = textFlag('mode', 'embedded');
 if (mode !== 'embedded' && mode !== 'scale-out') throw new Error(`--mode ${mode}: embedded (the default) or scale-out`);
 if (mode === 'scale-out') {
   // The same load against embedded, one and two scale-out replicas, in one run (scale-out.ts).

@@ -23,7 +23,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
-import https from 'node:https';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,18 +36,10 @@ import {
   openPki, openPostgresDatabase, startMosquitto, type IncomingBatch, type MosquittoProcess, type Pki,
 } from '@shellguard/server';
 import { NatsServerProcess, openSqliteSqlDatabase, testPostgresUrl } from '@shellguard/server/testing';
+import { apiClient, flag, hasFlag, peakRssMiB, quantile, textFlag, type ApiResponse } from './bench-support.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const args = process.argv.slice(2);
-function flag(name: string, fallback: number): number {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
-}
-function textFlag(name: string, fallback: string): string {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? args[at + 1]! : fallback;
-}
-const seconds = args.includes('--seconds') ? flag('seconds', 60) : flag('minutes', 3) * 60;
+const seconds = hasFlag('seconds') ? flag('seconds', 60) : flag('minutes', 3) * 60;
 const guardians = flag('guardians', 8);
 const targetPoints = flag('points', 20_000);
 const window = flag('window', 64);
@@ -56,7 +47,7 @@ const pollMs = flag('poll-ms', 100);
 const pollsPerBatch = flag('polls-per-batch', 1);
 const catchUpSeconds = flag('catch-up-seconds', Math.max(60, seconds));
 const partitions = flag('partitions', 32);
-const keep = args.includes('--keep');
+const keep = hasFlag('keep');
 type LayoutName = 'embedded' | 'postgres' | 'postgres-mosquitto' | 'scale-out-1' | 'scale-out-2';
 const LAYOUTS: readonly LayoutName[] = ['embedded', 'postgres', 'postgres-mosquitto', 'scale-out-1', 'scale-out-2'];
 const layouts = textFlag('layouts', 'embedded,scale-out-1,scale-out-2').split(',').map((l) => {
@@ -158,14 +149,6 @@ function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-function peakRssMiB(pid: number): number {
-  try {
-    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
 /** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
 function machineBusySeconds(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -186,26 +169,9 @@ function pidOf(needle: string): number | undefined {
 
 // ---------------------------------------------------------------- HTTPS API
 
-const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+const api = apiClient(16);
 let rootPem = '';
-
-function request(method: 'GET' | 'POST', url: string, token: string, body?: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, {
-      method, ca: rootPem, agent: httpsAgent,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
+const request = (method: 'GET' | 'POST', url: string, token: string, body?: unknown): Promise<ApiResponse> => api.request(method, url, token, rootPem, body);
 
 // ---------------------------------------------------------------- the 24 h history
 
@@ -757,7 +723,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    httpsAgent.destroy();
+    api.close();
     if (wantsPostgres) await adminQuery(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`).catch(() => undefined);
   }
   report(results);
