@@ -1,7 +1,8 @@
 /**
  * The guardian: reads its equipment, queues what it read on disk, and sends it upstream.
  *
- *   equipment --(Modbus, read-only)--> poller --> outbox (SQLite) --> uplink (MQTT/mTLS) --> server
+ *   equipment --(Modbus, BACnet/IP, SNMP or Redfish; read-only)--> driver --> outbox (SQLite)
+ *     --> uplink (MQTT/mTLS) --> server
  *
  * Each asset is polled on its own timer; a slow or dead device never holds up the others.
  * Safety points (door contacts, breakers) are also polled on a fast path and queued the moment
@@ -20,10 +21,9 @@ import {
 import { Reporter, pendingCrashReports, removeCrashReport, reportFromError } from './reports/reporter.ts';
 import type { GuardianConfig, EquipmentConfig } from './config/config.ts';
 import { loadProfileCatalog } from './config/profile-catalog.ts';
-import { ModbusTcpClient } from './drivers/modbus/tcp-client.ts';
+import { createDriver } from './drivers/create-driver.ts';
+import type { DriverServices, EquipmentDriver } from './drivers/driver.ts';
 import { FileKeyStore } from './identity/file-key-store.ts';
-import { buildReadPlan, type ReadPlan } from './polling/read-plan.ts';
-import { pollAsset } from './polling/poller.ts';
 import { Outbox } from './queue/outbox.ts';
 import { Uplink, type UplinkStats } from './uplink/uplink.ts';
 import { TowerAllowList } from './outputs/tower-allow-list.ts';
@@ -57,9 +57,8 @@ export interface GuardianHandle {
 interface AssetPoller {
   config: EquipmentConfig;
   profile: EquipmentProfile;
-  client: ModbusTcpClient;
-  plan: ReadPlan;
-  fastPlan: ReadPlan | undefined;
+  driver: EquipmentDriver;
+  fast: boolean;
   busy: boolean;
   fastBusy: boolean;
   lastFast: Map<string, Sample['value']>;
@@ -251,6 +250,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   // Crash reports left by an earlier run are uploaded, then deleted once sent.
   for (const c of pendingCrashReports(config.dataDir)) reporter.report(c.report, () => removeCrashReport(c.file));
   const counters = { polls: 0, pollErrors: 0, overruns: 0, samplesRead: 0 };
+  const services: DriverServices = {};
 
   let stopping = false;
   const enqueue = (asset: string, samples: Sample[]): void => {
@@ -265,23 +265,27 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     uplink.pump();
   };
 
+  // Values a device sends unasked (COV, traps) go the same way as polled ones.
+  const pushed = (asset: string, samples: Sample[]): void => {
+    if (samples.length === 0 || stopping) return;
+    panels.get(asset)?.onSamples(samples);
+    enqueue(asset, samples);
+  };
   const pollers: AssetPoller[] = config.equipment.map((e) => {
     const profile = profiles.get(e.profile)!;
     const fast = profile.points.some((p) => p.fast) && e.fastPollIntervalMs > 0;
-    return {
-      config: e, profile,
-      client: new ModbusTcpClient({ host: e.host, port: e.port, timeoutMs: e.timeoutMs }),
-      plan: buildReadPlan(profile),
-      fastPlan: fast ? buildReadPlan(profile, { onlyFast: true }) : undefined,
-      busy: false, fastBusy: false, lastFast: new Map(), timers: [], lastErrorLogged: 0,
-    };
+    const driver = createDriver({
+      equipment: e, profile, clock, logger: logger.child({ part: 'driver', asset: e.asset, protocol: profile.protocol }),
+      onSamples: (samples) => pushed(e.asset, samples), services,
+    });
+    return { config: e, profile, driver, fast, busy: false, fastBusy: false, lastFast: new Map(), timers: [], lastErrorLogged: 0 };
   });
 
   const pollOnce = async (p: AssetPoller): Promise<void> => {
     if (p.busy) { counters.overruns += 1; return; }
     p.busy = true;
     try {
-      const result = await pollAsset(p.client, p.config.unitId, p.profile, p.plan, now);
+      const result = await p.driver.read('all');
       counters.polls += 1;
       if (stopping) return;
       if (result.errors.length > 0) {
@@ -301,10 +305,10 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   };
 
   const pollFast = async (p: AssetPoller): Promise<void> => {
-    if (p.fastBusy || p.busy || !p.fastPlan) return;
+    if (p.fastBusy || p.busy || !p.fast) return;
     p.fastBusy = true;
     try {
-      const result = await pollAsset(p.client, p.config.unitId, p.profile, p.fastPlan, now);
+      const result = await p.driver.read('fast');
       const changed = result.samples.filter((s) => s.value !== null && p.lastFast.get(s.point) !== s.value);
       for (const s of result.samples) if (s.value !== null) p.lastFast.set(s.point, s.value);
       // The panel controller sees the change before it is queued: its klaxon does not wait on the uplink.
@@ -324,7 +328,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     const slow = clock.setInterval(() => { void pollOnce(p); }, p.config.pollIntervalMs);
     p.timers.push(slow);
     void pollOnce(p);
-    if (p.fastPlan) p.timers.push(clock.setInterval(() => { void pollFast(p); }, p.config.fastPollIntervalMs));
+    if (p.fast) p.timers.push(clock.setInterval(() => { void pollFast(p); }, p.config.fastPollIntervalMs));
   }
   logger.info({ deviceId: keys.deviceId, assets: pollers.length, site: config.site }, 'guardian started');
   if (updates) {
@@ -354,7 +358,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
       reporter.stop();
       for (const p of pollers) {
         for (const t of p.timers) clock.clearInterval(t);
-        await p.client.close();
+        await p.driver.close();
       }
       await uplink.stop();
       await towers.close();

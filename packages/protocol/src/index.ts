@@ -8,6 +8,7 @@ export * from './sparkplug/payload.ts';
 export { DataType } from './sparkplug/schema.ts';
 export * from './profiles/profile.ts';
 export * from './profiles/registers.ts';
+export * from './profiles/values.ts';
 export * from './profiles/catalog.ts';
 export * from './identity.ts';
 export * from './attestation.ts';

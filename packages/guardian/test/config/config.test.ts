@@ -59,12 +59,12 @@ describe('validateGuardianConfig', () => {
 
   describe('refuses a misspelt key in every section, naming the file, the field and the keys it knows', () => {
     it.each([
-      ['root', { ...valid, sever: {} }, 'sever', 'site, dataDir, server, profilesDir, queue, equipment, panels, updates'],
+      ['root', { ...valid, sever: {} }, 'sever', 'site, dataDir, server, profilesDir, snmpTraps, queue, equipment, panels, updates'],
       ['server', { ...valid, server: { ...valid.server, caFlie: 'root.crt' } }, 'server.caFlie', 'mqttUrl, apiUrl, caFile, apiCaFile'],
       ['queue', { ...valid, queue: { maxBatch: 1000 } }, 'queue.maxBatch', 'maxBatches'],
       ['updates', { ...valid, updates: { installDir: '/opt/x', trustedRootsDir: '/etc/x', directorKey: 'k' } }, 'updates.directorKey', 'installDir, trustedRootsDir, product'],
       ['equipment[i]', { ...valid, equipment: [valid.equipment[0], { ...valid.equipment[0], asset: 'AHU-02', pollInterval: 500 }] }, 'equipment[1].pollInterval',
-        'asset, name, area, profile, host, port, unitId, pollIntervalMs, fastPollIntervalMs, timeoutMs'],
+        'asset, name, area, profile, host, port, unitId, pollIntervalMs, fastPollIntervalMs, timeoutMs, bacnet, snmp, redfish'],
     ])('%s', (_section, doc, field, known) => {
       let err: unknown;
       try {

@@ -4,6 +4,7 @@
  */
 import { ProtocolError } from '../errors.ts';
 import type { ProfilePoint } from './profile.ts';
+import { engineeringValue, rawValue } from './values.ts';
 
 const view = new DataView(new ArrayBuffer(4));
 
@@ -30,15 +31,10 @@ function rawFromWords(point: ProfilePoint, words: ArrayLike<number>): number {
 /** Registers (or a single bit as 0/1) -> engineering value. */
 export function decodePointValue(point: ProfilePoint, words: ArrayLike<number>): number | boolean {
   const raw = rawFromWords(point, words);
-  if (point.kind === 'binary') return raw !== 0;
-  if (point.kind === 'enum') return raw;
-  if (point.type === 'float32' && !Number.isFinite(raw)) {
+  if (point.type === 'float32' && !Number.isFinite(raw) && point.kind === 'analog') {
     throw new ProtocolError('register_not_finite', `${point.name} holds a non-finite float`);
   }
-  if (point.scale === 1 && point.offset === 0) return raw;
-  // raw * 0.1 is 83.10000000000001 in binary floating point; 12 significant digits is far beyond
-  // any register's resolution, and gives operators the number the device meant (83.1).
-  return Number.parseFloat((raw * point.scale + point.offset).toPrecision(12));
+  return engineeringValue(point, raw);
 }
 
 function clampInt(v: number, min: number, max: number): number {
@@ -49,7 +45,7 @@ function clampInt(v: number, min: number, max: number): number {
 export function encodePointValue(point: ProfilePoint, value: number | boolean): number[] {
   if (point.type === 'bool') return [value ? 1 : 0];
   const eng = typeof value === 'boolean' ? (value ? 1 : 0) : value;
-  const raw = point.kind === 'analog' ? (eng - point.offset) / point.scale : eng;
+  const raw = rawValue(point, eng);
   switch (point.type) {
     case 'uint16': return [clampInt(raw, 0, 0xffff)];
     case 'int16': return [clampInt(raw, -0x8000, 0x7fff) & 0xffff];

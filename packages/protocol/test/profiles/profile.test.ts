@@ -36,7 +36,7 @@ describe('parseProfile', () => {
 
   it('refuses an unknown key at the root, listing the known ones', () => {
     expect(refusal(profile([POINT], 'vendor: ACME\n')).message)
-      .toBe("test.yaml: vendor: unknown key (known: id, name, type, points); quote a value that holds a comma, e.g. description: 'a, b'");
+      .toBe("test.yaml: vendor: unknown key (known: id, name, type, protocol, source, points); quote a value that holds a comma, e.g. description: 'a, b'");
   });
 
   it('refuses an unknown key in a point, listing the known ones', () => {

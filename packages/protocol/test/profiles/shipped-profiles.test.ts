@@ -36,7 +36,7 @@ describe('shipped equipment profiles', () => {
   it.each(files)('%s with a stray key, at the root or in a point, is refused', (file) => {
     const full = path.join(BUILTIN_PROFILE_DIR, file);
     const text = readFileSync(full, 'utf8');
-    expect(() => parseProfile(`${text}\nvendor: ACME\n`, full)).toThrow(`${full}: vendor: unknown key (known: id, name, type, points)`);
+    expect(() => parseProfile(`${text}\nvendor: ACME\n`, full)).toThrow(`${full}: vendor: unknown key (known: id, name, type, protocol, source, points)`);
     const strayInPoint = text.replace(/^(\s+- \{ name: \w+,)/m, '$1 units: x,');
     expect(strayInPoint).not.toBe(text);
     expect(() => parseProfile(strayInPoint, full)).toThrow(/: points\[\d+\]\.units: unknown key \(known: name, description, unit,/);

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
-import { ListenError, listenErrorOf, type EquipmentProfile } from '@shellguard/protocol';
+import { ListenError, listenErrorOf, type ModbusProfile } from '@shellguard/protocol';
 import { SimError } from '../errors.ts';
 import type { PointValues } from '../physics/types.ts';
 import { RegisterMap } from './register-map.ts';
@@ -29,7 +29,7 @@ export interface EquipmentServerOptions {
   port: number;
   /** The unit id the server answers to (1-247). */
   unitId: number;
-  profile: EquipmentProfile;
+  profile: ModbusProfile;
   /** Current engineering values of the asset, read on every request. */
   values: () => Readonly<PointValues>;
   /** Told about each write request as it arrives. */

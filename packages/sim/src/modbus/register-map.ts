@@ -3,7 +3,7 @@
  * reader using the same profile decodes them back (Modbus Application Protocol v1.1b3 §4.3-4.4:
  * four tables, zero-based PDU addresses).
  */
-import { encodePointValue, registerCount, type EquipmentProfile, type ModbusTable, type ProfilePoint } from '@shellguard/protocol';
+import { encodePointValue, registerCount, type ModbusProfile, type ModbusTable, type ProfilePoint } from '@shellguard/protocol';
 import { SimError } from '../errors.ts';
 import type { PointValues } from '../physics/types.ts';
 
@@ -34,10 +34,10 @@ interface TableIndex {
 }
 
 export class RegisterMap {
-  readonly profile: EquipmentProfile;
+  readonly profile: ModbusProfile;
   private readonly tables = new Map<ModbusTable, TableIndex>();
 
-  constructor(profile: EquipmentProfile) {
+  constructor(profile: ModbusProfile) {
     this.profile = profile;
     for (const point of profile.points) {
       let t = this.tables.get(point.table);

@@ -2,7 +2,7 @@
  * A whole simulated site on loopback: the physics model, stepped on a timer, one Modbus TCP
  * server per asset on its own port and, when asked, one PNS signal tower per panel.
  */
-import { isValidId, type EquipmentProfile } from '@shellguard/protocol';
+import { isValidId, profileOfProtocol, type EquipmentProfile } from '@shellguard/protocol';
 import { SimError } from '../errors.ts';
 import { EquipmentServer, type WriteAttempt } from '../modbus/equipment-server.ts';
 import { SiteModel } from '../physics/site-model.ts';
@@ -114,7 +114,7 @@ export async function startSimulatedSite(options: SimulatedSiteOptions): Promise
         host,
         port: options.basePort === 0 ? 0 : options.basePort + i,
         unitId,
-        profile: profiles.get(a.profile)!,
+        profile: profileOfProtocol(profiles.get(a.profile)!, 'modbus'),
         values: () => model.values(a.id),
         clock,
         onWrite: (attempt) => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import modbusSerial from 'modbus-serial';
-import { decodePointValue, registerCount, type ProfilePoint } from '@shellguard/protocol';
+import { decodePointValue, profileOfProtocol, registerCount, type ProfilePoint } from '@shellguard/protocol';
 import { loadProfiles, startSimulatedSite, type SimulatedSite } from '../../src/index.ts';
 
 // Under NodeNext, TypeScript types this CJS package's default import as its module object; the
@@ -73,7 +73,7 @@ describe('startSimulatedSite', () => {
     const checked = new Set<string>();
     for (const type of ['ahu', 'crah', 'ups', 'pdu', 'generator', 'panel']) {
       const asset = s.assets.find((a) => a.type === type)!;
-      const profile = profiles.get(asset.profile)!;
+      const profile = profileOfProtocol(profiles.get(asset.profile)!, 'modbus');
       const client = await connect(asset.port);
       const model = s.model.values(asset.id);
       for (const point of profile.points) {

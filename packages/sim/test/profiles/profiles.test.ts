@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BUILTIN_PROFILE_DIR, parseProfile, registerCount, type EquipmentProfile } from '@shellguard/protocol';
+import { BUILTIN_PROFILE_DIR, parseProfile, profileOfProtocol, registerCount, type ModbusProfile } from '@shellguard/protocol';
 import { ASSET_TYPES, PROFILE_FOR_TYPE, SiteModel, loadProfiles, planSite } from '../../src/index.ts';
 
 const profiles = loadProfiles();
+const modbus = (id: string): ModbusProfile => profileOfProtocol(profiles.get(id)!, 'modbus');
+const modbusProfiles = [...profiles.values()].filter((p): p is ModbusProfile => p.protocol === 'modbus');
 
 describe('built-in equipment profiles', () => {
   it('parses every YAML file in the profile folder', () => {
@@ -25,7 +27,7 @@ describe('built-in equipment profiles', () => {
     }
   });
 
-  it.each([...profiles.values()].map((p) => [p.id, p] as const))('%s has no overlapping registers within a table', (_id, profile: EquipmentProfile) => {
+  it.each(modbusProfiles.map((p) => [p.id, p] as const))('%s has no overlapping registers within a table', (_id, profile: ModbusProfile) => {
     const owner = new Map<string, string>();
     for (const point of profile.points) {
       for (let w = 0; w < registerCount(point.type); w++) {
@@ -44,7 +46,7 @@ describe('built-in equipment profiles', () => {
   });
 
   it('uses 32-bit values where counters need them', () => {
-    const wide = (id: string) => profiles.get(id)!.points.filter((p) => registerCount(p.type) === 2).map((p) => p.name);
+    const wide = (id: string) => modbus(id).points.filter((p) => registerCount(p.type) === 2).map((p) => p.name);
     expect(wide('ups-generic')).toEqual(expect.arrayContaining(['output_energy']));
     expect(wide('pdu-generic')).toEqual(expect.arrayContaining(['energy_total']));
     expect(wide('generator-generic')).toEqual(expect.arrayContaining(['run_hours']));

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Quality } from '@shellguard/protocol';
 import { ModbusError } from '../../../src/drivers/modbus/errors.ts';
 import { ModbusTcpClient } from '../../../src/drivers/modbus/tcp-client.ts';
-import { buildReadPlan } from '../../../src/polling/read-plan.ts';
-import { pollAsset } from '../../../src/polling/poller.ts';
+import { buildReadPlan } from '../../../src/drivers/modbus/read-plan.ts';
+import { pollAsset } from '../../../src/drivers/modbus/poller.ts';
 import {
   EXPECTED_VALUES,
   INTEROP_PROFILE,

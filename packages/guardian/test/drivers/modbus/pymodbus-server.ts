@@ -3,7 +3,7 @@
  * tests. The server itself is started by the shared test/support/pymodbus-server.ts.
  */
 import { readFileSync } from 'node:fs';
-import { parseProfile } from '@shellguard/protocol';
+import { parseModbusProfile } from '@shellguard/protocol';
 import { PYMODBUS_FIXTURES as FIXTURES } from '../../../../../test/support/pymodbus-server.ts';
 
 /** The values server.py serves (see the comment in values.json for unlisted addresses). */
@@ -30,7 +30,7 @@ export function servedRegister(table: 'holding' | 'input', address: number): num
 export { startPymodbusServer, type PymodbusServer } from '../../../../../test/support/pymodbus-server.ts';
 
 /** A profile over the values in test/fixtures/pymodbus/values.json. */
-export const INTEROP_PROFILE = parseProfile(`
+export const INTEROP_PROFILE = parseModbusProfile(`
 id: interop-fixture
 name: pymodbus interop fixture
 type: ahu

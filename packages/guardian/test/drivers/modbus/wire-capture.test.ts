@@ -11,8 +11,8 @@ import path from 'node:path';
 import { ModbusError } from '../../../src/drivers/modbus/errors.ts';
 import { encodeRequest, type ReadRequest } from '../../../src/drivers/modbus/pdu.ts';
 import { ModbusTcpClient } from '../../../src/drivers/modbus/tcp-client.ts';
-import { buildReadPlan } from '../../../src/polling/read-plan.ts';
-import { pollAsset } from '../../../src/polling/poller.ts';
+import { buildReadPlan } from '../../../src/drivers/modbus/read-plan.ts';
+import { pollAsset } from '../../../src/drivers/modbus/poller.ts';
 import { INTEROP_PROFILE, startPymodbusServer, type PymodbusServer } from './pymodbus-server.ts';
 
 const PORT = 16200;

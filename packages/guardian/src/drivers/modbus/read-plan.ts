@@ -4,8 +4,8 @@
  * within one request (§6.1-§6.4: 2000 bits, 125 registers) and the gap it would have to read over
  * stays small. Reading over a gap costs a few bytes; one more request costs a round trip.
  */
-import { registerCount, type EquipmentProfile, type ModbusTable, type ProfilePoint } from '@shellguard/protocol';
-import { MAX_READ_BITS, MAX_READ_REGISTERS } from '../drivers/modbus/pdu.ts';
+import { registerCount, type ModbusProfile, type ModbusTable, type ProfilePoint } from '@shellguard/protocol';
+import { MAX_READ_BITS, MAX_READ_REGISTERS } from './pdu.ts';
 
 export interface PlannedPoint {
   point: ProfilePoint;
@@ -42,7 +42,7 @@ function isBitTable(table: ModbusTable): boolean {
   return table === 'coil' || table === 'discrete';
 }
 
-export function buildReadPlan(profile: EquipmentProfile, options: ReadPlanOptions = {}): ReadPlan {
+export function buildReadPlan(profile: ModbusProfile, options: ReadPlanOptions = {}): ReadPlan {
   const blocks: ReadBlock[] = [];
   const points = options.onlyFast ? profile.points.filter((p) => p.fast) : profile.points;
   for (const table of TABLE_ORDER) {

@@ -1,26 +1,19 @@
 /**
- * Polls one asset through its read plan and turns registers into samples. Device faults never
- * throw: a failed request marks its points `value: null, quality: bad` and is reported in
+ * Polls one Modbus asset through its read plan and turns registers into samples. Device faults
+ * never throw: a failed request marks its points `value: null, quality: bad` and is reported in
  * `errors`, and the other blocks of the plan are still read.
  */
-import { ProtocolError, Quality, ShellguardError, decodePointValue, type EquipmentProfile, type Sample } from '@shellguard/protocol';
-import { ModbusError } from '../drivers/modbus/errors.ts';
-import type { ModbusReader } from '../drivers/modbus/tcp-client.ts';
+import { ProtocolError, Quality, ShellguardError, decodePointValue, type ModbusProfile, type Sample } from '@shellguard/protocol';
+import type { PollFailure, PollResult } from '../driver.ts';
+import { ModbusError } from './errors.ts';
+import type { ModbusReader } from './tcp-client.ts';
 import type { ReadBlock, ReadPlan } from './read-plan.ts';
 
-/** Why some points of a poll have no value. */
-export interface PollFailure {
-  table: ReadBlock['table'];
-  address: number;
-  quantity: number;
-  /** Names of the points left without a value. */
-  points: string[];
-  error: ShellguardError;
-}
+const TABLE_NAMES: Record<ReadBlock['table'], string> = { coil: 'coils', discrete: 'discrete inputs', input: 'input registers', holding: 'holding registers' };
 
-export interface PollResult {
-  samples: Sample[];
-  errors: PollFailure[];
+/** `input registers 0-9`: where a failed request read, for the operator. */
+export function describeRange(table: ReadBlock['table'], address: number, quantity: number): string {
+  return quantity === 1 ? `${TABLE_NAMES[table]} ${address}` : `${TABLE_NAMES[table]} ${address}-${address + quantity - 1}`;
 }
 
 export class PollError extends ShellguardError {}
@@ -50,7 +43,7 @@ function asShellguardError(err: unknown): ShellguardError {
 export async function pollAsset(
   client: ModbusReader,
   unitId: number,
-  profile: EquipmentProfile,
+  profile: ModbusProfile,
   plan: ReadPlan,
   now: () => number,
 ): Promise<PollResult> {
@@ -66,7 +59,7 @@ export async function pollAsset(
     } catch (err) {
       const ts = now();
       for (const { point } of block.points) byPoint.set(point.name, { point: point.name, ts, value: null, quality: Quality.bad });
-      errors.push({ table: block.table, address: block.address, quantity: block.quantity, points: block.points.map((p) => p.point.name), error: asShellguardError(err) });
+      errors.push({ where: describeRange(block.table, block.address, block.quantity), points: block.points.map((p) => p.point.name), error: asShellguardError(err) });
       continue;
     }
     const ts = now();
@@ -78,7 +71,7 @@ export async function pollAsset(
         // e.g. a float32 register pair holding NaN: that point is bad, its neighbours are not.
         byPoint.set(point.name, { point: point.name, ts, value: null, quality: Quality.bad });
         const error = err instanceof ShellguardError ? err : new ProtocolError('register_decode_failed', String(err));
-        errors.push({ table: block.table, address: point.address, quantity: width, points: [point.name], error });
+        errors.push({ where: describeRange(block.table, point.address, width), points: [point.name], error });
       }
     }
   }

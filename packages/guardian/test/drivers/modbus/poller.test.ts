@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Quality, encodePointValue, parseProfile } from '@shellguard/protocol';
-import { ModbusError } from '../../src/drivers/modbus/errors.ts';
-import type { ModbusReader } from '../../src/drivers/modbus/tcp-client.ts';
-import { buildReadPlan } from '../../src/polling/read-plan.ts';
-import { pollAsset } from '../../src/polling/poller.ts';
+import { Quality, encodePointValue, parseModbusProfile } from '@shellguard/protocol';
+import { ModbusError } from '../../../src/drivers/modbus/errors.ts';
+import type { ModbusReader } from '../../../src/drivers/modbus/tcp-client.ts';
+import { buildReadPlan } from '../../../src/drivers/modbus/read-plan.ts';
+import { pollAsset } from '../../../src/drivers/modbus/poller.ts';
 
-const profile = parseProfile(`
+const profile = parseModbusProfile(`
 id: test-ahu
 type: ahu
 points:
@@ -59,7 +59,7 @@ describe('pollAsset', () => {
     ]);
     expect(samples.find((s) => s.point === 'setpoint')).toMatchObject({ value: 22, quality: Quality.good });
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ table: 'input', address: 0, quantity: 3, points: ['supply_temp', 'power'] });
+    expect(errors[0]).toMatchObject({ where: 'input registers 0-2', points: ['supply_temp', 'power'] });
     expect(errors[0]!.error.code).toBe('modbus_exception');
   });
 
@@ -89,7 +89,7 @@ describe('pollAsset', () => {
   });
 
   it('refuses a plan built for another profile', async () => {
-    const other = parseProfile('id: other\ntype: ahu\npoints:\n  - { name: x, table: coil, address: 0 }');
+    const other = parseModbusProfile('id: other\ntype: ahu\npoints:\n  - { name: x, table: coil, address: 0 }');
     await expect(pollAsset(fakeDevice(regs, []), 1, profile, buildReadPlan(other), () => 1)).rejects.toMatchObject({ code: 'poll_plan_mismatch' });
   });
 });

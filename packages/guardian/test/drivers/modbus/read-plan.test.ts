@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseProfile, registerCount, type EquipmentProfile, type ProfilePoint } from '@shellguard/protocol';
-import { buildReadPlan } from '../../src/polling/read-plan.ts';
+import { parseModbusProfile, registerCount, type ModbusProfile, type ProfilePoint } from '@shellguard/protocol';
+import { buildReadPlan } from '../../../src/drivers/modbus/read-plan.ts';
 
-function profile(points: string): EquipmentProfile {
-  return parseProfile(`id: p\ntype: ahu\npoints:\n${points}`);
+function profile(points: string): ModbusProfile {
+  return parseModbusProfile(`id: p\ntype: ahu\npoints:\n${points}`);
 }
 
 describe('buildReadPlan', () => {
@@ -83,7 +83,7 @@ describe('buildReadPlan', () => {
           const type = bits ? 'bool' : r.wide ? 'uint32' : 'uint16';
           return { name: `p${i}`, unit: '', kind: bits ? 'binary' : 'analog', description: '', table: r.table, address: r.address, type, scale: 1, offset: 0, wordOrder: 'big', fast: false } as ProfilePoint;
         });
-        const plan = buildReadPlan({ id: 'x', name: 'x', type: 'x', points }, { maxRegisterGap: gap, maxBitGap: gap });
+        const plan = buildReadPlan({ id: 'x', name: 'x', type: 'x', protocol: 'modbus', points }, { maxRegisterGap: gap, maxBitGap: gap });
         const seen = plan.blocks.flatMap((b) => b.points.map((p) => p.point.name)).sort();
         expect(seen).toEqual(points.map((p) => p.name).sort());
         for (const b of plan.blocks) {
