@@ -10,8 +10,15 @@
  * `value: null, quality: bad`, with the reason in `errors`, and the other points are still read.
  */
 import type { Logger } from 'pino';
-import type { Clock, EquipmentProfile, EquipmentProtocol, Sample, ShellguardError } from '@shellguard/protocol';
+import { ShellguardError, type Clock, type EquipmentProfile, type EquipmentProtocol, type Sample } from '@shellguard/protocol';
 import type { EquipmentConfig } from '../config/config.ts';
+
+/** A driver used wrongly (read after close), as against a device fault, which is never thrown. */
+export class DriverError extends ShellguardError {}
+
+export function driverClosed(asset: string): DriverError {
+  return new DriverError('driver_closed', `the driver of ${asset} is closed; nothing more is read`, { asset });
+}
 
 /** Why some points of a read have no value. */
 export interface PollFailure {
@@ -76,4 +83,12 @@ export interface SnmpTrapEvent {
   ts: number;
   /** Inform (acknowledged) rather than trap. */
   inform: boolean;
+}
+
+/**
+ * The points a read of `set` returns, in profile order: every polled point, or only the fast
+ * ones. Trap-fed SNMP points are never polled; they arrive through `onSamples`.
+ */
+export function pointsOfSet<P extends EquipmentProfile['points'][number]>(points: readonly P[], set: PointSet): P[] {
+  return points.filter((p) => !('trap' in p && p.trap !== undefined) && (set === 'all' || p.fast));
 }

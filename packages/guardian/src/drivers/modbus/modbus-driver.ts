@@ -3,7 +3,7 @@
  * read through a read plan per point set.
  */
 import type { ModbusProfile } from '@shellguard/protocol';
-import type { DriverContext, EquipmentDriver, PointSet, PollResult } from '../driver.ts';
+import { driverClosed, type DriverContext, type EquipmentDriver, type PointSet, type PollResult } from '../driver.ts';
 import { pollAsset } from './poller.ts';
 import { buildReadPlan, type ReadPlan } from './read-plan.ts';
 import { ModbusTcpClient } from './tcp-client.ts';
@@ -15,6 +15,8 @@ export class ModbusDriver implements EquipmentDriver {
   readonly #unitId: number;
   readonly #plans: Record<PointSet, ReadPlan>;
   readonly #now: () => number;
+  readonly #asset: string;
+  #closed = false;
 
   constructor(ctx: DriverContext<ModbusProfile>, client?: ModbusTcpClient) {
     const e = ctx.equipment;
@@ -23,13 +25,16 @@ export class ModbusDriver implements EquipmentDriver {
     this.#unitId = e.unitId;
     this.#plans = { all: buildReadPlan(ctx.profile), fast: buildReadPlan(ctx.profile, { onlyFast: true }) };
     this.#now = () => ctx.clock.now();
+    this.#asset = e.asset;
   }
 
   read(set: PointSet): Promise<PollResult> {
+    if (this.#closed) return Promise.reject(driverClosed(this.#asset));
     return pollAsset(this.#client, this.#unitId, this.#profile, this.#plans[set], this.#now);
   }
 
   close(): Promise<void> {
+    this.#closed = true;
     return this.#client.close();
   }
 }
