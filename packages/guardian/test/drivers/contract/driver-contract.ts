@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Quality, systemClock, type EquipmentProfile, type Sample } from '@shellguard/protocol';
+import { Quality, systemClock, type AnyProfilePoint, type EquipmentProfile, type Sample } from '@shellguard/protocol';
 import type { EquipmentConfig } from '../../../src/config/config.ts';
 import type { DriverContext, DriverServices, EquipmentDriver } from '../../../src/drivers/driver.ts';
 import { pointsOfSet } from '../../../src/drivers/driver.ts';
@@ -69,7 +69,7 @@ export function describeDriverContract(name: string, harness: DriverHarness): vo
         const before = Date.now();
         const { samples, errors } = await driver.read('all');
         expect(errors).toEqual([]);
-        const polled = pointsOfSet(device.profile.points, 'all');
+        const polled = pointsOfSet<AnyProfilePoint>(device.profile.points, 'all');
         expect(samples.map((s) => s.point)).toEqual(polled.map((p) => p.name));
         const served = device.served();
         for (const s of samples) {
@@ -95,7 +95,7 @@ export function describeDriverContract(name: string, harness: DriverHarness): vo
       const driver = harness.makeDriver(context(device, harness, []));
       try {
         const { samples } = await driver.read('fast');
-        expect(samples.map((s) => s.point)).toEqual(pointsOfSet(device.profile.points, 'fast').map((p) => p.name));
+        expect(samples.map((s) => s.point)).toEqual(pointsOfSet<AnyProfilePoint>(device.profile.points, 'fast').map((p) => p.name));
         expect(samples.every((s) => s.quality === Quality.good)).toBe(true);
       } finally {
         await driver.close();
@@ -110,7 +110,7 @@ export function describeDriverContract(name: string, harness: DriverHarness): vo
         expect((await driver.read('all')).errors).toEqual([]);
         await device.stop();
         const down = await driver.read('all');
-        expect(down.samples.length).toBe(pointsOfSet(device.profile.points, 'all').length);
+        expect(down.samples.length).toBe(pointsOfSet<AnyProfilePoint>(device.profile.points, 'all').length);
         expect(down.samples.every((s) => s.quality === Quality.bad && s.value === null)).toBe(true);
         expect(down.errors.length).toBeGreaterThan(0);
         for (const e of down.errors) {
