@@ -13,6 +13,7 @@ import { Generator } from './generator.ts';
 import { Panel, PANEL_BREAKERS, Pdu, PDU_BREAKERS, Ups } from './power.ts';
 import { NoiseBank } from './noise-bank.ts';
 import { SiteDrivers } from './site-conditions.ts';
+import { Server } from './server.ts';
 import type { ActiveFault, AssetType, FaultKind, FaultSpec, PointValues, SimAsset } from './types.ts';
 
 export interface SiteModelOptions {
@@ -41,6 +42,7 @@ export class SiteModel {
   private readonly panels = new Map<string, Panel>();
   private readonly cooling: CoolingUnit[] = [];
   private readonly generators = new Map<string, Generator>();
+  private readonly servers: Server[] = [];
   private readonly pduShares: number[];
   private readonly coolingShares: number[];
   private readonly activeFaults = new Map<string, ActiveFault>();
@@ -72,6 +74,7 @@ export class SiteModel {
         case 'panel': this.panels.set(a.id, new Panel(this.seed, a.id)); break;
         case 'generator': this.generators.set(a.id, new Generator(this.seed, a.id)); break;
         case 'ahu': case 'crah': this.cooling.push(new CoolingUnit(this.seed, a.id, a.type, coolingRated)); break;
+        case 'server': this.servers.push(new Server(this.seed, a.id)); break;
       }
     }
     const shares = new NoiseBank(this.seed, 'topology');
@@ -214,6 +217,10 @@ export class SiteModel {
       c.bearingWear = fault ? bearingWear(fault.ratePerHour, faultHours(fault, this.now)) : 0;
       c.update(site, heat * (this.coolingShares[i] ?? 0));
     });
+    // Servers breathe what the cooling units supply (the mean supply air; 20 degC without cooling units).
+    const supplies = this.cooling.map((c) => c.values.supply_air_temp).filter((v): v is number => typeof v === 'number');
+    const supplyAir = supplies.length > 0 ? supplies.reduce((s, v) => s + v, 0) / supplies.length : 20;
+    for (const s of this.servers) s.update(site, site.itLoadKw / this.baseItLoadKw, supplyAir);
     for (const g of this.generators.values()) {
       const fault = this.activeFaults.get(faultKey(g.id, 'coolant-drift'));
       g.coolantDrift = fault ? coolantDrift(fault.ratePerHour, faultHours(fault, this.now)) : 0;
@@ -225,6 +232,7 @@ export class SiteModel {
     for (const p of this.panels.values()) this.snapshot.set(p.id, p.values);
     for (const c of this.cooling) this.snapshot.set(c.id, c.values);
     for (const g of this.generators.values()) this.snapshot.set(g.id, g.values);
+    for (const s of this.servers) this.snapshot.set(s.id, s.values);
   }
 
   private requireAsset(id: string): SimAsset {

@@ -1,6 +1,6 @@
 /** The vocabulary of the physics model. */
 
-export const ASSET_TYPES = ['ahu', 'crah', 'ups', 'pdu', 'generator', 'panel'] as const;
+export const ASSET_TYPES = ['ahu', 'crah', 'ups', 'pdu', 'generator', 'panel', 'server'] as const;
 export type AssetType = (typeof ASSET_TYPES)[number];
 
 /** Engineering values of one asset, keyed by the point names of its equipment profile. */

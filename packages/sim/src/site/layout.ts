@@ -15,6 +15,13 @@ export interface PlannedAsset {
   area: string;
 }
 
+/**
+ * Which protocols a site speaks: `modbus` (every asset over Modbus TCP), or `mixed`, as a real
+ * site does: air handlers and CRAHs over BACnet/IP, UPSs and PDUs over SNMP, rack servers over
+ * Redfish, generators and panels over Modbus.
+ */
+export type SiteProtocols = 'modbus' | 'mixed';
+
 /** The mix of a 32-asset site; other sizes scale it (largest remainder). */
 const MIX: ReadonlyArray<{ type: AssetType; count: number; prefix: string; name: string }> = [
   { type: 'ahu', count: 4, prefix: 'AHU', name: 'Air handling unit' },
@@ -25,6 +32,8 @@ const MIX: ReadonlyArray<{ type: AssetType; count: number; prefix: string; name:
   { type: 'panel', count: 8, prefix: 'PANEL', name: 'Electrical panel' },
 ];
 const MIX_TOTAL = MIX.reduce((s, m) => s + m.count, 0);
+/** A mixed site also has rack servers (read over Redfish): four in 36. */
+const MIXED_MIX: typeof MIX = [...MIX, { type: 'server', count: 4, prefix: 'SRV', name: 'Rack server' }];
 
 export const DEFAULT_ASSET_COUNT = MIX_TOTAL;
 export const MAX_ASSET_COUNT = 999;
@@ -36,10 +45,25 @@ export const PROFILE_FOR_TYPE: Record<AssetType, string> = {
   pdu: 'pdu-generic',
   generator: 'generator-generic',
   panel: 'panel-generic',
+  server: 'server-redfish',
 };
 
-function countsFor(total: number): number[] {
-  const exact = MIX.map((m) => (m.count * total) / MIX_TOTAL);
+/** The profiles of a mixed site: each type over the protocol real equipment of its kind speaks. */
+export const MIXED_PROFILE_FOR_TYPE: Record<AssetType, string | readonly string[]> = {
+  ahu: 'ahu-bacnet',
+  crah: 'crah-bacnet',
+  ups: 'ups-rfc1628',
+  // Alternating between two vendors' PDU MIBs, as a site with two PDU makes would.
+  pdu: ['pdu-apc-rpdu2', 'pdu-second-mib'],
+  generator: 'generator-generic',
+  panel: 'panel-generic',
+  // Half the servers serve the newer EnvironmentMetrics schemas, half only the legacy Power/Thermal ones.
+  server: ['server-redfish', 'server-redfish-legacy'],
+};
+
+function countsFor(mix: typeof MIX, total: number): number[] {
+  const mixTotal = mix.reduce((s, m) => s + m.count, 0);
+  const exact = mix.map((m) => (m.count * total) / mixTotal);
   const counts = exact.map(Math.floor);
   let left = total - counts.reduce((s, c) => s + c, 0);
   const byRemainder = exact.map((e, i) => ({ i, r: e - Math.floor(e) })).sort((a, b) => b.r - a.r || a.i - b.i);
@@ -49,7 +73,7 @@ function countsFor(total: number): number[] {
     left--;
   }
   // From six assets up every type appears at least once: take from the most numerous.
-  if (total >= MIX.length) {
+  if (total >= mix.length) {
     counts.forEach((c, i) => {
       if (c > 0) return;
       const donor = counts.indexOf(Math.max(...counts));
@@ -67,22 +91,29 @@ function areaFor(type: AssetType, index: number, count: number): string {
     case 'ahu': case 'crah': case 'pdu': return `hall-${half}`;
     case 'ups': case 'panel': return `elec-room-${half}`;
     case 'generator': return 'generator-yard';
+    case 'server': return `hall-${half}`;
   }
 }
 
-/** Plans a site of `total` assets mixing all six types (deterministic, no randomness). */
-export function planSite(total: number = DEFAULT_ASSET_COUNT): PlannedAsset[] {
+/**
+ * Plans a site of `total` assets mixing all six types, and rack servers on a mixed site
+ * (deterministic, no randomness).
+ */
+export function planSite(total: number = DEFAULT_ASSET_COUNT, protocols: SiteProtocols = 'modbus'): PlannedAsset[] {
   if (!Number.isInteger(total) || total < 1 || total > MAX_ASSET_COUNT) {
     throw new SimError('invalid_option', `assets must be an integer 1..${MAX_ASSET_COUNT}`, { assets: total });
   }
-  const counts = countsFor(total);
+  const mix = protocols === 'mixed' ? MIXED_MIX : MIX;
+  const counts = countsFor(mix, total);
   const out: PlannedAsset[] = [];
-  MIX.forEach((m, t) => {
+  mix.forEach((m, t) => {
     const n = counts[t] ?? 0;
     const width = Math.max(2, String(n).length);
     for (let i = 0; i < n; i++) {
       const num = String(i + 1).padStart(width, '0');
-      out.push({ id: `${m.prefix}-${num}`, name: `${m.name} ${i + 1}`, type: m.type, profile: PROFILE_FOR_TYPE[m.type], area: areaFor(m.type, i, n) });
+      const mixed = MIXED_PROFILE_FOR_TYPE[m.type];
+      const profile = protocols === 'modbus' ? PROFILE_FOR_TYPE[m.type] : typeof mixed === 'string' ? mixed : mixed[i % mixed.length]!;
+      out.push({ id: `${m.prefix}-${num}`, name: `${m.name} ${i + 1}`, type: m.type, profile, area: areaFor(m.type, i, n) });
     }
   });
   return out;

@@ -29,6 +29,18 @@ describe('planSite', () => {
     expect(new Set(planSite(64).map((a) => a.type)).size).toBe(6);
   });
 
+  it('plans a mixed site: cooling over BACnet, UPSs and PDUs over SNMP, servers over Redfish', () => {
+    const mixed = planSite(36, 'mixed');
+    expect(mixed).toHaveLength(36);
+    const byType = (t: string) => mixed.filter((a) => a.type === t).map((a) => a.profile);
+    expect(byType('server')).toEqual(['server-redfish', 'server-redfish-legacy', 'server-redfish', 'server-redfish-legacy']);
+    expect(new Set(byType('ahu'))).toEqual(new Set(['ahu-bacnet']));
+    expect(new Set(byType('ups'))).toEqual(new Set(['ups-rfc1628']));
+    expect(new Set(byType('pdu')).size).toBe(2);
+    expect(new Set(byType('panel'))).toEqual(new Set(['panel-generic']));
+    expect(planSite(32).some((a) => a.type === 'server')).toBe(false);
+  });
+
   it('refuses a count it cannot plan', () => {
     expect(() => planSite(0)).toThrow(SimError);
     expect(() => planSite(2.5)).toThrow(SimError);
