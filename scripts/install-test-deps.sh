@@ -6,8 +6,10 @@
 #                       of it (and we install without Recommends): python3-serial and
 #                       python3-serial-asyncio are therefore named explicitly
 #   tshark              packet capture, to prove what went over the wire
+#   snmp                Net-SNMP's snmptrap / snmpinform: traps and v3 informs from an independent sender
 #   mosquitto-clients   mosquitto_pub / mosquitto_sub, an MQTT client that is not ours
 #   openssl             an independent X.509 / CSR / CRL implementation
+#   redfishtool         DMTF's Redfish client, an independent peer of the simulated BMC
 #   chromium            the browser the web dashboard's tests drive (playwright-core, no download)
 #   mosquitto           Mosquitto 2 with its dynamic-security plugin: the external broker of the
 #                       scale-out tests (each test starts its own on its own port)
@@ -30,9 +32,13 @@ check() {
   case "$1" in
     pymodbus) "$SYSTEM_PYTHON" -c "$PYMODBUS_IMPORTS" ;;
     tshark) tshark --version ;;
+    # snmptrap -V prints the version and exits 0; the trap tests run snmptrap and snmpinform (v3 SHA-256/AES).
+    snmp) snmptrap -V 2>&1 | grep -q 'NET-SNMP' && snmpinform -H 2>&1 | grep -q 'SHA-256' ;;
     # mosquitto_pub has no --version that exits 0: being on PATH and linking is the check.
     mosquitto-clients) command -v mosquitto_pub && command -v mosquitto_sub && ldd "$(command -v mosquitto_pub)" | { ! grep -q 'not found'; } ;;
     openssl) openssl version ;;
+    # -V prints the version and exits 0; the interop test runs its Chassis Thermal/Power commands.
+    redfishtool) redfishtool -V | grep -q 'redfishtool Version' && redfishtool Chassis -h | grep -q 'Thermal' ;;
     chromium) /usr/bin/chromium --headless --no-sandbox --disable-gpu --version ;;
     # mosquitto -h exits non-zero; its first line names the version.
     mosquitto) { /usr/sbin/mosquitto -h 2>&1 || true; } | grep 'mosquitto version 2' && ls /usr/lib/*/mosquitto_dynamic_security.so ;;
@@ -44,15 +50,17 @@ packages_for() {
   case "$1" in
     pymodbus) echo "python3-pymodbus python3-serial python3-serial-asyncio" ;;
     tshark) echo "tshark" ;;
+    snmp) echo "snmp" ;;
     mosquitto-clients) echo "mosquitto-clients" ;;
     openssl) echo "openssl" ;;
+    redfishtool) echo "redfishtool" ;;
     chromium) echo "chromium fonts-dejavu-core" ;;
     mosquitto) echo "mosquitto" ;;
     nats-server) echo "nats-server" ;;
     postgresql) echo "postgresql postgresql-client" ;;
   esac
 }
-CHECKS=(pymodbus tshark mosquitto-clients openssl chromium mosquitto nats-server postgresql)
+CHECKS=(pymodbus tshark snmp mosquitto-clients openssl redfishtool chromium mosquitto nats-server postgresql)
 
 need=()
 for c in "${CHECKS[@]}"; do

@@ -58,7 +58,7 @@ program.command('demo')
   .option('--guardians <n>', 'guardians sharing the assets', positive, 4)
   .option('--api-port <port>', 'HTTPS API port', port, 8443)
   .option('--mqtt-port <port>', 'MQTT/TLS broker port', port, 8883)
-  .option('--sim-port <port>', 'first Modbus TCP port of the simulated equipment', port, 25020)
+  .option('--sim-port <port>', 'first port of the simulated equipment (asset i answers on this port + i, TCP or UDP by its protocol)', port, 25020)
   .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', positive)
   .addOption(new Option('--scenario <name>', 'what happens on the site: bearing-wear (time-compressed: a recommendation, then an alarm, within 5 minutes) or none (slow faults in real time: hours)')
     .choices(DEMO_SCENARIO_NAMES).default('bearing-wear'))
@@ -69,6 +69,8 @@ program.command('demo')
   .addOption(new Option('--broker <broker>', 'embedded (default), or mosquitto: start Debian\'s /usr/sbin/mosquitto on its own free loopback port, configured in --dir, stopped with the demo')
     .choices(DEMO_BROKERS).default('embedded'))
   .option('--replicas <n>', 'server replicas sharing the site (default 1); more need --database and --broker mosquitto, and start Debian\'s nats-server for their bus', positive, 1)
+  .addOption(new Option('--protocols <set>', 'mixed: air handlers and CRAHs over BACnet/IP, UPSs and PDUs over SNMPv3, rack servers over Redfish, generators and panels over Modbus; modbus: every asset over Modbus TCP')
+    .choices(['mixed', 'modbus']).default('modbus'))
   .action(runDemo);
 
 program.command('server')
@@ -102,12 +104,14 @@ ca.command('rotate')
   .action(rotateCa);
 
 program.command('sim')
-  .description('run simulated equipment: Modbus TCP servers on loopback')
+  .description('run simulated equipment on loopback: Modbus TCP servers, or a mixed site (BACnet/IP, SNMP, Redfish, Modbus)')
   .option('--site <id>', 'site id', 'site-1')
   .option('--assets <n>', 'number of assets', positive, 32)
   .option('--base-port <port>', 'first port', port, 25020)
   .option('--seed <n>', 'random seed', positive, 1)
   .option('--fault <asset:kind...>', 'inject a slow fault, e.g. AHU-01:fan-bearing or GEN-01:coolant-drift')
+  .addOption(new Option('--protocols <set>', 'modbus (every asset over Modbus TCP) or mixed (BACnet/IP, SNMPv3, Redfish and Modbus)').choices(['modbus', 'mixed']).default('modbus'))
+  .option('--json', 'print the assets as JSON (with the simulator\'s credentials), one line, for scripts and benchmarks')
   .action(runSim);
 
 // ---------------------------------------------------------------- admin verbs (over the HTTP API)

@@ -22,6 +22,7 @@ import { Reporter, pendingCrashReports, removeCrashReport, reportFromError } fro
 import type { GuardianConfig, EquipmentConfig } from './config/config.ts';
 import { loadProfileCatalog } from './config/profile-catalog.ts';
 import { createDriver } from './drivers/create-driver.ts';
+import { SnmpTrapReceiver } from './drivers/snmp/trap-receiver.ts';
 import type { DriverServices, EquipmentDriver } from './drivers/driver.ts';
 import { FileKeyStore } from './identity/file-key-store.ts';
 import { Outbox } from './queue/outbox.ts';
@@ -251,6 +252,9 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
   for (const c of pendingCrashReports(config.dataDir)) reporter.report(c.report, () => removeCrashReport(c.file));
   const counters = { polls: 0, pollErrors: 0, overruns: 0, samplesRead: 0 };
   const services: DriverServices = {};
+  // One SNMP trap listener for every SNMP asset (drivers register with it as they are made).
+  const snmpTraps = config.snmpTraps ? await SnmpTrapReceiver.start({ ...config.snmpTraps, logger: logger.child({ part: 'snmp-traps' }), clock }) : undefined;
+  if (snmpTraps) services.snmpTraps = snmpTraps;
 
   let stopping = false;
   const enqueue = (asset: string, samples: Sample[]): void => {
@@ -360,6 +364,7 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
         for (const t of p.timers) clock.clearInterval(t);
         await p.driver.close();
       }
+      await snmpTraps?.close();
       await uplink.stop();
       await towers.close();
       outbox.close();

@@ -11,7 +11,7 @@ import {
 } from '@shellguard/guardian';
 import { initPki, startServer, type ServerConfig } from '@shellguard/server';
 import type { Measurement } from '@shellguard/protocol';
-import { startSimulatedSite, type SimulatedAsset, type SimulatedSite } from '@shellguard/sim';
+import { guardianEquipmentFor, startSimulatedSite, type SimulatedAsset, type SimulatedSite, type SiteProtocols } from '@shellguard/sim';
 import type { Logger } from 'pino';
 import { createLogger, untilSignalled } from '../logging.ts';
 import { prepareDemoDir } from './demo-dir.ts';
@@ -45,6 +45,8 @@ export interface DemoOptions {
   broker?: DemoBroker;
   /** `--replicas`: server replicas sharing the site (default 1; more need `database` and `broker: 'mosquitto'`). */
   replicas?: number;
+  /** `--protocols`: mixed (BACnet/IP, SNMPv3, Redfish and Modbus, as a real site) or modbus (every asset over Modbus TCP). */
+  protocols?: SiteProtocols;
 }
 
 const SITE = 'site-1';
@@ -145,8 +147,8 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   // Equipment first: the server's demo-only controls operate the simulated panels. Every panel
   // has a virtual signal tower (Patlite PNS over TCP) that its guardian drives.
   const sim = await startSimulatedSite({
-    site: SITE, assets: opts.assets, basePort: opts.simPort, seed: 1, towers: { basePort: 0 },
-    onWrite: (asset) => logger.error({ asset }, 'a client tried to write to simulated equipment'),
+    site: SITE, assets: opts.assets, basePort: opts.simPort, seed: 1, towers: { basePort: 0 }, protocols: opts.protocols ?? 'modbus',
+    onWrite: (asset, attempt) => logger.error({ asset, protocol: attempt.protocol, request: attempt.request }, 'a client tried to write to simulated equipment'),
   }).catch(async (err: unknown) => {
     await stopParts();
     throw err;
@@ -221,9 +223,8 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
         mqttUrl: `mqtts://127.0.0.1:${server.mqttPort}`, apiUrl: `https://${apiHost}:${server.apiPort}`, caFile: rootFile,
         ...(operator ? { apiCaFile: operator.caFile } : {}),
       },
-      equipment: assets.map((a: SimulatedAsset) => ({
-        asset: a.id, name: a.name, area: a.area, profile: a.profile, host: a.host, port: a.port, unitId: a.unitId,
-      })),
+      // Each asset over its own protocol; the simulator's SNMPv3 keys and BMC password go to files beside the config.
+      equipment: assets.map((a: SimulatedAsset) => guardianEquipmentFor(a, path.join(gdir, 'secrets'))),
       // The guardian is the panel controller of its panels: door and breakers at 25 ms, the tower its only output.
       panels: assets.filter((a: SimulatedAsset) => a.tower).map((a: SimulatedAsset) => ({ asset: a.id, tower: a.tower })),
     }));

@@ -1,5 +1,5 @@
 import { ShellguardError } from '@shellguard/protocol';
-import { startSimulatedSite, type FaultKind, type FaultSpec } from '@shellguard/sim';
+import { startSimulatedSite, type FaultKind, type FaultSpec, type SimulatedAsset, type SiteProtocols } from '@shellguard/sim';
 import { untilSignalled } from '../logging.ts';
 
 const FAULT_KINDS: readonly FaultKind[] = ['fan-bearing', 'coolant-drift'];
@@ -14,13 +14,27 @@ export function parseFaults(specs: string[] | undefined): FaultSpec[] {
   });
 }
 
-export async function runSim(opts: { site: string; assets: number; basePort: number; seed: number; fault?: string[] }): Promise<void> {
+/** Where an asset answers, as an operator would write it down. */
+export function describeEndpoint(a: SimulatedAsset): string {
+  switch (a.protocol) {
+    case 'modbus': return `modbus://${a.host}:${a.port} unit ${a.unitId}`;
+    case 'bacnet': return `bacnet://${a.host}:${a.port} device ${a.access.bacnet?.deviceInstance ?? '?'}`;
+    case 'snmp': return `snmp://${a.host}:${a.port} v3 user ${a.access.snmp?.user.name ?? '?'}`;
+    case 'redfish': return `https://${a.host}:${a.port}/redfish/v1 chassis ${a.access.redfish?.chassis ?? '?'}`;
+  }
+}
+
+export async function runSim(opts: { site: string; assets: number; basePort: number; seed: number; fault?: string[]; protocols?: SiteProtocols; json?: boolean }): Promise<void> {
   const site = await startSimulatedSite({
-    site: opts.site, assets: opts.assets, basePort: opts.basePort, seed: opts.seed, faults: parseFaults(opts.fault),
-    onWrite: (asset) => process.stderr.write(`WARNING: a client tried to WRITE to ${asset}\n`),
+    site: opts.site, assets: opts.assets, basePort: opts.basePort, seed: opts.seed, faults: parseFaults(opts.fault), protocols: opts.protocols ?? 'modbus',
+    onWrite: (asset, attempt) => process.stderr.write(`WARNING: a client tried to WRITE to ${asset} (${attempt.protocol}: ${attempt.request})\n`),
   });
-  for (const a of site.assets) process.stdout.write(`${a.id.padEnd(10)} ${a.type.padEnd(10)} ${a.profile.padEnd(20)} ${a.area.padEnd(14)} modbus://${a.host}:${a.port} unit ${a.unitId}\n`);
-  process.stdout.write(`${site.assets.length} simulated assets running; Ctrl-C to stop\n`);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(site.assets)}\n`);
+  } else {
+    for (const a of site.assets) process.stdout.write(`${a.id.padEnd(10)} ${a.type.padEnd(10)} ${a.profile.padEnd(22)} ${a.area.padEnd(14)} ${describeEndpoint(a)}\n`);
+    process.stdout.write(`${site.assets.length} simulated assets running; Ctrl-C to stop\n`);
+  }
   await untilSignalled();
   await site.stop();
 }

@@ -7,6 +7,8 @@ import { profileOfProtocol } from '@shellguard/protocol';
 import { ConfigError } from '../config/config.ts';
 import type { DriverContext, EquipmentDriver } from './driver.ts';
 import { ModbusDriver } from './modbus/modbus-driver.ts';
+import { SnmpDriver } from './snmp/snmp-driver.ts';
+import { RedfishDriver } from './redfish/redfish-driver.ts';
 
 const SECTIONS = ['bacnet', 'snmp', 'redfish'] as const;
 
@@ -27,6 +29,8 @@ export function createDriver(ctx: DriverContext): EquipmentDriver {
   checkProtocolSections(ctx);
   switch (ctx.profile.protocol) {
     case 'modbus': return new ModbusDriver({ ...ctx, profile: profileOfProtocol(ctx.profile, 'modbus') });
+    case 'snmp': return new SnmpDriver({ ...ctx, profile: profileOfProtocol(ctx.profile, 'snmp') });
+    case 'redfish': return new RedfishDriver({ ...ctx, profile: profileOfProtocol(ctx.profile, 'redfish') });
     default:
       throw new ConfigError(`equipment ${ctx.equipment.asset}: the ${ctx.profile.protocol} driver is not available in this build`, { asset: ctx.equipment.asset });
   }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import {
-  BUILTIN_PROFILE_DIR, PROFILE_KEYS, PROFILE_POINT_KEYS, parseProfile, parseProfileCatalog, profileFileNames,
+  BUILTIN_PROFILE_DIR, POINT_KEYS_BY_PROTOCOL, PROFILE_KEYS, parseProfile, parseProfileCatalog, profileFileNames,
 } from '../../src/index.ts';
 
 const files = readdirSync(BUILTIN_PROFILE_DIR).filter((f) => f.endsWith('.yaml')).sort();
@@ -23,14 +23,20 @@ describe('shipped equipment profiles', () => {
   });
 
   it.each(files)('%s has no key outside the profile format, and no description cut short', (file) => {
-    const doc = parseYaml(readFileSync(path.join(BUILTIN_PROFILE_DIR, file), 'utf8')) as { points: Record<string, unknown>[] };
+    const doc = parseYaml(readFileSync(path.join(BUILTIN_PROFILE_DIR, file), 'utf8')) as { protocol?: keyof typeof POINT_KEYS_BY_PROTOCOL; points: Record<string, unknown>[] };
     expect(Object.keys(doc).filter((k) => !(PROFILE_KEYS as readonly string[]).includes(k))).toEqual([]);
+    const pointKeys = POINT_KEYS_BY_PROTOCOL[doc.protocol ?? 'modbus'];
     for (const point of doc.points) {
-      expect(Object.keys(point).filter((k) => !(PROFILE_POINT_KEYS as readonly string[]).includes(k)), String(point.name)).toEqual([]);
+      expect(Object.keys(point).filter((k) => !pointKeys.includes(k)), String(point.name)).toEqual([]);
       // An unquoted comma cuts a flow-mapping value: "(RMS, ISO 10816)" would leave a bracket open.
       const description = typeof point.description === 'string' ? point.description : '';
       expect(description.split('(').length, `${String(point.name)}: ${description}`).toBe(description.split(')').length);
     }
+  });
+
+  it.each(files.filter((f) => !['ahu.yaml', 'crah.yaml', 'generator.yaml', 'panel.yaml', 'pdu.yaml', 'ups.yaml'].includes(f)))('%s names the source of its point map', (file) => {
+    const doc = parseYaml(readFileSync(path.join(BUILTIN_PROFILE_DIR, file), 'utf8')) as { source?: unknown };
+    expect(typeof doc.source === 'string' && doc.source.length > 10, file).toBe(true);
   });
 
   it.each(files)('%s with a stray key, at the root or in a point, is refused', (file) => {

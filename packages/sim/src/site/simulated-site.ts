@@ -1,14 +1,15 @@
 /**
- * A whole simulated site on loopback: the physics model, stepped on a timer, one Modbus TCP
- * server per asset on its own port and, when asked, one PNS signal tower per panel.
+ * A whole simulated site on loopback: the physics model, stepped on a timer, one device per asset
+ * on its own port, speaking its profile's protocol (Modbus TCP everywhere, or a mixed site over
+ * BACnet/IP, SNMP, Redfish and Modbus) and, when asked, one PNS signal tower per panel.
  */
-import { isValidId, profileOfProtocol, type EquipmentProfile } from '@shellguard/protocol';
+import { isValidId, type EquipmentProfile, type EquipmentProtocol } from '@shellguard/protocol';
 import { SimError } from '../errors.ts';
-import { EquipmentServer, type WriteAttempt } from '../modbus/equipment-server.ts';
+import { siteSecrets, startAssetServer, type AssetAccess, type AssetServer, type SiteWriteAttempt } from './asset-servers.ts';
 import { SiteModel } from '../physics/site-model.ts';
 import { startVirtualTower, type VirtualTower } from '../tower/virtual-tower.ts';
 import type { AssetType, FaultSpec } from '../physics/types.ts';
-import { DEFAULT_ASSET_COUNT, planSite } from './layout.ts';
+import { DEFAULT_ASSET_COUNT, planSite, type SiteProtocols } from './layout.ts';
 import { loadProfiles } from './profile-catalog.ts';
 
 export interface SimulatedSiteOptions {
@@ -16,6 +17,11 @@ export interface SimulatedSiteOptions {
   site: string;
   /** Number of assets, mixing all six types (default 32: 4 AHU, 6 CRAH, 4 UPS, 8 PDU, 2 GEN, 8 PANEL). */
   assets?: number;
+  /**
+   * `modbus` (default): every asset over Modbus TCP. `mixed`: cooling over BACnet/IP, UPSs and
+   * PDUs over SNMPv3, rack servers (added to the mix) over Redfish, generators and panels over Modbus.
+   */
+  protocols?: SiteProtocols;
   /** First port; asset i listens on basePort + i. 0 lets the OS pick each port. */
   basePort: number;
   /** Default 127.0.0.1. */
@@ -36,7 +42,7 @@ export interface SimulatedSiteOptions {
   /** Wall clock, epoch ms (default Date.now). */
   clock?: () => number;
   /** Told about every write request any asset receives. */
-  onWrite?: (asset: string, attempt: WriteAttempt) => void;
+  onWrite?: (asset: string, attempt: SiteWriteAttempt) => void;
   /**
    * One virtual signal tower (PNS over TCP) per panel asset: the i-th panel's tower listens on
    * basePort + i (0 lets the OS pick each port). Absent: no towers.
@@ -50,10 +56,16 @@ export interface SimulatedAsset {
   type: AssetType;
   /** Equipment profile id. */
   profile: string;
+  /** The protocol its device speaks (its profile's). */
+  protocol: EquipmentProtocol;
   area: string;
   host: string;
+  /** TCP (Modbus, Redfish) or UDP (BACnet/IP, SNMP) port. */
   port: number;
+  /** Modbus unit id (Modbus assets). */
   unitId: number;
+  /** Device instance, SNMPv3 user, BMC account and certificate: what a guardian needs besides the address. */
+  access: AssetAccess;
   /** Where the panel's signal tower listens (panels only, when the site has towers). */
   tower?: { host: string; port: number };
 }
@@ -84,7 +96,7 @@ export async function startSimulatedSite(options: SimulatedSiteOptions): Promise
   const timeScale = positive('timeScale', options.timeScale ?? 1);
   const unitId = options.unitId ?? 1;
   const clock = options.clock ?? Date.now;
-  const plan = planSite(options.assets ?? DEFAULT_ASSET_COUNT);
+  const plan = planSite(options.assets ?? DEFAULT_ASSET_COUNT, options.protocols ?? 'modbus');
   if (options.basePort !== 0 && (!Number.isInteger(options.basePort) || options.basePort < 1 || options.basePort + plan.length - 1 > 65535)) {
     throw new SimError('invalid_option', `basePort must be 0 or leave room for ${plan.length} ports below 65536`, { basePort: options.basePort });
   }
@@ -105,23 +117,27 @@ export async function startSimulatedSite(options: SimulatedSiteOptions): Promise
   });
   for (const f of options.faults ?? []) model.injectFault(f);
 
-  const servers: EquipmentServer[] = [];
+  const servers: AssetServer[] = [];
+  const access: AssetAccess[] = [];
   const towers = new Map<string, VirtualTower>();
   const writes = new Map<string, number>();
+  const secrets = siteSecrets(host);
   try {
     for (const [i, a] of plan.entries()) {
-      servers.push(await EquipmentServer.start({
-        host,
+      const started = await startAssetServer({
+        asset: a.id, index: i, host,
         port: options.basePort === 0 ? 0 : options.basePort + i,
         unitId,
-        profile: profileOfProtocol(profiles.get(a.profile)!, 'modbus'),
+        profile: profiles.get(a.profile)!,
         values: () => model.values(a.id),
-        clock,
+        clock, secrets,
         onWrite: (attempt) => {
           writes.set(a.id, (writes.get(a.id) ?? 0) + 1);
           options.onWrite?.(a.id, attempt);
         },
-      }));
+      });
+      servers.push(started.server);
+      access.push(started.access);
     }
     if (towerBase !== undefined) {
       for (const [i, a] of panels.entries()) {
@@ -144,7 +160,10 @@ export async function startSimulatedSite(options: SimulatedSiteOptions): Promise
     site: options.site,
     assets: plan.map((a, i) => {
       const tower = towers.get(a.id);
-      return { ...a, host, port: servers[i]!.port, unitId, ...(tower ? { tower: { host, port: tower.port } } : {}) };
+      return {
+        ...a, protocol: profiles.get(a.profile)!.protocol, host, port: servers[i]!.port, unitId, access: access[i]!,
+        ...(tower ? { tower: { host, port: tower.port } } : {}),
+      };
     }),
     model,
     towers,

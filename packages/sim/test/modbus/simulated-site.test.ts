@@ -121,7 +121,7 @@ describe('startSimulatedSite', () => {
 
   it('counts every write request it receives', async () => {
     const seen: string[] = [];
-    const s = await site(15500, { assets: 6, onWrite: (asset, w) => seen.push(`${asset}:${w.functionCode}`) });
+    const s = await site(15500, { assets: 6, onWrite: (asset, w) => seen.push(`${asset}:${w.request.split(' ')[2]}`) });
     const ups = s.assets.find((a) => a.type === 'ups')!;
     const crah = s.assets.find((a) => a.type === 'crah')!;
     expect(s.writesReceived()).toBe(0);
