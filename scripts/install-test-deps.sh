@@ -7,6 +7,8 @@
 #                       python3-serial-asyncio are therefore named explicitly
 #   tshark              packet capture, to prove what went over the wire
 #   snmp                Net-SNMP's snmptrap / snmpinform: traps and v3 informs from an independent sender
+#   snmpd               Net-SNMP's agent: the SNMP driver's interop tests start their own on loopback
+#   snmpsim             snmpsim's snmpsimd (pysnmp): an independent agent serving test/fixtures/snmpsim
 #   mosquitto-clients   mosquitto_pub / mosquitto_sub, an MQTT client that is not ours
 #   openssl             an independent X.509 / CSR / CRL implementation
 #   redfishtool         DMTF's Redfish client, an independent peer of the simulated BMC
@@ -27,6 +29,36 @@ PYMODBUS_IMPORTS='from pymodbus.datastore import ModbusSequentialDataBlock, Modb
 from pymodbus.device import ModbusDeviceIdentification
 from pymodbus.server import StartAsyncTcpServer'
 
+# A free-enough loopback UDP port for a check's own agent.
+check_port() { echo $((20000 + RANDOM % 20000)); }
+snmpd_check() {
+  local d port pid ok=1
+  d=$(mktemp -d); port=$(check_port)
+  printf '[snmp] persistentDir %s\nrocommunity sg-check 127.0.0.1\n' "$d" > "$d/snmpd.conf"
+  SNMP_PERSISTENT_DIR="$d" MIBS='' /usr/sbin/snmpd -f -Lo -C -r -c "$d/snmpd.conf" "udp:127.0.0.1:$port" >"$d/log" 2>&1 & pid=$!
+  for _ in $(seq 50); do
+    if MIBS='' snmpget -v2c -c sg-check -r 0 -t 1 "127.0.0.1:$port" 1.3.6.1.2.1.1.3.0 2>/dev/null | grep -q Timeticks; then ok=0; break; fi
+    sleep 0.2
+  done
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$d"
+  return $ok
+}
+snmpsim_check() {
+  local d port pid ok=1
+  d=$(mktemp -d); port=$(check_port); chmod 755 "$d"; mkdir -m 777 "$d/cache"
+  printf '1.3.6.1.2.1.1.3.0|67|42\n' > "$d/1.3.6.1.6.1.1.0.snmprec"; chmod 644 "$d/1.3.6.1.6.1.1.0.snmprec"
+  local as_root=(); [ "$(id -u)" -eq 0 ] && as_root=(--process-user=nobody --process-group=nogroup)
+  /usr/bin/snmpsimd --data-dir="$d" --cache-dir="$d/cache" --agent-udpv4-endpoint="127.0.0.1:$port" "${as_root[@]}" \
+    --v3-user=check --v3-auth-key=check-auth-key --v3-auth-proto=SHA512 --v3-priv-key=check-priv-key --v3-priv-proto=AES256BLMT \
+    --logging-method=null >/dev/null 2>&1 & pid=$!
+  for _ in $(seq 50); do
+    if MIBS='' snmpget -v3 -l authPriv -u check -a SHA-512 -A check-auth-key -x AES-256 -X check-priv-key -r 0 -t 1 "127.0.0.1:$port" 1.3.6.1.2.1.1.3.0 2>/dev/null | grep -q '(42)'; then ok=0; break; fi
+    sleep 0.2
+  done
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$d"
+  return $ok
+}
+
 # name of the check -> packages that provide it
 check() {
   case "$1" in
@@ -34,6 +66,10 @@ check() {
     tshark) tshark --version ;;
     # snmptrap -V prints the version and exits 0; the trap tests run snmptrap and snmpinform (v3 SHA-256/AES).
     snmp) snmptrap -V 2>&1 | grep -q 'NET-SNMP' && snmpinform -H 2>&1 | grep -q 'SHA-256' ;;
+    # Starts snmpd as the interop test does (own config, own persistent dir, loopback) and reads sysUpTime from it.
+    snmpd) snmpd_check ;;
+    # Starts snmpsimd as the interop test does (SHA-512 / AES-256 Blumenthal user, loopback) and reads a fixture value over v3.
+    snmpsim) snmpsim_check ;;
     # mosquitto_pub has no --version that exits 0: being on PATH and linking is the check.
     mosquitto-clients) command -v mosquitto_pub && command -v mosquitto_sub && ldd "$(command -v mosquitto_pub)" | { ! grep -q 'not found'; } ;;
     openssl) openssl version ;;
@@ -51,6 +87,8 @@ packages_for() {
     pymodbus) echo "python3-pymodbus python3-serial python3-serial-asyncio" ;;
     tshark) echo "tshark" ;;
     snmp) echo "snmp" ;;
+    snmpd) echo "snmpd snmp" ;;
+    snmpsim) echo "snmpsim snmp" ;;
     mosquitto-clients) echo "mosquitto-clients" ;;
     openssl) echo "openssl" ;;
     redfishtool) echo "redfishtool" ;;
@@ -60,7 +98,7 @@ packages_for() {
     postgresql) echo "postgresql postgresql-client" ;;
   esac
 }
-CHECKS=(pymodbus tshark snmp mosquitto-clients openssl redfishtool chromium mosquitto nats-server postgresql)
+CHECKS=(pymodbus tshark snmp snmpd snmpsim mosquitto-clients openssl redfishtool chromium mosquitto nats-server postgresql)
 
 need=()
 for c in "${CHECKS[@]}"; do

@@ -9,7 +9,7 @@ import modbusSerial from 'modbus-serial';
 import snmp from 'net-snmp';
 import { profileOfProtocol, type EquipmentProfile } from '@shellguard/protocol';
 import type { SimulatedAsset } from '@shellguard/sim';
-import { buildReadPlan } from '../../packages/guardian/src/drivers/modbus/read-plan.ts';
+import { buildReadPlan } from '@shellguard/guardian';
 import type { Reader } from './poller.ts';
 
 const ModbusRTU = modbusSerial.default;

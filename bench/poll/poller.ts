@@ -9,8 +9,7 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { BUILTIN_PROFILE_DIR, Quality, systemClock, type EquipmentProtocol } from '@shellguard/protocol';
-import { loadProfileCatalog, validateGuardianConfig } from '@shellguard/guardian';
-import { createDriver } from '../../packages/guardian/src/drivers/create-driver.ts';
+import { createDriver, loadProfileCatalog, validateGuardianConfig } from '@shellguard/guardian';
 import { flag, textFlag, quantile } from '../ingest/bench-support.ts';
 import { baselineReader } from './baselines.ts';
 import type { SimulatedAsset } from '@shellguard/sim';

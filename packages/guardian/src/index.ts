@@ -24,3 +24,6 @@ export { writeBundleArchive, extractBundleArchive, readBundleManifest, parseBund
 export { digestFile, digestFileSet, digestTrees } from './attestation/measure.ts';
 export { runConformanceCli } from './updates/conformance-cli.ts';
 export type { MetadataFetcher } from './updates/fetcher.ts';
+export { createDriver, checkProtocolSections } from './drivers/create-driver.ts';
+export { pointsOfSet, DriverError, type EquipmentDriver, type DriverContext, type DriverServices, type PointSet, type PollResult, type PollFailure } from './drivers/driver.ts';
+export { buildReadPlan, type ReadPlan, type ReadBlock } from './drivers/modbus/read-plan.ts';

@@ -54,7 +54,7 @@ export const MIXED_PROFILE_FOR_TYPE: Record<AssetType, string | readonly string[
   crah: 'crah-bacnet',
   ups: 'ups-rfc1628',
   // Alternating between two vendors' PDU MIBs, as a site with two PDU makes would.
-  pdu: ['pdu-apc-rpdu2', 'pdu-second-mib'],
+  pdu: ['pdu-apc-rpdu2', 'pdu-raritan-px2'],
   generator: 'generator-generic',
   panel: 'panel-generic',
   // Half the servers serve the newer EnvironmentMetrics schemas, half only the legacy Power/Thermal ones.
