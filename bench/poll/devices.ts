@@ -7,8 +7,9 @@ import { startSimulatedSite } from '@shellguard/sim';
 
 const at = process.argv.indexOf('--assets');
 const assets = at >= 0 ? Number(process.argv[at + 1]) : 72;
-const site = await startSimulatedSite({ site: 'bench-poll', assets, basePort: 0, seed: 7, protocols: 'mixed', tickMs: 1000 });
-process.stdout.write(`${JSON.stringify({ assets: site.assets, pid: process.pid })}\n`);
-const stop = async () => { await site.stop(); process.exit(0); };
+const site = process.argv.includes('--modbus-site') ? 'modbus' : 'mixed';
+const sim = await startSimulatedSite({ site: 'bench-poll', assets, basePort: 0, seed: 7, protocols: site, tickMs: 1000 });
+process.stdout.write(`${JSON.stringify({ assets: sim.assets, pid: process.pid })}\n`);
+const stop = async () => { await sim.stop(); process.exit(0); };
 process.on('SIGTERM', () => { void stop(); });
 process.on('SIGINT', () => { void stop(); });

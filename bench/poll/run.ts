@@ -15,7 +15,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { guardianEquipmentFor, type SimulatedAsset } from '@shellguard/sim';
-import { flag, textFlag } from '../ingest/bench-support.ts';
+import { flag, hasFlag, textFlag } from '../ingest/bench-support.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const seconds = flag('seconds', 60);
@@ -40,8 +40,8 @@ function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
 const node = (script: string, args: string[]) => spawn(process.execPath, ['--import', 'tsx', path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
 
 const dir = mkdtempSync(path.join(tmpdir(), 'shellguard-bench-poll-'));
-process.stdout.write(`bench/poll: ${assetCount}-asset mixed site, ${seconds} s per run${seconds < 60 ? ' (SHORT run)' : ''}, protocols ${protocols.join(', ')}\n`);
-const devices = node('devices.ts', ['--assets', String(assetCount)]);
+process.stdout.write(`bench/poll: ${assetCount}-asset ${hasFlag('modbus-site') ? 'Modbus' : 'mixed'} site, ${seconds} s per run${seconds < 60 ? ' (SHORT run)' : ''}, protocols ${protocols.join(', ')}\n`);
+const devices = node('devices.ts', ['--assets', String(assetCount), ...(hasFlag('modbus-site') ? ['--modbus-site'] : [])]);
 try {
   const { assets } = JSON.parse(await firstLine(devices)) as { assets: SimulatedAsset[] };
   const configDoc = {
