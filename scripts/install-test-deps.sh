@@ -61,24 +61,26 @@ snmpsim_check() {
 
 # name of the check -> packages that provide it
 check() {
+  # Never `grep -q` behind a pipe: it exits at the first match, the writer then dies of SIGPIPE, and
+  # pipefail fails a tool that works (seen with redfishtool right after its install).
   case "$1" in
     pymodbus) "$SYSTEM_PYTHON" -c "$PYMODBUS_IMPORTS" ;;
     tshark) tshark --version ;;
     # snmptrap -V prints the version and exits 0; the trap tests run snmptrap and snmpinform (v3 SHA-256/AES).
-    snmp) snmptrap -V 2>&1 | grep -q 'NET-SNMP' && snmpinform -H 2>&1 | grep -q 'SHA-256' ;;
+    snmp) snmptrap -V 2>&1 | grep 'NET-SNMP' >/dev/null && snmpinform -H 2>&1 | grep 'SHA-256' >/dev/null ;;
     # Starts snmpd as the interop test does (own config, own persistent dir, loopback) and reads sysUpTime from it.
     snmpd) snmpd_check ;;
     # Starts snmpsimd as the interop test does (SHA-512 / AES-256 Blumenthal user, loopback) and reads a fixture value over v3.
     snmpsim) snmpsim_check ;;
     # mosquitto_pub has no --version that exits 0: being on PATH and linking is the check.
-    mosquitto-clients) command -v mosquitto_pub && command -v mosquitto_sub && ldd "$(command -v mosquitto_pub)" | { ! grep -q 'not found'; } ;;
+    mosquitto-clients) command -v mosquitto_pub && command -v mosquitto_sub && ldd "$(command -v mosquitto_pub)" | { ! grep 'not found' >/dev/null; } ;;
     openssl) openssl version ;;
     # -V prints the version and exits 0; the interop test runs its Chassis Thermal/Power commands.
-    redfishtool) redfishtool -V | grep -q 'redfishtool Version' && redfishtool Chassis -h | grep -q 'Thermal' ;;
+    redfishtool) redfishtool -V | grep 'redfishtool Version' >/dev/null && redfishtool Chassis -h | grep 'Thermal' >/dev/null ;;
     chromium) /usr/bin/chromium --headless --no-sandbox --disable-gpu --version ;;
     # mosquitto -h exits non-zero; its first line names the version.
     mosquitto) { /usr/sbin/mosquitto -h 2>&1 || true; } | grep 'mosquitto version 2' && ls /usr/lib/*/mosquitto_dynamic_security.so ;;
-    nats-server) nats-server --version | grep -q 'v2' ;;
+    nats-server) nats-server --version | grep 'v2' >/dev/null ;;
     postgresql) command -v psql && ls /etc/postgresql/*/main ;;
   esac
 }

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import https from 'node:https';
 import modbusSerial from 'modbus-serial';
 import snmp from 'net-snmp';
-import { profileOfProtocol, type EquipmentProfile } from '@shellguard/protocol';
+import bacnetModule from '@bacnet-js/client';
+import { BACNET_OBJECT_TYPES, BACNET_PROPERTIES, profileOfProtocol, type EquipmentProfile } from '@shellguard/protocol';
 import type { SimulatedAsset } from '@shellguard/sim';
 import { buildReadPlan } from '@shellguard/guardian';
 import type { Reader } from './poller.ts';
@@ -56,6 +57,34 @@ async function snmpV3(a: SimulatedAsset, profile: EquipmentProfile): Promise<Rea
   };
 }
 
+type BacnetClientConstructor = typeof bacnetModule.default;
+const loadedBacnet = bacnetModule as unknown as { default?: unknown };
+const BacnetClient = (typeof loadedBacnet.default === 'function' ? loadedBacnet.default : bacnetModule) as BacnetClientConstructor;
+
+/** @bacnet-js/client's ReadPropertyMultiple: present value and status flags, 16 objects per request, as the driver asks. */
+async function bacnet(a: SimulatedAsset, profile: EquipmentProfile): Promise<Reader> {
+  const points = profileOfProtocol(profile, 'bacnet').points;
+  const specs = points.map((p) => ({
+    objectId: { type: BACNET_OBJECT_TYPES[p.objectType], instance: p.instance },
+    properties: [{ id: BACNET_PROPERTIES[p.property], index: 0xffffffff }, ...(p.property === 'present-value' ? [{ id: BACNET_PROPERTIES['status-flags'], index: 0xffffffff }] : [])],
+  }));
+  // The library binds a fixed port (0 means 47808 to it): pick one per reader.
+  const client = new BacnetClient({ port: 20_000 + Math.floor(Math.random() * 20_000), interface: '127.0.0.1', reuseAddr: false, apduTimeout: 1000 });
+  await new Promise<void>((res) => client.once('listening', () => res()));
+  const receiver = { address: `${a.host}:${a.port}` };
+  return {
+    read: async () => {
+      let good = 0;
+      for (let i = 0; i < specs.length; i += 16) {
+        const r = await client.readPropertyMultiple(receiver, specs.slice(i, i + 16) as never);
+        for (const obj of r.values) good += obj.values.filter((v) => v.id === BACNET_PROPERTIES['present-value'] && v.value.length === 1 && typeof v.value[0]?.value === 'number').length;
+      }
+      return { good, bad: points.length - good };
+    },
+    close: async () => { client.close(); },
+  };
+}
+
 function pointer(doc: unknown, ptr: string): unknown {
   let v = doc;
   for (const part of ptr.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))) {
@@ -80,11 +109,15 @@ async function redfish(a: SimulatedAsset, profile: EquipmentProfile): Promise<Re
       const parts: Buffer[] = [];
       resp.on('data', (c: Buffer) => parts.push(c)).on('end', () => res(JSON.parse(Buffer.concat(parts).toString())));
     });
-    // The same pin the guardian checks, so neither side skips the certificate.
-    req.on('socket', (s) => s.once('secureConnect', () => {
-      const der = (s as import('node:tls').TLSSocket).getPeerCertificate().raw;
-      if (createHash('sha256').update(der).digest('hex') !== r.certificate.sha256) req.destroy(new Error('pin mismatch'));
-    }));
+    // The same pin the guardian checks, so neither side skips the certificate: once per new
+    // connection (a kept-alive socket was checked when it connected).
+    req.on('socket', (s) => {
+      if (req.reusedSocket) return;
+      s.once('secureConnect', () => {
+        const der = (s as import('node:tls').TLSSocket).getPeerCertificate().raw;
+        if (createHash('sha256').update(der).digest('hex') !== r.certificate.sha256) req.destroy(new Error('pin mismatch'));
+      });
+    });
     req.on('error', rej).end();
   });
   return {
@@ -104,9 +137,6 @@ export async function baselineReader(a: SimulatedAsset, profile: EquipmentProfil
     case 'modbus': return modbus(a, profile);
     case 'snmp': return snmpV3(a, profile);
     case 'redfish': return redfish(a, profile);
-    case 'bacnet': {
-      const { bacnetBaseline } = await import('./bacnet-baseline.ts');
-      return bacnetBaseline(a, profile);
-    }
+    case 'bacnet': return bacnet(a, profile);
   }
 }

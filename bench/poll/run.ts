@@ -37,7 +37,7 @@ function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
   });
 }
 
-const node = (script: string, args: string[]) => spawn(process.execPath, ['--import', 'tsx', path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+const node = (script: string, args: string[]) => spawn(process.execPath, [...(process.env.BENCH_TRACE ? ['--trace-warnings'] : []), '--import', 'tsx', path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
 
 const dir = mkdtempSync(path.join(tmpdir(), 'shellguard-bench-poll-'));
 process.stdout.write(`bench/poll: ${assetCount}-asset ${hasFlag('modbus-site') ? 'Modbus' : 'mixed'} site, ${seconds} s per run${seconds < 60 ? ' (SHORT run)' : ''}, protocols ${protocols.join(', ')}\n`);

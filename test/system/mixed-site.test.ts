@@ -67,7 +67,11 @@ describe('a mixed-protocol site: BACnet/IP, SNMPv3, Redfish and Modbus through a
         // Points a MIB or schema adds beyond the physics (upsOutputSource, Status.Health) have no model value to compare.
         if (want === undefined || p.latest === null) continue;
         if (typeof want === 'boolean') {
-          expect(p.latest.value, `${a.id}.${p.name} (${a.protocol})`).toBe(want);
+          // The store keeps binary points as 0/1.
+          expect(Number(p.latest.value), `${a.id}.${p.name} (${a.protocol})`).toBe(Number(want));
+        } else if (p.kind === 'enum') {
+          // BACnet multi-state objects are 1-based (ASHRAE 135 clause 12.20.4): the physics' state 0 is served as 1.
+          expect(p.latest.value, `${a.id}.${p.name} (${a.protocol})`).toBe(a.protocol === 'bacnet' ? want + 1 : want);
         } else if (p.kind === 'analog') {
           // The model moves between the poll and this check: compare within a few percent.
           expect(Math.abs((p.latest.value as number) - want), `${a.id}.${p.name} (${a.protocol}): stored ${String(p.latest.value)}, served ${want}`)

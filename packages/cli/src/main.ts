@@ -22,7 +22,7 @@ import { DEMO_SCENARIO_NAMES } from './commands/demo-scenario.ts';
 import { DEMO_BROKERS } from './commands/demo-parts.ts';
 import { moveAsset } from './commands/asset.ts';
 import { runServer } from './commands/server.ts';
-import { printGuardianId, printGuardianMeasurements, runGuardian } from './commands/guardian.ts';
+import { discoverBacnet, printGuardianId, printGuardianMeasurements, runGuardian } from './commands/guardian.ts';
 import { initCa, rotateCa } from './commands/ca.ts';
 import { runSim } from './commands/sim.ts';
 import {
@@ -91,6 +91,15 @@ guardian.command('measure')
   .description('print the release manifest (reference values) this guardian attests with, for `shellguard group release`')
   .requiredOption('--config <file>', 'guardian.yaml')
   .action(printGuardianMeasurements);
+guardian.command('discover-bacnet')
+  .description('commissioning: send a BACnet Who-Is and list the devices that answer (device instance, address, route) for guardian.yaml')
+  .requiredOption('--broadcast <address>', 'a directed broadcast of the plant network (e.g. 10.1.2.255), or one device\'s address')
+  .option('--port <port>', 'BACnet/IP UDP port', port, 47808)
+  .option('--timeout-ms <ms>', 'how long to collect I-Am answers', positive, 3000)
+  .option('--low <instance>', 'lowest device instance asked for', (v) => Number(v))
+  .option('--high <instance>', 'highest device instance asked for', (v) => Number(v))
+  .option('--json', 'print the devices as JSON')
+  .action(async (o: { broadcast: string; port: number; timeoutMs: number; low?: number; high?: number; json?: boolean }) => { await discoverBacnet(o); });
 
 const ca = program.command('ca').description('the site certificate authority');
 ca.command('init')

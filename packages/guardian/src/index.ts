@@ -26,4 +26,5 @@ export { runConformanceCli } from './updates/conformance-cli.ts';
 export type { MetadataFetcher } from './updates/fetcher.ts';
 export { createDriver, checkProtocolSections } from './drivers/create-driver.ts';
 export { pointsOfSet, DriverError, type EquipmentDriver, type DriverContext, type DriverServices, type PointSet, type PollResult, type PollFailure } from './drivers/driver.ts';
+export { discoverDevices as discoverBacnetDevices, type DiscoveredDevice as DiscoveredBacnetDevice, type DiscoveryOptions as BacnetDiscoveryOptions } from './drivers/bacnet/discovery.ts';
 export { buildReadPlan, type ReadPlan, type ReadBlock } from './drivers/modbus/read-plan.ts';

@@ -15,3 +15,4 @@ export {
 } from './tower/virtual-tower.ts';
 export * from './redfish/index.ts';
 export { startSnmpAgent, type SnmpAgentOptions, type SimulatedSnmpAgent, type SnmpWriteAttempt, type SimulatedSnmpUser, type SnmpTrapTarget } from './snmp/snmp-agent.ts';
+export * from './bacnet/index.ts';

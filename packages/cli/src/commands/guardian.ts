@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  FileKeyStore, GUARDIAN_SWNAME, GUARDIAN_VERSION, loadGuardianConfig, measureGuardianConfig, startGuardian, writeCrashReport,
+  discoverBacnetDevices, FileKeyStore, GUARDIAN_SWNAME, GUARDIAN_VERSION, loadGuardianConfig, measureGuardianConfig, startGuardian, writeCrashReport,
 } from '@shellguard/guardian';
 import { createLogger, untilSignalled } from '../logging.ts';
 
@@ -51,4 +51,32 @@ export async function printGuardianMeasurements(opts: { config: string }): Promi
 
 export function readText(file: string): string {
   return readFileSync(path.resolve(file), 'utf8');
+}
+
+export interface BacnetDiscoverOptions { broadcast: string; port: number; timeoutMs: number; low?: number; high?: number; json?: boolean }
+
+/**
+ * Commissioning: a Who-Is on the plant network (or to one address) and the I-Am of every BACnet
+ * device that answers, with what a guardian.yaml equipment entry needs (host, port, deviceInstance,
+ * route). Read-only like the driver: Who-Is is the only datagram it sends.
+ */
+export async function discoverBacnet(o: BacnetDiscoverOptions, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+  const found = await discoverBacnetDevices({
+    broadcastAddress: o.broadcast, port: o.port, timeoutMs: o.timeoutMs,
+    ...(o.low !== undefined || o.high !== undefined ? { range: { low: o.low ?? 0, high: o.high ?? 4_194_303 } } : {}),
+  });
+  if (o.json) {
+    out(JSON.stringify(found));
+    return found.length;
+  }
+  if (found.length === 0) {
+    out(`no BACnet device answered a Who-Is to ${o.broadcast}:${o.port} within ${o.timeoutMs} ms; check the address (a directed broadcast such as 10.1.2.255, or one device's address), that UDP ${o.port} is open, and for routed networks that a BBMD forwards broadcasts`);
+    return 0;
+  }
+  out('deviceInstance  host:port              route           maxApdu  segmentation  vendor');
+  for (const d of found) {
+    const route = d.route ? `${d.route.network}/${d.route.address}` : '-';
+    out(`${String(d.deviceInstance).padEnd(16)}${`${d.host}:${d.port}`.padEnd(23)}${route.padEnd(16)}${String(d.maxApdu).padEnd(9)}${d.segmentation.padEnd(14)}${d.vendorId}`);
+  }
+  return found.length;
 }

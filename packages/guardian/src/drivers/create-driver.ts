@@ -9,6 +9,7 @@ import type { DriverContext, EquipmentDriver } from './driver.ts';
 import { ModbusDriver } from './modbus/modbus-driver.ts';
 import { SnmpDriver } from './snmp/snmp-driver.ts';
 import { RedfishDriver } from './redfish/redfish-driver.ts';
+import { BacnetDriver } from './bacnet/bacnet-driver.ts';
 
 const SECTIONS = ['bacnet', 'snmp', 'redfish'] as const;
 
@@ -29,9 +30,12 @@ export function createDriver(ctx: DriverContext): EquipmentDriver {
   checkProtocolSections(ctx);
   switch (ctx.profile.protocol) {
     case 'modbus': return new ModbusDriver({ ...ctx, profile: profileOfProtocol(ctx.profile, 'modbus') });
+    case 'bacnet': return new BacnetDriver({ ...ctx, profile: profileOfProtocol(ctx.profile, 'bacnet') });
     case 'snmp': return new SnmpDriver({ ...ctx, profile: profileOfProtocol(ctx.profile, 'snmp') });
     case 'redfish': return new RedfishDriver({ ...ctx, profile: profileOfProtocol(ctx.profile, 'redfish') });
-    default:
-      throw new ConfigError(`equipment ${ctx.equipment.asset}: the ${ctx.profile.protocol} driver is not available in this build`, { asset: ctx.equipment.asset });
+    default: {
+      const unknown: { protocol: string } = ctx.profile;
+      throw new ConfigError(`equipment ${ctx.equipment.asset}: no driver speaks ${unknown.protocol}`, { asset: ctx.equipment.asset });
+    }
   }
 }

@@ -9,6 +9,7 @@ import { profileOfProtocol, type EquipmentProfile, type EquipmentProtocol } from
 import { EquipmentServer } from '../modbus/equipment-server.ts';
 import type { PointValues } from '../physics/types.ts';
 import { createSelfSignedBmcCertificate, startRedfishService, type BmcCertificate } from '../redfish/index.ts';
+import { startBacnetDevice } from '../bacnet/index.ts';
 import { startSnmpAgent, type SimulatedSnmpUser } from '../snmp/snmp-agent.ts';
 
 /** A write request a simulated device received (Shellguard must never send one). */
@@ -75,10 +76,9 @@ export async function startAssetServer(o: AssetServerOptions): Promise<{ server:
     }
     case 'bacnet': {
       const deviceInstance = 1000 + o.index;
-      const { startBacnetDevice } = await import('../bacnet/index.ts');
       const device = await startBacnetDevice({
         host, port: o.port, deviceInstance, profile: profileOfProtocol(o.profile, 'bacnet'), values: o.values, clock,
-        onWrite: (a) => o.onWrite({ protocol: 'bacnet', request: a.service, at: a.at }),
+        onWrite: (a) => o.onWrite({ protocol: 'bacnet', request: `${a.service}${a.object ? ` ${a.object}` : ''}`, at: a.at }),
       });
       return { server: device, access: { bacnet: { deviceInstance } } };
     }

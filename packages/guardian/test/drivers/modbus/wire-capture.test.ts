@@ -4,7 +4,6 @@
  * only the allowed function codes 1, 2, 3, 4 and 43.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,39 +13,14 @@ import { ModbusTcpClient } from '../../../src/drivers/modbus/tcp-client.ts';
 import { buildReadPlan } from '../../../src/drivers/modbus/read-plan.ts';
 import { pollAsset } from '../../../src/drivers/modbus/poller.ts';
 import { INTEROP_PROFILE, startPymodbusServer, type PymodbusServer } from './pymodbus-server.ts';
+import { hasTshark, startCapture, warnIfNoTshark, type Capture } from '../packet-capture.ts';
 
 const PORT = 16200;
-// scripts/install-test-deps.sh installs tshark; under CI a missing tshark fails the proof instead of skipping it.
-const hasTshark = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0 || process.env.CI === 'true';
-if (!hasTshark) console.warn('wire-capture: tshark is not installed (bash scripts/install-test-deps.sh); skipping the on-the-wire read-only proof');
+warnIfNoTshark('wire-capture');
 
-async function startCapture(file: string): Promise<ChildProcess> {
-  const tshark = spawn('tshark', ['-i', 'lo', '-f', `tcp port ${PORT}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  await new Promise<void>((resolve, reject) => {
-    tshark.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      if (stderr.includes('Capture started')) resolve();
-    });
-    tshark.once('exit', (code) => reject(new Error(`tshark exited (${code}) before capturing (capturing on lo needs root or CAP_NET_RAW):\n${stderr}`)));
-  });
-  return tshark;
-}
-
-function capturedFunctionCodes(file: string): number[] {
-  const read = spawnSync('tshark', ['-r', file, '-d', `tcp.port==${PORT},mbtcp`, '-Y', 'modbus', '-T', 'fields', '-e', 'modbus.func_code'], {
-    encoding: 'utf8',
-  });
-  if (read.status !== 0) throw new Error(`tshark could not read ${file}: ${read.stderr}`);
-  return read.stdout.split(/[\s,]+/).filter((s) => s.length > 0).map(Number);
-}
-
-async function stopCapture(tshark: ChildProcess): Promise<void> {
-  if (tshark.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    tshark.once('exit', () => resolve());
-    tshark.kill('SIGINT');
-  });
+function capturedFunctionCodes(capture: Capture): number[] {
+  return capture.read(['-d', `tcp.port==${PORT},mbtcp`, '-Y', 'modbus', '-T', 'fields', '-e', 'modbus.func_code'])
+    .split(/[\s,]+/).filter((s) => s.length > 0).map(Number);
 }
 
 describe.skipIf(!hasTshark)('Modbus traffic on the wire (tshark capture)', () => {
@@ -65,7 +39,7 @@ describe.skipIf(!hasTshark)('Modbus traffic on the wire (tshark capture)', () =>
 
   it('carries only function codes 1, 2, 3, 4 and 43 while polling and while writes are attempted', async () => {
     const file = path.join(dir, 'modbus.pcap');
-    const tshark = await startCapture(file);
+    const capture = await startCapture(file, `tcp port ${PORT}`);
     const client = new ModbusTcpClient({ host: '127.0.0.1', port: PORT });
     const plan = buildReadPlan(INTEROP_PROFILE);
     const fastPlan = buildReadPlan(INTEROP_PROFILE, { onlyFast: true });
@@ -92,14 +66,14 @@ describe.skipIf(!hasTshark)('Modbus traffic on the wire (tshark capture)', () =>
       await client.close();
       // dumpcap hands packets over in batches: wait until the file holds every request and its
       // response before stopping, or the last batch may be lost.
-      await expect.poll(() => capturedFunctionCodes(file).length, { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(2 * requests);
+      await expect.poll(() => capturedFunctionCodes(capture).length, { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(2 * requests);
     } finally {
       await client.close();
-      await stopCapture(tshark);
+      await capture.stop();
     }
     expect(refused).toEqual(Array.from({ length: 70 }, () => 'modbus_function_refused'));
 
-    const codes = capturedFunctionCodes(file);
+    const codes = capturedFunctionCodes(capture);
     // every request and its response are in the capture
     expect(codes.length).toBeGreaterThanOrEqual(2 * requests);
     expect(new Set(codes)).toEqual(new Set([1, 2, 3, 4, 43]));

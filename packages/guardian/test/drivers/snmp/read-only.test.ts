@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { ReadOnlySnmpSession } from '../../../src/drivers/snmp/read-only-session
 import { usmUser } from '../../../src/drivers/snmp/security.ts';
 import { listTableIndexes } from '../../../src/drivers/snmp/table-indexes.ts';
 import { COMMUNITY, snmpOptions, startSimUps, type SimDevice } from './sim-device.ts';
+import { hasTshark, startCapture, warnIfNoTshark, type Capture } from '../packet-capture.ts';
 
 const SET_OID = '1.3.6.1.2.1.33.1.2.4.0';
 
@@ -130,7 +130,7 @@ describe('ReadOnlySnmpSession', () => {
   });
 });
 
-const hasTshark = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0 || process.env.CI === 'true';
+warnIfNoTshark('snmp wire-capture');
 
 describe.skipIf(!hasTshark)('SNMP traffic on the wire (tshark capture)', () => {
   let dir: string;
@@ -138,21 +138,13 @@ describe.skipIf(!hasTshark)('SNMP traffic on the wire (tshark capture)', () => {
   beforeAll(async () => { dir = mkdtempSync(path.join(tmpdir(), 'shellguard-snmp-capture-')); device = await startSimUps('2c'); });
   afterAll(async () => { await device?.close(); rmSync(dir, { recursive: true, force: true }); });
 
-  const pduTypes = (file: string, port: number): string[] => {
-    const r = spawnSync('tshark', ['-r', file, '-d', `udp.port==${port},snmp`, '-Y', 'snmp', '-T', 'fields', '-e', 'snmp.data'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(r.stderr);
-    return r.stdout.split(/\s+/).filter(Boolean);
-  };
+  const pduTypes = (capture: Capture, port: number): string[] =>
+    capture.read(['-d', `udp.port==${port},snmp`, '-Y', 'snmp', '-T', 'fields', '-e', 'snmp.data']).split(/\s+/).filter(Boolean);
 
   it('carries only get-request, get-next-request, get-bulk-request and their responses while reading and while writes are attempted', async () => {
     const port = device.equipment.port;
     const file = path.join(dir, 'snmp.pcap');
-    const tshark: ChildProcess = spawn('tshark', ['-i', 'lo', '-f', `udp port ${port}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      tshark.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.includes('Capture started')) resolve(); });
-      tshark.once('exit', (code) => reject(new Error(`tshark exited (${code}): ${err}`)));
-    });
+    const capture = await startCapture(file, `udp port ${port}`);
     const session = ReadOnlySnmpSession.open({ host: '127.0.0.1', port, version: '2c', community: COMMUNITY, timeoutMs: 1000, retries: 0 });
     try {
       for (let i = 0; i < 5; i++) {
@@ -161,13 +153,13 @@ describe.skipIf(!hasTshark)('SNMP traffic on the wire (tshark capture)', () => {
         await new Promise<void>((r) => session.guardedSession.getNext([SET_OID], () => r()));
         await session.walk('1.3.6.1.2.1.33.1.3.3.1.3', 2);
       }
-      await expect.poll(() => pduTypes(file, port).length, { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(5 * 2 * 4);
+      await expect.poll(() => pduTypes(capture, port).length, { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(5 * 2 * 4);
     } finally {
       session.close();
-      await new Promise<void>((r) => { tshark.once('exit', () => r()); tshark.kill('SIGINT'); });
+      await capture.stop();
     }
     // RFC 3416 PDUs choice: 0 get-request, 1 get-next-request, 2 response, 3 set-request, 5 getBulkRequest.
-    expect(new Set(pduTypes(file, port))).toEqual(new Set(['0', '1', '2', '5']));
+    expect(new Set(pduTypes(capture, port))).toEqual(new Set(['0', '1', '2', '5']));
     expect(device.writesReceived()).toBe(0);
   });
 });

@@ -1,0 +1,1 @@
+export { startBacnetDevice, type BacnetDeviceOptions, type BacnetWriteAttempt, type BacnetSubscription, type SimulatedBacnetDevice } from './bacnet-device.ts';
