@@ -69,8 +69,8 @@ program.command('demo')
   .addOption(new Option('--broker <broker>', 'embedded (default), or mosquitto: start Debian\'s /usr/sbin/mosquitto on its own free loopback port, configured in --dir, stopped with the demo')
     .choices(DEMO_BROKERS).default('embedded'))
   .option('--replicas <n>', 'server replicas sharing the site (default 1); more need --database and --broker mosquitto, and start Debian\'s nats-server for their bus', positive, 1)
-  .addOption(new Option('--protocols <set>', 'mixed: air handlers and CRAHs over BACnet/IP, UPSs and PDUs over SNMPv3, rack servers over Redfish, generators and panels over Modbus; modbus: every asset over Modbus TCP')
-    .choices(['mixed', 'modbus']).default('modbus'))
+  .addOption(new Option('--protocols <set>', 'mixed (default): air handlers and CRAHs over BACnet/IP, UPSs and PDUs over SNMPv3, rack servers over Redfish, generators and panels over Modbus, as a real site; modbus: every asset over Modbus TCP')
+    .choices(['mixed', 'modbus']).default('mixed'))
   .action(runDemo);
 
 program.command('server')
@@ -98,8 +98,9 @@ guardian.command('discover-bacnet')
   .option('--timeout-ms <ms>', 'how long to collect I-Am answers', positive, 3000)
   .option('--low <instance>', 'lowest device instance asked for', (v) => Number(v))
   .option('--high <instance>', 'highest device instance asked for', (v) => Number(v))
+  .option('--unicast', 'the address is one device\'s: ask it alone (Original-Unicast, not forwarded by a BBMD)')
   .option('--json', 'print the devices as JSON')
-  .action(async (o: { broadcast: string; port: number; timeoutMs: number; low?: number; high?: number; json?: boolean }) => { await discoverBacnet(o); });
+  .action(async (o: { broadcast: string; port: number; timeoutMs: number; low?: number; high?: number; json?: boolean; unicast?: boolean }) => { await discoverBacnet(o); });
 
 const ca = program.command('ca').description('the site certificate authority');
 ca.command('init')

@@ -53,7 +53,7 @@ export function readText(file: string): string {
   return readFileSync(path.resolve(file), 'utf8');
 }
 
-export interface BacnetDiscoverOptions { broadcast: string; port: number; timeoutMs: number; low?: number; high?: number; json?: boolean }
+export interface BacnetDiscoverOptions { broadcast: string; port: number; timeoutMs: number; low?: number; high?: number; json?: boolean; unicast?: boolean }
 
 /**
  * Commissioning: a Who-Is on the plant network (or to one address) and the I-Am of every BACnet
@@ -62,7 +62,7 @@ export interface BacnetDiscoverOptions { broadcast: string; port: number; timeou
  */
 export async function discoverBacnet(o: BacnetDiscoverOptions, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
   const found = await discoverBacnetDevices({
-    broadcastAddress: o.broadcast, port: o.port, timeoutMs: o.timeoutMs,
+    broadcastAddress: o.broadcast, port: o.port, timeoutMs: o.timeoutMs, ...(o.unicast ? { unicast: true } : {}),
     ...(o.low !== undefined || o.high !== undefined ? { range: { low: o.low ?? 0, high: o.high ?? 4_194_303 } } : {}),
   });
   if (o.json) {

@@ -214,8 +214,10 @@ export class BacnetClient {
     }
     if (incoming.kind !== 'apdu') return;
     // Only the device answers: anything from another address (or, routed, another SADR) is ignored.
+    // A Forwarded-NPDU counts only when our own BBMD relayed it: anyone else could claim any origin.
+    const viaOurBbmd = fd !== undefined && rinfo.address === fd.host && rinfo.port === fd.port;
     const fromDevice = incoming.forwardedFrom
-      ? incoming.forwardedFrom.host === this.#o.host && incoming.forwardedFrom.port === this.#o.port
+      ? viaOurBbmd && incoming.forwardedFrom.host === this.#o.host && incoming.forwardedFrom.port === this.#o.port
       : rinfo.address === this.#o.host && rinfo.port === this.#o.port;
     if (!fromDevice) return;
     const route = this.#o.route;
@@ -255,6 +257,8 @@ export class BacnetClient {
         return;
       case 'complexAck':
         if (a.service !== p.service) return p.reject(new BacnetError('bacnet_response_invalid', `${this.#where()} answered service ${p.service} with an acknowledgement of service ${a.service}`));
+        // We announce 1476 octets (clause 20.1.2.5): a longer unsegmented answer breaks the contract.
+        if (!a.segment && a.data.length + 3 > MAX_APDU) return p.reject(new BacnetError('bacnet_response_invalid', `${this.#where()} sent an unsegmented answer of ${a.data.length + 3} octets, more than the ${MAX_APDU} this client accepts`));
         if (!a.segment) return p.resolve(a.data);
         return this.#segment(a.invokeId, p, a.segment, a.data);
       case 'error':

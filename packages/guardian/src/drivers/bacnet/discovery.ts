@@ -25,6 +25,8 @@ export interface DiscoveryOptions {
   /** Only instances in this range answer (clause 16.10.1.1). */
   range?: { low: number; high: number };
   bindHost?: string;
+  /** `broadcastAddress` is one device's address: send the Who-Is as Original-Unicast (J.2.11), so a device that is also a BBMD does not forward it. */
+  unicast?: boolean;
 }
 
 export async function discoverDevices(o: DiscoveryOptions): Promise<DiscoveredDevice[]> {
@@ -47,7 +49,7 @@ export async function discoverDevices(o: DiscoveryOptions): Promise<DiscoveredDe
         // not an I-Am we can read: ignored
       }
     });
-    const frame = encodeRequest({ pdu: 'unconfirmed', service: Unconfirmed.whoIs, ...(o.range ? { low: o.range.low, high: o.range.high } : {}) }, { broadcast: 'local' });
+    const frame = encodeRequest({ pdu: 'unconfirmed', service: Unconfirmed.whoIs, ...(o.range ? { low: o.range.low, high: o.range.high } : {}) }, o.unicast ? {} : { broadcast: 'local' });
     socket.send(checkOutgoing(frame), o.port, o.broadcastAddress);
     await new Promise((r) => setTimeout(r, o.timeoutMs));
   } finally {
