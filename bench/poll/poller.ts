@@ -49,11 +49,21 @@ let good = 0;
 let bad = 0;
 let reads = 0;
 let failures = 0;
+/** A read that never settles (a client that lost its request) counts as a failure after this long. */
+const READ_DEADLINE_MS = 5000;
+let hung = 0;
+function withDeadline<T>(p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => { hung += 1; reject(new Error(`no answer within ${READ_DEADLINE_MS} ms`)); }, READ_DEADLINE_MS);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
 const loops = rs.map(async (r) => {
   while (!stop) {
     const t0 = performance.now();
     try {
-      const got = await r.read();
+      const got = await withDeadline(r.read());
       if (measuring) { good += got.good; bad += got.bad; reads += 1; latencies.push(performance.now() - t0); }
     } catch {
       if (measuring) failures += 1;
@@ -76,7 +86,7 @@ latencies.sort((a, b) => a - b);
 const status = readFileSync('/proc/self/status', 'utf8');
 const cpuCores = (cpu.user + cpu.system) / 1e6 / wall;
 process.stdout.write(`${JSON.stringify({
-  protocol, client, assets: assets.length, seconds: wall, reads, failures, goodPoints: good, badPoints: bad,
+  protocol, client, assets: assets.length, seconds: wall, reads, failures, hung, goodPoints: good, badPoints: bad,
   pointsPerSecond: good / wall, readsPerSecond: reads / wall,
   p50Ms: latencies.length ? quantile(latencies, 0.5) : null, p99Ms: latencies.length ? quantile(latencies, 0.99) : null,
   cpuCores, pointsPerCpuSecond: cpuCores > 0 ? good / wall / cpuCores : null,

@@ -24,7 +24,7 @@ const protocols = textFlag('protocols', 'modbus,bacnet,snmp,redfish').split(',')
 const clients = textFlag('clients', 'shellguard,baseline').split(',');
 
 interface Result {
-  protocol: string; client: string; assets: number; reads: number; failures: number; goodPoints: number; badPoints: number;
+  protocol: string; client: string; assets: number; reads: number; failures: number; hung: number; goodPoints: number; badPoints: number;
   pointsPerSecond: number; readsPerSecond: number; p50Ms: number | null; p99Ms: number | null; cpuCores: number;
   pointsPerCpuSecond: number | null; peakRssMiB: number;
 }
@@ -71,10 +71,10 @@ try {
     }
   }
   const fmt = (v: number | null, d = 0) => (v === null ? '-' : v.toFixed(d));
-  process.stdout.write('\nprotocol  client      assets  points/s  reads/s  p50 ms  p99 ms  CPU cores  points/CPU-s  peak RSS MiB  bad  failed\n');
+  process.stdout.write('\nprotocol  client      assets  points/s  reads/s  p50 ms  p99 ms  CPU cores  points/CPU-s  peak RSS MiB  bad  failed  hung\n');
   for (const r of results) {
     process.stdout.write(`${r.protocol.padEnd(9)} ${r.client.padEnd(10)} ${String(r.assets).padStart(6)} ${fmt(r.pointsPerSecond).padStart(9)} ${fmt(r.readsPerSecond, 1).padStart(8)} `
-      + `${fmt(r.p50Ms, 1).padStart(7)} ${fmt(r.p99Ms, 1).padStart(7)} ${fmt(r.cpuCores, 2).padStart(10)} ${fmt(r.pointsPerCpuSecond).padStart(13)} ${fmt(r.peakRssMiB, 0).padStart(13)} ${String(r.badPoints).padStart(4)} ${String(r.failures).padStart(7)}\n`);
+      + `${fmt(r.p50Ms, 1).padStart(7)} ${fmt(r.p99Ms, 1).padStart(7)} ${fmt(r.cpuCores, 2).padStart(10)} ${fmt(r.pointsPerCpuSecond).padStart(13)} ${fmt(r.peakRssMiB, 0).padStart(13)} ${String(r.badPoints).padStart(4)} ${String(r.failures).padStart(7)} ${String(r.hung ?? 0).padStart(5)}\n`);
   }
   process.stdout.write(`\n${JSON.stringify({ seconds, assetCount, results })}\n`);
 } finally {
