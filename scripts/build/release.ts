@@ -142,12 +142,28 @@ function describeNativeLayer(): NativeLayer {
 
 // ------------------------------------------------------------------------- manifests
 
-/** Every profiles digest a guardian can measure with only built-in profiles: one per non-empty subset it may use. */
+/** Subsets of the built-in profiles listed when there are too many for all of them: up to this size, and the whole set. */
+const MAX_LISTED_SUBSET = 3;
+
+/**
+ * Profiles digests a guardian can measure with only built-in profiles: one per non-empty subset it
+ * may use. With more than 12 files (2^n subsets) only subsets of up to three profiles and the whole
+ * set are listed; a guardian using more built-in profiles than that is registered with the
+ * manifest `shellguard guardian measure` prints for its config.
+ */
 async function profileDigests(dir: string): Promise<string[]> {
   const files = (await directoryEntries(dir)).map((e) => path.join(dir, e.name)).filter((f) => f.endsWith('.yaml'));
-  if (files.length > 12) return [await digestFileSet(files)];
   const out: string[] = [await digestFileSet(files)];
-  for (let mask = 1; mask < (1 << files.length) - 1; mask++) out.push(await digestFileSet(files.filter((_, i) => (mask >> i) & 1)));
+  const subsets: string[][] = [];
+  const grow = (from: number, picked: string[]): void => {
+    for (let i = from; i < files.length; i++) {
+      const next = [...picked, files[i]!];
+      if (next.length < files.length) subsets.push(next);
+      if (files.length <= 12 || next.length < MAX_LISTED_SUBSET) grow(i + 1, next);
+    }
+  };
+  grow(0, []);
+  for (const subset of subsets) out.push(await digestFileSet(subset));
   return out;
 }
 

@@ -69,8 +69,8 @@ program.command('demo')
   .addOption(new Option('--broker <broker>', 'embedded (default), or mosquitto: start Debian\'s /usr/sbin/mosquitto on its own free loopback port, configured in --dir, stopped with the demo')
     .choices(DEMO_BROKERS).default('embedded'))
   .option('--replicas <n>', 'server replicas sharing the site (default 1); more need --database and --broker mosquitto, and start Debian\'s nats-server for their bus', positive, 1)
-  .addOption(new Option('--protocols <set>', 'mixed (default): air handlers and CRAHs over BACnet/IP, UPSs and PDUs over SNMPv3, rack servers over Redfish, generators and panels over Modbus, as a real site; modbus: every asset over Modbus TCP')
-    .choices(['mixed', 'modbus']).default('mixed'))
+  .addOption(new Option('--protocols <set>', 'modbus (default): every asset over Modbus TCP; mixed: air handlers and CRAHs over BACnet/IP, UPSs and PDUs over SNMPv3, rack servers over Redfish, generators and panels over Modbus, as a real site')
+    .choices(['mixed', 'modbus']).default('modbus'))
   .action(runDemo);
 
 program.command('server')

@@ -28,6 +28,9 @@ export { MaintenanceBook, type Recommendation, type WorkOrder } from './analytic
 export { detectorFactories } from './analytics/detectors/catalog.ts';
 export type { DetectorFactory, DetectorOptions, StreamingDetector } from './analytics/detectors/detector.ts';
 export {
+  MultivariateDetector, DEFAULT_MULTIVARIATE, type MultivariateConfig, type MultivariateScore, type MultivariateExplanation, type PointMove,
+} from './analytics/detectors/multivariate.ts';
+export {
   PanelSupervisor, ProcedureLibrary, ProcedureError, parseProcedureTemplate, sampleProcedure,
   type PanelView, type WorkOrderDetail, type ProcedureTemplate, type ProcedureActor, type WorkOrder as DmopWorkOrder,
 } from './procedures/index.ts';

@@ -16,3 +16,4 @@ export {
 export * from './redfish/index.ts';
 export { startSnmpAgent, type SnmpAgentOptions, type SimulatedSnmpAgent, type SnmpWriteAttempt, type SimulatedSnmpUser, type SnmpTrapTarget } from './snmp/snmp-agent.ts';
 export * from './bacnet/index.ts';
+export { faultEpisodes, EPISODE_FAULTS, EPISODE_POINTS, type FaultEpisode, type EpisodeFault, type FaultEpisodeOptions } from './datasets/fault-episodes.ts';

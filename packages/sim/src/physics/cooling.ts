@@ -18,6 +18,10 @@ export class CoolingUnit {
   values: PointValues = {};
   /** Extra vibration from bearing wear, mm/s; set by the model from the active fault. */
   bearingWear = 0;
+  /** Share of the coil and valve capacity lost to fouling (0..0.6); set by the model. */
+  valveFouling = 0;
+  /** Share of the fan's speed lost to a slipping belt (0..0.6); set by the model. */
+  beltSlip = 0;
 
   private readonly noise: NoiseBank;
   private readonly ratedFlow: number;
@@ -63,19 +67,22 @@ export class CoolingUnit {
 
     const lf = Math.max(0, heatKw / this.ratedKw);
     const fanPct = clamp(30 + 65 * lf + this.fan.value, 25, 100);
-    const flow = this.ratedFlow * (fanPct / 100);
-    // Warmer chilled water needs more valve for the same duty.
-    const valveDemand = 100 * lf * 1.05 * (1 + 0.12 * (site.chwSupplyTemp - 10)) + this.valve.value;
+    // A slipping belt turns the fan slower than the drive's speed: less air for the same command.
+    const flow = this.ratedFlow * (fanPct / 100) * (1 - this.beltSlip);
+    // Warmer chilled water needs more valve for the same duty; a fouled coil needs more again.
+    const valveDemand = (100 * lf * 1.05 * (1 + 0.12 * (site.chwSupplyTemp - 10))) / (1 - this.valveFouling) + this.valve.value;
     const overload = Math.max(0, valveDemand - 100) * 0.04;
     const supply = this.setpoint + this.supply.value + overload;
     const returnAir = supply + heatKw / (AIR_HEAT_CAPACITY * flow) + this.returnAir.value;
-    const speed = fanPct / 100;
+    // The fan's true speed: the motor sees the load of the air it actually moves.
+    const speed = (fanPct / 100) * (1 - this.beltSlip);
     // Affinity laws: fan power ~ speed^3; a worn bearing adds friction (current) and vibration.
     const fullLoadAmps = this.type === 'ahu' ? 24.5 : 14;
     const current = ((this.type === 'ahu' ? 2.5 : 1.2) + fullLoadAmps * speed ** 3) * (1 + 0.035 * this.bearingWear) + this.current.value;
-    const vibration = Math.max(0.05, 0.7 + 0.9 * speed ** 2 + this.vibration.value + this.bearingWear * (1 + this.wearJitter.value));
+    const vibration = Math.max(0.05, 0.7 + 0.9 * speed ** 2 + this.vibration.value + this.bearingWear * (1 + this.wearJitter.value) + 1.5 * this.beltSlip);
     const valve = clamp(valveDemand, 0, 100);
-    const chwReturn = site.chwSupplyTemp + (valve > 0 ? 3.5 + 3 * lf : 0) + this.chwReturn.value;
+    // A fouled coil transfers less heat per litre: the water comes back cooler than the duty says.
+    const chwReturn = site.chwSupplyTemp + (valve > 0 ? (3.5 + 3 * lf) * (1 - 0.5 * this.valveFouling) : 0) + this.chwReturn.value;
 
     if (this.type === 'crah') {
       this.values = {

@@ -3,6 +3,8 @@ import type { FaultKind } from './types.ts';
 export const DEFAULT_FAULT_RATE: Record<FaultKind, number> = {
   'fan-bearing': 0.3,
   'coolant-drift': 2.5,
+  'valve-fouling': 1,
+  'fan-belt-slip': 0.5,
 };
 
 /**
@@ -18,4 +20,9 @@ export function bearingWear(ratePerHour: number, hours: number): number {
 /** Coolant temperature offset (degC) after `hours` of drift. */
 export function coolantDrift(ratePerHour: number, hours: number): number {
   return hours <= 0 ? 0 : ratePerHour * hours;
+}
+
+/** Share of capacity lost (0..0.6) after `hours` of a fault progressing `ratePerHour` percent an hour (valve fouling, belt slip). */
+export function capacityLoss(ratePerHour: number, hours: number): number {
+  return hours <= 0 ? 0 : Math.min(0.6, (ratePerHour * hours) / 100);
 }

@@ -8,7 +8,7 @@
  */
 import { SimError } from '../errors.ts';
 import { CoolingUnit } from './cooling.ts';
-import { bearingWear, coolantDrift, DEFAULT_FAULT_RATE } from './faults.ts';
+import { bearingWear, capacityLoss, coolantDrift, DEFAULT_FAULT_RATE } from './faults.ts';
 import { Generator } from './generator.ts';
 import { Panel, PANEL_BREAKERS, Pdu, PDU_BREAKERS, Ups } from './power.ts';
 import { NoiseBank } from './noise-bank.ts';
@@ -29,6 +29,8 @@ export interface SiteModelOptions {
 const FAULT_TYPES: Record<FaultKind, readonly AssetType[]> = {
   'fan-bearing': ['ahu', 'crah'],
   'coolant-drift': ['generator'],
+  'valve-fouling': ['ahu', 'crah'],
+  'fan-belt-slip': ['ahu', 'crah'],
 };
 
 export class SiteModel {
@@ -215,6 +217,10 @@ export class SiteModel {
     this.cooling.forEach((c, i) => {
       const fault = this.activeFaults.get(faultKey(c.id, 'fan-bearing'));
       c.bearingWear = fault ? bearingWear(fault.ratePerHour, faultHours(fault, this.now)) : 0;
+      const fouling = this.activeFaults.get(faultKey(c.id, 'valve-fouling'));
+      c.valveFouling = fouling ? capacityLoss(fouling.ratePerHour, faultHours(fouling, this.now)) : 0;
+      const slip = this.activeFaults.get(faultKey(c.id, 'fan-belt-slip'));
+      c.beltSlip = slip ? capacityLoss(slip.ratePerHour, faultHours(slip, this.now)) : 0;
       c.update(site, heat * (this.coolingShares[i] ?? 0));
     });
     // Servers breathe what the cooling units supply (the mean supply air; 20 degC without cooling units).

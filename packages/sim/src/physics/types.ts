@@ -17,7 +17,14 @@ export interface SimAsset {
  *   initial rise of vibration in mm/s per hour (default 0.3); wear accelerates (rate doubles after 24 h).
  * - `coolant-drift` (generator): coolant temperature drifts up by `ratePerHour` degC per hour (default 2.5).
  */
-export type FaultKind = 'fan-bearing' | 'coolant-drift';
+/**
+ * Faults the physics can develop. Cooling units: `fan-bearing` (vibration and current rise),
+ * `valve-fouling` (the chilled-water coil and valve lose capacity: the valve opens further for the
+ * same duty, the water warms less, the supply air warms once the valve saturates), `fan-belt-slip`
+ * (the fan moves less air at the same speed: the return air warms, the motor draws less, the belt
+ * flutters). Generators: `coolant-drift`.
+ */
+export type FaultKind = 'fan-bearing' | 'coolant-drift' | 'valve-fouling' | 'fan-belt-slip';
 
 export interface FaultSpec {
   asset: string;

@@ -1,0 +1,148 @@
+/**
+ * bench/detect: what each detector costs per sample in its worst case, and its memory per point
+ * (issue 14: at least 20,000 samples/s per core for every detector, bounded memory per point).
+ *
+ *   npm run bench:detect -- [--warmup 20000] [--seconds 20] [--points 200]
+ *
+ * Worst case: uniform noise, on which the contextual detectors learn a new context nearly every
+ * step until their memory cap; each detector is fed `--warmup` samples, then timed for
+ * `--seconds` (at its cap). Memory per point: `--points` detectors each fed the same
+ * noise, heap measured before and after (gc exposed with --expose-gc when available).
+ * The multivariate detector is timed per asset-sample (an 11-point vector) and per point-sample.
+ * The baseline in the same run is a bare loop over the same noise that computes a running mean
+ * (what no detector can beat).
+ */
+import { parseArgs } from 'node:util';
+import { detectorFactories, MultivariateDetector, type DetectorFactory } from '@shellguard/server';
+
+const { values: args } = parseArgs({ options: {
+  warmup: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '20' }, points: { type: 'string', default: '200' },
+} });
+/** Noise samples before timing: fills every detector's memory to its cap. */
+const warmup = Number(args.warmup);
+/** Seconds each detector is timed for (at its cap). */
+const seconds = Number(args.seconds);
+const points = Number(args.points);
+const TARGET = 20_000;
+const MINUTE = 60_000;
+const options = { inputMin: 0, inputMax: 1, probationaryPeriod: 750 };
+
+function noise(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function progress(label: string, f: number): void {
+  if (!process.stderr.isTTY) return;
+  const w = 30;
+  process.stderr.write(`\r\x1b[K${label.padEnd(22)} [${'#'.repeat(Math.round(f * w)).padEnd(w)}] ${(100 * f).toFixed(0)}%`);
+}
+
+function heap(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with node --expose-gc (npm run bench:detect does)');
+  gc();
+  gc();
+  // Typed arrays' backing stores live outside the JS heap.
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+/** Holds the measured detectors until their heap is read (V8 may free what the code no longer uses). */
+let retained: unknown[] = [];
+
+interface Row { detector: string; samplesPerSecond: number; bytesPerPoint: number; note: string }
+const rows: Row[] = [];
+
+// Baseline: a running mean over the same noise.
+{
+  const rnd = noise(7);
+  let mean = 0;
+  const t0 = performance.now();
+  const n = 10_000_000;
+  for (let i = 0; i < n; i++) mean += (rnd() - mean) / (i + 1);
+  const s = (performance.now() - t0) / 1000;
+  rows.push({ detector: 'baseline: running mean', samplesPerSecond: n / s, bytesPerPoint: 8, note: `mean ${mean.toFixed(3)}` });
+}
+
+/** Samples/s of one detector at its cap: `warmup` noise samples, then timed for `seconds`. */
+function timeAtCap(name: string, factory: DetectorFactory): number {
+  const rnd = noise(7);
+  const d = factory.create(options);
+  let i = 0;
+  for (; i < warmup; i++) {
+    d.update({ ts: i * MINUTE, value: rnd() });
+    if (i % 500 === 0) progress(`${name} warm-up`, i / warmup);
+  }
+  const t0 = performance.now();
+  let timed = 0;
+  while (performance.now() - t0 < seconds * 1000) {
+    for (let k = 0; k < 100; k++) d.update({ ts: (i + timed + k) * MINUTE, value: rnd() });
+    timed += 100;
+    progress(`${name} timed`, (performance.now() - t0) / (seconds * 1000));
+  }
+  return timed / ((performance.now() - t0) / 1000);
+}
+
+/** Heap per detector: `count` detectors each fed `fill` noise samples, held until measured. */
+function memoryPerDetector(name: string, factory: DetectorFactory, count: number, fill: number): number {
+  retained = [];
+  const before = heap();
+  for (let p = 0; p < count; p++) {
+    const r = noise(100 + p);
+    const x = factory.create(options);
+    for (let k = 0; k < fill; k++) x.update({ ts: k * MINUTE, value: r() });
+    retained.push(x);
+    progress(`${name} memory`, (p + 1) / count);
+  }
+  return (heap() - before) / count;
+}
+
+for (const [name, factory] of Object.entries(detectorFactories)) {
+  const rate = timeAtCap(name, factory);
+  // As many detectors as fit in ~10 s of feeding (at least 5), 3,000 noise samples each.
+  const fill = 3000;
+  const count = Math.min(points, Math.max(5, Math.floor((rate * 10) / fill)));
+  const bytes = memoryPerDetector(name, factory, count, fill);
+  rows.push({ detector: name, samplesPerSecond: rate, bytesPerPoint: bytes, note: `memory: ${count} detectors after ${fill.toLocaleString('en')} noise samples each` });
+}
+
+{
+  const width = 11;
+  const rnd = noise(9);
+  const next = (): number[] => Array.from({ length: width }, () => rnd());
+  const d = new MultivariateDetector(Array.from({ length: width }, (_, i) => `p${i}`), { trainSamples: 10_080, reservoir: 10_080 });
+  for (let i = 0; i < 10_080; i++) d.update(next(), i);
+  const vectors = Array.from({ length: 1000 }, next);
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < seconds * 1000) {
+    for (let k = 0; k < 1000; k++) d.update(vectors[k]!, 10_080 + n + k);
+    n += 1000;
+  }
+  const rate = n / ((performance.now() - t0) / 1000);
+  retained = [];
+  const before = heap();
+  const keep: unknown[] = retained;
+  for (let p = 0; p < Math.max(1, Math.floor(points / width)); p++) {
+    const x = new MultivariateDetector(Array.from({ length: width }, (_, i) => `p${i}`), { trainSamples: 1000, reservoir: 1000 });
+    for (let i = 0; i < 1001; i++) x.update(vectors[i % 1000]!, i);
+    keep.push(x);
+  }
+  const bytes = (heap() - before) / keep.length / width;
+  rows.push({ detector: `multivariate (T2+Q, ${width} points)`, samplesPerSecond: rate * width, bytesPerPoint: bytes, note: `${Math.round(rate).toLocaleString('en')} asset-vectors/s; memory after the fit (training holds the normal period)` });
+}
+if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+if (retained.length === 0) throw new Error('no detectors were measured');
+
+process.stdout.write(`bench/detect: ${warmup.toLocaleString('en')} noise samples of warm-up, then ${seconds} s timed per detector${seconds < 20 ? ' (SHORT run)' : ''}; target ${TARGET.toLocaleString('en')} samples/s per core\n\n`);
+process.stdout.write('detector                               samples/s/core   meets 20k   bytes/point  note\n');
+for (const r of rows) {
+  process.stdout.write(`${r.detector.padEnd(38)} ${Math.round(r.samplesPerSecond).toLocaleString('en').padStart(14)}   ${(r.detector.startsWith('baseline') ? '' : r.samplesPerSecond >= TARGET ? 'yes' : 'NO').padStart(9)}   ${Math.round(r.bytesPerPoint).toLocaleString('en').padStart(11)}  ${r.note}\n`);
+}
+process.stdout.write(`${JSON.stringify({ warmup, seconds, points, rows })}\n`);
