@@ -108,6 +108,36 @@ function nativeRequirePlugin(): esbuild.Plugin {
 }
 
 /**
+ * net-snmp's MIB keeps a Proxy whose `set` and `deleteProperty` traps return nothing: harmless in
+ * its own sloppy-mode CommonJS, a TypeError once bundled into an ES module (strict code), where the
+ * first `registerProvider` (the simulator's SNMP agents) throws "trap returned falsish". The traps
+ * are made to return true, what they meant.
+ */
+function strictSafeNetSnmpPlugin(): esbuild.Plugin {
+  const before = [
+    'target[key] = value;\n\t\t\tprovidersByOid[value.oid] = value;\n\t\t},',
+    'delete providersByOid[target[key].oid];\n\t\t\tdelete target[key];\n\t\t}',
+  ];
+  const after = [
+    'target[key] = value;\n\t\t\tprovidersByOid[value.oid] = value;\n\t\t\treturn true;\n\t\t},',
+    'delete providersByOid[target[key].oid];\n\t\t\tdelete target[key];\n\t\t\treturn true;\n\t\t}',
+  ];
+  return {
+    name: 'shellguard-net-snmp-strict',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]net-snmp[\\/]index\.js$/ }, async (args) => {
+        let text = await readFile(args.path, 'utf8');
+        for (const [i, b] of before.entries()) {
+          if (!text.includes(b)) throw new Error(`${args.path}: net-snmp's MIB provider Proxy changed; check strictSafeNetSnmpPlugin against this version`);
+          text = text.replace(b, after[i]!);
+        }
+        return { contents: text, loader: 'js' };
+      });
+    },
+  };
+}
+
+/**
  * Bundles the entries into `outdir` (`<out>.mjs` each). The first entry is the main one;
  * entries named in `workers` may be started with `new URL('./<name>.ts', import.meta.url)`.
  */
@@ -135,7 +165,7 @@ export async function bundleEntries(entries: readonly BundleEntry[], outdir: str
     // esbuild adds 'import' or 'require' by how a module is loaded; naming 'import' here would hand
     // require('pg-pool') its ESM wrapper (a namespace object, not the class).
     conditions: ['node'],
-    plugins: [sourceUrlPlugin(new Set(workers), references), nativeRequirePlugin()],
+    plugins: [sourceUrlPlugin(new Set(workers), references), nativeRequirePlugin(), strictSafeNetSnmpPlugin()],
   });
   const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.startsWith('shellguard-native:')).sort();
   const unique = new Map(references.map((r) => [`${r.module} ${r.target}`, r]));
