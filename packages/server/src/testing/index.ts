@@ -13,3 +13,4 @@ export { sqlFleetStores } from '../fleet/sql-fleet-stores.ts';
 export { NatsServerProcess } from '../bus/nats-server-process.ts';
 export { TcpLink } from '../bus/testing/tcp-link.ts';
 export { ownerOf } from '../replicas/device-affinity.ts';
+export { shellguardFactory, DEFAULT_SHELLGUARD } from '../analytics/detectors/shellguard.ts';

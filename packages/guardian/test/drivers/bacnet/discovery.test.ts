@@ -6,14 +6,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { discoverDevices } from '../../../src/drivers/bacnet/discovery.ts';
+import { bvlc, hex, unicast } from './frames.ts';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-function bvlc(func: number, body: Buffer): Buffer {
-  const out = Buffer.concat([Buffer.from([0x81, func, 0, 0]), body]);
-  out.writeUInt16BE(out.length, 2);
-  return out;
-}
 
 /** Clause 16.10.3 (I-Am, all application-tagged): device id, max APDU, segmentation, vendor id. */
 function iAm(instance: number, o: { maxApdu?: number; segmentation?: number; vendorId?: number } = {}): Buffer {
@@ -23,7 +18,6 @@ function iAm(instance: number, o: { maxApdu?: number; segmentation?: number; ven
   const max = o.maxApdu ?? 1476;
   return Buffer.concat([hex('10 00'), id, Buffer.from([0x22, max >> 8, max & 0xff, 0x91, o.segmentation ?? 0, 0x21, o.vendorId ?? 15])]);
 }
-const unicast = (apdu: Buffer): Buffer => bvlc(0x0a, Buffer.concat([hex('0100'), apdu]));
 
 const sockets: dgram.Socket[] = [];
 afterEach(() => { for (const s of sockets.splice(0)) s.close(); });

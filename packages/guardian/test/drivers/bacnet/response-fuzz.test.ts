@@ -20,17 +20,9 @@ import {
 import { BacnetClient } from '../../../src/drivers/bacnet/bacnet-client.ts';
 import { BacnetDriver } from '../../../src/drivers/bacnet/bacnet-driver.ts';
 import type { DriverContext, PollResult } from '../../../src/drivers/driver.ts';
+import { bvlc, hex, unicast } from './frames.ts';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-/** A BVLC frame (Annex J.2) around an NPDU body. */
-function bvlc(func: number, body: Buffer): Buffer {
-  const out = Buffer.concat([Buffer.from([0x81, func, 0, 0]), body]);
-  out.writeUInt16BE(out.length, 2);
-  return out;
-}
-/** Original-Unicast, NPDU without routing, then the APDU. */
-const unicast = (apdu: Buffer): Buffer => bvlc(0x0a, Buffer.concat([hex('0100'), apdu]));
 const complexAck = (invokeId: number, service: number, data: Buffer): Buffer => unicast(Buffer.concat([Buffer.from([0x30, invokeId, service]), data]));
 
 // ------------------------------------------------------------------ known-good encodings

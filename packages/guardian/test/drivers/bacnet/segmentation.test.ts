@@ -10,15 +10,9 @@ import { TagWriter } from '../../../src/drivers/bacnet/asn1.ts';
 import { BacnetClient, type BacnetClientOptions, type ConfirmedRequest } from '../../../src/drivers/bacnet/bacnet-client.ts';
 import { MAX_SEGMENTS } from '../../../src/drivers/bacnet/frame.ts';
 import { decodeReadPropertyMultipleAck, type CovNotification } from '../../../src/drivers/bacnet/services.ts';
+import { bvlc, hex, unicast } from './frames.ts';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-function bvlc(func: number, body: Buffer): Buffer {
-  const out = Buffer.concat([Buffer.from([0x81, func, 0, 0]), body]);
-  out.writeUInt16BE(out.length, 2);
-  return out;
-}
-const unicast = (apdu: Buffer): Buffer => bvlc(0x0a, Buffer.concat([hex('0100'), apdu]));
 const RP_ACK_72_3 = hex('0C 00000005 19 55 3E 44 4290999A 3F');
 
 interface Device {
