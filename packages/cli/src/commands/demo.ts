@@ -250,6 +250,9 @@ export async function startDemo(opts: DemoOptions, options: StartDemoOptions = {
   out(`  parts    store ${database?.engine === 'postgres' ? `PostgreSQL ${redactedDatabaseUrl(database.url)}` : `embedded SQLite (${path.join(serverConfig.dataDir, 'shellguard.sqlite')})`}`
     + ` · broker ${mosquitto ? `Mosquitto (${mosquitto.url}, pid ${mosquitto.process.pid}, config ${mosquitto.configFile})` : 'embedded'}`
     + ` · ${replicaCount === 1 ? '1 server replica' : `${replicaCount} server replicas, bus JetStream ${bus!.nats.url} (pid ${bus!.nats.pid ?? '?'}, store ${bus!.nats.storeDir})`}`);
+  // The lead is taken asynchronously (the first replica loads its state before it evaluates): say
+  // which replica leads once one does, rather than a moment before.
+  if (replicaCount > 1) await untilOneLeads([server, ...replicas], 60_000);
   for (const [i, r] of [server, ...replicas].entries()) {
     if (replicaCount > 1) out(`  replica ${i + 1}  https://${apiHost}:${r.apiPort}/   ${r.replica().role}`);
   }
@@ -353,4 +356,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   out(`\nstopping (${reason})`);
   await demo.stop();
   out('stopped; state kept in ' + dir);
+}
+
+/** Waits (at most `timeoutMs`) until one of the replicas reports itself active. */
+async function untilOneLeads(replicas: readonly { replica(): { role: string } }[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!replicas.some((r) => r.replica().role === 'active') && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
