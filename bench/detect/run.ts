@@ -8,6 +8,7 @@
  * step until their memory cap; each detector is fed `--warmup` samples, then timed for
  * `--seconds` (at its cap). Memory per point: `--points` detectors each fed the same
  * noise, heap measured before and after (gc exposed with --expose-gc when available).
+ * resonance is timed twice: as NAB runs it and without downsampling (its worst case).
  * The multivariate detector is timed per asset-sample (an 11-point vector) and per point-sample.
  * The baseline in the same run is a bare loop over the same noise that computes a running mean
  * (what no detector can beat).
@@ -71,9 +72,9 @@ const rows: Row[] = [];
 }
 
 /** Samples/s of one detector at its cap: `warmup` noise samples, then timed for `seconds`. */
-function timeAtCap(name: string, factory: DetectorFactory): number {
+function timeAtCap(name: string, factory: DetectorFactory, opts = options): number {
   const rnd = noise(7);
-  const d = factory.create(options);
+  const d = factory.create(opts);
   let i = 0;
   for (; i < warmup; i++) {
     d.update({ ts: i * MINUTE, value: rnd() });
@@ -90,12 +91,12 @@ function timeAtCap(name: string, factory: DetectorFactory): number {
 }
 
 /** Heap per detector: `count` detectors each fed `fill` noise samples, held until measured. */
-function memoryPerDetector(name: string, factory: DetectorFactory, count: number, fill: number): number {
+function memoryPerDetector(name: string, factory: DetectorFactory, count: number, fill: number, opts = options): number {
   retained = [];
   const before = heap();
   for (let p = 0; p < count; p++) {
     const r = noise(100 + p);
-    const x = factory.create(options);
+    const x = factory.create(opts);
     for (let k = 0; k < fill; k++) x.update({ ts: k * MINUTE, value: r() });
     retained.push(x);
     progress(`${name} memory`, (p + 1) / count);
@@ -110,6 +111,14 @@ for (const [name, factory] of Object.entries(detectorFactories)) {
   const count = Math.min(points, Math.max(5, Math.floor((rate * 10) / fill)));
   const bytes = memoryPerDetector(name, factory, count, fill);
   rows.push({ detector: name, samplesPerSecond: rate, bytesPerPoint: bytes, note: `memory: ${count} detectors after ${fill.toLocaleString('en')} noise samples each` });
+  if (name === 'resonance') {
+    // Its worst case is a short probationary period (live analytics: 120 bucket means): no
+    // downsampling, every sample matched against every category.
+    const short = { ...options, probationaryPeriod: 100 };
+    const r = timeAtCap(`${name} no downsampling`, factory, short);
+    const b = memoryPerDetector(name, factory, Math.min(points, 200), fill, short);
+    rows.push({ detector: `${name} (no downsampling)`, samplesPerSecond: r, bytesPerPoint: b, note: 'probationary period 100: every sample is a feature vector' });
+  }
 }
 
 {

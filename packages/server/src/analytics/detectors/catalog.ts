@@ -1,5 +1,6 @@
 import { contextualAnomaly } from './contextual-anomaly.ts';
 import type { DetectorFactory } from './detector.ts';
+import { resonance } from './resonance.ts';
 import { shellguard } from './shellguard.ts';
 import { windowedGaussian } from './windowed-gaussian.ts';
 
@@ -8,4 +9,5 @@ export const detectorFactories: Readonly<Record<string, DetectorFactory>> = {
   windowedGaussian,
   contextualAnomaly,
   shellguard,
+  resonance,
 };

@@ -53,8 +53,11 @@ describe.each(Object.entries(detectorFactories))('detector %s', (_name, factory)
     const values = Array.from({ length: 1500 }, (_, i) => (i === 1200 ? 100 : 10));
     const scores = run(factory, values, { inputMin: 10, inputMax: 100, probationaryPeriod: 225 });
     const flatMax = Math.max(...scores.slice(225, 1200));
-    expect(scores[1200]).toBeGreaterThan(0.5);
-    expect(scores[1200]).toBeGreaterThan(flatMax);
+    // At the spike, or within a few samples of it: a downsampling detector reports at the end of
+    // its block (resonance: blocks of 2 here, and its feature window sees the block's extreme).
+    const spike = Math.max(...scores.slice(1200, 1208));
+    expect(spike).toBeGreaterThan(0.5);
+    expect(spike).toBeGreaterThan(flatMax);
   });
 
   it('scores a flat signal low once probation is over', () => {

@@ -1,0 +1,136 @@
+/**
+ * bench/nab/cross-validate: leave-one-category-out cross-validation of the univariate detectors on
+ * a NAB-layout folder (issue 14). For each category with anomaly windows: choose a detector's
+ * configuration (from its small grid) AND its threshold on the other categories, then score the
+ * held-out category with both fixed. A method that was tuned to the shared files scores well
+ * in-sample and badly held out; the held-out column is the one to believe.
+ *
+ *   node --import tsx bench/nab/cross-validate.ts [--data DIR] [--methods resonance,shellguard] [--profile standard]
+ *
+ * Printed: per method, the held-out score of each category (normalised as NAB does: 0 = the null
+ * detector, 100 = perfect, on that category alone), the pooled held-out score (every category held
+ * out once, normalised over all of them), the full-set score of the default configuration and the
+ * full-set score of the best grid configuration (in-sample: what tuning on every file would show).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { DetectorFactory } from '@shellguard/server';
+import {
+  DEFAULT_RESONANCE, DEFAULT_SHELLGUARD, resonanceFactory, shellguardFactory,
+  type ResonanceConfig,
+} from '@shellguard/server/testing';
+import { runDetector } from './benchmark.ts';
+import {
+  loadNabCorpus, optimizeThreshold, scoreCorpus, NULL_DETECTOR_SCORE,
+  type CostMatrix, type ScoredFile,
+} from './scorer/index.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface Method {
+  name: string;
+  /** the configuration that ships, first; then the alternatives the folds may choose from */
+  grid: Array<{ label: string; factory: DetectorFactory }>;
+}
+
+function resonanceGrid(): Method['grid'] {
+  const grid: Method['grid'] = [{ label: 'default', factory: resonanceFactory(DEFAULT_RESONANCE, 'resonance-cv-default') }];
+  const variants: Array<Partial<ResonanceConfig>> = [];
+  for (const history of [30, 50, 100]) {
+    for (const vigilance of [0.8, 0.9]) {
+      for (const snap of [0.04, 0.075]) {
+        for (const spike of [0.05, 0.1]) variants.push({ history, vigilance, snap, spike });
+      }
+    }
+  }
+  for (const v of variants) {
+    const label = Object.entries(v).map(([k, x]) => `${k}=${x}`).join(',');
+    grid.push({ label, factory: resonanceFactory({ ...DEFAULT_RESONANCE, ...v }, `resonance-cv-${grid.length}`) });
+  }
+  return grid;
+}
+
+function shellguardGrid(): Method['grid'] {
+  const grid: Method['grid'] = [{ label: 'default', factory: shellguardFactory(DEFAULT_SHELLGUARD) }];
+  for (const gaussianWeight of [0, 0.15]) {
+    grid.push({ label: `gaussianWeight=${gaussianWeight}`, factory: shellguardFactory({ ...DEFAULT_SHELLGUARD, gaussianWeight }) });
+  }
+  for (const baseThreshold of [0.7, 0.8]) {
+    grid.push({ label: `baseThreshold=${baseThreshold}`, factory: shellguardFactory({ ...DEFAULT_SHELLGUARD, cad: { ...DEFAULT_SHELLGUARD.cad, baseThreshold } }) });
+  }
+  return grid;
+}
+
+const METHODS: Record<string, () => Method> = {
+  resonance: () => ({ name: 'resonance', grid: resonanceGrid() }),
+  shellguard: () => ({ name: 'shellguard', grid: shellguardGrid() }),
+};
+
+const categoryOf = (file: string): string => file.split('/')[0]!;
+
+/** Raw score of the files at a threshold and NAB's normalisation of it on those files alone. */
+function scoreAt(files: readonly ScoredFile[], costs: CostMatrix, threshold: number): { raw: number; nullRaw: number; perfect: number } {
+  const raw = scoreCorpus(files, costs, threshold).score;
+  const nullFiles = files.map((f) => ({ ...f, anomalyScores: f.anomalyScores.map(() => NULL_DETECTOR_SCORE) }));
+  const nullRaw = scoreCorpus(nullFiles, costs, optimizeThreshold(nullFiles, costs).threshold).score;
+  const perfect = files.reduce((n, f) => n + f.windows.length, 0) * costs.tpWeight;
+  return { raw, nullRaw, perfect };
+}
+
+const normalised = (s: { raw: number; nullRaw: number; perfect: number }): number => (100 * (s.raw - s.nullRaw)) / (s.perfect - s.nullRaw);
+
+function main(): void {
+  const { values } = parseArgs({ options: {
+    data: { type: 'string', default: path.resolve(ROOT, '../shared/datasets/nab') },
+    methods: { type: 'string', default: 'resonance,shellguard' },
+    profile: { type: 'string', default: 'standard' },
+  } });
+  const corpus = loadNabCorpus(path.resolve(values.data));
+  const costs = corpus.profiles[values.profile]?.CostMatrix;
+  if (costs === undefined) throw new Error(`no profile "${values.profile}" in ${values.data}/config/profiles.json`);
+  const categories = [...new Set(corpus.files.map((f) => categoryOf(f.name)))].sort();
+  const heldOut = categories.filter((c) => corpus.files.some((f) => categoryOf(f.name) === c && f.windows.length > 0));
+  console.log(`bench/nab/cross-validate: ${corpus.files.length} files in ${categories.length} categories; held out in turn: ${heldOut.join(', ')}`);
+  console.log(`(categories without windows stay in every training set); profile ${values.profile}\n`);
+
+  const rows: string[] = [];
+  for (const methodName of values.methods.split(',')) {
+    const make = METHODS[methodName];
+    if (make === undefined) throw new Error(`unknown method "${methodName}"; known: ${Object.keys(METHODS).join(', ')}`);
+    const method = make();
+    const t0 = Date.now();
+    const outputs = method.grid.map((g, i) => {
+      process.stderr.write(`\r\x1b[K${method.name}: running configuration ${i + 1}/${method.grid.length} (${g.label})`);
+      return runDetector({ corpus, factory: g.factory, resultsDir: '/tmp/shellguard-nab-cv' });
+    });
+    process.stderr.write(`\r\x1b[K${method.name}: ${method.grid.length} configurations run in ${((Date.now() - t0) / 1000).toFixed(1)} s; scoring folds\n`);
+
+    const full = outputs.map((files) => normalised(scoreAt(files, costs, optimizeThreshold(files, costs).threshold)));
+    const bestFull = full.reduce((b, s, i) => (s > full[b]! ? i : b), 0);
+    const pooled = { raw: 0, nullRaw: 0, perfect: 0 };
+    const cells: string[] = [];
+    for (const category of heldOut) {
+      const inFold = (f: ScoredFile): boolean => categoryOf(f.name) !== category;
+      let best = { index: 0, score: -Infinity, threshold: 1 };
+      for (const [index, files] of outputs.entries()) {
+        const train = files.filter(inFold);
+        const { threshold, score } = optimizeThreshold(train, costs);
+        if (score > best.score) best = { index, score, threshold };
+      }
+      const test = outputs[best.index]!.filter((f) => !inFold(f));
+      const s = scoreAt(test, costs, best.threshold);
+      pooled.raw += s.raw;
+      pooled.nullRaw += s.nullRaw;
+      pooled.perfect += s.perfect;
+      cells.push(`${normalised(s).toFixed(2)} (${method.grid[best.index]!.label})`);
+      process.stderr.write(`  held out ${category}: ${normalised(s).toFixed(2)} with ${method.grid[best.index]!.label}\n`);
+    }
+    rows.push(`| ${method.name} | ${cells.join(' | ')} | **${normalised(pooled).toFixed(2)}** | ${full[0]!.toFixed(2)} | ${full[bestFull]!.toFixed(2)} (${method.grid[bestFull]!.label}) |`);
+  }
+  console.log(`| method | ${heldOut.join(' | ')} | pooled held-out | full set, default | full set, best of grid (in-sample) |`);
+  console.log(`|---|${heldOut.map(() => '---:').join('|')}|---:|---:|---:|`);
+  for (const row of rows) console.log(row);
+}
+
+main();
