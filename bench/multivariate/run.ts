@@ -7,7 +7,10 @@
  * missed-alarm rate (FN / (FN + TP)) over the test periods, as SKAB scores; per fault kind, the
  * share of episodes detected and the median delay from the fault's start to the first alarm.
  *
- *   npm run bench:multivariate -- [--per-kind 3] [--normal-days 7] [--test-days 3] [--json]
+ *   npm run bench:multivariate -- [--per-kind 3] [--normal-days 7] [--test-days 3] [--margin 1.5] [--json]
+ *
+ * `--margin`: the control limits are this many times the normal period's quantile, for both
+ * detectors (default: the multivariate detector's `limitMargin`).
  */
 import { faultEpisodes, type FaultEpisode } from '@shellguard/sim';
 import { MultivariateDetector, DEFAULT_MULTIVARIATE } from '@shellguard/server';
@@ -16,6 +19,8 @@ function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
+
+const margin = flag('margin', DEFAULT_MULTIVARIATE.limitMargin);
 
 /** Each point alone: |EWMA z| against the normal period, the largest of them against its own normal quantile. */
 class UnivariateMax {
@@ -34,7 +39,7 @@ class UnivariateMax {
     const tail = rows;
     this.#z = [];
     const maxes = tail.map((r) => this.#step(r)).slice(Math.ceil(3 / this.#a)).sort((x, y) => x - y);
-    this.#limit = maxes[Math.min(maxes.length - 1, Math.ceil(DEFAULT_MULTIVARIATE.limitQuantile * maxes.length) - 1)]!;
+    this.#limit = maxes[Math.min(maxes.length - 1, Math.ceil(DEFAULT_MULTIVARIATE.limitQuantile * maxes.length) - 1)]! * margin;
     this.#z = [];
   }
   #step(r: number[]): number {
@@ -71,7 +76,7 @@ function score(e: FaultEpisode, alarms: boolean[]): EpisodeResult {
 }
 
 function runMultivariate(e: FaultEpisode): { result: EpisodeResult; samplesPerSecond: number } {
-  const det = new MultivariateDetector(e.points, { trainSamples: e.normalSamples, reservoir: e.normalSamples });
+  const det = new MultivariateDetector(e.points, { trainSamples: e.normalSamples, reservoir: e.normalSamples, limitMargin: margin });
   for (let i = 0; i < e.normalSamples; i++) det.update(e.values[i]!, e.ts[i]!);
   const alarms: boolean[] = [];
   const t0 = performance.now();
@@ -107,7 +112,7 @@ const testDays = flag('test-days', 3);
 const t0 = performance.now();
 const episodes = faultEpisodes({ perKind, normalDays, testDays });
 const built = (performance.now() - t0) / 1000;
-process.stdout.write(`bench/multivariate: ${episodes.length} episodes (AHU and CRAH × ${perKind} × 6 kinds), ${normalDays} normal + ${testDays} test days at 1 sample/min, built in ${built.toFixed(1)} s\n`);
+process.stdout.write(`bench/multivariate: ${episodes.length} episodes (AHU and CRAH × ${perKind} × 6 kinds), ${normalDays} normal + ${testDays} test days at 1 sample/min, limits ${margin} × the normal quantile, built in ${built.toFixed(1)} s\n`);
 
 const multi: EpisodeResult[] = [];
 const uni: EpisodeResult[] = [];

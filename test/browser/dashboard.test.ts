@@ -144,6 +144,35 @@ describe('the web dashboard in Chromium against the demo site', () => {
     await screenshot(page, 'maintenance');
   }, BEARING_WEAR_SCENARIO.alarmWithinMs + 120_000);
 
+  it('explains an asset-level recommendation: the points that moved together, their z, normal range and since when', async () => {
+    // The demo's asset models learn a longer normal period than this test runs, so the
+    // recommendation is recorded through the running server's own maintenance book (its store,
+    // its live event): what the page shows of it is what is under test here.
+    await page.goto(`${demo.origin}/maintenance`);
+    const since = Date.now() - 20 * 60_000;
+    const moves = [
+      { point: 'chw_valve_position', z: 2.4, value: 61.2, normalMean: 48, normalStd: 5.5, share: 0.62 },
+      { point: 'supply_air_temp', z: 1.7, value: 18.9, normalMean: 18, normalStd: 0.5, share: 0.3 },
+      { point: 'return_air_temp', z: -0.4, value: 24.1, normalMean: 24.3, normalStd: 0.5, share: 0.08 },
+    ];
+    const rec = await demo.server.maintenance.recommend({
+      site: 'site-1', asset: ahu, point: 'chw_valve_position', method: 'asset', moves, since, at: since + 10 * 60_000,
+      recentMean: 61.2, baselineMean: 48, baselineStd: 5.5, zScore: 2.4, score: 0.71,
+    });
+    const row = page.locator(`[data-testid="recommendation-row"][data-recommendation-id="${rec.id}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.getAttribute('data-method')).toBe('asset');
+    expect(await row.textContent()).toContain('Unusual as a whole since');
+    const shown = row.getByTestId('recommendation-move');
+    // The largest shares that make up 90 %: the valve and the supply air, largest first.
+    expect(await shown.evaluateAll((rows) => rows.map((r) => r.getAttribute('data-point')))).toEqual(['chw_valve_position', 'supply_air_temp']);
+    const valve = row.locator('[data-testid="recommendation-move"][data-point="chw_valve_position"]');
+    expect(await valve.getByTestId('move-z').textContent()).toBe('+2.4 σ');
+    expect(await valve.getByTestId('move-normal').textContent()).toContain('31.50 – 64.50');
+    expect(await row.getByTestId('recommendation-moves').locator('caption time').getAttribute('datetime')).toBe(new Date(since).toISOString());
+    await screenshot(page, 'maintenance-asset');
+  });
+
   it('shows the vibration alarm live, acknowledges it with a comment and shows who did it and when', async () => {
     await page.goto(`${demo.origin}/alarms`);
     const row = page.locator(`[data-testid="alarm-row"][data-state="unack-active"]`).filter({ hasText: ahu }).filter({ hasText: 'fan_vibration' });

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import mqtt from 'mqtt';
 import { FileKeyStore, GUARDIAN_SWNAME, enrol, type Enrolment } from '@shellguard/guardian';
 import type { Measurement } from '@shellguard/protocol';
-import { initPki, startServer, type ServerConfig, type ServerHandle } from '@shellguard/server';
+import { initPki, startServer, type LiveAnalyticsTuning, type ServerConfig, type ServerHandle } from '@shellguard/server';
 import { startExternalMosquitto, type TestBroker } from '../external-broker/mosquitto-site.ts';
 
 export const SITE = 'site-1';
@@ -33,7 +33,8 @@ export interface TestSite {
 
 /** `broker: 'mosquitto'` runs the site on an external Mosquitto (test/external-broker) instead of the embedded broker. */
 /** `config`: more of server.yaml (e.g. `federation`), over the test site's own. */
-export async function startTestSite(prefix: string, options: { broker?: TestBroker; config?: Partial<ServerConfig> } = {}): Promise<TestSite> {
+/** `analytics`: live analytics tuning (e.g. a shorter declared-normal period for the asset models). */
+export async function startTestSite(prefix: string, options: { broker?: TestBroker; config?: Partial<ServerConfig>; analytics?: LiveAnalyticsTuning } = {}): Promise<TestSite> {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   await initPki(path.join(dir, 'ca'), { commonName: 'Test site' });
   const external = options.broker === 'mosquitto' ? await startExternalMosquitto(dir, path.join(dir, 'ca')) : undefined;
@@ -42,7 +43,7 @@ export async function startTestSite(prefix: string, options: { broker?: TestBrok
     mqtt: external?.mqtt ?? { host: '127.0.0.1', port: 0 }, api: { host: '127.0.0.1', port: 0 },
     tlsNames: { hostnames: ['localhost'], ips: ['127.0.0.1'] },
     ...options.config,
-  }, { logger: pino({ level: 'silent' }) }).catch(async (err: unknown) => {
+  }, { logger: pino({ level: 'silent' }), ...(options.analytics ? { analytics: options.analytics } : {}) }).catch(async (err: unknown) => {
     await external?.stop();
     throw err;
   });

@@ -31,7 +31,7 @@ import { FleetService, sqlFleetStores, type CertificateIssuer } from './fleet/in
 import type { Pki } from './pki/index.ts';
 import { AlarmEngine, SqlAlarmStore, WebhookNotifier } from './alarms/index.ts';
 import { loadDefaultAlarmRules } from './alarms/default-rules.ts';
-import { DEFAULT_BUCKET_MS, LiveAnalytics, type LiveAnalyticsOptions } from './analytics/live/live-analytics.ts';
+import { DEFAULT_BUCKET_MS, LiveAnalytics, type LiveAnalyticsOptions, type RecommendationEvidence } from './analytics/live/live-analytics.ts';
 import { MaintenanceBook } from './analytics/maintenance/maintenance-book.ts';
 import { SqlMaintenanceStore } from './analytics/maintenance/sql-maintenance-store.ts';
 import { assetHealth } from './analytics/health/asset-health.ts';
@@ -103,7 +103,7 @@ export interface StartServerOptions {
 }
 
 /** What a caller may tune in live analytics; the server wires its callbacks itself. */
-export type LiveAnalyticsTuning = Omit<LiveAnalyticsOptions, 'onScore' | 'onSustained'>;
+export type LiveAnalyticsTuning = Omit<LiveAnalyticsOptions, 'onScore' | 'onSustained' | 'onAssetSustained' | 'onDegraded' | 'onRecovered'>;
 
 /** The fleet asks the site PKI for operational certificates through this narrow port. */
 function certificateIssuer(pki: Pki): CertificateIssuer {
@@ -341,19 +341,32 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     store: new SqlMaintenanceStore(database.db), now, pointId: (site, asset, point) => store.findPointId(site, asset, point), onChanged: () => events.recommendationsChanged(),
     chartBucketMs: bucketMs, chartLeadMs: 60 * bucketMs,
   });
+  const hasConditionPoints = (site: string, asset: string): boolean =>
+    profiles.get(assetCatalog.profileOf(site, asset) ?? '')?.points.some((p) => p.condition) ?? false;
+  const recommend = (evidence: RecommendationEvidence) => maintenance.recommend(evidence).then(
+    (rec) => logger.info({
+      recommendation: rec.id, method: rec.method, site: evidence.site, asset: evidence.asset, point: evidence.point, zScore: evidence.zScore,
+      ...(rec.moves ? { moved: rec.moves.slice(0, 3).map((m) => `${m.point} ${m.z.toFixed(1)} σ`) } : {}),
+    }, 'maintenance recommended'),
+    (err: unknown) => logger.error({ err: errorMessage(err), site: evidence.site, asset: evidence.asset, point: evidence.point }, 'could not record a maintenance recommendation'),
+  );
   const live = new LiveAnalytics({
     ...options.analytics,
     onScore: (site, asset, point, ts, score) => alarms.evaluateScore(site, asset, point, ts, score),
     onSustained: (evidence) => {
       // Only wear indicators become work: a drifting air temperature follows weather or load.
-      if (!isConditionPoint(evidence.site, evidence.asset, evidence.point)) return;
-      maintenance.recommend(evidence).then(
-        (rec) => logger.info({ recommendation: rec.id, site: evidence.site, asset: evidence.asset, point: evidence.point, zScore: evidence.zScore }, 'maintenance recommended'),
-        (err: unknown) => logger.error({ err: errorMessage(err), site: evidence.site, asset: evidence.asset, point: evidence.point }, 'could not record a maintenance recommendation'),
-      );
+      if (isConditionPoint(evidence.site, evidence.asset, evidence.point)) recommend(evidence);
     },
+    // Asset-level: the points that moved together need not be wear indicators themselves (a
+    // fouled valve opens further), but the equipment must be one that wears.
+    onAssetSustained: (evidence) => { if (hasConditionPoints(evidence.site, evidence.asset)) recommend(evidence); },
+    onDegraded: (h) => logger.warn({ pointsWaiting: h.pointsWaiting, bucketsSkipped: h.bucketsSkipped, scoreShare: h.scoreShare, reason: h.degradedReason },
+      'live analytics is over its scoring budget: it scores fewer points, each in turn, until it catches up'),
+    onRecovered: (h) => logger.info({ bucketsSkipped: h.bucketsSkipped }, 'live analytics keeps up with its scoring budget again'),
   });
-  const liveFlush = clock.setInterval(() => live.flush(now()), Math.max(1_000, bucketMs)).unref();
+  // Every second, whatever the bucket: closes buckets nobody follows and scores the points that
+  // waited for the budget.
+  const liveFlush = clock.setInterval(() => live.flush(now()), 1_000).unref();
   const analytics: AnalyticsApi = {
     health: (site) => assetHealth({ points: (s) => live.snapshot(s), alarms: (f) => alarms.list(f) }, site),
     peers: (profile) => rankPeers({

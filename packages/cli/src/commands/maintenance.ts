@@ -11,13 +11,20 @@ export async function listRecommendations(client: ApiClient, out: Output, opts: 
   if (opts.json) return void out.write(`${JSON.stringify(recommendations, null, 2)}\n`);
   if (recommendations.length === 0) return void out.write('no recommendations\n');
   out.write(formatTable(
-    ['ID', 'STATUS', 'ASSET', 'POINT', 'SINCE', 'NOW vs NORMAL', 'WORK ORDER', 'CHART'],
+    ['ID', 'STATUS', 'ASSET', 'METHOD', 'POINT', 'SINCE', 'NOW vs NORMAL', 'WORK ORDER', 'CHART'],
     recommendations.map((r) => [
-      String(r.id), r.status, `${r.site}/${r.asset}`, r.point, isoTime(r.since),
-      `${r.recentMean.toPrecision(4)} vs ${r.baselineMean.toPrecision(4)} (z ${r.zScore.toFixed(1)})`,
+      String(r.id), r.status, `${r.site}/${r.asset}`, r.method ?? 'point', r.point, isoTime(r.since), deviation(r),
       r.workOrderId === null ? '-' : String(r.workOrderId), r.chart ?? '-',
     ]),
   ));
+}
+
+/** Asset-level: the points that moved most against their learned normal (at most three); point-level: the point against its baseline. */
+function deviation(r: Recommendation): string {
+  if (r.method === 'asset' && r.moves && r.moves.length > 0) {
+    return r.moves.slice(0, 3).map((m) => `${m.point} ${m.z >= 0 ? '+' : ''}${m.z.toFixed(1)} σ (${Math.round(m.share * 100)} %)`).join(', ');
+  }
+  return `${r.recentMean.toPrecision(4)} vs ${r.baselineMean.toPrecision(4)} (z ${r.zScore.toFixed(1)})`;
 }
 
 export async function workOrderFromRecommendation(client: ApiClient, out: Output, id: string, opts: { title?: string }): Promise<void> {

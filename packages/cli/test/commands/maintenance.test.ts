@@ -14,6 +14,7 @@ const REC: Recommendation = {
   id: 3, status: 'open', site: 'dc1', asset: 'AHU-1', point: 'fan_vibration', since: AT, at: AT + 1_800_000,
   recentMean: 2.71, baselineMean: 2.02, baselineStd: 0.08, zScore: 8.6, score: 0.62,
   chart: '/api/v1/points/12/samples?from=1&to=2&bucket=60000', workOrderId: null, createdAt: AT + 1_800_000,
+  method: 'point', moves: null,
 };
 const WO: WorkOrder = {
   id: 9, site: 'dc1', asset: 'AHU-1', point: 'fan_vibration', type: 'predictive', status: 'open',
@@ -37,6 +38,18 @@ describe('shellguard maintenance', () => {
     expect(out.text).toContain('dc1/AHU-1');
     expect(out.text).toContain('2.710 vs 2.020 (z 8.6)');
     expect(out.text).toContain('/api/v1/points/12/samples');
+  });
+
+  it('says which points moved together for an asset-level recommendation', async () => {
+    const moves = [
+      { point: 'chw_valve_position', z: 2.4, value: 73.7, normalMean: 65.1, normalStd: 3.6, share: 0.62 },
+      { point: 'return_air_temp', z: -0.2, value: 28.6, normalMean: 28.63, normalStd: 0.28, share: 0.11 },
+    ];
+    api.respond = () => ({ status: 200, body: { recommendations: [{ ...REC, id: 4, point: 'chw_valve_position', method: 'asset', moves }] } });
+    const out = new Buffered();
+    await listRecommendations(client, out, {});
+    expect(out.text).toMatch(/dc1\/AHU-1\s+asset\s+chw_valve_position/);
+    expect(out.text).toContain('chw_valve_position +2.4 σ (62 %), return_air_temp -0.2 σ (11 %)');
   });
 
   it('turns a recommendation into a predictive work order and opens reactive ones', async () => {

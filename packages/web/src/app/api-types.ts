@@ -231,11 +231,28 @@ export interface AssetScore {
   scores: number[];
 }
 
+/** One point of an asset-level recommendation: its smoothed value against its learned normal. */
+export interface PointMove {
+  point: string;
+  /** (value − normalMean) / normalStd. */
+  z: number;
+  value: number;
+  normalMean: number;
+  normalStd: number;
+  /** Share of the asset's exceeding statistic, 0..1. */
+  share: number;
+}
+
 export interface Recommendation {
   id: number;
   site: string;
   asset: string;
+  /** For an asset-level one: the point that moved most. */
   point: string;
+  /** `point`: one point's detector; `asset`: the asset's points scored together. */
+  method: 'point' | 'asset';
+  /** Asset-level: every point of the asset's model, largest share first; null for point-level ones. */
+  moves: PointMove[] | null;
   since: number;
   at: number;
   recentMean: number;

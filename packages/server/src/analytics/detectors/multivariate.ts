@@ -28,8 +28,15 @@ export interface MultivariateConfig {
   varianceExplained: number;
   /** Weight of the newest sample in the exponentially weighted inputs (default 0.1: about 20 samples of memory). */
   smoothing: number;
-  /** Quantile of the normal period's statistics that is the control limit (default 0.999). */
+  /** Quantile of the normal period's statistics the control limit is set from (default 0.999). */
   limitQuantile: number;
+  /**
+   * The control limit is `limitMargin` times that quantile (default 1.5). A declared-normal period
+   * never holds every normal condition (a hotter afternoon, a more humid week); at 1, bench/multivariate
+   * saw half of its fault-free episodes raise a false alarm after a week of training, at 1.5 none
+   * of 36 episodes did, for a few hours' later detection (docs/benchmarks.md).
+   */
+  limitMargin: number;
   /** The latest normal samples kept, in order, to set the limits (default 10,080; freed at the fit). */
   reservoir: number;
   /** Samples a statistic must stay over its limit before `alarm` is true (default 10). */
@@ -45,7 +52,7 @@ export interface MultivariateConfig {
 }
 
 export const DEFAULT_MULTIVARIATE: MultivariateConfig = {
-  trainSamples: 10_080, varianceExplained: 0.9, smoothing: 0.1, limitQuantile: 0.999, reservoir: 10_080, sustain: 10,
+  trainSamples: 10_080, varianceExplained: 0.9, smoothing: 0.1, limitQuantile: 0.999, limitMargin: 1.5, reservoir: 10_080, sustain: 10,
   adaptSamples: 2880, adaptBelow: 0.5,
 };
 
@@ -166,6 +173,7 @@ export class MultivariateDetector {
     this.points = [...points];
     this.#c = { ...DEFAULT_MULTIVARIATE, ...config };
     if (!(this.#c.smoothing > 0 && this.#c.smoothing <= 1)) throw new RangeError('smoothing must be in (0, 1]');
+    if (!(this.#c.limitMargin >= 1)) throw new RangeError('limitMargin must be 1 or more');
     if (!(this.#c.trainSamples >= points.length + 2)) throw new RangeError('trainSamples must exceed the number of points + 1');
     this.#d = points.length;
     this.#mean = new Float64Array(this.#d);
@@ -247,8 +255,8 @@ export class MultivariateDetector {
       this.#score(this.#smooth(x));
       if (idx >= warm) { t2s.push(this.#last!.t2); qs.push(this.#last!.q); }
     });
-    this.#t2Limit = Math.max(quantile(t2s, this.#c.limitQuantile), 1e-9);
-    this.#qLimit = Math.max(quantile(qs, this.#c.limitQuantile), 1e-9);
+    this.#t2Limit = Math.max(quantile(t2s, this.#c.limitQuantile) * this.#c.limitMargin, 1e-9);
+    this.#qLimit = Math.max(quantile(qs, this.#c.limitQuantile) * this.#c.limitMargin, 1e-9);
     this.#reservoir.length = 0;
     this.#primed = false;
     this.#over = 0;

@@ -24,11 +24,29 @@
  * maintenance recommendation per episode; the episode ends when the score falls below
  * `releaseThreshold`.
  *
+ * Per asset (issue 14), the same bucket means as one vector of its analog points, scored together
+ * by a multivariate detector trained on the first `multivariateTrainBuckets` of them, the period
+ * declared normal (asset-model.ts); when it alarms, `onAssetSustained` gets one asset-level
+ * recommendation per episode, with the points that moved.
+ *
+ * A scoring budget (scoring-budget.ts: `scoreShare` of one core, measured on `clock`) bounds the
+ * per-point detector work. While it lasts a closed bucket is scored at once; when it is spent the
+ * point waits in a first-in-first-out queue, served as the budget refills (every `ingestBatches`,
+ * `flush` and `drain`). A waiting point whose next bucket closes keeps its place and has only its
+ * newest bucket scored: the older one is skipped and counted. So under overload every point is
+ * scored in turn, each less often — never the same points dropped for good — and the stats say
+ * so (`degraded`, `degradedReason`, `bucketsSkipped`, `pointsWaiting`); `onDegraded` is told once
+ * per degraded episode, which ends when nothing has waited or been skipped for two buckets.
+ * Bucket means, recent means and the asset vectors are kept whatever the budget: they are cheap.
+ *
  * Bounded: at most `maxPoints` points are tracked; further points are counted and ignored.
  */
 import { Quality, type Sample } from '@shellguard/protocol';
 import type { DetectorFactory, StreamingDetector } from '../detectors/detector.ts';
+import type { MultivariateConfig, PointMove } from '../detectors/multivariate.ts';
 import { shellguard } from '../detectors/shellguard.ts';
+import { AssetModel, type AssetModelPhase } from './asset-model.ts';
+import { ScoringBudget } from './scoring-budget.ts';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -42,11 +60,27 @@ export interface StoredBatchView {
   samples: readonly Sample[];
 }
 
+/**
+ * How a recommendation was found: `point`, one point's detector and drift score; `asset`, the
+ * asset's points scored together (detectors/multivariate.ts: T² and Q on a learned normal state).
+ */
+export type RecommendationMethod = 'point' | 'asset';
+
 /** What a recommendation says about its point when it is raised (see maintenance-book.ts). */
 export interface RecommendationEvidence {
   site: string;
   asset: string;
+  /** The point that deviated; for an asset-level recommendation, the one that moved most (its fields below are that point's). */
   point: string;
+  /** Default `point`. */
+  method?: RecommendationMethod;
+  /**
+   * Asset-level only: every point of the asset's vector, largest share of the exceeding statistic
+   * first — its smoothed value against its learned normal (z, mean, standard deviation) — and
+   * `since` is when the asset's statistic first went over its limit. Absent for point-level ones,
+   * whose own fields (recentMean, baselineMean ± baselineStd, zScore, since) say the same of one point.
+   */
+  moves?: PointMove[];
   /** Start of the first bucket whose smoothed score was above the threshold, in this episode. */
   since: number;
   /** End of the last bucket seen when the recommendation was raised. */
@@ -61,11 +95,39 @@ export interface RecommendationEvidence {
   score: number;
 }
 
+/** Whether live analytics keeps up with its scoring budget (in `stats()`). */
+export interface ScoringHealth {
+  /** Scoring fewer points than it is given: bucket means are being skipped. */
+  degraded: boolean;
+  /** Why, in words, while degraded; null otherwise. */
+  degradedReason: string | null;
+  /** Clock time the current degraded episode began, or null. */
+  degradedSince: number | null;
+  /** Degraded episodes so far. */
+  degradedEpisodes: number;
+  /** Points whose closed bucket waits for the budget. */
+  pointsWaiting: number;
+  /** Bucket means never scored: the point's next bucket closed while it waited. */
+  bucketsSkipped: number;
+  /** Detector work measured so far, ms of `clock`. */
+  scoreWorkMs: number;
+  /** The budget: share of one core, and the most work saved up (ms). */
+  scoreShare: number;
+  scoreBurstMs: number;
+}
+
 export interface LiveAnalyticsOptions {
   /** Receives every smoothed score (the server wires it to `alarms.evaluateScore`). */
   onScore?: (site: string, asset: string, point: string, ts: number, score: number) => void;
   /** Called once per sustained episode (the server wires it to `maintenance.recommend`). */
   onSustained?: (evidence: RecommendationEvidence) => void;
+  /** Called once per asset-level episode (method `asset`, with `moves`). */
+  onAssetSustained?: (evidence: RecommendationEvidence) => void;
+  /** Called once when a degraded episode begins (the server logs a warning), and when it ends. */
+  onDegraded?: (health: ScoringHealth) => void;
+  onRecovered?: (health: ScoringHealth) => void;
+  /** Monotonic ms the scoring budget is measured on (default `performance.now()` from the epoch). */
+  clock?: () => number;
   detector?: DetectorFactory;
   /** Length of a bucket, ms (default 60 000: minute means; at least 100). */
   bucketMs?: number;
@@ -91,6 +153,25 @@ export interface LiveAnalyticsOptions {
   recentBuckets?: number;
   /** Hard cap on tracked points (default 20 000). */
   maxPoints?: number;
+  /**
+   * Share of one core the per-point detectors may use (default 0.5: ingest, alarm evaluation and
+   * the API share the event loop). Over it, points are scored in turn and the stats say so.
+   * bench/live measures it: with more work than the share, the event loop's delay stays bounded and
+   * the feed on time, where a share of 1 lets the detectors fall behind (docs/benchmarks.md).
+   */
+  scoreShare?: number;
+  /** Most detector work saved up while idle, ms; also the longest it runs in one go (default 100). */
+  scoreBurstMs?: number;
+  /** Score each asset's points together (default true). */
+  multivariate?: boolean;
+  /** Buckets of the declared-normal period the asset models learn from (default 10 080: a week of minute means; one day is too short, bench/multivariate). */
+  multivariateTrainBuckets?: number;
+  /** First buckets in which a point that does not change at all (a setpoint) is left out of the vector (default 60, at most the training). */
+  multivariateScreenBuckets?: number;
+  /** An asset-level episode ends when the detector's ratio falls below this (default 0.5; 1 is the control limit). */
+  multivariateReleaseRatio?: number;
+  /** Further tuning of the asset models (smoothing, limitQuantile, sustain, adaptSamples: detectors/multivariate.ts). */
+  multivariateDetector?: Partial<Omit<MultivariateConfig, 'trainSamples' | 'reservoir'>>;
 }
 
 /** One tracked point as the health and peers views read it. */
@@ -120,8 +201,10 @@ export interface PointScoreHistory {
   scores: number[];
 }
 
-export interface LiveAnalyticsStats {
+export interface LiveAnalyticsStats extends ScoringHealth {
   points: number;
+  /** Asset models by phase (`idle`: fewer than two analog points). */
+  assetModels: Record<AssetModelPhase, number>;
   /** Samples of points refused because `maxPoints` was reached. */
   droppedPointSamples: number;
   /** Samples older than the point's open bucket. */
@@ -131,6 +214,11 @@ export interface LiveAnalyticsStats {
 }
 
 const HOUR_RING = 60;
+
+class AssetEntry {
+  readonly points = new Map<string, PointState>();
+  constructor(readonly model: AssetModel | null) {}
+}
 
 class PointState {
   /** Index of the open bucket (ts / bucketMs), -1 before the first sample. */
@@ -158,7 +246,12 @@ class PointState {
   scoreSize = 0;
   aboveSince = -1;
   recommended = false;
-  constructor(readonly site: string, readonly asset: string, readonly point: string, baselineBuckets: number) {
+  /** Waiting for the budget, with the newest closed bucket (end time, mean) to score. */
+  queued = false;
+  pendingTs = 0;
+  pendingMean = 0;
+  constructor(readonly site: string, readonly asset: string, readonly point: string, baselineBuckets: number,
+    readonly owner: AssetEntry, readonly slot: number) {
     this.buffer = new Float64Array(baselineBuckets);
     this.bufferTs = new Float64Array(baselineBuckets);
   }
@@ -167,16 +260,33 @@ class PointState {
 export class LiveAnalytics {
   private readonly onScore: NonNullable<LiveAnalyticsOptions['onScore']>;
   private readonly onSustained: NonNullable<LiveAnalyticsOptions['onSustained']>;
+  private readonly onAssetSustained: NonNullable<LiveAnalyticsOptions['onAssetSustained']>;
+  private readonly onDegraded: NonNullable<LiveAnalyticsOptions['onDegraded']>;
+  private readonly onRecovered: NonNullable<LiveAnalyticsOptions['onRecovered']>;
   private readonly detector: DetectorFactory;
-  private readonly o: Required<Omit<LiveAnalyticsOptions, 'onScore' | 'onSustained' | 'detector'>>;
+  private readonly o: Required<Omit<LiveAnalyticsOptions,
+    'onScore' | 'onSustained' | 'onAssetSustained' | 'onDegraded' | 'onRecovered' | 'clock' | 'detector' | 'multivariateDetector'>>;
+  private readonly multivariateDetector: Partial<MultivariateConfig>;
   /** site → asset → point: nested maps, so the hot path builds no key strings. */
-  private readonly points = new Map<string, Map<string, Map<string, PointState>>>();
-  private readonly stats_: LiveAnalyticsStats = { points: 0, droppedPointSamples: 0, lateSamples: 0, minutesScored: 0 };
+  private readonly points = new Map<string, Map<string, AssetEntry>>();
+  private readonly stats_ = { points: 0, droppedPointSamples: 0, lateSamples: 0, minutesScored: 0, bucketsSkipped: 0, degradedEpisodes: 0 };
+  private readonly budget: ScoringBudget;
+  /** Points waiting for the budget, oldest first (`head` is the next to serve). */
+  private queue: PointState[] = [];
+  private head = 0;
+  private degradedSince: number | null = null;
+  private degradedReason: string | null = null;
+  /** Clock time of the last skipped bucket, for the end of an episode. */
+  private lastSkip = -Infinity;
 
   constructor(opts: LiveAnalyticsOptions = {}) {
     this.onScore = opts.onScore ?? (() => {});
     this.onSustained = opts.onSustained ?? (() => {});
+    this.onAssetSustained = opts.onAssetSustained ?? (() => {});
+    this.onDegraded = opts.onDegraded ?? (() => {});
+    this.onRecovered = opts.onRecovered ?? (() => {});
     this.detector = opts.detector ?? shellguard;
+    this.multivariateDetector = opts.multivariateDetector ?? {};
     const bucketMs = opts.bucketMs ?? DEFAULT_BUCKET_MS;
     if (!Number.isInteger(bucketMs) || bucketMs < 100) throw new RangeError(`bucketMs must be a whole number of ms, 100 or more (got ${bucketMs})`);
     this.o = {
@@ -194,7 +304,17 @@ export class LiveAnalytics {
       sustainMs: opts.sustainMs ?? 30 * bucketMs,
       recentBuckets: Math.min(HOUR_RING, Math.max(1, opts.recentBuckets ?? 15)),
       maxPoints: opts.maxPoints ?? 20_000,
+      scoreShare: opts.scoreShare ?? 0.5,
+      scoreBurstMs: opts.scoreBurstMs ?? 100,
+      multivariate: opts.multivariate ?? true,
+      multivariateTrainBuckets: Math.max(4, Math.trunc(opts.multivariateTrainBuckets ?? 10_080)),
+      multivariateScreenBuckets: 0,
+      multivariateReleaseRatio: opts.multivariateReleaseRatio ?? 0.5,
     };
+    this.o.multivariateScreenBuckets = Math.max(2, Math.min(this.o.multivariateTrainBuckets, Math.trunc(opts.multivariateScreenBuckets ?? 60)));
+    this.budget = new ScoringBudget({
+      share: this.o.scoreShare, burstMs: this.o.scoreBurstMs, clock: opts.clock ?? (() => performance.timeOrigin + performance.now()),
+    });
   }
 
   /** Feed of ingest's `onStored`: every newly stored batch, in order. */
@@ -202,24 +322,52 @@ export class LiveAnalytics {
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b]!;
       const samples = batch.samples;
-      let assetPoints: Map<string, PointState> | undefined;
+      let entry: AssetEntry | undefined;
       for (let i = 0; i < samples.length; i++) {
         const s = samples[i]!;
         // Analog points only: booleans and failed reads carry no level to average.
         if (typeof s.value !== 'number' || s.quality !== Quality.good || !Number.isFinite(s.value)) continue;
-        assetPoints ??= this.assetPoints(batch.site, batch.asset);
-        let state = assetPoints.get(s.point);
+        entry ??= this.assetEntry(batch.site, batch.asset);
+        let state = entry.points.get(s.point);
         if (!state) {
           if (this.stats_.points >= this.o.maxPoints) {
             this.stats_.droppedPointSamples++;
             continue;
           }
-          state = new PointState(batch.site, batch.asset, s.point, this.o.baselineBuckets);
-          assetPoints.set(s.point, state);
+          const slot = entry.model ? entry.model.addPoint(s.point) : -1;
+          state = new PointState(batch.site, batch.asset, s.point, this.o.baselineBuckets, entry, slot);
+          entry.points.set(s.point, state);
           this.stats_.points++;
         }
         this.addSample(state, s.ts, s.value);
       }
+    }
+    this.drain();
+  }
+
+  /**
+   * Scores waiting points while the budget lasts, oldest first; ends a degraded episode once
+   * nobody waits and no bucket was skipped for two buckets. `ingestBatches` and `flush` call it; call it between them
+   * too when the feed is quiet.
+   */
+  drain(): void {
+    while (this.head < this.queue.length && this.budget.available()) {
+      const st = this.queue[this.head++]!;
+      st.queued = false;
+      this.budget.spend(() => this.runScoring(st, st.pendingTs, st.pendingMean));
+    }
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+      if (this.degradedSince !== null && this.budget.now() - this.lastSkip >= 2 * this.o.bucketMs) {
+        this.degradedSince = null;
+        this.degradedReason = null;
+        this.onRecovered(this.health());
+      }
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      // Keep the array from growing without end under sustained overload.
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
     }
   }
 
@@ -232,12 +380,13 @@ export class LiveAnalytics {
   flush(now: number, graceMs = Math.min(5_000, this.o.bucketMs)): void {
     const bucketMs = this.o.bucketMs;
     for (const assets of this.points.values()) {
-      for (const pts of assets.values()) {
-        for (const state of pts.values()) {
+      for (const entry of assets.values()) {
+        for (const state of entry.points.values()) {
           if (state.count > 0 && (state.bucket + 1) * bucketMs + graceMs <= now) this.closeBucket(state);
         }
       }
     }
+    this.drain();
   }
 
   /** Every tracked point, for health and peers. */
@@ -245,8 +394,8 @@ export class LiveAnalytics {
     const out: PointSnapshot[] = [];
     for (const [s, assets] of this.points) {
       if (site !== undefined && s !== site) continue;
-      for (const pts of assets.values()) {
-        for (const st of pts.values()) {
+      for (const entry of assets.values()) {
+        for (const st of entry.points.values()) {
           const scoring = st.detector !== null;
           out.push({
             site: st.site, asset: st.asset, point: st.point, score: st.score, scoring,
@@ -264,10 +413,10 @@ export class LiveAnalytics {
    * what a chart overlays on the values. Points still learning their baseline have no scores yet.
    */
   scoreHistory(site: string, asset: string): PointScoreHistory[] {
-    const pts = this.points.get(site)?.get(asset);
-    if (!pts) return [];
+    const entry = this.points.get(site)?.get(asset);
+    if (!entry) return [];
     const out: PointScoreHistory[] = [];
-    for (const st of pts.values()) {
+    for (const st of entry.points.values()) {
       const ts: number[] = [];
       const scores: number[] = [];
       for (let i = st.scoreSize; i > 0; i--) {
@@ -286,21 +435,37 @@ export class LiveAnalytics {
 
   /** Mean of the bucket means in `windowMs` before the point's last bucket (at most 60 of them); undefined without any. */
   recentMean(site: string, asset: string, point: string, windowMs = HOUR_MS): number | undefined {
-    const st = this.points.get(site)?.get(asset)?.get(point);
+    const st = this.points.get(site)?.get(asset)?.points.get(point);
     if (!st || st.ringSize === 0) return undefined;
     return ringMean(st, st.lastBucketTs - windowMs, HOUR_RING);
   }
 
   stats(): LiveAnalyticsStats {
-    return { ...this.stats_ };
+    const assetModels: Record<AssetModelPhase, number> = { idle: 0, screening: 0, training: 0, scoring: 0 };
+    for (const assets of this.points.values()) for (const entry of assets.values()) if (entry.model) assetModels[entry.model.phase]++;
+    return { ...this.stats_, assetModels, ...this.health() };
   }
 
-  private assetPoints(site: string, asset: string): Map<string, PointState> {
+  private health(): ScoringHealth {
+    return {
+      degraded: this.degradedSince !== null, degradedReason: this.degradedReason, degradedSince: this.degradedSince,
+      degradedEpisodes: this.stats_.degradedEpisodes, pointsWaiting: this.queue.length - this.head, bucketsSkipped: this.stats_.bucketsSkipped,
+      scoreWorkMs: this.budget.workMs, scoreShare: this.budget.share, scoreBurstMs: this.budget.burstMs,
+    };
+  }
+
+  private assetEntry(site: string, asset: string): AssetEntry {
     let assets = this.points.get(site);
     if (!assets) this.points.set(site, assets = new Map());
-    let pts = assets.get(asset);
-    if (!pts) assets.set(asset, pts = new Map());
-    return pts;
+    let entry = assets.get(asset);
+    if (!entry) {
+      const model = this.o.multivariate ? new AssetModel(site, asset, {
+        bucketMs: this.o.bucketMs, screenBuckets: this.o.multivariateScreenBuckets, trainBuckets: this.o.multivariateTrainBuckets,
+        releaseRatio: this.o.multivariateReleaseRatio, detector: this.multivariateDetector,
+      }) : null;
+      assets.set(asset, entry = new AssetEntry(model));
+    }
+    return entry;
   }
 
   private addSample(state: PointState, ts: number, value: number): void {
@@ -326,14 +491,71 @@ export class LiveAnalytics {
     st.ringTs[st.ringNext] = ts;
     st.ringNext = (st.ringNext + 1) % HOUR_RING;
     if (st.ringSize < HOUR_RING) st.ringSize++;
-    if (st.detector) {
-      this.scoreBucket(st, ts, mean);
+    const model = st.owner.model;
+    if (model) {
+      const alarm = model.bucketClosed(st.slot, st.bucket, mean);
+      if (alarm) this.raiseAssetAlarm(st, alarm);
+    }
+    if (!st.detector) {
+      // Still learning the baseline: buffered (no detector work) until the buffer is full; the
+      // detector is then created and the buffer replayed, as detector work under the budget.
+      if (st.buffered < st.buffer.length) {
+        st.buffer[st.buffered] = mean;
+        st.bufferTs[st.buffered] = ts;
+        st.buffered++;
+        if (st.buffered < st.buffer.length) return;
+      } else {
+        // Full and waiting for the budget: this bucket is not part of the baseline.
+        this.skipped(st);
+        return;
+      }
+    }
+    this.requestScoring(st, ts, mean);
+  }
+
+  /** Scores now while the budget lasts and nobody waits; otherwise queues (or updates) the point. */
+  private requestScoring(st: PointState, ts: number, mean: number): void {
+    if (st.queued) {
+      st.pendingTs = ts;
+      st.pendingMean = mean;
+      this.skipped(st);
       return;
     }
-    st.buffer[st.buffered] = mean;
-    st.bufferTs[st.buffered] = ts;
-    st.buffered++;
-    if (st.buffered === st.buffer.length) this.startDetector(st);
+    if (this.head >= this.queue.length && this.budget.available()) {
+      this.budget.spend(() => this.runScoring(st, ts, mean));
+      return;
+    }
+    st.queued = true;
+    st.pendingTs = ts;
+    st.pendingMean = mean;
+    this.queue.push(st);
+  }
+
+  private runScoring(st: PointState, ts: number, mean: number): void {
+    if (st.detector) this.scoreBucket(st, ts, mean);
+    else this.startDetector(st);
+  }
+
+  /** A bucket mean left unscored: the start of a degraded episode if none is running. */
+  private skipped(_st: PointState): void {
+    this.stats_.bucketsSkipped++;
+    this.lastSkip = this.budget.now();
+    if (this.degradedSince !== null) return;
+    this.degradedSince = this.budget.now();
+    this.stats_.degradedEpisodes++;
+    const waiting = this.queue.length - this.head;
+    this.degradedReason = `the detectors' budget (${Math.round(this.budget.share * 100)} % of a core) is spent: `
+      + `${waiting} of ${this.stats_.points} points wait their turn and only their newest bucket is scored`;
+    this.onDegraded(this.health());
+  }
+
+  private raiseAssetAlarm(st: PointState, alarm: { since: number; at: number; score: number; moves: PointMove[] }): void {
+    const top = alarm.moves[0];
+    if (!top) return;
+    this.onAssetSustained({
+      site: st.site, asset: st.asset, point: top.point, method: 'asset', moves: alarm.moves, since: alarm.since, at: alarm.at,
+      recentMean: top.value, baselineMean: top.normalMean, baselineStd: top.normalStd, zScore: top.z, score: alarm.score,
+    });
   }
 
   private startDetector(st: PointState): void {

@@ -50,6 +50,19 @@ function checkName(field: string, value: unknown): string {
   return value;
 }
 
+/** The points an asset-level title names: the largest shares, at most three. */
+const TITLE_MOVES = 3;
+
+/** "Inspect AHU-3 fan_vibration: 4.2 σ from normal since …"; asset-level: the points that moved together. */
+function defaultTitle(rec: Recommendation): string {
+  const since = new Date(rec.since).toISOString();
+  if (rec.method === 'asset' && rec.moves && rec.moves.length > 0) {
+    const named = rec.moves.slice(0, TITLE_MOVES).map((m) => `${m.point} ${m.z >= 0 ? '+' : ''}${m.z.toFixed(1)} σ`).join(', ');
+    return `Inspect ${rec.asset}: its points moved together (${named}) since ${since}`;
+  }
+  return `Inspect ${rec.asset} ${rec.point}: ${rec.zScore.toFixed(1)} σ from normal since ${since}`;
+}
+
 export class MaintenanceBook {
   private readonly store: MaintenanceStore;
   private readonly now: () => number;
@@ -75,6 +88,7 @@ export class MaintenanceBook {
     const rec = await this.store.addRecommendation({
       site: e.site, asset: e.asset, point: e.point, since: e.since, at: e.at, recentMean: e.recentMean, baselineMean: e.baselineMean,
       baselineStd: e.baselineStd, zScore: e.zScore, score: e.score, chart, createdAt: this.now(),
+      method: e.method ?? 'point', ...(e.method === 'asset' && e.moves ? { moves: e.moves } : {}),
     });
     this.onChanged?.(rec.id);
     return rec;
@@ -100,8 +114,8 @@ export class MaintenanceBook {
     // The evidence never changes once recorded, so the title made from it stays right; the store
     // checks again that the recommendation is open when it links the work order.
     const wo = await this.store.planRecommendation(recommendationId, this.checkWorkOrder({
-      site: rec.site, asset: rec.asset, point: rec.point, type: 'predictive',
-      title: title ?? `Inspect ${rec.asset} ${rec.point}: ${rec.zScore.toFixed(1)} σ from normal since ${new Date(rec.since).toISOString()}`,
+      site: rec.site, asset: rec.asset, ...(rec.method === 'point' ? { point: rec.point } : {}), type: 'predictive',
+      title: title ?? defaultTitle(rec),
     }, actor, recommendationId));
     this.onChanged?.(recommendationId);
     return wo;

@@ -47,4 +47,16 @@ export const MAINTENANCE_MIGRATIONS: readonly SqlMigration[] = [{
       );
       CREATE INDEX maintenance_work_orders_site ON maintenance_work_orders (site, created_at);
     `,
+}, {
+  version: 2,
+  description: 'asset-level (multivariate) recommendations: how they were found and which points moved',
+  // The same DDL on both engines. Rows stored before it are point-level: the default says so.
+  sqlite: `
+      ALTER TABLE maintenance_recommendations ADD COLUMN method TEXT NOT NULL DEFAULT 'point' CHECK (method IN ('point', 'asset'));
+      ALTER TABLE maintenance_recommendations ADD COLUMN moves TEXT
+    `,
+  postgres: `
+      ALTER TABLE maintenance_recommendations ADD COLUMN method TEXT NOT NULL DEFAULT 'point' CHECK (method IN ('point', 'asset'));
+      ALTER TABLE maintenance_recommendations ADD COLUMN moves TEXT
+    `,
 }];

@@ -3,7 +3,8 @@
  * API see them.
  */
 import { ShellguardError } from '@shellguard/protocol';
-import type { RecommendationEvidence } from '../live/live-analytics.ts';
+import type { PointMove } from '../detectors/multivariate.ts';
+import type { RecommendationEvidence, RecommendationMethod } from '../live/live-analytics.ts';
 
 export type MaintenanceErrorCode = 'recommendation_not_found' | 'work_order_not_found' | 'work_order_invalid' | 'recommendation_closed';
 
@@ -14,8 +15,11 @@ export type WorkOrderType = (typeof WORK_ORDER_TYPES)[number];
 export type WorkOrderStatus = 'open' | 'done';
 export type RecommendationStatus = 'open' | 'work-order';
 
-export interface Recommendation extends RecommendationEvidence {
+export interface Recommendation extends Omit<RecommendationEvidence, 'method' | 'moves'> {
   id: number;
+  method: RecommendationMethod;
+  /** Asset-level: which points moved, by how much against their learned normal (see RecommendationEvidence); null for point-level ones. */
+  moves: PointMove[] | null;
   status: RecommendationStatus;
   /** `/api/v1/points/<id>/samples?from=..&to=..&bucket=<ms>` (60000 by default), or null if the point has no id. */
   chart: string | null;

@@ -6,6 +6,8 @@
  */
 import { sql, type Generated, type Kysely, type Selectable } from 'kysely';
 import { inTransaction, type SqlExecutor } from '../../db/sql-database.ts';
+import type { PointMove } from '../detectors/multivariate.ts';
+import type { RecommendationMethod } from '../live/live-analytics.ts';
 import { MaintenanceError, type Recommendation, type RecommendationStatus, type WorkOrder, type WorkOrderStatus, type WorkOrderType } from './maintenance.ts';
 import type {
   MaintenanceStore, NewRecommendation, NewWorkOrder, PeriodCount, ReactiveShareQuery, RecommendationFilter, WorkOrderFilter,
@@ -27,6 +29,10 @@ interface RecommendationTable {
   status: RecommendationStatus;
   work_order_id: number | null;
   created_at: number;
+  /** Migration 2: rows stored before it read `point`. */
+  method: Generated<RecommendationMethod>;
+  /** JSON array of PointMove, or null (point-level). */
+  moves: string | null;
 }
 
 interface WorkOrderTable {
@@ -55,6 +61,7 @@ function toRecommendation(r: Selectable<RecommendationTable>): Recommendation {
     id: r.id, site: r.site, asset: r.asset, point: r.point, since: r.since, at: r.at, recentMean: r.recent_mean,
     baselineMean: r.baseline_mean, baselineStd: r.baseline_std, zScore: r.z_score, score: r.score, chart: r.chart,
     status: r.status, workOrderId: r.work_order_id, createdAt: r.created_at,
+    method: r.method, moves: r.moves === null ? null : JSON.parse(r.moves) as PointMove[],
   };
 }
 
@@ -84,7 +91,7 @@ export class SqlMaintenanceStore implements MaintenanceStore {
     const row = await this.db.insertInto('maintenance_recommendations').values({
       site: r.site, asset: r.asset, point: r.point, since: r.since, at: r.at, recent_mean: r.recentMean,
       baseline_mean: r.baselineMean, baseline_std: r.baselineStd, z_score: r.zScore, score: r.score, chart: r.chart,
-      status: 'open', created_at: r.createdAt,
+      status: 'open', created_at: r.createdAt, method: r.method ?? 'point', moves: r.moves === undefined ? null : JSON.stringify(r.moves),
     }).returningAll().executeTakeFirstOrThrow();
     return toRecommendation(row);
   }

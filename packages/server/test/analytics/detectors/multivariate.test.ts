@@ -108,4 +108,16 @@ describe('MultivariateDetector', () => {
     expect(() => new MultivariateDetector(['a', 'b'], { trainSamples: 3 })).toThrow(/trainSamples/);
     expect(() => new MultivariateDetector(['a', 'b'], { smoothing: 0 })).toThrow(/smoothing/);
   });
+  it('sets its control limits limitMargin times the normal quantile, and refuses a margin below 1', () => {
+    const fit = (limitMargin: number) => {
+      const det = new MultivariateDetector(POINTS, { trainSamples: 2000, reservoir: 2000, limitMargin });
+      train(det, plant(5), 2000);
+      return det.limits;
+    };
+    const one = fit(1);
+    const two = fit(2);
+    expect(two.t2).toBeCloseTo(2 * one.t2, 9);
+    expect(two.q).toBeCloseTo(2 * one.q, 9);
+    expect(() => new MultivariateDetector(POINTS, { limitMargin: 0.9 })).toThrow(/limitMargin/);
+  });
 });

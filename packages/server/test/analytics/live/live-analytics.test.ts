@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Quality, type Sample } from '@shellguard/protocol';
 import { openSqliteSqlDatabase } from '../../../src/db/sqlite-sql-database.ts';
-import { HOUR_MS, LiveAnalytics, MINUTE_MS, type RecommendationEvidence } from '../../../src/analytics/live/live-analytics.ts';
+import { HOUR_MS, LiveAnalytics, MINUTE_MS, type RecommendationEvidence, type ScoringHealth } from '../../../src/analytics/live/live-analytics.ts';
 import type { Recommendation } from '../../../src/analytics/maintenance/maintenance-book.ts';
 import { openBook } from '../maintenance/maintenance-fixture.ts';
 import type { DetectorFactory } from '../../../src/analytics/detectors/detector.ts';
@@ -40,6 +40,12 @@ function run(live: LiveAnalytics, hours: number, valueAt: (ts: number) => number
     live.ingestBatches([{ site: SITE, asset: PUMP, samples }]);
   }
 }
+
+/**
+ * These runs feed hours of data in a fraction of a second: far beyond any real-time budget. The
+ * budget's clock stands still here (no work is measured, none is refused); it is tested on its own below.
+ */
+const UNLIMITED = { clock: () => 0 };
 
 describe('LiveAnalytics', () => {
   it('keeps the last 60 scores of each point, oldest first, for charts (none while the baseline is learned)', () => {
@@ -105,6 +111,7 @@ describe('LiveAnalytics', () => {
     const scores: number[] = [];
     const recs: RecommendationEvidence[] = [];
     const live = new LiveAnalytics({
+      ...UNLIMITED,
       onScore: (_s, _a, _p, _ts, score) => scores.push(score),
       onSustained: (e) => { recs.push(e); recorded.push(book.recommend(e)); },
     });
@@ -139,7 +146,7 @@ describe('LiveAnalytics', () => {
   it('recommends nothing for a flat noisy series', () => {
     const recs: RecommendationEvidence[] = [];
     let maxScore = 0;
-    const live = new LiveAnalytics({ onSustained: (e) => recs.push(e), onScore: (_s, _a, _p, _ts, sc) => { maxScore = Math.max(maxScore, sc); } });
+    const live = new LiveAnalytics({ ...UNLIMITED, onSustained: (e) => recs.push(e), onScore: (_s, _a, _p, _ts, sc) => { maxScore = Math.max(maxScore, sc); } });
     const rand = noise(11);
     run(live, 24, () => 2 + 0.3 * rand());
     expect(recs).toEqual([]);
@@ -147,3 +154,143 @@ describe('LiveAnalytics', () => {
     expect(maxScore).toBeLessThan(0.5);
   });
 });
+
+describe('LiveAnalytics scoring budget', () => {
+  /** A detector that takes `costMs` of the test's clock per update and records who was scored. */
+  function timed(clock: { t: number }, costMs: number, scored: string[]): DetectorFactory {
+    let next = 0;
+    return { name: 'timed', create: () => { const id = `p${next++}`; return { update: () => { clock.t += costMs; scored.push(id); return 0; } }; } };
+  }
+  /**
+   * One batch per minute with one sample of each of `points` points; the clock advances
+   * `msPerMinute` before it, in `drains` steps each followed by a `drain()` (the server's 1 s flush).
+   */
+  function feed(live: LiveAnalytics, clock: { t: number }, points: number, fromMinute: number, minutes: number, msPerMinute: number, drains = 1): void {
+    for (let m = fromMinute; m < fromMinute + minutes; m++) {
+      for (let d = 0; d < drains; d++) {
+        clock.t += msPerMinute / drains;
+        if (d < drains - 1) live.drain();
+      }
+      live.ingestBatches([{ site: SITE, asset: PUMP, samples: Array.from({ length: points }, (_, i) => sample(`p${i}`, T0 + m * MINUTE_MS, 1 + i)) }]);
+    }
+  }
+
+  it('scores every point at once while the budget lasts, and says it keeps up', () => {
+    const clock = { t: 0 };
+    const scored: string[] = [];
+    const live = new LiveAnalytics({ detector: timed(clock, 1, scored), baselineBuckets: 2, multivariate: false, clock: () => clock.t, scoreShare: 0.5, scoreBurstMs: 20 });
+    // 4 points x 1 ms a minute, 100 ms of clock a minute: a tenth of the budget.
+    feed(live, clock, 4, 0, 30, 100);
+    expect(live.stats()).toMatchObject({ degraded: false, degradedReason: null, bucketsSkipped: 0, pointsWaiting: 0, degradedEpisodes: 0 });
+    expect(live.stats().minutesScored).toBe(4 * 29);
+  });
+
+  it('under overload scores fewer points, each in turn, says so once per episode, and recovers', () => {
+    const clock = { t: 0 };
+    const scored: string[] = [];
+    const degraded: ScoringHealth[] = [];
+    const recovered: ScoringHealth[] = [];
+    const live = new LiveAnalytics({
+      detector: timed(clock, 1, scored), baselineBuckets: 2, multivariate: false, clock: () => clock.t, scoreShare: 0.5, scoreBurstMs: 2,
+      onDegraded: (h) => degraded.push(h), onRecovered: (h) => recovered.push(h),
+    });
+    // 20 points, 1 ms each a minute (20 ms), but only 10 ms of clock a minute (5 ms of work).
+    feed(live, clock, 20, 0, 3, 10_000); // two buckets of baseline each
+    // Starting a detector replays its baseline: 2 ms each, more than the 2 ms burst allows at once.
+    for (let i = 0; i < 20 && live.stats().pointsWaiting > 0; i++) { clock.t += 10_000; live.drain(); }
+    expect(live.stats()).toMatchObject({ pointsWaiting: 0, bucketsSkipped: 0, degraded: false });
+    expect(live.snapshot().every((p) => p.scoring)).toBe(true);
+    scored.length = 0;
+    const before = live.stats().minutesScored;
+    feed(live, clock, 20, 3, 120, 10);
+    const s = live.stats();
+    expect(s.degraded).toBe(true);
+    expect(s.degradedReason).toMatch(/budget \(50 % of a core\) is spent/);
+    expect(s.bucketsSkipped).toBeGreaterThan(0);
+    expect(s.pointsWaiting).toBeGreaterThan(0);
+    // Fewer scored than given (about a quarter: 5 of 20 a minute), and the work held to the budget.
+    const scoredInOverload = s.minutesScored - before;
+    expect(scoredInOverload).toBeLessThan(20 * 120 / 2);
+    expect(scoredInOverload + s.bucketsSkipped + s.pointsWaiting).toBe(20 * 120);
+    // Fair: every point scored, none starved; no point scored twice as often as another.
+    const perPoint = new Map<string, number>();
+    for (const id of scored) perPoint.set(id, (perPoint.get(id) ?? 0) + 1);
+    expect(perPoint.size).toBe(20);
+    const counts = [...perPoint.values()];
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2);
+    expect(degraded).toHaveLength(1);
+    expect(degraded[0]).toMatchObject({ degraded: true, degradedEpisodes: 1 });
+    expect(recovered).toEqual([]);
+
+    // The load falls (a minute of clock per minute of data, drained every second): the queue
+    // empties, and after two quiet buckets the episode ends, once.
+    feed(live, clock, 20, 123, 5, MINUTE_MS, 60);
+    for (let i = 0; i < 60; i++) { clock.t += 1000; live.drain(); }
+    expect(live.stats()).toMatchObject({ degraded: false, degradedReason: null, pointsWaiting: 0, degradedEpisodes: 1 });
+    expect(recovered).toHaveLength(1);
+    expect(degraded).toHaveLength(1);
+    // A second overload is a second episode, told again.
+    feed(live, clock, 20, 128, 10, 10);
+    expect(live.stats()).toMatchObject({ degraded: true, degradedEpisodes: 2 });
+    expect(degraded).toHaveLength(2);
+  });
+
+  it('refuses a share outside (0, 1]', () => {
+    expect(() => new LiveAnalytics({ scoreShare: 0 })).toThrow(RangeError);
+    expect(() => new LiveAnalytics({ scoreShare: 1.5 })).toThrow(RangeError);
+  });
+});
+
+describe('LiveAnalytics per asset (multivariate)', () => {
+  /**
+   * Three points driven by one hidden load (as an AHU's valve, supply and return temperatures
+   * follow its duty), each with its own noise; at `faultAt` two of them drift apart from the load
+   * by `drift` of their noise per hour: a broken relation no point shows alone at first.
+   */
+  function asset(hours: number, faultAt: number, drift: number, live: LiveAnalytics, onMinute?: (ts: number) => void): void {
+    const rand = noise(3);
+    for (let m = 0; m < hours * 60; m++) {
+      const ts = T0 + m * MINUTE_MS;
+      const load = Math.sin((2 * Math.PI * m) / 240);
+      const f = ts >= faultAt ? (drift * (ts - faultAt)) / HOUR_MS : 0;
+      live.ingestBatches([{ site: SITE, asset: 'AHU-1', samples: [
+        sample('valve', ts, 50 + 10 * load + 0.5 * rand() + 0.5 * f), sample('supply', ts, 18 - 0.5 * load + 0.05 * rand() + 0.05 * f),
+        sample('ret', ts, 24 + 1 * load + 0.1 * rand()), sample('setpoint', ts, 18),
+      ] }]);
+      onMinute?.(ts);
+    }
+  }
+
+  it('recommends an asset whose points move together, with which moved, by how much and since when', () => {
+    const recs: RecommendationEvidence[] = [];
+    const live = new LiveAnalytics({ ...UNLIMITED, multivariateTrainBuckets: 600, multivariateScreenBuckets: 30, onAssetSustained: (e) => recs.push(e) });
+    const faultAt = T0 + 12 * HOUR_MS;
+    asset(20, faultAt, 1, live);
+    expect(live.stats().assetModels).toEqual({ idle: 0, screening: 0, training: 0, scoring: 1 });
+    expect(recs).toHaveLength(1);
+    const rec = recs[0]!;
+    expect(rec).toMatchObject({ site: SITE, asset: 'AHU-1', method: 'asset' });
+    expect(rec.since).toBeGreaterThan(faultAt);
+    expect(rec.at).toBeGreaterThanOrEqual(rec.since);
+    // The constant setpoint is not in the vector; the two drifting points lead the moves.
+    expect(rec.moves!.map((m) => m.point).sort()).toEqual(['ret', 'supply', 'valve']);
+    expect(rec.moves!.slice(0, 2).map((m) => m.point).sort()).toEqual(['supply', 'valve']);
+    const top = rec.moves![0]!;
+    expect(rec).toMatchObject({ point: top.point, zScore: top.z, recentMean: top.value, baselineMean: top.normalMean, baselineStd: top.normalStd });
+    expect(rec.moves!.reduce((a, m) => a + m.share, 0)).toBeCloseTo(1, 6);
+    for (const m of rec.moves!) expect(m.normalStd).toBeGreaterThan(0);
+    console.log(`asset-level: raised ${((rec.at - faultAt) / HOUR_MS).toFixed(2)} h after the drift began; `
+      + rec.moves!.map((m) => `${m.point} z ${m.z.toFixed(1)} (${(m.share * 100).toFixed(0)} %)`).join(', '));
+  });
+
+  it('recommends nothing for the same asset without a fault, and can be turned off', () => {
+    const recs: RecommendationEvidence[] = [];
+    const live = new LiveAnalytics({ ...UNLIMITED, multivariateTrainBuckets: 600, multivariateScreenBuckets: 30, onAssetSustained: (e) => recs.push(e) });
+    asset(20, Infinity, 0, live);
+    expect(recs).toEqual([]);
+    const off = new LiveAnalytics({ ...UNLIMITED, multivariate: false, onAssetSustained: (e) => recs.push(e) });
+    asset(2, Infinity, 0, off);
+    expect(off.stats().assetModels).toEqual({ idle: 0, screening: 0, training: 0, scoring: 0 });
+  });
+});
+

@@ -31,6 +31,22 @@ describe('MaintenanceBook', () => {
     await expect(book.completeWorkOrder(999)).rejects.toMatchObject({ code: 'work_order_not_found' });
   });
 
+  it('keeps an asset-level recommendation\'s moves and makes an asset work order named after the points that moved', async () => {
+    const book = await openBook(database);
+    const moves = [
+      { point: 'chw_valve_position', z: 2.5, value: 60, normalMean: 50, normalStd: 4, share: 0.5 },
+      { point: 'supply_air_temp', z: -1.25, value: 17.5, normalMean: 18, normalStd: 0.4, share: 0.25 },
+      { point: 'return_air_temp', z: 0.5, value: 24.5, normalMean: 24.25, normalStd: 0.5, share: 0.15 },
+      { point: 'fan_motor_current', z: 0.25, value: 10.05, normalMean: 10, normalStd: 0.2, share: 0.1 },
+    ];
+    const rec = await book.recommend({ ...evidence, point: 'chw_valve_position', zScore: 2.5, method: 'asset', moves });
+    expect(rec).toMatchObject({ method: 'asset', moves, point: 'chw_valve_position' });
+    expect(await book.recommend(evidence)).toMatchObject({ method: 'point', moves: null });
+    const wo = await book.workOrderFromRecommendation(rec.id, 'op');
+    expect(wo).toMatchObject({ type: 'predictive', point: null, asset: 'CHWP-1', recommendationId: rec.id });
+    expect(wo.title).toBe('Inspect CHWP-1: its points moved together (chw_valve_position +2.5 σ, supply_air_temp -1.3 σ, return_air_temp +0.5 σ) since 2025-06-02T00:00:00.000Z');
+  });
+
   it('links a chart of the point around the deviation when the point has an id', async () => {
     const book = await openBook(database, { pointId: () => 42, chartLeadMs: 1000, chartBucketMs: 10 });
     expect((await book.recommend(evidence)).chart).toBe(`/api/v1/points/42/samples?from=${MONDAY - 1000}&to=${MONDAY + 11}&bucket=10`);

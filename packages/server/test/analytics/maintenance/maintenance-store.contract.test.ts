@@ -1,14 +1,17 @@
 /**
  * The MaintenanceStore contract (maintenance-store.ts), run on every engine: recommendations,
- * work orders, planning a recommendation exactly once, and the per-period counts of the KPI.
+ * work orders, planning a recommendation exactly once, and the per-period counts of the KPI;
+ * asset-level recommendations with their moves (migration 2), and rows from before it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { runSqlMigrations } from '../../../src/db/sql-migrations.ts';
 import { sqlUnitOfWork } from '../../../src/db/unit-of-work.ts';
 import { SQL_ENGINES, createTestDatabase, type TestDatabase } from '../../../src/testing/index.ts';
 import { MAINTENANCE_MIGRATIONS } from '../../../src/analytics/maintenance/maintenance-schema.ts';
 import type { NewRecommendation, NewWorkOrder } from '../../../src/analytics/maintenance/maintenance-store.ts';
 import { SqlMaintenanceStore } from '../../../src/analytics/maintenance/sql-maintenance-store.ts';
+import type { PointMove } from '../../../src/analytics/detectors/multivariate.ts';
 
 const T0 = 1_750_000_000_000;
 const HOUR = 3_600_000;
@@ -40,10 +43,41 @@ describe.each(SQL_ENGINES)('MaintenanceStore contract (%s)', (engine) => {
   it('stores a recommendation open, with an id from the database, and reads it back', async () => {
     const a = await store.addRecommendation(recommendation());
     const b = await store.addRecommendation(recommendation({ chart: null }));
-    expect(a).toEqual({ ...recommendation(), id: a.id, status: 'open', workOrderId: null });
+    expect(a).toEqual({ ...recommendation(), id: a.id, status: 'open', workOrderId: null, method: 'point', moves: null });
     expect(b.id).toBeGreaterThan(a.id);
     expect(await store.recommendation(a.id)).toEqual(a);
     expect(await store.recommendation(b.id + 1)).toBeUndefined();
+  });
+
+  it('stores an asset-level recommendation with the points that moved, and reads them back as stored', async () => {
+    const moves: PointMove[] = [
+      { point: 'chw_valve_position', z: 2.75, value: 61.5, normalMean: 48.25, normalStd: 4.8125, share: 0.625 },
+      { point: 'supply_air_temp', z: -1.5, value: 17.625, normalMean: 18, normalStd: 0.25, share: 0.375 },
+    ];
+    const asset = await store.addRecommendation(recommendation({ method: 'asset', moves, point: 'chw_valve_position', zScore: 2.75 }));
+    expect(asset).toMatchObject({ method: 'asset', moves, point: 'chw_valve_position' });
+    expect(await store.recommendation(asset.id)).toEqual(asset);
+    const point = await store.addRecommendation(recommendation({ method: 'point' }));
+    expect((await store.recommendations({ limit: 10 })).map((r) => [r.id, r.method, r.moves])).toEqual([[point.id, 'point', null], [asset.id, 'asset', moves]]);
+  });
+
+  it('refuses a method the schema does not know', async () => {
+    await expect(store.addRecommendation(recommendation({ method: 'guess' as never }))).rejects.toThrow();
+    expect(await store.recommendations({ limit: 10 })).toEqual([]);
+  });
+
+  it('reads recommendations stored before migration 2 as point-level, without moves', async () => {
+    await t.destroy();
+    t = await createTestDatabase(engine, 'maintenance');
+    await runSqlMigrations(t.database, 'maintenance', MAINTENANCE_MIGRATIONS.filter((m) => m.version === 1));
+    const old = recommendation();
+    await sql`INSERT INTO maintenance_recommendations (site, asset, point, since, at, recent_mean, baseline_mean, baseline_std, z_score, score, chart, status, work_order_id, created_at)
+      VALUES (${old.site}, ${old.asset}, ${old.point}, ${old.since}, ${old.at}, ${old.recentMean}, ${old.baselineMean}, ${old.baselineStd}, ${old.zScore}, ${old.score}, ${old.chart}, 'open', NULL, ${old.createdAt})`
+      .execute(t.database.db);
+    expect(await runSqlMigrations(t.database, 'maintenance', MAINTENANCE_MIGRATIONS)).toBe(2);
+    store = new SqlMaintenanceStore(t.database.db);
+    const [row] = await store.recommendations({ limit: 10 });
+    expect(row).toEqual({ ...old, id: row!.id, status: 'open', workOrderId: null, method: 'point', moves: null });
   });
 
   it('lists recommendations newest first, by site and status, at most `limit`', async () => {

@@ -244,7 +244,7 @@ export default function AssetView({ params }: ViewProps) {
               if (mine.length === 0 && wos.length === 0) return <EmptyState>No recommendations or work orders for this asset.</EmptyState>;
               return (
                 <ul className="plain-list" data-testid="asset-maintenance">
-                  {mine.map((r) => <li key={`r${r.id}`}><StatusBadge tone={r.status === 'open' ? 'warn' : 'idle'} label={r.status === 'open' ? 'recommended' : 'work order'} /> {r.point}: {formatValue(r.recentMean)} vs normal {formatValue(r.baselineMean)} (z {r.zScore.toFixed(1)}) since {formatTime(r.since)}</li>)}
+                  {mine.map((r) => <li key={`r${r.id}`}><StatusBadge tone={r.status === 'open' ? 'warn' : 'idle'} label={r.status === 'open' ? 'recommended' : 'work order'} /> {r.method === 'asset' ? `points together (most: ${r.point}, z ${r.zScore.toFixed(1)})` : `${r.point}: ${formatValue(r.recentMean)} vs normal ${formatValue(r.baselineMean)} (z ${r.zScore.toFixed(1)})`} since {formatTime(r.since)}</li>)}
                   {wos.map((w) => <li key={`w${w.id}`}><StatusBadge tone={w.status === 'open' ? 'warn' : 'ok'} label={`${w.type} #${w.id} ${w.status}`} /> {w.title} <span className="muted">by {w.createdBy}, {formatTime(w.createdAt)}</span></li>)}
                 </ul>
               );

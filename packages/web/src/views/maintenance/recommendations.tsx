@@ -17,7 +17,7 @@ import { can, rolesThatCan } from '../../app/permissions.ts';
 import { useSearchParams } from '../../app/router.tsx';
 import { useApi } from '../../app/use-api.ts';
 import { AssetLink } from './asset-link.tsx';
-import { formatPast, formatZ } from './deviation.ts';
+import { formatPast, formatZ, leadingMoves, normalRange } from './deviation.ts';
 import { RecommendationEvidence } from './recommendation-evidence.tsx';
 
 type StatusFilter = Recommendation['status'] | 'all';
@@ -39,6 +39,39 @@ function filterOf(value: string | null): StatusFilter {
   return value === 'open' || value === 'work-order' ? value : 'all';
 }
 
+/** Which points of an asset moved together, each against its learned normal. */
+function MovedPoints({ r }: { r: Recommendation }) {
+  const all = r.moves ?? [];
+  const shown = leadingMoves(all);
+  return (
+    <div className="table-scroll short">
+      <table data-testid="recommendation-moves">
+        <caption>
+          Points that moved together, since <time dateTime={isoTime(r.since)}>{formatTime(r.since)}</time>
+          {shown.length < all.length ? ` (the ${shown.length} largest of ${all.length})` : ''}
+        </caption>
+        <thead>
+          <tr><th>Point</th><th className="num">Now</th><th className="num">Distance</th><th className="num">Normal (mean ± 3σ)</th><th className="num">Share</th></tr>
+        </thead>
+        <tbody>
+          {shown.map((m) => {
+            const range = normalRange(m);
+            return (
+              <tr key={m.point} data-testid="recommendation-move" data-point={m.point}>
+                <td><code>{m.point}</code></td>
+                <td className="num">{formatValue(m.value)}</td>
+                <td className="num" data-testid="move-z"><strong>{formatZ(m.z)}</strong></td>
+                <td className="num" data-testid="move-normal">{formatValue(range.low)} – {formatValue(range.high)} <span className="muted">({formatValue(m.normalMean)} ± {formatValue(m.normalStd)})</span></td>
+                <td className="num">{Math.round(m.share * 100)} %</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 function RecommendationRow({ r, expanded, now, mayCreate, onToggle, onCreate }: {
   r: Recommendation;
   expanded: boolean;
@@ -49,20 +82,32 @@ function RecommendationRow({ r, expanded, now, mayCreate, onToggle, onCreate }: 
 }) {
   const evidenceId = `recommendation-${r.id}-evidence`;
   return (
-    <div className={`recommendation${expanded ? ' expanded' : ''}`} data-testid="recommendation-row" data-recommendation-id={r.id} data-status={r.status}>
+    <div className={`recommendation${expanded ? ' expanded' : ''}`} data-testid="recommendation-row" data-recommendation-id={r.id} data-status={r.status} data-method={r.method}>
       <div className="recommendation-head">
         <div>
-          <strong><AssetLink site={r.site} asset={r.asset} withSite /></strong> <code>{r.point}</code>
+          <strong><AssetLink site={r.site} asset={r.asset} withSite /></strong>{' '}
+          {r.method === 'asset' ? <span>asset as a whole: its points together</span> : <code>{r.point}</code>}
         </div>
         {r.status === 'open'
           ? <StatusBadge tone="warn" label="open" />
           : <span data-testid="recommendation-work-order"><StatusBadge tone="ok" label={r.workOrderId !== null ? `work order #${r.workOrderId}` : 'work order made'} /></span>}
       </div>
-      <p className="recommendation-summary">
-        Unusual since <time dateTime={isoTime(r.since)}>{formatTime(r.since)}</time> ({formatPast(r.since, now)}):
-        recent mean {formatValue(r.recentMean)} against a baseline of {formatValue(r.baselineMean)} ± {formatValue(r.baselineStd)},{' '}
-        <strong>{formatZ(r.zScore)}</strong> from normal; anomaly score {r.score.toFixed(2)}.
-      </p>
+      {r.method === 'asset' ? (
+        <>
+          <p className="recommendation-summary">
+            Unusual as a whole since <time dateTime={isoTime(r.since)}>{formatTime(r.since)}</time> ({formatPast(r.since, now)}):
+            its points together left the normal state learned for them, though each may still look normal alone;
+            score {r.score.toFixed(2)} (0.5 is the limit). Most moved: <code>{r.point}</code>, <strong>{formatZ(r.zScore)}</strong>.
+          </p>
+          <MovedPoints r={r} />
+        </>
+      ) : (
+        <p className="recommendation-summary">
+          Unusual since <time dateTime={isoTime(r.since)}>{formatTime(r.since)}</time> ({formatPast(r.since, now)}):
+          recent mean {formatValue(r.recentMean)} against a baseline of {formatValue(r.baselineMean)} ± {formatValue(r.baselineStd)},{' '}
+          <strong>{formatZ(r.zScore)}</strong> from normal; anomaly score {r.score.toFixed(2)}.
+        </p>
+      )}
       <div className="toolbar">
         <button type="button" className="small" aria-expanded={expanded} aria-controls={evidenceId} onClick={onToggle}>
           {expanded ? 'Hide evidence' : 'Show evidence'}
@@ -147,7 +192,8 @@ export function Recommendations({ now, onWorkOrderCreated }: { now: number; onWo
       </div>
       {created ? (
         <p className="banner ok" role="status" data-testid="work-order-created">
-          Work order #{created.workOrder.id} created for {created.recommendation.site} / {created.recommendation.asset} <code>{created.recommendation.point}</code>.
+          Work order #{created.workOrder.id} created for {created.recommendation.site} / {created.recommendation.asset}
+          {created.recommendation.method === 'point' ? <> <code>{created.recommendation.point}</code></> : null}.
         </p>
       ) : null}
       {other ?? (
@@ -174,8 +220,13 @@ export function Recommendations({ now, onWorkOrderCreated }: { now: number; onWo
       >
         {creating ? (
           <p>
-            A predictive work order for <strong>{creating.site} / {creating.asset}</strong>, point <code>{creating.point}</code>{' '}
-            ({formatZ(creating.zScore)} from normal). Without a title it is called “Inspect {creating.asset} {creating.point}: … σ from normal since …”.
+            {creating.method === 'asset' ? (
+              <>A predictive work order for <strong>{creating.site} / {creating.asset}</strong> as a whole ({creating.moves?.length ?? 0} points moved together, most
+              {' '}<code>{creating.point}</code> {formatZ(creating.zScore)}). Without a title it is called “Inspect {creating.asset}: its points moved together (…) since …”.</>
+            ) : (
+              <>A predictive work order for <strong>{creating.site} / {creating.asset}</strong>, point <code>{creating.point}</code>{' '}
+              ({formatZ(creating.zScore)} from normal). Without a title it is called “Inspect {creating.asset} {creating.point}: … σ from normal since …”.</>
+            )}
           </p>
         ) : null}
       </ActionDialog>
