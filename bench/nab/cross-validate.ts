@@ -6,6 +6,7 @@
  * in-sample and badly held out; the held-out column is the one to believe.
  *
  *   node --import tsx bench/nab/cross-validate.ts [--data DIR] [--methods resonance,shellguard] [--profile standard]
+ *   (methods: resonance, resonance-uncalibrated, shellguard)
  *
  * Printed: per method, the held-out score of each category (normalised as NAB does: 0 = the null
  * detector, 100 = perfect, on that category alone), the pooled held-out score (every category held
@@ -34,19 +35,19 @@ interface Method {
   grid: Array<{ label: string; factory: DetectorFactory }>;
 }
 
-function resonanceGrid(): Method['grid'] {
-  const grid: Method['grid'] = [{ label: 'default', factory: resonanceFactory(DEFAULT_RESONANCE, 'resonance-cv-default') }];
-  const variants: Array<Partial<ResonanceConfig>> = [];
-  for (const history of [30, 50, 100]) {
-    for (const vigilance of [0.8, 0.9]) {
-      for (const snap of [0.04, 0.075]) {
-        for (const spike of [0.05, 0.1]) variants.push({ history, vigilance, snap, spike });
-      }
-    }
-  }
+/**
+ * resonance's grid: the default, then one structural parameter changed at a time (the candidate
+ * history, the initial vigilance, the median snap, the spike test). A fold choosing among many
+ * combinations of them on five categories fits those categories' few windows: the full 3×2×2×2
+ * grid of these values pooled 59.58 held out uncalibrated and 63.44 calibrated, against 68.81 and
+ * 69.25 for the default alone (threshold chosen on five categories).
+ */
+function resonanceGrid(base: ResonanceConfig, tag: string): Method['grid'] {
+  const grid: Method['grid'] = [{ label: 'default', factory: resonanceFactory(base, `${tag}-cv-default`) }];
+  const variants: Array<Partial<ResonanceConfig>> = [{ history: 30 }, { history: 100 }, { vigilance: 0.9 }, { snap: 0.075 }, { spike: 0.05 }];
   for (const v of variants) {
     const label = Object.entries(v).map(([k, x]) => `${k}=${x}`).join(',');
-    grid.push({ label, factory: resonanceFactory({ ...DEFAULT_RESONANCE, ...v }, `resonance-cv-${grid.length}`) });
+    grid.push({ label, factory: resonanceFactory({ ...base, ...v }, `${tag}-cv-${grid.length}`) });
   }
   return grid;
 }
@@ -63,7 +64,9 @@ function shellguardGrid(): Method['grid'] {
 }
 
 const METHODS: Record<string, () => Method> = {
-  resonance: () => ({ name: 'resonance', grid: resonanceGrid() }),
+  resonance: () => ({ name: 'resonance', grid: resonanceGrid(DEFAULT_RESONANCE, 'resonance') }),
+  // The same grid without the per-point calibration of the score (resonance before it had one).
+  'resonance-uncalibrated': () => ({ name: 'resonance-uncalibrated', grid: resonanceGrid({ ...DEFAULT_RESONANCE, zHalf: 0 }, 'resonance-raw') }),
   shellguard: () => ({ name: 'shellguard', grid: shellguardGrid() }),
 };
 

@@ -1,6 +1,10 @@
 /**
  * bench/nab/explore: NAB scores of a detector's configuration variants, side by side (for choosing
- * a configuration; the cross-validated choice is bench/nab/cross-validate.ts).
+ * a configuration; the cross-validated choice is bench/nab/cross-validate.ts). Beside each
+ * profile's full-set score (in-sample: its threshold is chosen on every file), the standard
+ * profile's pooled held-out score with the configuration fixed: each category with windows scored
+ * at the threshold chosen on the other categories. Compare variants by the held-out figure; the
+ * full-set one rewards fitting the shared files.
  *
  *   node --import tsx bench/nab/explore.ts '{"vigilance":0.85}' '{"vigilance":0.9}' …
  */
@@ -8,15 +12,40 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RESONANCE, resonanceFactory } from '@shellguard/server/testing';
 import { runDetector } from './benchmark.ts';
-import { loadNabCorpus, scoreDetector } from './scorer/index.ts';
+import {
+  loadNabCorpus, optimizeThreshold, scoreCorpus, scoreDetector, NULL_DETECTOR_SCORE,
+  type CostMatrix, type ScoredFile,
+} from './scorer/index.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpus = loadNabCorpus(path.resolve(ROOT, '../shared/datasets/nab'));
+const categoryOf = (file: string): string => file.split('/')[0]!;
+const heldOut = [...new Set(corpus.files.filter((f) => f.windows.length > 0).map((f) => categoryOf(f.name)))].sort();
+
+/** Pooled held-out score: every category with windows scored at the threshold of the others. */
+function heldOutScore(files: readonly ScoredFile[], costs: CostMatrix): { pooled: number; thresholds: number[] } {
+  let raw = 0;
+  let nullRaw = 0;
+  let perfect = 0;
+  const thresholds: number[] = [];
+  for (const category of heldOut) {
+    const test = files.filter((f) => categoryOf(f.name) === category);
+    const { threshold } = optimizeThreshold(files.filter((f) => categoryOf(f.name) !== category), costs);
+    thresholds.push(threshold);
+    raw += scoreCorpus(test, costs, threshold).score;
+    const nullFiles = test.map((f) => ({ ...f, anomalyScores: f.anomalyScores.map(() => NULL_DETECTOR_SCORE) }));
+    nullRaw += scoreCorpus(nullFiles, costs, optimizeThreshold(nullFiles, costs).threshold).score;
+    perfect += test.reduce((n, f) => n + f.windows.length, 0) * costs.tpWeight;
+  }
+  return { pooled: (100 * (raw - nullRaw)) / (perfect - nullRaw), thresholds };
+}
+
 for (const arg of process.argv.slice(2)) {
   const config = { ...DEFAULT_RESONANCE, ...(JSON.parse(arg) as object) };
   const t0 = Date.now();
   const results = runDetector({ corpus, factory: resonanceFactory(config, 'resonance-explore'), resultsDir: '/tmp/explore' });
   const s = (Date.now() - t0) / 1000;
   const by = scoreDetector(results, corpus.profiles).map((p) => `${p.profile} ${p.score.toFixed(2)} (t ${p.threshold.toFixed(3)})`);
-  console.log(`${arg}  ${s.toFixed(1)} s  ${by.join('  ')}`);
+  const held = heldOutScore(results, corpus.profiles.standard!.CostMatrix);
+  console.log(`${arg}  ${s.toFixed(1)} s  held-out standard ${held.pooled.toFixed(2)} (t ${held.thresholds.map((t) => t.toFixed(3)).join('/')})  full set: ${by.join('  ')}`);
 }

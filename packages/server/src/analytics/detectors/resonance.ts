@@ -18,8 +18,14 @@ import type { DetectorFactory, DetectorInput, DetectorOptions, StreamingDetector
  *    category — a pattern not seen before. When full, the least recently matched box is recycled.
  * 5. A candidate anomaly founds a category with a match below every match of the last `history`
  *    downsampled samples. After a candidate, others are masked for `quietAfter` samples unless much
- *    worse than the last anomaly. The score is how far below the vigilance the match is, relative
- *    to 1 − match: in [0, 1], 0 for every sample that is not an anomaly.
+ *    worse than the last anomaly. Every sample that is not an anomaly scores 0.
+ * 6. The score of an anomaly is calibrated against the point's own history, so that one threshold
+ *    means the same on every signal: z, how many standard deviations its novelty (1 − match) lies
+ *    above the running mean of the novelty of every earlier downsampled sample (equal-weight, then
+ *    fading over `memory` samples), mapped to z / (z + `zHalf`) in [0, 1) (0.5 at z = zHalf). The
+ *    uncalibrated score, how far below the vigilance the match is relative to 1 − match, has a
+ *    scale that depends on the signal (a threshold chosen on some signals did not transfer to
+ *    others: bench/nab/cross-validate); `zHalf` 0 restores it.
  *
  * Cost per sample: O(maxCategories × window) every `step` samples. Memory per point: ~20 KB with
  * the defaults (the boxes, a level histogram, short histories), whatever the signal.
@@ -53,7 +59,15 @@ export interface ResonanceConfig {
    * telemetry a point's normal level moves over months; a NAB file is shorter than this.
    */
   memory: number;
+  /**
+   * calibration: the z-score of an anomaly's novelty against the point's novelty history that
+   * scores 0.5 (score z / (z + zHalf)); 0: the uncalibrated score (vigilance − match) / (1 − match)
+   */
+  zHalf: number;
 }
+
+/** Floor of the novelty's standard deviation in the calibration (a near-constant signal's is ~0). */
+const MIN_SPREAD = 0.01;
 
 export const DEFAULT_RESONANCE: ResonanceConfig = {
   window: 8,
@@ -70,6 +84,7 @@ export const DEFAULT_RESONANCE: ResonanceConfig = {
   history: 50,
   quietAfter: 12,
   memory: 20_000,
+  zHalf: 3,
 };
 
 export class Resonance implements StreamingDetector {
@@ -101,6 +116,10 @@ export class Resonance implements StreamingDetector {
   private vigilance: number;
   private matchMean = 0;
   private matchCount = 0;
+  /** running mean and variance of the novelty (1 − match) of the downsampled samples: the calibration */
+  private noveltyMean = 0;
+  private noveltyVariance = 0;
+  private noveltyCount = 0;
 
   constructor(options: DetectorOptions, private readonly config: ResonanceConfig = DEFAULT_RESONANCE) {
     const probation = Math.max(1, Math.floor(options.probationaryPeriod));
@@ -195,6 +214,14 @@ export class Resonance implements StreamingDetector {
     const novelty = 1 - match;
     const rank = this.rank(novelty);
     this.remember(novelty);
+    // The calibration reference is the history before this sample (it does not dilute itself).
+    const z = this.noveltyCount > 1
+      ? (novelty - this.noveltyMean) / Math.max(MIN_SPREAD, Math.sqrt(this.noveltyVariance))
+      : 0;
+    this.noveltyCount = Math.min(this.noveltyCount + 1, this.config.memory);
+    const delta = novelty - this.noveltyMean;
+    this.noveltyMean += delta / this.noveltyCount;
+    this.noveltyVariance += (delta * (novelty - this.noveltyMean) - this.noveltyVariance) / this.noveltyCount;
     // A candidate: no category resonated and the match is below every match of the recent history
     // (rank 1). Candidates while masked (just after another candidate) are anomalies only when much
     // farther than the last anomaly.
@@ -206,6 +233,7 @@ export class Resonance implements StreamingDetector {
     if (masked && !farther) return 0;
     this.lastAnomalyAt = t;
     this.lastAnomalyMatch = match;
+    if (this.config.zHalf > 0) return z > 0 ? z / (z + this.config.zHalf) : 0;
     const below = Math.max(0, (this.vigilance - match) / Math.max(1e-6, 1 - match));
     return Math.min(1, below);
   }

@@ -49,6 +49,62 @@ describe('resonance detector', () => {
     expect(shifted.findIndex((s) => s > 0.5)).toBeLessThan(period / 4);
   });
 
+  it('calibrates its score per point: one threshold separates a break from routine novelty on a quiet and a noisy signal', () => {
+    const period = 96;
+    /** A daily shape with noise of amplitude `amp`, stuck at its top for two periods from sample 5000. */
+    const signal = (amp: number): { values: number[]; min: number; max: number } => {
+      const rnd = noise(11);
+      const values = Array.from({ length: 6000 }, (_, i) => 50 + 20 * Math.sin((2 * Math.PI * i) / period) + amp * rnd());
+      for (let i = 5000; i < 5000 + 2 * period; i++) values[i] = 85;
+      return { values, min: Math.min(...values), max: Math.max(...values) };
+    };
+    const run = (amp: number, zHalf: number): { normal: number; shifted: number } => {
+      const { values, min, max } = signal(amp);
+      const scores = feed(new Resonance({ inputMin: min, inputMax: max, probationaryPeriod: 750 }, { ...DEFAULT_RESONANCE, zHalf }), values);
+      return { normal: Math.max(...scores.slice(3000, 5000)), shifted: Math.max(...scores.slice(5000, 5000 + period)) };
+    };
+    const threshold = 0.5;
+    for (const amp of [1, 5]) {
+      const { normal, shifted } = run(amp, DEFAULT_RESONANCE.zHalf);
+      expect(normal).toBeLessThan(threshold);
+      expect(shifted).toBeGreaterThan(threshold);
+    }
+    // Uncalibrated (zHalf 0), the noisy signal's routine novelty already scores above that threshold:
+    // its scale is the signal's, not the point's history's.
+    const raw = run(5, 0);
+    expect(raw.normal).toBeGreaterThan(threshold);
+  });
+
+  it('on pure noise every anomaly is routine for that point: calibrated scores stay moderate', () => {
+    for (const seed of [1, 2, 3]) {
+      const rnd = noise(seed);
+      const values = Array.from({ length: 20_000 }, () => rnd());
+      const calibrated = feed(new Resonance({ inputMin: 0, inputMax: 1, probationaryPeriod: 750 }, DEFAULT_RESONANCE), values);
+      const raw = feed(new Resonance({ inputMin: 0, inputMax: 1, probationaryPeriod: 750 }, { ...DEFAULT_RESONANCE, zHalf: 0 }), values);
+      // The same samples are anomalies either way (calibration changes the score, not the detection)...
+      expect(calibrated.map((s) => s > 0)).toEqual(raw.map((s) => s > 0));
+      expect(calibrated.filter((s) => s > 0).length).toBeGreaterThan(10);
+      // ...but none is far beyond the noise's own typical novelty (z < 2 × zHalf), while raw scores run high.
+      expect(Math.max(...calibrated)).toBeLessThan(2 / 3);
+      expect(Math.max(...raw)).toBeGreaterThan(0.7);
+    }
+  });
+
+  it('maps the z-score of the novelty to z / (z + zHalf)', () => {
+    const rnd = noise(21);
+    const values = Array.from({ length: 8000 }, (_, i) => 10 * Math.sin((2 * Math.PI * i) / 200) + rnd() + (i % 1500 === 1499 ? 8 : 0));
+    const make = (zHalf: number): number[] =>
+      feed(new Resonance({ inputMin: -11, inputMax: 20, probationaryPeriod: 750 }, { ...DEFAULT_RESONANCE, zHalf }), values);
+    const a = make(3);
+    const b = make(6);
+    expect(a.filter((s) => s > 0).length).toBeGreaterThan(2);
+    for (let i = 0; i < values.length; i++) {
+      expect(a[i]! > 0).toBe(b[i]! > 0);
+      if (a[i]! > 0) expect((3 * a[i]!) / (1 - a[i]!)).toBeCloseTo((6 * b[i]!) / (1 - b[i]!), 9);
+      expect(a[i]!).toBeLessThan(1);
+    }
+  });
+
   it('reports one event once: a step change scores once, not on every sample after it', () => {
     const rnd = noise(5);
     const values = Array.from({ length: 4000 }, (_, i) => (i < 3000 ? 10 : 30) + rnd());
