@@ -2,7 +2,7 @@
  * bench/detect: what each detector costs per sample in its worst case, and its memory per point
  * (issue 14: at least 20,000 samples/s per core for every detector, bounded memory per point).
  *
- *   npm run bench:detect -- [--warmup 20000] [--seconds 20] [--points 200]
+ *   npm run bench:detect -- [--warmup 20000] [--seconds 20] [--points 200] [--detectors a,b]
  *
  * Worst case: uniform noise, on which the contextual detectors learn a new context nearly every
  * step until their memory cap; each detector is fed `--warmup` samples, then timed for
@@ -11,19 +11,29 @@
  * resonance is timed twice: as NAB runs it and without downsampling (its worst case).
  * The multivariate detector is timed per asset-sample (an 11-point vector) and per point-sample.
  * The baseline in the same run is a bare loop over the same noise that computes a running mean
- * (what no detector can beat).
+ * (what no detector can beat). `--detectors` (comma-separated names, e.g.
+ * contextualAnomaly,shellguard) times only those detectors; multivariate is one of the names.
  */
 import { parseArgs } from 'node:util';
 import { detectorFactories, MultivariateDetector, type DetectorFactory } from '@shellguard/server';
 
 const { values: args } = parseArgs({ options: {
   warmup: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '20' }, points: { type: 'string', default: '200' },
+  detectors: { type: 'string' },
 } });
 /** Noise samples before timing: fills every detector's memory to its cap. */
 const warmup = Number(args.warmup);
 /** Seconds each detector is timed for (at its cap). */
 const seconds = Number(args.seconds);
 const points = Number(args.points);
+/** Detectors to time (all when not given). */
+const only = args.detectors === undefined ? undefined : new Set(args.detectors.split(',').map((n) => n.trim()).filter(Boolean));
+const selected = (name: string): boolean => only === undefined || only.has(name);
+if (only !== undefined) {
+  const known = new Set([...Object.keys(detectorFactories), 'multivariate']);
+  const unknown = [...only].filter((n) => !known.has(n));
+  if (unknown.length > 0) throw new Error(`unknown detector(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+}
 const TARGET = 20_000;
 const MINUTE = 60_000;
 const options = { inputMin: 0, inputMax: 1, probationaryPeriod: 750 };
@@ -57,7 +67,7 @@ function heap(): number {
 /** Holds the measured detectors until their heap is read (V8 may free what the code no longer uses). */
 let retained: unknown[] = [];
 
-interface Row { detector: string; samplesPerSecond: number; bytesPerPoint: number; note: string }
+interface Row { detector: string; samplesPerSecond: number; slowestSecond?: number; bytesPerPoint: number; note: string }
 const rows: Row[] = [];
 
 // Baseline: a running mean over the same noise.
@@ -72,7 +82,7 @@ const rows: Row[] = [];
 }
 
 /** Samples/s of one detector at its cap: `warmup` noise samples, then timed for `seconds`. */
-function timeAtCap(name: string, factory: DetectorFactory, opts = options): number {
+function timeAtCap(name: string, factory: DetectorFactory, opts = options): { rate: number; slowest: number } {
   const rnd = noise(7);
   const d = factory.create(opts);
   let i = 0;
@@ -82,12 +92,24 @@ function timeAtCap(name: string, factory: DetectorFactory, opts = options): numb
   }
   const t0 = performance.now();
   let timed = 0;
+  // The slowest window of at least a second (or the whole run when shorter).
+  let windowStart = t0;
+  let windowSamples = 0;
+  let slowest = Infinity;
   while (performance.now() - t0 < seconds * 1000) {
     for (let k = 0; k < 100; k++) d.update({ ts: (i + timed + k) * MINUTE, value: rnd() });
     timed += 100;
-    progress(`${name} timed`, (performance.now() - t0) / (seconds * 1000));
+    windowSamples += 100;
+    const now = performance.now();
+    if (now - windowStart >= 1000) {
+      slowest = Math.min(slowest, windowSamples / ((now - windowStart) / 1000));
+      windowStart = now;
+      windowSamples = 0;
+    }
+    progress(`${name} timed`, (now - t0) / (seconds * 1000));
   }
-  return timed / ((performance.now() - t0) / 1000);
+  const rate = timed / ((performance.now() - t0) / 1000);
+  return { rate, slowest: Number.isFinite(slowest) ? slowest : rate };
 }
 
 /** Heap per detector: `count` detectors each fed `fill` noise samples, held until measured. */
@@ -105,23 +127,24 @@ function memoryPerDetector(name: string, factory: DetectorFactory, count: number
 }
 
 for (const [name, factory] of Object.entries(detectorFactories)) {
-  const rate = timeAtCap(name, factory);
+  if (!selected(name)) continue;
+  const { rate, slowest } = timeAtCap(name, factory);
   // As many detectors as fit in ~10 s of feeding (at least 5), 3,000 noise samples each.
   const fill = 3000;
   const count = Math.min(points, Math.max(5, Math.floor((rate * 10) / fill)));
   const bytes = memoryPerDetector(name, factory, count, fill);
-  rows.push({ detector: name, samplesPerSecond: rate, bytesPerPoint: bytes, note: `memory: ${count} detectors after ${fill.toLocaleString('en')} noise samples each` });
+  rows.push({ detector: name, samplesPerSecond: rate, slowestSecond: slowest, bytesPerPoint: bytes, note: `slowest second ${Math.round(slowest).toLocaleString('en')}/s; memory: ${count} detectors after ${fill.toLocaleString('en')} noise samples each` });
   if (name === 'resonance') {
     // Its worst case is a short probationary period (live analytics: 120 bucket means): no
     // downsampling, every sample matched against every category.
     const short = { ...options, probationaryPeriod: 100 };
-    const r = timeAtCap(`${name} no downsampling`, factory, short);
+    const { rate: r, slowest: rs } = timeAtCap(`${name} no downsampling`, factory, short);
     const b = memoryPerDetector(name, factory, Math.min(points, 200), fill, short);
-    rows.push({ detector: `${name} (no downsampling)`, samplesPerSecond: r, bytesPerPoint: b, note: 'probationary period 100: every sample is a feature vector' });
+    rows.push({ detector: `${name} (no downsampling)`, samplesPerSecond: r, slowestSecond: rs, bytesPerPoint: b, note: `slowest second ${Math.round(rs).toLocaleString('en')}/s; probationary period 100: every sample is a feature vector` });
   }
 }
 
-{
+if (selected('multivariate')) {
   const width = 11;
   const rnd = noise(9);
   const next = (): number[] => Array.from({ length: width }, () => rnd());
@@ -149,7 +172,7 @@ for (const [name, factory] of Object.entries(detectorFactories)) {
 if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 if (retained.length === 0) throw new Error('no detectors were measured');
 
-process.stdout.write(`bench/detect: ${warmup.toLocaleString('en')} noise samples of warm-up, then ${seconds} s timed per detector${seconds < 20 ? ' (SHORT run)' : ''}; target ${TARGET.toLocaleString('en')} samples/s per core\n\n`);
+process.stdout.write(`bench/detect: ${warmup.toLocaleString('en')} noise samples of warm-up, then ${seconds} s timed per detector${seconds < 20 ? ' (SHORT run)' : ''}${only === undefined ? '' : ` (only ${[...only].join(', ')})`}; target ${TARGET.toLocaleString('en')} samples/s per core\n\n`);
 process.stdout.write('detector                               samples/s/core   meets 20k   bytes/point  note\n');
 for (const r of rows) {
   process.stdout.write(`${r.detector.padEnd(38)} ${Math.round(r.samplesPerSecond).toLocaleString('en').padStart(14)}   ${(r.detector.startsWith('baseline') ? '' : r.samplesPerSecond >= TARGET ? 'yes' : 'NO').padStart(9)}   ${Math.round(r.bytesPerPoint).toLocaleString('en').padStart(11)}  ${r.note}\n`);

@@ -31,25 +31,38 @@ export const DEFAULT_CONTEXTUAL_ANOMALY: ContextualAnomalyConfig = {
   maxContexts: 20_000,
 };
 
-const SENSOR_FACT_BASE = 65536;
-const NEURON_FACT_BASE = 2 ** 31;
-
+/**
+ * Facts are small integers (they index the context memory's arrays): bit `b` of the quantised
+ * value is fact `2b` or `2b + 1`, and neuron (active context) `id` is fact `2 * valueBits + id`.
+ * Only the order and identity of facts matter to CAD, and this numbering keeps both (sensor facts
+ * first, in bit order, then neurons by context id).
+ */
 export class ContextualAnomaly implements StreamingDetector {
   private readonly memory: ContextMemory;
   private readonly maxBin: number;
   private readonly minValue: number;
   private readonly step: number;
   private readonly gate: RestPeriodGate;
+  private readonly neuronFactBase: number;
+  /** the left group of the last step: sensor facts, then neuron facts ascending */
   private leftFacts: number[] = [];
-  private predicted = new Set<number>();
+  /** the current sensor facts (rewritten every sample) */
+  private readonly current: number[];
 
   constructor(options: DetectorOptions, private readonly config: ContextualAnomalyConfig = DEFAULT_CONTEXTUAL_ANOMALY) {
-    this.memory = new ContextMemory(config.maxLeftSemiContextLength, config.maxContexts);
+    this.neuronFactBase = 2 * (config.valueBits > 0 ? Math.ceil(config.valueBits) : 0);
+    this.memory = new ContextMemory({
+      maxLeftSemiContextLength: config.maxLeftSemiContextLength,
+      maxContexts: config.maxContexts,
+      maxActiveNeurons: config.maxActiveNeurons,
+      rightFactLimit: this.neuronFactBase,
+    });
     this.maxBin = 2 ** config.valueBits - 1;
     const range = Number.isFinite(options.inputMax - options.inputMin) ? options.inputMax - options.inputMin : 0;
     this.minValue = Number.isFinite(options.inputMin) ? options.inputMin : 0;
     this.step = (range > 0 ? range : this.maxBin) / this.maxBin;
     this.gate = new RestPeriodGate(options.probationaryPeriod / config.restPeriodDivisor, config.baseThreshold);
+    this.current = [];
   }
 
   get contextCount(): number {
@@ -65,11 +78,10 @@ export class ContextualAnomaly implements StreamingDetector {
     const facts = this.sensorFacts(sample.value);
     let sumDeltas = 0;
     for (let bit = 0; bit < facts.length; bit++) {
-      if (!this.predicted.has(facts[bit]!)) sumDeltas += 2 ** bit;
+      if (!this.memory.predicts(facts[bit]!)) sumDeltas += 2 ** bit;
     }
     const predictionError = sumDeltas / this.maxBin;
-    const { predictions, selectedActive, addedNew } = this.learn(facts);
-    this.predicted = predictions;
+    const { selectedActive, addedNew } = this.learn(facts);
     return clamp01(predictionError > 0 ? (1 - selectedActive + addedNew) / 2 : 0);
   }
 
@@ -83,34 +95,40 @@ export class ContextualAnomaly implements StreamingDetector {
     let level = Math.trunc((value - this.minValue) / this.step);
     if (!(level >= 0)) level = 0;
     if (level > this.maxBin) level = this.maxBin;
-    const facts: number[] = [];
-    for (let bit = 0; bit < this.config.valueBits; bit++) {
-      facts.push(SENSOR_FACT_BASE + bit * 2 + ((level >> bit) & 1));
-    }
+    const facts = this.current;
+    facts.length = 0;
+    for (let bit = 0; bit < this.config.valueBits; bit++) facts.push(bit * 2 + ((level >> bit) & 1));
     return facts;
   }
 
-  private learn(sensorFacts: number[]): { predictions: Set<number>; selectedActive: number; addedNew: number } {
-    const current = sensorFacts; // already sorted ascending and unique
-    const uniquePotential = new Set<string>();
+  private learn(current: number[]): { selectedActive: number; addedNew: number } {
+    // current: already sorted ascending and unique
     let newContextFlag = false;
-    if (this.leftFacts.length > 0) {
+    if (this.leftFacts.length > 0) newContextFlag = this.memory.addZeroLevelContext(this.leftFacts, current);
+    const { activeCount, selectedCount, potentialNew } = this.memory.crossRight(current, newContextFlag);
+    // Distinct pairs (the zero-level one and the potential new ones) only matter on a step that
+    // learned a new zero-level context.
+    let unique = 0;
+    if (newContextFlag) {
+      const uniquePotential = new Set<string>();
       uniquePotential.add(pairKey(this.leftFacts, current));
-      newContextFlag = this.memory.addZeroLevelContext(this.leftFacts, current);
+      for (const [l, r] of potentialNew) uniquePotential.add(pairKey(l, r));
+      unique = uniquePotential.size;
     }
-    const { active, selectedCount, potentialNew } = this.memory.crossRight(current, newContextFlag);
-    for (const [l, r] of potentialNew) uniquePotential.add(pairKey(l, r));
-    const selectedActive = selectedCount > 0 ? active.length / selectedCount : 0;
+    const selectedActive = selectedCount > 0 ? activeCount / selectedCount : 0;
 
-    active.sort((a, b) => a.activations - b.activations || a.leftId - b.leftId || a.rightId - b.rightId);
-    const neurons = active.slice(-this.config.maxActiveNeurons).map((a) => NEURON_FACT_BASE + a.id);
-    this.leftFacts = [...new Set([...current, ...neurons])].sort((a, b) => a - b);
+    // Sensor facts and neuron facts never collide, and both parts are unique: concatenating the
+    // sorted parts is the sorted union.
+    const neurons = this.memory.neurons();
+    for (let i = 0; i < neurons.length; i++) neurons[i] = this.neuronFactBase + neurons[i]!;
+    neurons.sort((a, b) => a - b);
+    this.leftFacts = current.concat(neurons);
 
-    let added = this.memory.addContexts(potentialNew);
-    const predictions = this.memory.crossLeft(this.leftFacts);
+    let added = potentialNew.length > 0 ? this.memory.addContexts(potentialNew) : 0;
+    this.memory.crossLeft(this.leftFacts);
     if (newContextFlag) added++;
-    const addedNew = newContextFlag && uniquePotential.size > 0 ? added / uniquePotential.size : 0;
-    return { predictions, selectedActive, addedNew };
+    const addedNew = newContextFlag && unique > 0 ? added / unique : 0;
+    return { selectedActive, addedNew };
   }
 }
 
