@@ -16,6 +16,7 @@
  */
 import { parseArgs } from 'node:util';
 import { detectorFactories, MultivariateDetector, type DetectorFactory } from '@shellguard/server';
+import { seededUniform as noise } from '@shellguard/server/testing';
 
 const { values: args } = parseArgs({ options: {
   warmup: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '20' }, points: { type: 'string', default: '200' },
@@ -37,16 +38,6 @@ if (only !== undefined) {
 const TARGET = 20_000;
 const MINUTE = 60_000;
 const options = { inputMin: 0, inputMax: 1, probationaryPeriod: 750 };
-
-function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function progress(label: string, f: number): void {
   if (!process.stderr.isTTY) return;

@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ContextualAnomaly, DEFAULT_CONTEXTUAL_ANOMALY, windowedGaussian } from '@shellguard/server/testing';
+import { seededUniform as noise } from '@shellguard/server/testing';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,18 +23,6 @@ const maxContexts = Number(args['max-contexts']);
 if (!Number.isInteger(samples) || samples < 1 || !Number.isInteger(maxContexts) || maxContexts < 1) {
   console.error('usage: context-cap.ts [--samples N] [--max-contexts N]');
   process.exit(2);
-}
-
-/** mulberry32: the same noise every run. */
-function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const MINUTE = 60_000;

@@ -24,6 +24,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Quality, type Sample } from '@shellguard/protocol';
 import { LiveAnalytics, detectorFactories } from '@shellguard/server';
+import { seededUniform as noise } from '@shellguard/server/testing';
 
 const { values: args } = parseArgs({ options: {
   points: { type: 'string', default: '2000' }, 'bucket-ms': { type: 'string', default: '1000' }, seconds: { type: 'string', default: '60' },
@@ -43,16 +44,6 @@ if (!(POINTS > 0 && BUCKET_MS >= 100 && SECONDS > WARMUP_S && SHARES.every((s) =
 }
 const TICK_MS = 100;
 const PER_ASSET = 10;
-
-function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Result {
   share: number; offered: number; scored: number; skipped: number; waitingEnd: number; degraded: boolean; episodes: number;

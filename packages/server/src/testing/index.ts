@@ -15,3 +15,4 @@ export { TcpLink } from '../bus/testing/tcp-link.ts';
 export { ownerOf } from '../replicas/device-affinity.ts';
 export { shellguardFactory, DEFAULT_SHELLGUARD } from '../analytics/detectors/shellguard.ts';
 export { resonanceFactory, DEFAULT_RESONANCE, Resonance, type ResonanceConfig } from '../analytics/detectors/resonance.ts';
+export { seededUniform } from './seeded-uniform.ts';

@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ContextualAnomaly, DEFAULT_CONTEXTUAL_ANOMALY } from '../../../src/analytics/detectors/contextual-anomaly.ts';
 import { shellguardFactory } from '../../../src/analytics/detectors/shellguard.ts';
+import { seededUniform as noise } from '../../../src/testing/seeded-uniform.ts';
 
 const MINUTE = 60_000;
-
-/** mulberry32, as in detectors.test.ts: the same sequence every run. */
-function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sum(xs: readonly number[]): number {
   let s = 0;

@@ -4,24 +4,13 @@ import { detectorFactories } from '../../../src/analytics/detectors/catalog.ts';
 import { ContextualAnomaly, DEFAULT_CONTEXTUAL_ANOMALY } from '../../../src/analytics/detectors/contextual-anomaly.ts';
 import type { DetectorFactory, DetectorOptions } from '../../../src/analytics/detectors/detector.ts';
 import { erfc } from '../../../src/analytics/detectors/windowed-gaussian.ts';
+import { seededUniform as noise } from '../../../src/testing/seeded-uniform.ts';
 
 const MINUTE = 60_000;
 
 function run(factory: DetectorFactory, values: number[], options: DetectorOptions): number[] {
   const detector = factory.create(options);
   return values.map((value, i) => detector.update({ ts: i * MINUTE, value }));
-}
-
-/** A deterministic pseudo-random sequence (mulberry32) so the tests never depend on Math.random. */
-function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // One contract suite run against every detector (STYLE: one suite per interface).

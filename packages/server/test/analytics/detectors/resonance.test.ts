@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RESONANCE, Resonance } from '../../../src/analytics/detectors/resonance.ts';
+import { seededUniform as noise } from '../../../src/testing/seeded-uniform.ts';
 
 const MINUTE = 60_000;
-
-/** A deterministic pseudo-random sequence (mulberry32). */
-function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function feed(d: Resonance, values: readonly number[]): number[] {
   return values.map((value, i) => d.update({ ts: i * MINUTE, value }));

@@ -5,6 +5,7 @@ import { HOUR_MS, LiveAnalytics, MINUTE_MS, type RecommendationEvidence, type Sc
 import type { Recommendation } from '../../../src/analytics/maintenance/maintenance-book.ts';
 import { openBook } from '../maintenance/maintenance-fixture.ts';
 import type { DetectorFactory } from '../../../src/analytics/detectors/detector.ts';
+import { seededUniform } from '../../../src/testing/seeded-uniform.ts';
 
 const T0 = 1_750_000_000_000 - (1_750_000_000_000 % HOUR_MS);
 const SITE = 'dc1';
@@ -13,15 +14,10 @@ const VIB = 'bearing_vibration';
 const LIMIT = 4.5;
 
 /** Deterministic noise in [-1, 1] (mulberry32). */
+/** Seeded uniform noise in [-1, 1). */
 function noise(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const u = seededUniform(seed);
+  return () => u() * 2 - 1;
 }
 
 const sample = (point: string, ts: number, value: number | boolean | null, quality: number = Quality.good): Sample =>
