@@ -10,9 +10,9 @@
  * wire tests, and simulated hours must pass in seconds, which a real poller cannot do.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Quality, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, sparkplugTopic, type Sample } from '@shellguard/protocol';
-import { SiteModel, loadProfiles, planSite, type FaultKind } from '@shellguard/sim';
+import type { FaultKind } from '@shellguard/sim';
 import { SITE, startTestSite, type TestSite } from '../support/enrolled-device.ts';
+import { replayFault } from './replay-fault.ts';
 
 const HOUR = 3_600_000;
 const STEP_MS = 30_000;           // one poll every 30 simulated seconds
@@ -41,52 +41,21 @@ const CASES: Case[] = [
 
 describe.each(CASES)('$what in the simulator', (c) => {
   it('is recommended for maintenance before the limit alarm fires', async () => {
-    const { keys, server } = site;
-    const plan = planSite(32);
-    const asset = plan.find((a) => a.type === c.type)!;
-    const profile = loadProfiles().get(asset.profile)!;
+    const { server } = site;
     const start = Date.now() - c.runMs - HOUR;
-    const model = new SiteModel({ assets: plan, seed: 7, startMs: start });
+    const { asset: assetId, published, acked } = await replayFault(site, { type: c.type, fault: c.fault, start, faultAfterMs: c.faultAfterMs, runMs: c.runMs, stepMs: STEP_MS });
+    expect(acked).toBe(published);
 
-    const client = await site.connect();
-    let acked = 0;
-    client.on('message', (_t, payload) => { acked += decodeBatchAck(payload).stored.length; });
-    await client.subscribeAsync(controlTopic(keys.deviceId, 'down', 'ack'));
-    await client.publishAsync(sparkplugTopic({ group: SITE, type: 'DBIRTH', edge: keys.deviceId, device: asset.id }), Buffer.from(encodeDeviceBirth({
-      name: asset.name, type: asset.type, area: asset.area, profile: asset.profile,
-      points: profile.points.map((p) => ({ name: p.name, unit: p.unit, kind: p.kind, description: p.description })),
-    }, { sparkplugSeq: 0, now: start })));
-
-    const topic = sparkplugTopic({ group: SITE, type: 'DDATA', edge: keys.deviceId, device: asset.id });
-    let seq = 0;
-    let faultInjected = false;
-    for (let t = start; t <= start + c.runMs; t += STEP_MS) {
-      if (!faultInjected && t >= start + c.faultAfterMs) {
-        model.injectFault({ asset: asset.id, kind: c.fault });
-        faultInjected = true;
-      }
-      model.step(t);
-      const values = model.values(asset.id);
-      const samples: Sample[] = profile.points.map((p) => ({ point: p.name, ts: t, value: values[p.name] ?? null, quality: values[p.name] === undefined ? Quality.bad : Quality.good }));
-      seq += 1;
-      client.publish(topic, Buffer.from(encodeDeviceData({ epoch: c.fault, seq }, samples, { sparkplugSeq: seq & 0xff, now: t })), { qos: 0 });
-      // Let the server keep up: never more than 200 batches unacknowledged.
-      while (seq - acked > 200) await new Promise((r) => setTimeout(r, 5));
-    }
-    for (let i = 0; i < 400 && acked < seq; i++) await new Promise((r) => setTimeout(r, 25));
-    await client.endAsync();
-    expect(acked).toBe(seq);
-
-    const all = (await server.maintenance.recommendations({ site: SITE })).filter((r) => r.asset === asset.id).sort((a, b) => a.at - b.at);
+    const all = (await server.maintenance.recommendations({ site: SITE })).filter((r) => r.asset === assetId).sort((a, b) => a.at - b.at);
     const recommendation = all.find((r) => c.points.includes(r.point));
-    const alarm = server.alarms.list({ site: SITE }).find((a) => a.ruleId === c.rule && a.level === 'h' && a.asset === asset.id);
+    const alarm = server.alarms.list({ site: SITE }).find((a) => a.ruleId === c.rule && a.level === 'h' && a.asset === assetId);
     expect(recommendation, `a maintenance recommendation on ${c.points.join(' or ')}`).toBeDefined();
     expect(alarm?.activeSince, `the ${c.rule} alarm fires`).toBeTypeOf('number');
     const alarmAt = alarm!.activeSince!;
     const at = (ms: number) => `+${((ms - start) / HOUR).toFixed(2)} h`;
-    console.log(`${c.fault} on ${asset.id}: fault at ${at(start + c.faultAfterMs)}, recommendation on ${recommendation!.point} (z ${recommendation!.zScore.toFixed(1)}) at ${at(recommendation!.at)}, `
+    console.log(`${c.fault} on ${assetId}: fault at ${at(start + c.faultAfterMs)}, recommendation on ${recommendation!.point} (z ${recommendation!.zScore.toFixed(1)}) at ${at(recommendation!.at)}, `
       + `${c.rule} alarm at ${at(alarmAt)}: lead time ${((alarmAt - recommendation!.at) / HOUR).toFixed(2)} h`);
-    console.log(`all recommendations for ${asset.id}: ${all.map((r) => `${r.point} at ${at(r.at)}`).join(', ')}`);
+    console.log(`all recommendations for ${assetId}: ${all.map((r) => `${r.point} at ${at(r.at)}`).join(', ')}`);
     // Nothing was recommended while the asset was healthy.
     expect(all.filter((r) => r.at <= start + c.faultAfterMs)).toEqual([]);
     expect(recommendation!.at).toBeGreaterThan(start + c.faultAfterMs);

@@ -14,9 +14,8 @@
  * simulated days (load and weather follow the UTC clock) are the same whenever the test runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Quality, controlTopic, decodeBatchAck, encodeDeviceBirth, encodeDeviceData, sparkplugTopic, type Sample } from '@shellguard/protocol';
-import { SiteModel, loadProfiles, planSite } from '@shellguard/sim';
 import { SITE, startTestSite, type TestSite } from '../support/enrolled-device.ts';
+import { replayFault } from './replay-fault.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -36,55 +35,25 @@ afterAll(async () => { await site?.close(); });
 
 describe('a fouling chilled-water valve on an AHU in the simulator', () => {
   it('is recommended for maintenance as an asset, with the points that moved, before the valve saturates', async () => {
-    const { keys, server } = site;
-    const plan = planSite(32);
-    const asset = plan.find((a) => a.type === 'ahu')!;
-    const profile = loadProfiles().get(asset.profile)!;
+    const { server } = site;
     const start = Math.floor(Date.now() / DAY) * DAY - 9 * DAY;
     const faultAt = start + FAULT_AFTER_MS;
-    const model = new SiteModel({ assets: plan, seed: 7, startMs: start });
-
-    const client = await site.connect();
-    let acked = 0;
-    client.on('message', (_t, payload) => { acked += decodeBatchAck(payload).stored.length; });
-    await client.subscribeAsync(controlTopic(keys.deviceId, 'down', 'ack'));
-    await client.publishAsync(sparkplugTopic({ group: SITE, type: 'DBIRTH', edge: keys.deviceId, device: asset.id }), Buffer.from(encodeDeviceBirth({
-      name: asset.name, type: asset.type, area: asset.area, profile: asset.profile,
-      points: profile.points.map((p) => ({ name: p.name, unit: p.unit, kind: p.kind, description: p.description })),
-    }, { sparkplugSeq: 0, now: start })));
-
-    const topic = sparkplugTopic({ group: SITE, type: 'DDATA', edge: keys.deviceId, device: asset.id });
-    let seq = 0;
-    let faultInjected = false;
-    for (let t = start; t <= start + RUN_MS; t += STEP_MS) {
-      if (!faultInjected && t >= faultAt) {
-        model.injectFault({ asset: asset.id, kind: 'valve-fouling' });
-        faultInjected = true;
-      }
-      model.step(t);
-      const values = model.values(asset.id);
-      const samples: Sample[] = profile.points.map((p) => ({ point: p.name, ts: t, value: values[p.name] ?? null, quality: values[p.name] === undefined ? Quality.bad : Quality.good }));
-      seq += 1;
-      client.publish(topic, Buffer.from(encodeDeviceData({ epoch: 'valve-fouling', seq }, samples, { sparkplugSeq: seq & 0xff, now: t })), { qos: 0 });
-      while (seq - acked > 200) await new Promise((r) => setTimeout(r, 5));
-    }
-    for (let i = 0; i < 400 && acked < seq; i++) await new Promise((r) => setTimeout(r, 25));
-    await client.endAsync();
-    expect(acked).toBe(seq);
+    const { asset: assetId, published, acked } = await replayFault(site, { type: 'ahu', fault: 'valve-fouling', start, faultAfterMs: FAULT_AFTER_MS, runMs: RUN_MS, stepMs: STEP_MS });
+    expect(acked).toBe(published);
     expect(server.live.stats(), 'every bucket was scored').toMatchObject({ bucketsSkipped: 0, degraded: false });
     expect(server.live.stats().assetModels.scoring, 'the AHU model learned its week and scores').toBeGreaterThanOrEqual(1);
 
-    const all = (await server.maintenance.recommendations({ site: SITE })).filter((r) => r.asset === asset.id).sort((a, b) => a.at - b.at);
+    const all = (await server.maintenance.recommendations({ site: SITE })).filter((r) => r.asset === assetId).sort((a, b) => a.at - b.at);
     const at = (ms: number) => `+${((ms - start) / HOUR).toFixed(2)} h`;
-    console.log(`all recommendations for ${asset.id}: ${all.map((r) => `${r.method} ${r.point} at ${at(r.at)}`).join(', ') || 'none'}`);
+    console.log(`all recommendations for ${assetId}: ${all.map((r) => `${r.method} ${r.point} at ${at(r.at)}`).join(', ') || 'none'}`);
     expect(all.filter((r) => r.method === 'asset' && r.at <= faultAt), 'no asset-level recommendation while the AHU was healthy').toEqual([]);
     const rec = all.find((r) => r.method === 'asset' && r.at > faultAt);
     expect(rec, 'an asset-level recommendation after the fault began').toBeDefined();
-    const alarm = server.alarms.list({ site: SITE }).find((a) => a.ruleId === RULE && a.asset === asset.id);
+    const alarm = server.alarms.list({ site: SITE }).find((a) => a.ruleId === RULE && a.asset === assetId);
     expect(alarm?.activeSince, `the ${RULE} alarm fires`).toBeTypeOf('number');
     const alarmAt = alarm!.activeSince!;
     const moves = rec!.moves!;
-    console.log(`valve-fouling on ${asset.id}: fault at ${at(faultAt)}; asset-level recommendation at ${at(rec!.at)} (since ${at(rec!.since)}): `
+    console.log(`valve-fouling on ${assetId}: fault at ${at(faultAt)}; asset-level recommendation at ${at(rec!.at)} (since ${at(rec!.since)}): `
       + moves.slice(0, 4).map((m) => `${m.point} ${m.z.toFixed(1)} σ (normal ${m.normalMean.toFixed(2)} ± ${m.normalStd.toFixed(2)}, ${(m.share * 100).toFixed(0)} %)`).join(', ')
       + `; ${RULE} alarm at ${at(alarmAt)}: lead time ${((alarmAt - rec!.at) / HOUR).toFixed(2)} h`);
     // Reported, not asserted: the point-level path's false recommendations on the healthy AHU over
