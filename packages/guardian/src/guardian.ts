@@ -285,6 +285,14 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
     return { config: e, profile, driver, fast, busy: false, fastBusy: false, lastFast: new Map(), timers: [], lastErrorLogged: 0 };
   });
 
+  // A driver reports device faults as bad samples, never by throwing; what it does throw is a read
+  // that a stop closed under it (expected while stopping), or a bug, which must not end the process.
+  const pollFailed = (p: AssetPoller, err: unknown): void => {
+    if (stopping) return;
+    counters.pollErrors += 1;
+    logger.error({ asset: p.config.asset, err: err instanceof Error ? err.message : String(err) }, 'a poll failed; the next one tries again');
+  };
+
   const pollOnce = async (p: AssetPoller): Promise<void> => {
     if (p.busy) { counters.overruns += 1; return; }
     p.busy = true;
@@ -303,6 +311,8 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
       for (const s of result.samples) if (p.lastFast.has(s.point)) p.lastFast.set(s.point, s.value);
       panels.get(p.config.asset)?.onSamples(result.samples);
       enqueue(p.config.asset, result.samples);
+    } catch (err) {
+      pollFailed(p, err);
     } finally {
       p.busy = false;
     }
@@ -318,6 +328,8 @@ export async function startGuardian(config: GuardianConfig, options: StartGuardi
       // The panel controller sees the change before it is queued: its klaxon does not wait on the uplink.
       panels.get(p.config.asset)?.onSamples(changed);
       enqueue(p.config.asset, changed);
+    } catch (err) {
+      pollFailed(p, err);
     } finally {
       p.fastBusy = false;
     }
