@@ -41,6 +41,11 @@ export const BEARING_WEAR_SCENARIO = {
    * bearing still reaches a z-score above 10 when it is recommended.
    */
   relativeStdFloor: 0.08,
+  /**
+   * The drift baseline learns from the same 60 one-second means instead of a day of buckets (the
+   * real default: a day of a point's load cycle), so the five-minute story can happen at all.
+   */
+  driftBaselineBuckets: 60,
   /** The bearing starts wearing once the baseline (60 s of data, plus the first poll) is learned. */
   faultStartsAfterMs: 75_000,
   /** Fault hours per real hour: 4 h of wear a minute; 4.5 mm/s is ~9 h of wear at 0.3 mm/s/h. */
@@ -68,7 +73,7 @@ const realTimeFaults: DemoScenario = {
 };
 
 const bearingWear: DemoScenario = {
-  analytics: { bucketMs: BEARING_WEAR_SCENARIO.bucketMs, relativeStdFloor: BEARING_WEAR_SCENARIO.relativeStdFloor },
+  analytics: { bucketMs: BEARING_WEAR_SCENARIO.bucketMs, relativeStdFloor: BEARING_WEAR_SCENARIO.relativeStdFloor, driftBaselineBuckets: BEARING_WEAR_SCENARIO.driftBaselineBuckets },
   start(sim, announce) {
     const s = BEARING_WEAR_SCENARIO;
     const ahu = firstOf(sim, 'ahu');

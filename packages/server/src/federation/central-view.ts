@@ -94,7 +94,7 @@ export class CentralView {
       if (typeof p.body.recentMean !== 'number') continue;
       levels.set(`${site}\0${asset}\0${point}`, p.body.recentMean);
       if (typeof p.body.profile === 'string') profiles.set(`${site}\0${asset}`, p.body.profile);
-      snapshot.push({ site, asset, point, score: 0, scoring: false, lastMinuteTs: null, baselineMean: null, baselineStd: null });
+      snapshot.push({ site, asset, point, score: 0, scoring: false, baselineLearned: false, lastMinuteTs: null, baselineMean: null, baselineStd: null });
     }
     try {
       return rankPeers({

@@ -224,6 +224,8 @@ export interface AssetScore {
   point: string;
   score: number;
   scoring: boolean;
+  /** true once the point's drift baseline is learned (a day of buckets by default); the baseline is null before. */
+  baselineLearned: boolean;
   bucketMs: number;
   baselineMean: number | null;
   baselineStd: number | null;

@@ -9,16 +9,25 @@
  *
  * 1. samples are summed into the current bucket (O(1), no allocation); a sample of a later bucket
  *    closes the bucket and emits its mean (`flush(now)` closes buckets nobody follows);
- * 2. the first `baselineBuckets` means are buffered: they set the detector's inputMin/inputMax
- *    (with a margin) and the point's baseline (mean, standard deviation);
+ * 2. the first `baselineBuckets` means (an hour) are buffered: they set the detector's
+ *    inputMin/inputMax (with a margin);
  * 3. then the `shellguard` detector is created and the buffer replayed; every bucket mean from
  *    then on gets a score.
  *
  * The score of a bucket is max(detector score, drift score). The detector (CAD + Gaussian
  * surprise) catches changes of pattern but learns a slow ramp as the new normal; the drift score
  * catches the ramp: it maps the z-score of the recent level (an EWMA of the bucket means) against
- * the baseline linearly from 0 at `driftZLow` to 1 at `driftZHigh`. The score sent to `onScore`
- * and kept per point is an EWMA of that (`scoreSmoothing`), so one odd bucket does not count.
+ * the point's baseline linearly from 0 at `driftZLow` to 1 at `driftZHigh`. The score sent to
+ * `onScore` and kept per point is an EWMA of that (`scoreSmoothing`), so one odd bucket does not count.
+ *
+ * The baseline (mean, standard deviation of the bucket means) is learned from the first
+ * `driftBaselineBuckets` bucket means (default a day: a point that follows the daily load or the weather must
+ * have seen its daily range) and the drift score counts only from then on; an hour's baseline made
+ * a healthy AHU's filter pressure and fan current look drifted every afternoon (24 false
+ * recommendations in a week, docs/benchmarks.md). After that the baseline follows slow normal
+ * change (filters loading, seasons) with a memory of `driftAdaptBuckets`, learning only from
+ * buckets while the point is healthy (drift z below `driftZLow`, smoothed score below the release
+ * threshold), so a developing fault is not learned as normal.
  *
  * A point whose smoothed score stays at or above `recommendThreshold` for `sustainMs` produces one
  * maintenance recommendation per episode; the episode ends when the score falls below
@@ -131,8 +140,12 @@ export interface LiveAnalyticsOptions {
   detector?: DetectorFactory;
   /** Length of a bucket, ms (default 60 000: minute means; at least 100). */
   bucketMs?: number;
-  /** Bucket means buffered before the detector starts (default 60). */
+  /** Bucket means buffered before the detector starts; they set its input range (default 60). */
   baselineBuckets?: number;
+  /** Bucket means the drift baseline learns from before the drift score counts (default 1 440: a day of minute means; at least `baselineBuckets`). */
+  driftBaselineBuckets?: number;
+  /** Memory, in buckets, with which the learned baseline follows slow normal change while the point is healthy (default 10 080: a week; 0 keeps it fixed). */
+  driftAdaptBuckets?: number;
   /** Margin added on both sides of the buffered range, as a share of the range (default 0.25). */
   rangeMargin?: number;
   /** Detector learning period in bucket means (default 120). */
@@ -181,8 +194,10 @@ export interface PointSnapshot {
   point: string;
   /** Smoothed anomaly score in [0, 1]; 0 while the baseline is being learned. */
   score: number;
-  /** true once the baseline is learned and the detector runs. */
+  /** true once the detector runs (after `baselineBuckets`); the drift score counts once `baselineLearned`. */
   scoring: boolean;
+  /** true once the drift baseline has learned its `driftBaselineBuckets`. */
+  baselineLearned: boolean;
   /** End of the last closed bucket (a minute by default), or null if none closed yet. */
   lastMinuteTs: number | null;
   baselineMean: number | null;
@@ -193,6 +208,7 @@ export interface PointScoreHistory {
   point: string;
   score: number;
   scoring: boolean;
+  baselineLearned: boolean;
   bucketMs: number;
   baselineMean: number | null;
   baselineStd: number | null;
@@ -229,8 +245,13 @@ class PointState {
   readonly bufferTs: Float64Array;
   buffered = 0;
   detector: StreamingDetector | null = null;
+  /** The drift baseline: bucket means learned (Welford) until `driftBaselineBuckets`, then followed. */
+  baselineN = 0;
   baselineMean = 0;
+  /** Sum of squared deviations while learning; the variance once learned. */
+  baselineM2 = 0;
   baselineStd = 0;
+  baselineLearned = false;
   level = 0;
   score = 0;
   lastBucketTs = -1;
@@ -292,6 +313,8 @@ export class LiveAnalytics {
     this.o = {
       bucketMs,
       baselineBuckets: Math.max(2, Math.trunc(opts.baselineBuckets ?? 60)),
+      driftBaselineBuckets: 0,
+      driftAdaptBuckets: Math.max(0, Math.trunc(opts.driftAdaptBuckets ?? 10_080)),
       rangeMargin: opts.rangeMargin ?? 0.25,
       probationaryBuckets: opts.probationaryBuckets ?? 120,
       scoreSmoothing: opts.scoreSmoothing ?? 0.1,
@@ -311,6 +334,7 @@ export class LiveAnalytics {
       multivariateScreenBuckets: 0,
       multivariateReleaseRatio: opts.multivariateReleaseRatio ?? 0.5,
     };
+    this.o.driftBaselineBuckets = Math.max(this.o.baselineBuckets, Math.trunc(opts.driftBaselineBuckets ?? 1_440));
     this.o.multivariateScreenBuckets = Math.max(2, Math.min(this.o.multivariateTrainBuckets, Math.trunc(opts.multivariateScreenBuckets ?? 60)));
     this.budget = new ScoringBudget({
       share: this.o.scoreShare, burstMs: this.o.scoreBurstMs, clock: opts.clock ?? (() => performance.timeOrigin + performance.now()),
@@ -398,9 +422,9 @@ export class LiveAnalytics {
         for (const st of entry.points.values()) {
           const scoring = st.detector !== null;
           out.push({
-            site: st.site, asset: st.asset, point: st.point, score: st.score, scoring,
+            site: st.site, asset: st.asset, point: st.point, score: st.score, scoring, baselineLearned: st.baselineLearned,
             lastMinuteTs: st.lastBucketTs < 0 ? null : st.lastBucketTs,
-            baselineMean: scoring ? st.baselineMean : null, baselineStd: scoring ? st.baselineStd : null,
+            baselineMean: st.baselineLearned ? st.baselineMean : null, baselineStd: st.baselineLearned ? st.baselineStd : null,
           });
         }
       }
@@ -426,8 +450,8 @@ export class LiveAnalytics {
       }
       const scoring = st.detector !== null;
       out.push({
-        point: st.point, score: st.score, scoring, bucketMs: this.o.bucketMs,
-        baselineMean: scoring ? st.baselineMean : null, baselineStd: scoring ? st.baselineStd : null, ts, scores,
+        point: st.point, score: st.score, scoring, baselineLearned: st.baselineLearned, bucketMs: this.o.bucketMs,
+        baselineMean: st.baselineLearned ? st.baselineMean : null, baselineStd: st.baselineLearned ? st.baselineStd : null, ts, scores,
       });
     }
     return out;
@@ -491,6 +515,8 @@ export class LiveAnalytics {
     st.ringTs[st.ringNext] = ts;
     st.ringNext = (st.ringNext + 1) % HOUR_RING;
     if (st.ringSize < HOUR_RING) st.ringSize++;
+    // Learned from every bucket, whatever the scoring budget: it is cheap.
+    if (!st.baselineLearned) this.learnBaseline(st, mean);
     const model = st.owner.model;
     if (model) {
       const alarm = model.bucketClosed(st.slot, st.bucket, mean);
@@ -569,12 +595,8 @@ export class LiveAnalytics {
       sum += v;
     }
     const mean = sum / st.buffered;
-    let sq = 0;
-    for (let i = 0; i < st.buffered; i++) sq += (st.buffer[i]! - mean) ** 2;
     const range = max - min;
     const margin = range > 0 ? range * this.o.rangeMargin : Math.max(Math.abs(mean) * 0.1, 1);
-    st.baselineMean = mean;
-    st.baselineStd = Math.max(Math.sqrt(sq / (st.buffered - 1)), Math.abs(mean) * this.o.relativeStdFloor, 1e-9);
     st.level = mean;
     st.detector = this.detector.create({
       inputMin: min - margin, inputMax: max + margin, probationaryPeriod: this.o.probationaryBuckets,
@@ -586,8 +608,13 @@ export class LiveAnalytics {
     const o = this.o;
     const detectorScore = st.detector!.update({ ts, value: mean });
     st.level += o.levelSmoothing * (mean - st.level);
-    const z = Math.abs(st.level - st.baselineMean) / st.baselineStd;
-    const drift = Math.min(1, Math.max(0, (z - o.driftZLow) / (o.driftZHigh - o.driftZLow)));
+    let drift = 0;
+    if (st.baselineLearned) {
+      const z = Math.abs(st.level - st.baselineMean) / st.baselineStd;
+      drift = Math.min(1, Math.max(0, (z - o.driftZLow) / (o.driftZHigh - o.driftZLow)));
+      // Healthy: the baseline follows slow normal change; a deviating point keeps what it learned.
+      if (o.driftAdaptBuckets > 0 && z < o.driftZLow && st.score < o.releaseThreshold) this.followBaseline(st, mean);
+    }
     const bucketScore = Math.max(detectorScore, drift);
     st.score += o.scoreSmoothing * (bucketScore - st.score);
     st.scoreValue[st.scoreNext] = st.score;
@@ -597,6 +624,30 @@ export class LiveAnalytics {
     this.stats_.minutesScored++;
     this.onScore(st.site, st.asset, st.point, ts, st.score);
     this.trackEpisode(st, ts);
+  }
+
+  /** One bucket mean into the drift baseline being learned (Welford); learned at `driftBaselineBuckets`. */
+  private learnBaseline(st: PointState, x: number): void {
+    st.baselineN++;
+    const d = x - st.baselineMean;
+    st.baselineMean += d / st.baselineN;
+    st.baselineM2 += d * (x - st.baselineMean);
+    // Kept current while learning too: a detector-led recommendation in the first day quotes it.
+    const variance = st.baselineN > 1 ? st.baselineM2 / (st.baselineN - 1) : 0;
+    if (st.baselineN >= this.o.driftBaselineBuckets) {
+      st.baselineM2 = variance;
+      st.baselineLearned = true;
+    }
+    st.baselineStd = stdFloor(variance, st.baselineMean, this.o.relativeStdFloor);
+  }
+
+  /** Exponentially weighted mean and variance with a memory of `driftAdaptBuckets`. */
+  private followBaseline(st: PointState, x: number): void {
+    const w = 1 / this.o.driftAdaptBuckets;
+    const d = x - st.baselineMean;
+    st.baselineMean += w * d;
+    st.baselineM2 = (1 - w) * (st.baselineM2 + w * d * d);
+    st.baselineStd = stdFloor(st.baselineM2, st.baselineMean, this.o.relativeStdFloor);
   }
 
   private trackEpisode(st: PointState, ts: number): void {
@@ -617,6 +668,11 @@ export class LiveAnalytics {
       st.recommended = false;
     }
   }
+}
+
+/** The standard deviation of `variance`, floored at `relativeFloor` of |mean| (and above 0). */
+function stdFloor(variance: number, mean: number, relativeFloor: number): number {
+  return Math.max(Math.sqrt(variance), Math.abs(mean) * relativeFloor, 1e-9);
 }
 
 /** Mean of the ring's newest (at most `maxCount`) bucket means that end after `afterTs`. */

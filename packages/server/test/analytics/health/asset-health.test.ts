@@ -4,7 +4,7 @@ import type { Alarm } from '../../../src/alarms/alarm.ts';
 import type { PointSnapshot } from '../../../src/analytics/live/live-analytics.ts';
 
 const pt = (asset: string, point: string, score: number): PointSnapshot =>
-  ({ site: 'dc1', asset, point, score, scoring: true, lastMinuteTs: 0, baselineMean: 1, baselineStd: 0.1 });
+  ({ site: 'dc1', asset, point, score, scoring: true, baselineLearned: true, lastMinuteTs: 0, baselineMean: 1, baselineStd: 0.1 });
 const alarm = (asset: string, priority: Alarm['priority'], active = true): Alarm =>
   ({ site: 'dc1', asset, point: 'p', priority, active, retired: false, kind: 'limit' } as Alarm);
 

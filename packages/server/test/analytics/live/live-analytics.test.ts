@@ -112,9 +112,10 @@ describe('LiveAnalytics', () => {
       onSustained: (e) => { recs.push(e); recorded.push(book.recommend(e)); },
     });
     const rand = noise(7);
-    const wearStart = T0 + 3 * HOUR_MS;
+    // After the day the drift baseline learns from.
+    const wearStart = T0 + 27 * HOUR_MS;
     let firstOverLimit = Infinity;
-    run(live, 14, (ts) => 2 + 0.3 * Math.max(0, ts - wearStart) / HOUR_MS + 0.15 * rand(), (ts, v) => {
+    run(live, 38, (ts) => 2 + 0.3 * Math.max(0, ts - wearStart) / HOUR_MS + 0.15 * rand(), (ts, v) => {
       clock = ts;
       if (v >= LIMIT && ts < firstOverLimit) firstOverLimit = ts;
     });
@@ -139,12 +140,81 @@ describe('LiveAnalytics', () => {
     expect(Math.max(...scores)).toBeLessThanOrEqual(1);
   });
 
+  it('learns a point\'s drift baseline over a day, not its first hour: a point that follows the daily load is not recommended', () => {
+    // Load-following, as an AHU's fan current: low at night, high in the afternoon, plus noise.
+    const rand = noise(3);
+    const daily = (ts: number) => 10 + 2 * Math.sin((2 * Math.PI * (ts - T0)) / (24 * HOUR_MS)) + 0.1 * rand();
+    const recsWith = (opts: { driftBaselineBuckets?: number }) => {
+      const recs: RecommendationEvidence[] = [];
+      const live = new LiveAnalytics({ ...UNLIMITED, ...opts, onSustained: (e) => recs.push(e) });
+      run(live, 7 * 24, daily);
+      return { recs, live };
+    };
+    // An hour's baseline (the old default) sees the afternoon as drift, every day.
+    expect(recsWith({ driftBaselineBuckets: 60 }).recs.length).toBeGreaterThan(3);
+    const { recs, live } = recsWith({});
+    expect(recs).toEqual([]);
+    const [p] = live.snapshot();
+    expect(p).toMatchObject({ scoring: true, baselineLearned: true });
+    // The learned spread holds the daily swing (a sine of amplitude 2 has a standard deviation of √2).
+    expect(p!.baselineStd!).toBeGreaterThan(1.2);
+  });
+
+  it('does not count drift until the baseline is learned, and says so', () => {
+    const scores: { ts: number; score: number }[] = [];
+    const zeroDetector = { name: 'zero', create: () => ({ update: () => 0 }) };
+    const live = new LiveAnalytics({ ...UNLIMITED, detector: zeroDetector, driftBaselineBuckets: 120, onScore: (_s, _a, _p, ts, score) => scores.push({ ts, score }) });
+    // Flat for an hour, then a step far outside it while the baseline still learns (its second hour).
+    run(live, 1.5, (ts) => (ts - T0 < HOUR_MS ? 2 : 9));
+    live.flush(T0 + 1.5 * HOUR_MS + 10_000);
+    expect(live.snapshot()[0]).toMatchObject({ scoring: true, baselineLearned: false, baselineMean: null, baselineStd: null });
+    expect(live.scoreHistory(SITE, PUMP)[0]).toMatchObject({ scoring: true, baselineLearned: false });
+    expect(Math.max(...scores.map((s) => s.score)), 'no drift score while learning').toBe(0);
+    expect(scores).toHaveLength(90);
+  });
+
+  it('quotes the baseline learned so far when the detector alone recommends during the first day', () => {
+    const recs: RecommendationEvidence[] = [];
+    const alarmed: DetectorFactory = { name: 'one', create: () => ({ update: () => 1 }) };
+    const live = new LiveAnalytics({ ...UNLIMITED, detector: alarmed, onSustained: (e) => recs.push(e) });
+    const rand = noise(9);
+    run(live, 3, () => 5 + 0.2 * rand());
+    expect(live.snapshot()[0]!.baselineLearned).toBe(false);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]!.baselineMean).toBeCloseTo(5, 1);
+    expect(recs[0]!.baselineStd).toBeGreaterThan(0.05);
+    expect(Number.isFinite(recs[0]!.zScore)).toBe(true);
+  });
+
+  it('follows slow normal change once learned, but not a developing fault', () => {
+    const rand = noise(5);
+    const recs: RecommendationEvidence[] = [];
+    const zeroDetector = { name: 'zero', create: () => ({ update: () => 0 }) };
+    const opts = { ...UNLIMITED, detector: zeroDetector, driftBaselineBuckets: 1_440, onSustained: (e: RecommendationEvidence) => recs.push(e) };
+    // A filter loading: +1 σ of noise a day for ten days after the learned day.
+    const loading = (ts: number) => 50 + 0.5 * Math.max(0, ts - T0 - 24 * HOUR_MS) / (24 * HOUR_MS) + 0.5 * rand();
+    const following = new LiveAnalytics(opts);
+    run(following, 11 * 24, loading);
+    expect(recs, 'the baseline followed the slow loading').toEqual([]);
+    const fixed = new LiveAnalytics({ ...opts, driftAdaptBuckets: 0 });
+    run(fixed, 11 * 24, loading);
+    expect(recs.length, 'a fixed baseline calls the same loading drift').toBeGreaterThan(0);
+    recs.length = 0;
+    // A fault: +1 σ an hour from the second day: recommended within hours, not learned.
+    const fault = new LiveAnalytics(opts);
+    const faultStart = T0 + 30 * HOUR_MS;
+    run(fault, 40, (ts) => 50 + 0.5 * Math.max(0, ts - faultStart) / HOUR_MS + 0.5 * rand());
+    expect(recs).toHaveLength(1);
+    expect((recs[0]!.at - faultStart) / HOUR_MS).toBeLessThan(8);
+    expect(recs[0]!.baselineMean).toBeCloseTo(50, 0);
+  });
+
   it('recommends nothing for a flat noisy series', () => {
     const recs: RecommendationEvidence[] = [];
     let maxScore = 0;
     const live = new LiveAnalytics({ ...UNLIMITED, onSustained: (e) => recs.push(e), onScore: (_s, _a, _p, _ts, sc) => { maxScore = Math.max(maxScore, sc); } });
     const rand = noise(11);
-    run(live, 24, () => 2 + 0.3 * rand());
+    run(live, 48, () => 2 + 0.3 * rand());
     expect(recs).toEqual([]);
     console.log(`flat noisy series: highest smoothed score ${maxScore.toFixed(3)}`);
     expect(maxScore).toBeLessThan(0.5);

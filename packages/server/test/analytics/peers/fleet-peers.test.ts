@@ -8,7 +8,7 @@ const levels: Record<string, Record<string, number>> = {
 };
 const points: PointSnapshot[] = Object.entries(levels).flatMap(([key, pts]) => Object.keys(pts).map((point) => {
   const [site, asset] = key.split('/') as [string, string];
-  return { site, asset, point, score: 0, scoring: true, lastMinuteTs: 0, baselineMean: 0, baselineStd: 1 };
+  return { site, asset, point, score: 0, scoring: true, baselineLearned: true, lastMinuteTs: 0, baselineMean: 0, baselineStd: 1 };
 }));
 
 describe('rankPeers', () => {

@@ -214,7 +214,7 @@ export default function AssetView({ params }: ViewProps) {
                           <td><input type="checkbox" aria-label={`chart ${p.name}`} checked={selectedIds.includes(p.id)} onChange={() => toggle(p.id)} disabled={p.kind === 'binary'} /></td>
                           <th scope="row" title={p.description}>{p.name}{p.unit ? <span className="muted"> ({p.unit})</span> : null}</th>
                           <LatestCell point={p} />
-                          <td className="num">{s?.scoring ? <StatusBadge tone={s.score >= 0.5 ? 'bad' : s.score >= 0.3 ? 'warn' : 'ok'} label={s.score.toFixed(2)} /> : <span className="muted">{s ? 'learning' : '—'}</span>}</td>
+                          <td className="num">{s?.scoring ? <><StatusBadge tone={s.score >= 0.5 ? 'bad' : s.score >= 0.3 ? 'warn' : 'ok'} label={s.score.toFixed(2)} />{s.baselineLearned ? null : <span className="muted" title="Its normal level is still being learned (a day of data): drift from it is not judged yet"> baseline learning</span>}</> : <span className="muted">{s ? 'learning' : '—'}</span>}</td>
                         </tr>
                       );
                     })}
