@@ -1,8 +1,9 @@
 /**
  * What `shellguard demo --scenario <name>` makes happen on the simulated site.
  *
- * - `none` (default): today's slow faults, in real time — a fan bearing wearing on the first AHU
- *   and a coolant temperature drifting on the first generator. They take hours to show.
+ * - `none`: today's slow faults, in real time — a fan bearing wearing on the first AHU and a
+ *   coolant temperature drifting on the first generator. They begin a day and an hour in, once
+ *   live analytics has learned every point's normal day, and take hours more to show.
  * - `bearing-wear`: the predictive-maintenance story in five minutes (issue 9). Two clocks are
  *   compressed, nothing else: live analytics works on 1-second means instead of minute means
  *   (baseline, probation and the sustain time are counted in buckets, so they shrink 60×), and the
@@ -61,13 +62,18 @@ const clock = (ms: number): string => `${Math.floor(ms / 60_000)}:${String(Math.
 
 const firstOf = (sim: SimulatedSite, type: string): string | undefined => sim.assets.find((a) => a.type === type)?.id;
 
+/** `--scenario none`: the slow faults begin a day and an hour after the demo starts. */
+export const REAL_TIME_FAULTS_AFTER_MS = 25 * 3_600_000;
+
 const realTimeFaults: DemoScenario = {
   start(sim) {
     // Slow faults for the predictive-maintenance story: a wearing fan bearing and a drifting coolant temperature.
     const ahu = firstOf(sim, 'ahu');
     const gen = firstOf(sim, 'generator');
-    if (ahu) sim.model.injectFault({ asset: ahu, kind: 'fan-bearing' });
-    if (gen) sim.model.injectFault({ asset: gen, kind: 'coolant-drift' });
+    // After the day each point's drift baseline learns from (live analytics' driftBaselineBuckets).
+    const startsAfterMs = REAL_TIME_FAULTS_AFTER_MS;
+    if (ahu) sim.model.injectFault({ asset: ahu, kind: 'fan-bearing', startsAfterMs });
+    if (gen) sim.model.injectFault({ asset: gen, kind: 'coolant-drift', startsAfterMs });
     return { lines: [], stop: () => {} };
   },
 };
