@@ -21,6 +21,10 @@
  * - Each left keeps its best prediction weight and the union (a bit mask) of the right halves
  *   that reach it; it is recomputed in the same pass that updates the counts (the only place they
  *   change) and patched when a context is added, so `crossLeft` costs O(full lefts).
+ * - Once full, the contexts are re-laid by left (one run per left in each per-context array),
+ *   each left is filed anew under its fact least often seen in left groups (which lefts are
+ *   fully matched does not depend on where they are filed, only how many are visited), and
+ *   `crossRight` takes a specialised loop (one mask word, rights crossed up front).
  * - Partially matched lefts matter only to learning (potential new contexts come from zero-level
  *   contexts, on a step that learned a new zero-level context). Only lefts holding a zero-level
  *   context are indexed for that, and only below the cap: at the cap nothing can be learned any
@@ -53,11 +57,6 @@ const FIRST = 0;
 const LAST = 1;
 const BEST = 2;
 const MASK = 3;
-/** fields of a context in `stats` */
-const SELECTED = 0;
-const PREDICTED = 1;
-const ACTIVATIONS = 2;
-const RIGHT = 3;
 const EMPTY_PAIRS: ContextPair[] = [];
 
 function growInt32(a: Int32Array<ArrayBuffer>, need: number, limit: number, fill = 0): Int32Array<ArrayBuffer> {
@@ -196,12 +195,16 @@ export class ContextMemory {
   // Contexts (struct of arrays), by context id.
   private contexts = 0;
   /**
-   * Per context, interleaved so that one left's contexts are one run of memory:
-   * [selected, predicted, activations, right id] at 4 * slot. `selected` sums right-half sizes
-   * over the times the left half was fully active, `predicted` the right-half facts that then
-   * appeared, `activations` counts the times the whole context was active.
+   * Per context (by slot, see `slotContext`), one array per field, so that one left's contexts
+   * are one run in each (separate arrays index faster than one interleaved record):
+   * `selected` sums right-half sizes over the times the left half was fully active, `predicted`
+   * the right-half facts that then appeared, `activations` counts the times the whole context was
+   * active (all integers, exact in doubles), `ctxRight` is its right id.
    */
-  private stats = new Float64Array(0);
+  private selected = new Float64Array(0);
+  private predicted = new Float64Array(0);
+  private activations = new Float64Array(0);
+  private ctxRight = new Int32Array(0);
   /** next context of the same left, in creation order */
   private ctxNext = new Int32Array(0);
   private zeroLevel = new Uint8Array(0);
@@ -242,6 +245,8 @@ export class ContextMemory {
   // By fact.
   private filedFirst = new Int32Array(0);
   private filedCount = new Int32Array(0);
+  /** how many left groups held each fact (while learning: it decides where lefts are filed once full) */
+  private factUse = new Float64Array(0);
   private leftGroupStamp = new Int32Array(0);
   private currentStamp = new Int32Array(0);
 
@@ -265,14 +270,16 @@ export class ContextMemory {
   private readonly predictedMask: Uint32Array;
   private readonly maskScratch: Uint32Array;
   private newContextId = NONE;
+  /** activeCount of the last crossRightFull */
+  private lastActiveCount = 0;
   private learning = true;
 
   // The neurons of the last crossRight: top maxActiveNeurons active contexts by (activations, left, right).
   private readonly topK: number;
-  private topId: Int32Array;
-  private topActivations: Float64Array;
-  private topLeft: Int32Array;
-  private topRight: Int32Array;
+  private readonly topId: Int32Array;
+  private readonly topActivations: Float64Array;
+  private readonly topLeft: Int32Array;
+  private readonly topRight: Int32Array;
   private topCount = 0;
   /** every active context, when maxActiveNeurons is not a positive integer (rare configurations) */
   private allActive: Array<{ id: number; activations: number; leftId: number; rightId: number }> | undefined;
@@ -335,7 +342,7 @@ export class ContextMemory {
     let rightId = this.rights.find(right);
     if (leftId !== NONE && rightId !== NONE) {
       for (let c = this.leftHot[leftId * this.leftStride + FIRST]!; c !== NONE; c = this.ctxNext[c]!) {
-        if (this.stats[4 * c + RIGHT] === rightId) {
+        if (this.ctxRight[c] === rightId) {
           if (zeroLevel) this.markZeroLevel(c, leftId);
           return 'found';
         }
@@ -403,10 +410,13 @@ export class ContextMemory {
   private createContext(leftId: number, rightId: number): number {
     const id = this.contexts++;
     const n = this.contexts;
-    this.stats = growFloat64(this.stats, 4 * n, 4 * this.limit);
+    this.selected = growFloat64(this.selected, n, this.limit);
+    this.predicted = growFloat64(this.predicted, n, this.limit);
+    this.activations = growFloat64(this.activations, n, this.limit);
+    this.ctxRight = growInt32(this.ctxRight, n, this.limit);
     this.ctxNext = growInt32(this.ctxNext, n, this.limit);
     this.zeroLevel = growUint8(this.zeroLevel, n, this.limit);
-    this.stats[4 * id + RIGHT] = rightId;
+    this.ctxRight[id] = rightId;
     this.ctxNext[id] = NONE;
     const hot = this.leftHot;
     const lh = leftId * this.leftStride;
@@ -449,6 +459,7 @@ export class ContextMemory {
     if (!this.learning) return;
     this.filedFirst = growInt32(this.filedFirst, n, Infinity, NONE);
     this.filedCount = growInt32(this.filedCount, n, Infinity);
+    this.factUse = growFloat64(this.factUse, n, Infinity);
     this.zeroFirst = growInt32(this.zeroFirst, n, Infinity, NONE);
   }
 
@@ -481,36 +492,65 @@ export class ContextMemory {
       hot[lh + FIRST] = first;
       hot[lh + LAST] = slot - 1;
     }
-    const stats = new Float64Array(4 * n);
-    for (let i = 0; i < n; i++) stats.set(this.stats.subarray(4 * slotContext[i]!, 4 * slotContext[i]! + 4), 4 * i);
-    this.stats = stats;
+    const selected = new Float64Array(n);
+    const predicted = new Float64Array(n);
+    const activations = new Float64Array(n);
+    const ctxRight = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = slotContext[i]!;
+      selected[i] = this.selected[c]!;
+      predicted[i] = this.predicted[c]!;
+      activations[i] = this.activations[c]!;
+      ctxRight[i] = this.ctxRight[c]!;
+    }
+    this.selected = selected;
+    this.predicted = predicted;
+    this.activations = activations;
+    this.ctxRight = ctxRight;
     this.ctxNext = new Int32Array(0);
     this.zeroLevel = new Uint8Array(0);
     this.slotContext = slotContext;
     // The filed lists as contiguous records with the facts inline (crossLeft reads them in order).
+    // Each left is filed anew under its fact that was least often in a left group so far: a
+    // crossing visits the lefts filed under the group's facts, and a left can only be fully
+    // matched when all its facts are in the group (which lefts match does not depend on where
+    // they are filed, nor does anything depend on the order in which they are found).
     const facts = this.filedFirst.length;
+    const use = this.factUse;
+    const lefts = this.lefts;
+    const fileOf = new Int32Array(lefts.count);
     const offset = new Int32Array(facts + 1);
-    let total = 0;
-    for (let f = 0; f < facts; f++) {
-      offset[f] = total;
-      for (let left = this.filedFirst[f]!; left !== NONE; left = this.leftNextFiled[left]!) total += 2 + this.lefts.size[left]!;
-    }
-    offset[facts] = total;
-    const records = new Int32Array(total);
-    for (let f = 0, at = 0; f < facts; f++) {
-      for (let left = this.filedFirst[f]!; left !== NONE; left = this.leftNextFiled[left]!) {
-        const size = this.lefts.size[left]!;
-        const s = this.lefts.start[left]!;
-        records[at] = left;
-        records[at + 1] = size;
-        records.set(this.lefts.pool.subarray(s, s + size), at + 2);
-        at += 2 + size;
+    for (let left = 0; left < lefts.count; left++) {
+      const s = lefts.start[left]!;
+      const e = s + lefts.size[left]!;
+      let file = NONE;
+      for (let i = s; i < e; i++) {
+        const f = lefts.pool[i]!;
+        if (file === NONE || use[f]! < use[file]!) file = f;
       }
+      fileOf[left] = file;
+      // An empty left is filed nowhere (it is never fully matched, as before).
+      if (file !== NONE) offset[file + 1]! += 2 + (e - s);
+    }
+    for (let f = 0; f < facts; f++) offset[f + 1]! += offset[f]!;
+    const records = new Int32Array(offset[facts]!);
+    const at = offset.slice(0, facts);
+    for (let left = 0; left < lefts.count; left++) {
+      const file = fileOf[left]!;
+      if (file === NONE) continue;
+      const size = lefts.size[left]!;
+      const s = lefts.start[left]!;
+      const a = at[file]!;
+      records[a] = left;
+      records[a + 1] = size;
+      records.set(lefts.pool.subarray(s, s + size), a + 2);
+      at[file] = a + 2 + size;
     }
     this.filedRecords = records;
     this.filedOffset = offset;
     this.filedFirst = new Int32Array(0);
     this.filedCount = new Int32Array(0);
+    this.factUse = new Float64Array(0);
     this.leftNextFiled = new Int32Array(0);
     this.leftHasZero = new Uint8Array(0);
   }
@@ -545,17 +585,24 @@ export class ContextMemory {
     }
     this.topCount = 0;
     if (this.allActive !== undefined) this.allActive = [];
+    const newId = this.newContextId;
+    if (this.slotContext !== undefined && this.words === 1 && this.topK > 0 && newId === NONE && this.rights.count <= 4 * this.fullCount + 64) {
+      const selectedCount = this.crossRightFull();
+      return { selectedCount, activeCount: this.lastActiveCount, potentialNew: EMPTY_PAIRS };
+    }
 
     let selectedCount = 0;
     let activeCount = 0;
     const words = this.words;
-    const newId = this.newContextId;
     // Locals: the hot loop of the detector (every context of every fully matched left).
     const fullLefts = this.fullLefts;
     const hot = this.leftHot;
     const stride = this.leftStride;
     const ctxNext = this.ctxNext;
-    const stats = this.stats;
+    const selected = this.selected;
+    const predicted = this.predicted;
+    const activations = this.activations;
+    const ctxRight = this.ctxRight;
     const rightSizes = this.rights.size;
     const rightMask = this.rightMask;
     const rightStamp = this.rightCrossedStamp;
@@ -578,22 +625,21 @@ export class ContextMemory {
       // are): which rights matched is close to random from one context to the next.
       const end = compact ? hot[lh + LAST]! + 1 : NONE;
       for (let c = hot[lh + FIRST]!; c !== end; c = compact ? c + 1 : ctxNext[c]!) {
-        const at = 4 * c;
-        const r = stats[at + RIGHT]!;
+        const r = ctxRight[c]!;
         if (c !== newId) {
           const rightCrossed = rightStamp[r] === g ? rightCrossedCount[r]! : this.crossedOfRight(r);
           const active = rightActive[r]!;
           selectedCount++;
-          stats[at + SELECTED]! += rightSizes[r]!;
-          stats[at + PREDICTED]! += rightCrossed;
-          stats[at + ACTIVATIONS]! += active;
+          selected[c]! += rightSizes[r]!;
+          predicted[c]! += rightCrossed;
+          activations[c]! += active;
           if (actives === slots.length) slots = this.activeSlots = growInt32(slots, actives + 1, Infinity);
           slots[actives] = c;
           actives += active;
         }
         // The left's best weight, exactly as crossLeft ranks contexts.
-        const sel = stats[at + SELECTED]!;
-        const weight = sel > 0 ? stats[at + PREDICTED]! / sel : 0;
+        const sel = selected[c]!;
+        const weight = sel > 0 ? predicted[c]! / sel : 0;
         if (words === 1) {
           if (weight > best) { best = weight; mask = rightMask[r]!; }
           else if (weight === best) mask |= rightMask[r]!;
@@ -613,8 +659,8 @@ export class ContextMemory {
       activeCount += actives;
       for (let j = 0; j < actives; j++) {
         const c = slots[j]!;
-        const a = stats[4 * c + ACTIVATIONS]!;
-        const r = stats[4 * c + RIGHT]!;
+        const a = activations[c]!;
+        const r = ctxRight[c]!;
         if (k === 0 || this.topCount < k || ranksAbove(a, left, r, this.topActivations[0]!, this.topLeft[0]!, this.topRight[0]!)) {
           this.offerNeuron(compact ? slotContext[c]! : c, a, left, r);
         }
@@ -625,6 +671,83 @@ export class ContextMemory {
     this.newContextId = NONE;
     if (this.learning && this.contexts >= this.maxContexts) this.releaseLearning();
     return { selectedCount, activeCount, potentialNew };
+  }
+
+  /**
+   * crossRight's loop once the memory is full (contexts stored by left, nothing new) with one
+   * mask word and a bounded neuron count: the detector's worst case. The same updates and the
+   * same comparisons as the general loop, specialised. Returns the selected count.
+   */
+  private crossRightFull(): number {
+    // Every right's crossing up front (there are few rights), so the loop below calls nothing.
+    for (let r = 0; r < this.rights.count; r++) this.crossedOfRight(r);
+    const fullLefts = this.fullLefts;
+    const hot = this.leftHot;
+    const stride = this.leftStride;
+    const selected = this.selected;
+    const predicted = this.predicted;
+    const activations = this.activations;
+    const ctxRight = this.ctxRight;
+    const rightSizes = this.rights.size;
+    const rightMask = this.rightMask;
+    const rightCrossedCount = this.rightCrossed;
+    const rightActive = this.rightActive;
+    const slotContext = this.slotContext!;
+    const k = this.topK;
+    const full = this.fullCount;
+    const topActivations = this.topActivations;
+    const topLeft = this.topLeft;
+    const topRight = this.topRight;
+    let filling = this.topCount < k;
+    let rootActivations = topActivations[0]!;
+    let rootLeft = topLeft[0]!;
+    let rootRight = topRight[0]!;
+    let selectedCount = 0;
+    let activeCount = 0;
+    for (let i = 0; i < full; i++) {
+      const left = fullLefts[i]!;
+      const lh = left * stride;
+      const first = hot[lh + FIRST]!;
+      const end = hot[lh + LAST]! + 1;
+      let best = 0;
+      let mask = 0;
+      let actives = 0;
+      let slots = this.activeSlots;
+      if (end - first > slots.length) slots = this.activeSlots = growInt32(slots, end - first, Infinity);
+      selectedCount += end - first;
+      for (let c = first; c < end; c++) {
+        const r = ctxRight[c]!;
+        const active = rightActive[r]!;
+        const sel = (selected[c]! += rightSizes[r]!);
+        const pred = (predicted[c]! += rightCrossedCount[r]!);
+        activations[c]! += active;
+        slots[actives] = c;
+        actives += active;
+        // sel is 0 only for an empty right (weight 0 in the general loop, NaN here): either way
+        // neither best nor mask changes, since an empty right's mask is 0.
+        const weight = pred / sel;
+        if (weight > best) { best = weight; mask = rightMask[r]!; }
+        else if (weight === best) mask |= rightMask[r]!;
+      }
+      hot[lh + BEST] = best;
+      hot[lh + MASK] = mask >>> 0;
+      activeCount += actives;
+      // Most active contexts rank below the lowest neuron so far (the heap's root, kept in locals).
+      for (let j = 0; j < actives; j++) {
+        const c = slots[j]!;
+        const a = activations[c]!;
+        const r = ctxRight[c]!;
+        if (filling || ranksAbove(a, left, r, rootActivations, rootLeft, rootRight)) {
+          this.offerNeuron(slotContext[c]!, a, left, r);
+          filling = this.topCount < k;
+          rootActivations = topActivations[0]!;
+          rootLeft = topLeft[0]!;
+          rootRight = topRight[0]!;
+        }
+      }
+    }
+    this.lastActiveCount = activeCount;
+    return selectedCount;
   }
 
   /**
@@ -662,7 +785,7 @@ export class ContextMemory {
       let leftFacts: number[] | undefined;
       for (let c = this.leftHot[left * this.leftStride + FIRST]!; c !== NONE; c = this.ctxNext[c]!) {
         if (c === newId || this.zeroLevel[c] !== 1) continue;
-        const r = this.stats[4 * c + RIGHT]!;
+        const r = this.ctxRight[c]!;
         const rightCrossed = this.crossedOfRight(r);
         if (rightCrossed === 0 || (leftFull && rightCrossed === this.rights.size[r])) continue;
         leftFacts ??= this.crossedFactsOfLeft(left);
@@ -744,7 +867,8 @@ export class ContextMemory {
 
   /**
    * The neurons of the last crossRight: the ids of the `maxActiveNeurons` highest-ranked active
-   * contexts (ranked by activations, then left id, then right id), in no particular order.
+   * contexts (ranked by activations, then left id, then right id): ascending by id, except in the
+   * rare configurations without a bounded neuron count (then in rank order).
    */
   neurons(): number[] {
     if (this.allActive !== undefined) {
@@ -752,7 +876,17 @@ export class ContextMemory {
       active.sort((a, b) => a.activations - b.activations || a.leftId - b.leftId || a.rightId - b.rightId);
       return active.slice(-this.maxActiveNeurons).map((a) => a.id);
     }
-    return Array.from(this.topId.subarray(0, this.topCount));
+    // Ascending (an insertion sort of at most topK ids): the caller's sort then has nothing to do.
+    const ids = this.topId;
+    const out: number[] = [];
+    for (let i = 0; i < this.topCount; i++) {
+      const id = ids[i]!;
+      let j = i;
+      out.push(id);
+      while (j > 0 && out[j - 1]! > id) { out[j] = out[j - 1]!; j--; }
+      out[j] = id;
+    }
+    return out;
   }
 
   /**
@@ -766,7 +900,10 @@ export class ContextMemory {
       this.leftGroupStamp[fact] = g;
     }
     this.leftsAtCrossing = this.lefts.count;
-    if (this.learning) this.lastLeftGroup = facts.slice();
+    if (this.learning) {
+      this.lastLeftGroup = facts.slice();
+      for (const fact of facts) this.factUse[fact]!++;
+    }
     this.fullLefts = growInt32(this.fullLefts, this.lefts.count, this.limit);
 
     const stamp = this.leftGroupStamp;
