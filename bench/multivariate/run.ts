@@ -7,13 +7,21 @@
  * missed-alarm rate (FN / (FN + TP)) over the test periods, as SKAB scores; per fault kind, the
  * share of episodes detected and the median delay from the fault's start to the first alarm.
  *
- *   npm run bench:multivariate -- [--per-kind 3] [--normal-days 7] [--test-days 3] [--margin 1.5] [--json]
+ * Also in the same run, the production per-point path (live analytics' detector and drift score,
+ * multivariate off) fed the same minute means from the episode's first minute, as a server would:
+ * its recommendations are episodes, not per-sample alarms, so it is scored per episode — false
+ * recommendations during the normal period and before the fault, faults detected, median delay —
+ * once with its drift baseline learned over a day (the default) and once over the first hour
+ * (before issue 14's fix), to show what the day buys.
+ *
+ *   npm run bench:multivariate -- [--per-kind 3] [--normal-days 7] [--test-days 3] [--margin 1.5] [--no-point-path] [--json]
  *
  * `--margin`: the control limits are this many times the normal period's quantile, for both
  * detectors (default: the multivariate detector's `limitMargin`).
  */
+import { Quality } from '@shellguard/protocol';
 import { faultEpisodes, type FaultEpisode } from '@shellguard/sim';
-import { MultivariateDetector, DEFAULT_MULTIVARIATE } from '@shellguard/server';
+import { LiveAnalytics, MultivariateDetector, DEFAULT_MULTIVARIATE } from '@shellguard/server';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -93,6 +101,27 @@ function runUnivariate(e: FaultEpisode): EpisodeResult {
   return score(e, alarms);
 }
 
+/** The production per-point path on one episode: its recommendations, scored per episode. */
+interface PointPathResult { episode: FaultEpisode; normalRecs: number; falseBeforeFault: boolean; detectedAfterH?: number }
+
+function runPointPath(e: FaultEpisode, tuning: { driftBaselineBuckets: number; driftAdaptBuckets?: number }): PointPathResult {
+  const recs: number[] = [];
+  // No scoring budget here (the clock stands still): the bench replays days in seconds.
+  const live = new LiveAnalytics({ clock: () => 0, multivariate: false, ...tuning, onSustained: (ev) => recs.push(ev.at) });
+  for (let i = 0; i < e.ts.length; i++) {
+    const row = e.values[i]!;
+    live.ingestBatches([{ site: 'bench', asset: e.id, samples: e.points.map((point, j) => ({ point, ts: e.ts[i]!, value: row[j]!, quality: Quality.good })) }]);
+  }
+  const testStart = e.ts[e.normalSamples]!;
+  const faultAt = e.faultStart >= 0 ? e.ts[e.faultStart]! : Infinity;
+  const first = recs.find((at) => at >= faultAt);
+  return {
+    episode: e, normalRecs: recs.filter((at) => at < testStart).length,
+    falseBeforeFault: recs.some((at) => at >= testStart && at < faultAt),
+    ...(first !== undefined ? { detectedAfterH: (first - faultAt) / 3_600_000 } : {}),
+  };
+}
+
 function summary(rs: EpisodeResult[]): { f1: number; far: number; mar: number; precision: number; recall: number } {
   const c = rs.reduce((a, r) => ({ tp: a.tp + r.counts.tp, fp: a.fp + r.counts.fp, fn: a.fn + r.counts.fn, tn: a.tn + r.counts.tn }), { tp: 0, fp: 0, fn: 0, tn: 0 });
   const precision = c.tp + c.fp > 0 ? c.tp / (c.tp + c.fp) : 0;
@@ -114,14 +143,22 @@ const episodes = faultEpisodes({ perKind, normalDays, testDays });
 const built = (performance.now() - t0) / 1000;
 process.stdout.write(`bench/multivariate: ${episodes.length} episodes (AHU and CRAH × ${perKind} × 6 kinds), ${normalDays} normal + ${testDays} test days at 1 sample/min, limits ${margin} × the normal quantile, built in ${built.toFixed(1)} s\n`);
 
+const pointPath = !process.argv.includes('--no-point-path');
+const POINT_BASELINES = [
+  { name: 'point path, day baseline', tuning: { driftBaselineBuckets: 1_440 } },
+  { name: '  ... never following', tuning: { driftBaselineBuckets: 1_440, driftAdaptBuckets: 0 } },
+  { name: 'point path, hour baseline', tuning: { driftBaselineBuckets: 60, driftAdaptBuckets: 0 } },
+];
 const multi: EpisodeResult[] = [];
 const uni: EpisodeResult[] = [];
+const points: PointPathResult[][] = POINT_BASELINES.map(() => []);
 const rates: number[] = [];
 episodes.forEach((e, i) => {
   const m = runMultivariate(e);
   multi.push(m.result);
   rates.push(m.samplesPerSecond);
   uni.push(runUnivariate(e));
+  if (pointPath) POINT_BASELINES.forEach((b, k) => points[k]!.push(runPointPath(e, b.tuning)));
   const w = 30;
   const done = Math.round(((i + 1) / episodes.length) * w);
   process.stderr.write(`\r  [${'#'.repeat(done)}${' '.repeat(w - done)}] ${i + 1}/${episodes.length} ${e.id}      `);
@@ -142,6 +179,24 @@ for (const k of kinds) {
   const delay = (rs: EpisodeResult[]) => { const d = median(rs.flatMap((r) => (r.detectedAfterH === undefined ? [] : [r.detectedAfterH]))); return d === undefined ? '-' : d.toFixed(1); };
   const fa = (rs: EpisodeResult[]) => `${rs.filter((r) => r.falseBeforeFault).length}/${rs.length}`;
   process.stdout.write(`${k.padEnd(16)} ${String(m.length).padStart(8)}  ${det(m).padStart(13)}  ${delay(m).padStart(14)}  ${fa(m).padStart(12)}   |  ${det(u).padStart(15)}  ${delay(u).padStart(14)}  ${fa(u).padStart(12)}\n`);
+}
+if (pointPath) {
+  process.stdout.write(`\nthe production per-point path (recommendations, any point of the vector; the server keeps those on wear indicators):\n`);
+  process.stdout.write('path                        recs in normal period (episodes)  false before fault  detected  median delay h\n');
+  POINT_BASELINES.forEach((b, k) => {
+    const rs = points[k]!;
+    const faulty = rs.filter((r) => r.episode.fault !== 'none');
+    const delay = median(faulty.flatMap((r) => (r.detectedAfterH === undefined ? [] : [r.detectedAfterH])));
+    process.stdout.write(`${b.name.padEnd(27)} ${String(rs.reduce((a, r) => a + r.normalRecs, 0)).padStart(5)} (${rs.filter((r) => r.normalRecs > 0).length}/${rs.length})`.padEnd(62)
+      + `${rs.filter((r) => r.falseBeforeFault).length}/${rs.length}`.padStart(8)
+      + `${faulty.filter((r) => r.detectedAfterH !== undefined).length}/${faulty.length}`.padStart(12)
+      + `${delay === undefined ? '-' : delay.toFixed(1)}`.padStart(16) + '\n');
+  });
+  process.stdout.write('per fault kind, day baseline: ' + kinds.map((k) => {
+    const rs = points[0]!.filter((r) => r.episode.fault === k);
+    const d = median(rs.flatMap((r) => (r.detectedAfterH === undefined ? [] : [r.detectedAfterH])));
+    return `${k} ${rs.filter((r) => r.detectedAfterH !== undefined).length}/${rs.length}${d === undefined ? '' : ` ${d.toFixed(1)} h`}`;
+  }).join(', ') + '\n');
 }
 const rate = median(rates)!;
 process.stdout.write(`\nmultivariate scoring: median ${Math.round(rate).toLocaleString('en')} asset-samples/s (${episodes[0]!.points.length}-${episodes.at(-1)!.points.length} points each, one core)\n`);
