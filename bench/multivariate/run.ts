@@ -11,8 +11,8 @@
  * multivariate off) fed the same minute means from the episode's first minute, as a server would:
  * its recommendations are episodes, not per-sample alarms, so it is scored per episode — false
  * recommendations during the normal period and before the fault, faults detected, median delay —
- * once with its drift baseline learned over a day (the default) and once over the first hour
- * (before issue 14's fix), to show what the day buys.
+ * with its drift baseline learned over a day and then following the healthy level (the default),
+ * learned over a day and fixed, and learned over the first hour (before issue 14's fix).
  *
  *   npm run bench:multivariate -- [--per-kind 3] [--normal-days 7] [--test-days 3] [--margin 1.5] [--no-point-path] [--json]
  *
@@ -135,6 +135,10 @@ function median(xs: number[]): number | undefined {
   return s[Math.floor((s.length - 1) / 2)];
 }
 
+/** Median hours from the fault's start to the first alarm, over the episodes that saw it. */
+const medianDelay = (rs: readonly { detectedAfterH?: number }[]): number | undefined =>
+  median(rs.flatMap((r) => (r.detectedAfterH === undefined ? [] : [r.detectedAfterH])));
+
 const perKind = flag('per-kind', 3);
 const normalDays = flag('normal-days', 7);
 const testDays = flag('test-days', 3);
@@ -176,7 +180,7 @@ for (const k of kinds) {
   const m = multi.filter((r) => r.episode.fault === k);
   const u = uni.filter((r) => r.episode.fault === k);
   const det = (rs: EpisodeResult[]) => `${rs.filter((r) => r.detectedAfterH !== undefined).length}/${rs.length}`;
-  const delay = (rs: EpisodeResult[]) => { const d = median(rs.flatMap((r) => (r.detectedAfterH === undefined ? [] : [r.detectedAfterH]))); return d === undefined ? '-' : d.toFixed(1); };
+  const delay = (rs: EpisodeResult[]) => { const d = medianDelay(rs); return d === undefined ? '-' : d.toFixed(1); };
   const fa = (rs: EpisodeResult[]) => `${rs.filter((r) => r.falseBeforeFault).length}/${rs.length}`;
   process.stdout.write(`${k.padEnd(16)} ${String(m.length).padStart(8)}  ${det(m).padStart(13)}  ${delay(m).padStart(14)}  ${fa(m).padStart(12)}   |  ${det(u).padStart(15)}  ${delay(u).padStart(14)}  ${fa(u).padStart(12)}\n`);
 }
@@ -186,7 +190,7 @@ if (pointPath) {
   POINT_BASELINES.forEach((b, k) => {
     const rs = points[k]!;
     const faulty = rs.filter((r) => r.episode.fault !== 'none');
-    const delay = median(faulty.flatMap((r) => (r.detectedAfterH === undefined ? [] : [r.detectedAfterH])));
+    const delay = medianDelay(faulty);
     process.stdout.write(`${b.name.padEnd(27)} ${String(rs.reduce((a, r) => a + r.normalRecs, 0)).padStart(5)} (${rs.filter((r) => r.normalRecs > 0).length}/${rs.length})`.padEnd(62)
       + `${rs.filter((r) => r.falseBeforeFault).length}/${rs.length}`.padStart(8)
       + `${faulty.filter((r) => r.detectedAfterH !== undefined).length}/${faulty.length}`.padStart(12)
@@ -194,7 +198,7 @@ if (pointPath) {
   });
   process.stdout.write('per fault kind, day baseline: ' + kinds.map((k) => {
     const rs = points[0]!.filter((r) => r.episode.fault === k);
-    const d = median(rs.flatMap((r) => (r.detectedAfterH === undefined ? [] : [r.detectedAfterH])));
+    const d = medianDelay(rs);
     return `${k} ${rs.filter((r) => r.detectedAfterH !== undefined).length}/${rs.length}${d === undefined ? '' : ` ${d.toFixed(1)} h`}`;
   }).join(', ') + '\n');
 }

@@ -71,9 +71,8 @@ const realTimeFaults: DemoScenario = {
     const ahu = firstOf(sim, 'ahu');
     const gen = firstOf(sim, 'generator');
     // After the day each point's drift baseline learns from (live analytics' driftBaselineBuckets).
-    const startsAfterMs = REAL_TIME_FAULTS_AFTER_MS;
-    if (ahu) sim.model.injectFault({ asset: ahu, kind: 'fan-bearing', startsAfterMs });
-    if (gen) sim.model.injectFault({ asset: gen, kind: 'coolant-drift', startsAfterMs });
+    if (ahu) sim.model.injectFault({ asset: ahu, kind: 'fan-bearing', startsAfterMs: REAL_TIME_FAULTS_AFTER_MS });
+    if (gen) sim.model.injectFault({ asset: gen, kind: 'coolant-drift', startsAfterMs: REAL_TIME_FAULTS_AFTER_MS });
     return { lines: [], stop: () => {} };
   },
 };
