@@ -6,7 +6,7 @@
  * in-sample and badly held out; the held-out column is the one to believe.
  *
  *   node --import tsx bench/nab/cross-validate.ts [--data DIR] [--methods resonance,shellguard] [--profile standard]
- *   (methods: resonance, resonance-uncalibrated, shellguard)
+ *   (methods: resonance, resonance-uncalibrated, shellguard, ensemble)
  *
  * Printed: per method, the held-out score of each category (normalised as NAB does: 0 = the null
  * detector, 100 = perfect, on that category alone), the pooled held-out score (every category held
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DetectorFactory } from '@shellguard/server';
 import {
-  DEFAULT_RESONANCE, DEFAULT_SHELLGUARD, resonanceFactory, shellguardFactory,
+  DEFAULT_ENSEMBLE, DEFAULT_RESONANCE, DEFAULT_SHELLGUARD, ensembleFactory, resonanceFactory, shellguardFactory,
   type ResonanceConfig,
 } from '@shellguard/server/testing';
 import { runDetector } from './benchmark.ts';
@@ -63,11 +63,24 @@ function shellguardGrid(): Method['grid'] {
   return grid;
 }
 
+/**
+ * ensemble's grid: the scale that puts shellguard's scores beside resonance's (max(shellguard /
+ * divisor, resonance)), the shipped 1.6 first, then wider and narrower; the members as they ship.
+ */
+function ensembleGrid(): Method['grid'] {
+  const grid: Method['grid'] = [{ label: `divisor=${DEFAULT_ENSEMBLE.shellguardDivisor}`, factory: ensembleFactory(DEFAULT_ENSEMBLE, 'ensemble-cv-default') }];
+  for (const shellguardDivisor of [1.2, 1.4, 1.75, 2, 2.5]) {
+    grid.push({ label: `divisor=${shellguardDivisor}`, factory: ensembleFactory({ ...DEFAULT_ENSEMBLE, shellguardDivisor }, `ensemble-cv-${grid.length}`) });
+  }
+  return grid;
+}
+
 const METHODS: Record<string, () => Method> = {
   resonance: () => ({ name: 'resonance', grid: resonanceGrid(DEFAULT_RESONANCE, 'resonance') }),
   // The same grid without the per-point calibration of the score (resonance before it had one).
   'resonance-uncalibrated': () => ({ name: 'resonance-uncalibrated', grid: resonanceGrid({ ...DEFAULT_RESONANCE, zHalf: 0 }, 'resonance-raw') }),
   shellguard: () => ({ name: 'shellguard', grid: shellguardGrid() }),
+  ensemble: () => ({ name: 'ensemble', grid: ensembleGrid() }),
 };
 
 const categoryOf = (file: string): string => file.split('/')[0]!;

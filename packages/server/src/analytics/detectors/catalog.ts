@@ -1,5 +1,6 @@
 import { contextualAnomaly } from './contextual-anomaly.ts';
 import type { DetectorFactory } from './detector.ts';
+import { ensemble } from './ensemble.ts';
 import { resonance } from './resonance.ts';
 import { shellguard } from './shellguard.ts';
 import { windowedGaussian } from './windowed-gaussian.ts';
@@ -10,4 +11,5 @@ export const detectorFactories: Readonly<Record<string, DetectorFactory>> = {
   contextualAnomaly,
   shellguard,
   resonance,
+  ensemble,
 };
