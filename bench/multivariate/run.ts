@@ -14,14 +14,19 @@
  * with its drift baseline learned over a day and then following the healthy level (the default),
  * learned over a day and fixed, and learned over the first hour (before issue 14's fix).
  *
- *   npm run bench:multivariate -- [--per-kind 3] [--normal-days 7] [--test-days 3] [--margin 1.5] [--no-point-path] [--json]
+ *   npm run bench:multivariate -- [--per-kind 3] [--normal-days 7] [--test-days 3] [--margin 1.5] [--no-point-path] [--point-tunings all|shipped] [--point-detector NAME] [--json]
+ *
+ * `--point-tunings shipped`: the per-point path with the shipped tuning only (each tuning replays
+ * every episode through live analytics: the three together take most of the run's time).
+ * `--point-detector NAME`: the per-point path with that detector (a name of `detectorFactories`)
+ * instead of live analytics' default.
  *
  * `--margin`: the control limits are this many times the normal period's quantile, for both
  * detectors (default: the multivariate detector's `limitMargin`).
  */
 import { Quality } from '@shellguard/protocol';
 import { faultEpisodes, type FaultEpisode } from '@shellguard/sim';
-import { LiveAnalytics, MultivariateDetector, DEFAULT_MULTIVARIATE } from '@shellguard/server';
+import { LiveAnalytics, MultivariateDetector, DEFAULT_MULTIVARIATE, detectorFactories, type DetectorFactory } from '@shellguard/server';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -107,7 +112,9 @@ interface PointPathResult { episode: FaultEpisode; normalRecs: number; falseBefo
 function runPointPath(e: FaultEpisode, tuning: { driftBaselineBuckets: number; driftAdaptBuckets?: number }): PointPathResult {
   const recs: number[] = [];
   // No scoring budget here (the clock stands still): the bench replays days in seconds.
-  const live = new LiveAnalytics({ clock: () => 0, multivariate: false, ...tuning, onSustained: (ev) => recs.push(ev.at) });
+  const live = new LiveAnalytics({
+    clock: () => 0, multivariate: false, ...tuning, ...(pointDetector ? { detector: pointDetector } : {}), onSustained: (ev) => recs.push(ev.at),
+  });
   for (let i = 0; i < e.ts.length; i++) {
     const row = e.values[i]!;
     live.ingestBatches([{ site: 'bench', asset: e.id, samples: e.points.map((point, j) => ({ point, ts: e.ts[i]!, value: row[j]!, quality: Quality.good })) }]);
@@ -148,11 +155,16 @@ const built = (performance.now() - t0) / 1000;
 process.stdout.write(`bench/multivariate: ${episodes.length} episodes (AHU and CRAH × ${perKind} × 6 kinds), ${normalDays} normal + ${testDays} test days at 1 sample/min, limits ${margin} × the normal quantile, built in ${built.toFixed(1)} s\n`);
 
 const pointPath = !process.argv.includes('--no-point-path');
+const pointTunings = process.argv.includes('--point-tunings') ? process.argv[process.argv.indexOf('--point-tunings') + 1] : 'all';
+if (pointTunings !== 'all' && pointTunings !== 'shipped') throw new Error(`--point-tunings: "all" or "shipped", not "${pointTunings}"`);
+const pointDetectorName = process.argv.includes('--point-detector') ? process.argv[process.argv.indexOf('--point-detector') + 1]! : undefined;
+const pointDetector: DetectorFactory | undefined = pointDetectorName === undefined ? undefined : detectorFactories[pointDetectorName];
+if (pointDetectorName !== undefined && pointDetector === undefined) throw new Error(`--point-detector: one of ${Object.keys(detectorFactories).join(', ')}, not "${pointDetectorName}"`);
 const POINT_BASELINES = [
   { name: 'point path, day baseline', tuning: { driftBaselineBuckets: 1_440 } },
   { name: '  ... never following', tuning: { driftBaselineBuckets: 1_440, driftAdaptBuckets: 0 } },
   { name: 'point path, hour baseline', tuning: { driftBaselineBuckets: 60, driftAdaptBuckets: 0 } },
-];
+].slice(0, pointTunings === 'shipped' ? 1 : undefined);
 const multi: EpisodeResult[] = [];
 const uni: EpisodeResult[] = [];
 const points: PointPathResult[][] = POINT_BASELINES.map(() => []);
@@ -185,7 +197,7 @@ for (const k of kinds) {
   process.stdout.write(`${k.padEnd(16)} ${String(m.length).padStart(8)}  ${det(m).padStart(13)}  ${delay(m).padStart(14)}  ${fa(m).padStart(12)}   |  ${det(u).padStart(15)}  ${delay(u).padStart(14)}  ${fa(u).padStart(12)}\n`);
 }
 if (pointPath) {
-  process.stdout.write(`\nthe production per-point path (recommendations, any point of the vector; the server keeps those on wear indicators):\n`);
+  process.stdout.write(`\nthe production per-point path, detector ${pointDetectorName ?? 'default'} (recommendations, any point of the vector; the server keeps those on wear indicators):\n`);
   process.stdout.write('path                        recs in normal period (episodes)  false before fault  detected  median delay h\n');
   POINT_BASELINES.forEach((b, k) => {
     const rs = points[k]!;
