@@ -3,7 +3,7 @@
  * degrades gracefully — scores fewer points, and says so — rather than falling behind).
  *
  *   npm run bench:live -- [--points 2000] [--bucket-ms 1000] [--seconds 60] [--shares 1,0.5,0.25]
- *                         [--detector shellguard] [--noise 1]
+ *                         [--detector ensemble] [--noise 1]
  *
  * A feed on the wall clock, as ingest's would be: every 100 ms one batch per asset (10 points an
  * asset) with a sample for each point; buckets of `--bucket-ms`, so `--points` points close
@@ -28,7 +28,7 @@ import { seededUniform as noise } from '@shellguard/server/testing';
 
 const { values: args } = parseArgs({ options: {
   points: { type: 'string', default: '2000' }, 'bucket-ms': { type: 'string', default: '1000' }, seconds: { type: 'string', default: '60' },
-  shares: { type: 'string', default: '1,0.5,0.25' }, detector: { type: 'string', default: 'shellguard' }, noise: { type: 'string', default: '1' },
+  shares: { type: 'string', default: '1,0.5,0.25' }, detector: { type: 'string', default: 'ensemble' }, noise: { type: 'string', default: '1' },
   'warmup-seconds': { type: 'string', default: '10' },
 } });
 const POINTS = Number(args.points);

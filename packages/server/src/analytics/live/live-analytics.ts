@@ -11,11 +11,12 @@
  *    closes the bucket and emits its mean (`flush(now)` closes buckets nobody follows);
  * 2. the first `baselineBuckets` means (an hour) are buffered: they set the detector's
  *    inputMin/inputMax (with a margin);
- * 3. then the `shellguard` detector is created and the buffer replayed; every bucket mean from
- *    then on gets a score.
+ * 3. then the detector (default `ensemble`: CAD + Gaussian surprise beside adaptive resonance, the
+ *    univariate method that scored best held out on NAB, docs/benchmarks.md) is created and the
+ *    buffer replayed; every bucket mean from then on gets a score.
  *
- * The score of a bucket is max(detector score, drift score). The detector (CAD + Gaussian
- * surprise) catches changes of pattern but learns a slow ramp as the new normal; the drift score
+ * The score of a bucket is max(detector score, drift score). The detector catches changes of
+ * pattern but learns a slow ramp as the new normal; the drift score
  * catches the ramp: it maps the z-score of the recent level (an EWMA of the bucket means) against
  * the point's baseline linearly from 0 at `driftZLow` to 1 at `driftZHigh`. The score sent to
  * `onScore` and kept per point is an EWMA of that (`scoreSmoothing`), so one odd bucket does not count.
@@ -53,7 +54,7 @@
 import { Quality, type Sample } from '@shellguard/protocol';
 import type { DetectorFactory, StreamingDetector } from '../detectors/detector.ts';
 import type { MultivariateConfig, PointMove } from '../detectors/multivariate.ts';
-import { shellguard } from '../detectors/shellguard.ts';
+import { ensemble } from '../detectors/ensemble.ts';
 import { AssetModel, type AssetModelPhase } from './asset-model.ts';
 import { ScoringBudget } from './scoring-budget.ts';
 
@@ -306,7 +307,7 @@ export class LiveAnalytics {
     this.onAssetSustained = opts.onAssetSustained ?? (() => {});
     this.onDegraded = opts.onDegraded ?? (() => {});
     this.onRecovered = opts.onRecovered ?? (() => {});
-    this.detector = opts.detector ?? shellguard;
+    this.detector = opts.detector ?? ensemble;
     this.multivariateDetector = opts.multivariateDetector ?? {};
     const bucketMs = opts.bucketMs ?? DEFAULT_BUCKET_MS;
     if (!Number.isInteger(bucketMs) || bucketMs < 100) throw new RangeError(`bucketMs must be a whole number of ms, 100 or more (got ${bucketMs})`);
