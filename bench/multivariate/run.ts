@@ -33,6 +33,11 @@ function flag(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+function textFlag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 const margin = flag('margin', DEFAULT_MULTIVARIATE.limitMargin);
 
 /** Each point alone: |EWMA z| against the normal period, the largest of them against its own normal quantile. */
@@ -155,9 +160,9 @@ const built = (performance.now() - t0) / 1000;
 process.stdout.write(`bench/multivariate: ${episodes.length} episodes (AHU and CRAH × ${perKind} × 6 kinds), ${normalDays} normal + ${testDays} test days at 1 sample/min, limits ${margin} × the normal quantile, built in ${built.toFixed(1)} s\n`);
 
 const pointPath = !process.argv.includes('--no-point-path');
-const pointTunings = process.argv.includes('--point-tunings') ? process.argv[process.argv.indexOf('--point-tunings') + 1] : 'all';
+const pointTunings = textFlag('point-tunings') ?? 'all';
 if (pointTunings !== 'all' && pointTunings !== 'shipped') throw new Error(`--point-tunings: "all" or "shipped", not "${pointTunings}"`);
-const pointDetectorName = process.argv.includes('--point-detector') ? process.argv[process.argv.indexOf('--point-detector') + 1]! : undefined;
+const pointDetectorName = textFlag('point-detector');
 const pointDetector: DetectorFactory | undefined = pointDetectorName === undefined ? undefined : detectorFactories[pointDetectorName];
 if (pointDetectorName !== undefined && pointDetector === undefined) throw new Error(`--point-detector: one of ${Object.keys(detectorFactories).join(', ')}, not "${pointDetectorName}"`);
 const POINT_BASELINES = [

@@ -28,8 +28,8 @@ import type { DetectorFactory, DetectorInput, DetectorOptions, StreamingDetector
  *    others: bench/nab/cross-validate); `zHalf` 0 restores it.
  *
  * Cost per sample: at most O(maxCategories × window) every `step` samples; a box whose newest-level
- * term alone cannot beat the best match so far is skipped without its window (the same result:
- * ~7 times fewer operations on noise without downsampling). Memory per point: ~20 KB with
+ * term alone cannot beat the best match so far is skipped without its window (the same result,
+ * ~8 times faster on noise without downsampling: bench/detect). Memory per point: ~20 KB with
  * the defaults (the boxes, a level histogram, short histories), whatever the signal.
  */
 export interface ResonanceConfig {

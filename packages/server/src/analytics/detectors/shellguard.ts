@@ -4,8 +4,8 @@ import { erfc } from './windowed-gaussian.ts';
 
 /**
  * `shellguard`: our contextual detector (live analytics runs it inside `ensemble`). The Contextual
- * Anomaly Detector's raw score, with a small weight of Gaussian surprise (how many standard deviations from an exponentially weighted mean)
- * mixed in before CAD's rest-period gate. The Gaussian part breaks ties among CAD's coarse score
+ * Anomaly Detector's raw score, with a small weight of Gaussian surprise (how many standard
+ * deviations from an exponentially weighted mean) mixed in before CAD's rest-period gate. The Gaussian part breaks ties among CAD's coarse score
  * levels in favour of samples that are also far from normal. One configuration for every signal.
  */
 export interface ShellguardConfig {

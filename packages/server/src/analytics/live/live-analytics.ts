@@ -16,9 +16,8 @@
  *    buffer replayed; every bucket mean from then on gets a score.
  *
  * The score of a bucket is max(detector score, drift score). The detector catches changes of
- * pattern but learns a slow ramp as the new normal; the drift score
- * catches the ramp: it maps the z-score of the recent level (an EWMA of the bucket means) against
- * the point's baseline linearly from 0 at `driftZLow` to 1 at `driftZHigh`. The score sent to
+ * pattern but learns a slow ramp as the new normal; the drift score catches the ramp: it maps the
+ * z-score of the recent level (an EWMA of the bucket means) against the point's baseline linearly from 0 at `driftZLow` to 1 at `driftZHigh`. The score sent to
  * `onScore` and kept per point is an EWMA of that (`scoreSmoothing`), so one odd bucket does not count.
  *
  * The baseline (mean, standard deviation of the bucket means) is learned from the first
