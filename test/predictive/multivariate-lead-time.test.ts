@@ -68,5 +68,18 @@ describe('a fouling chilled-water valve on an AHU in the simulator', () => {
     expect(rec!.since).toBeGreaterThan(faultAt);
     expect(rec!.at).toBeLessThan(alarmAt);
     expect(rec!.chart).toMatch(/^\/api\/v1\/points\/\d+\/samples\?/);
+
+    // After the repair an engineer declares the AHU normal again over the API: its model learns
+    // anew (screening first), and the act is in the audit trail with who did it.
+    const scoringBefore = server.live.stats().assetModels.scoring;
+    const relearn = await site.post('/api/v1/asset-models/relearn', { site: SITE, asset: assetId });
+    expect(relearn.status, relearn.text).toBe(200);
+    expect(JSON.parse(relearn.text)).toMatchObject({ site: SITE, asset: assetId, assetModel: true, points: expect.any(Number) as number });
+    expect(server.live.stats().assetModels.scoring).toBe(scoringBefore - 1);
+    const audit = JSON.parse((await site.get('/api/v1/audit?limit=1000')).text) as { events: { action: string; target: string; actor: string }[] };
+    expect(audit.events.filter((e) => e.action === 'analytics.relearn')).toEqual([
+      expect.objectContaining({ target: `asset:${SITE}/${assetId}`, actor: expect.stringMatching(/^token:/) as string }),
+    ]);
+    expect((await site.post('/api/v1/asset-models/relearn', { site: SITE, asset: 'no-such-ahu' })).status).toBe(404);
   });
 });

@@ -29,7 +29,7 @@ import {
   acknowledgeAlarm, defineAlarmRules, listAlarmRules, listAlarms, parseAlarmId, parseAlarmRuleFile, removeAlarmFromService,
   returnAlarmToService, setAssetMode, shelveAlarm, showAlarm, unshelveAlarm,
 } from './commands/alarms.ts';
-import { createWorkOrder, listRecommendations, listWorkOrders, reactiveShare, workOrderFromRecommendation } from './commands/maintenance.ts';
+import { createWorkOrder, listRecommendations, listWorkOrders, reactiveShare, relearnAsset, workOrderFromRecommendation } from './commands/maintenance.ts';
 import {
   ALARM_LIST_STATES, ALARM_PRIORITIES, ASSET_MODES, NEW_WORK_ORDER_TYPES, RECOMMENDATION_STATUSES, SHELVE_KINDS, TOKEN_ROLES,
   USER_ROLES, WORK_ORDER_STATUSES, WORK_ORDER_TYPES,
@@ -310,7 +310,7 @@ apiCommand(user.command('password <username>'))
     await setUserPassword(api, out, username, await readPassword({ env: process.env, stdin: process.stdin }));
   });
 
-const maintenance = program.command('maintenance').description('predictive maintenance: recommendations, work orders, the reactive-work KPI');
+const maintenance = program.command('maintenance').description('predictive maintenance: recommendations, work orders, the reactive-work KPI, relearning after a repair');
 apiCommand(maintenance.command('recommendations'))
   .description('maintenance recommendations with their evidence (point, since, how far from normal, chart link)')
   .option('--site <site>', 'only this site')
@@ -335,6 +335,9 @@ apiCommand(maintenance.command('work-orders'))
   .addOption(new Option('--type <type>', 'only work orders of this type').choices(WORK_ORDER_TYPES))
   .option('--json', 'print JSON')
   .action(async (opts: ApiClientOptions & { site?: string; status?: string; type?: string; json?: boolean }) => listWorkOrders(client(opts), out, opts));
+apiCommand(maintenance.command('relearn <site> <asset>'))
+  .description('after a repair or a changed duty: declare the asset normal from now, so its models learn again (admin or engineer token; audited)')
+  .action(async (site: string, asset: string, opts: ApiClientOptions) => relearnAsset(client(opts), out, site, asset));
 apiCommand(maintenance.command('kpi'))
   .description('share of reactive work per site and week')
   .option('--site <site>', 'only this site')

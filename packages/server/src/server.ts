@@ -376,6 +376,13 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     }, profile),
     scores: (site, asset) => live.scoreHistory(site, asset),
     maintenance,
+    relearn: async (site, asset, actor) => {
+      const done = live.relearn(site, asset);
+      if (!done) return undefined;
+      await audit.record({ actor, action: 'analytics.relearn', target: `asset:${site}/${asset}`, detail: { ...done } });
+      logger.info({ site, asset, actor, ...done }, 'asset declared normal again: its models relearn from now');
+      return done;
+    },
   };
 
   // Many sites, one fleet (config `federation`): what this site lets flow, or the centre's view.

@@ -1,6 +1,7 @@
 /**
  * `shellguard maintenance ...`: predictive maintenance over the HTTP API — recommendations with
- * their evidence, work orders (planned, predictive, reactive) and the reactive-work KPI.
+ * their evidence, work orders (planned, predictive, reactive), the reactive-work KPI, and declaring
+ * an asset's behaviour normal again after a repair.
  */
 import type { Recommendation, WorkOrder } from '@shellguard/server';
 import type { ApiClient } from '../api-client.ts';
@@ -51,4 +52,11 @@ export async function reactiveShare(client: ApiClient, out: Output, opts: { site
   if (periods.length === 0) return void out.write('no work orders yet\n');
   out.write(formatTable(['SITE', 'WEEK FROM', 'WORK ORDERS', 'REACTIVE', 'SHARE'],
     periods.map((p) => [p.site, isoTime(p.periodStart), String(p.total), String(p.reactive), `${(p.share * 100).toFixed(0)}%`])));
+}
+
+/** After a repair or a changed duty: the asset's models learn its normal again from now (admin or engineer). */
+export async function relearnAsset(client: ApiClient, out: Output, site: string, asset: string): Promise<void> {
+  const res = await client.post<{ site: string; asset: string; points: number; assetModel: boolean }>('/asset-models/relearn', { site, asset });
+  out.write(`${res.site}/${res.asset} declared normal from now: ${res.points} point${res.points === 1 ? '' : 's'} relearn their baselines`
+    + `${res.assetModel ? ', and the asset model learns its normal state again' : ''} (recommendations resume once learned)\n`);
 }

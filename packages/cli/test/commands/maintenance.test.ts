@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Recommendation, WorkOrder } from '@shellguard/server';
 import { createApiClient, type ApiClient } from '../../src/api-client.ts';
-import { createWorkOrder, listRecommendations, reactiveShare, workOrderFromRecommendation } from '../../src/commands/maintenance.ts';
+import { createWorkOrder, listRecommendations, reactiveShare, relearnAsset, workOrderFromRecommendation } from '../../src/commands/maintenance.ts';
 import { startFakeApiServer, type FakeApiServer } from '../fake-api-server.ts';
 
 class Buffered {
@@ -50,6 +50,16 @@ describe('shellguard maintenance', () => {
     await listRecommendations(client, out, {});
     expect(out.text).toMatch(/dc1\/AHU-1\s+asset\s+chw_valve_position/);
     expect(out.text).toContain('chw_valve_position +2.4 σ (62 %), return_air_temp -0.2 σ (11 %)');
+  });
+
+  it('declares an asset normal again after a repair, and passes on the server\'s refusal', async () => {
+    api.respond = () => ({ status: 200, body: { site: 'dc1', asset: 'AHU-1', points: 9, assetModel: true } });
+    const out = new Buffered();
+    await relearnAsset(client, out, 'dc1', 'AHU-1');
+    expect(api.requests.at(-1)).toMatchObject({ method: 'POST', url: '/api/v1/asset-models/relearn', body: { site: 'dc1', asset: 'AHU-1' } });
+    expect(out.text).toContain('dc1/AHU-1 declared normal from now: 9 points relearn their baselines, and the asset model learns its normal state again');
+    api.respond = () => ({ status: 404, body: { error: { code: 'not_found', message: 'live analytics has seen no point of asset dc1/X; nothing to relearn' } } });
+    await expect(relearnAsset(client, new Buffered(), 'dc1', 'X')).rejects.toThrow(/no point of asset dc1\/X/);
   });
 
   it('turns a recommendation into a predictive work order and opens reactive ones', async () => {

@@ -1,7 +1,8 @@
 /**
  * Asset health, maintenance recommendations, work orders, the reactive-work KPI and fleet peers
  * over HTTP (issue 4). Reading needs any token; creating work orders needs admin, engineer or
- * technician, and the caller is recorded as the work order's author (`token:<id>`).
+ * technician, and the caller is recorded as the work order's author (`token:<id>`). Declaring an
+ * asset's behaviour normal again (its models relearn) needs admin or engineer, and is audited.
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AssetHealth } from '../analytics/health/asset-health.ts';
@@ -9,7 +10,8 @@ import type { MaintenanceBook } from '../analytics/maintenance/maintenance-book.
 import type { PointScoreHistory } from '../analytics/live/live-analytics.ts';
 import type { PeerOutlier } from '../analytics/peers/fleet-peers.ts';
 import type { Role } from '../auth/roles.ts';
-import { actorOf, requireRole } from './bearer-auth.ts';
+import { ApiError } from './api-error.ts';
+import { actorOf, requireRole, WRITER_ROLES } from './bearer-auth.ts';
 import { ErrorResponse } from './schemas.ts';
 
 /** What the routes call: a port, so they can be tested against fakes. */
@@ -20,6 +22,11 @@ export interface AnalyticsApi {
   scores(site: string, asset: string): PointScoreHistory[];
   maintenance: Pick<MaintenanceBook,
     'recommendations' | 'workOrderFromRecommendation' | 'workOrders' | 'createWorkOrder' | 'completeWorkOrder' | 'reactiveShare'>;
+  /**
+   * Declares one asset's behaviour normal from now (live-analytics.ts `relearn`), recorded as done
+   * by `actor`; undefined when live analytics has seen no point of that asset.
+   */
+  relearn(site: string, asset: string, actor: string): Promise<{ points: number; assetModel: boolean } | undefined>;
 }
 
 export interface AnalyticsRoutesOptions {
@@ -31,6 +38,7 @@ export const WORK_ORDER_ROLES: readonly Role[] = ['admin', 'engineer', 'technici
 const readErrors = { 400: ErrorResponse, 401: ErrorResponse };
 const writeErrors = { ...readErrors, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 const worker = requireRole(WORK_ORDER_ROLES);
+const writer = requireRole(WRITER_ROLES);
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -114,6 +122,21 @@ export const analyticsRoutes: FastifyPluginAsyncTypebox<AnalyticsRoutesOptions> 
       response: { 200: Type.Object({ workOrder: Any }), ...writeErrors },
     },
   }, async (req) => ({ workOrder: await analytics.maintenance.completeWorkOrder(req.params.id) }));
+
+  app.post('/asset-models/relearn', {
+    onRequest: writer,
+    schema: {
+      tags: ['analytics'],
+      summary: 'Declare an asset\'s behaviour normal from now (after a repair or a changed duty): its asset model and its points\' baselines and detectors learn again',
+      body: Type.Object({ site: Name, asset: Name }, { additionalProperties: false }),
+      response: { 200: Type.Object({ site: Type.String(), asset: Type.String(), points: Type.Integer(), assetModel: Type.Boolean() }), ...writeErrors },
+    },
+  }, async (req) => {
+    const { site, asset } = req.body;
+    const done = await analytics.relearn(site, asset, actorOf(req));
+    if (!done) throw new ApiError('not_found', `live analytics has seen no point of asset ${site}/${asset}; nothing to relearn`);
+    return { site, asset, ...done };
+  });
 
   app.get('/kpi/reactive-share', {
     schema: {

@@ -16,7 +16,8 @@
  *    when the ratio falls below `releaseRatio`.
  *
  * A point that first reports while the model is still learning restarts it with that point; one
- * that appears after the model is trained is left out of it (the normal state was learned without it).
+ * that appears after the model is trained is left out of it (the normal state was learned without it)
+ * until normal is declared again (`relearn`).
  */
 import { MultivariateDetector, type MultivariateConfig, type PointMove } from '../detectors/multivariate.ts';
 
@@ -85,6 +86,20 @@ export class AssetModel {
       this.screen = [];
     }
     return slot;
+  }
+
+  /**
+   * Declares normal again from the next vector (after a repair, a replaced sensor, a new duty): the
+   * learned model is dropped and the asset screens and trains again on what comes next, every point
+   * it knows included. The open episode ends with it.
+   */
+  relearn(): void {
+    this.detector = null;
+    this.members = [];
+    this.vector = new Float64Array(0);
+    this.screen = [];
+    this.recommended = false;
+    this.lateJoiners = 0;
   }
 
   /** A point closed `bucket` with `mean`; returns an alarm when this completes a vector that raises one. */

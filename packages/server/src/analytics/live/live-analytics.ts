@@ -478,6 +478,32 @@ export class LiveAnalytics {
     };
   }
 
+  /**
+   * Declares an asset's behaviour normal again from now (after a repair, a replaced sensor, a
+   * changed duty): its asset model screens and trains again, and each of its points learns its
+   * drift baseline and restarts its detector from its next buckets, as a new point would. Open
+   * episodes end without a recommendation; the next ones compare against the new normal. Returns
+   * what was reset, or undefined when live analytics has seen no point of that asset.
+   */
+  relearn(site: string, asset: string): { points: number; assetModel: boolean } | undefined {
+    const entry = this.points.get(site)?.get(asset);
+    if (!entry) return undefined;
+    entry.model?.relearn();
+    for (const st of entry.points.values()) {
+      st.detector = null;
+      st.buffered = 0;
+      st.baselineN = 0;
+      st.baselineMean = 0;
+      st.baselineM2 = 0;
+      st.baselineStd = 0;
+      st.baselineLearned = false;
+      st.score = 0;
+      st.aboveSince = -1;
+      st.recommended = false;
+    }
+    return { points: entry.points.size, assetModel: entry.model !== null };
+  }
+
   private assetEntry(site: string, asset: string): AssetEntry {
     let assets = this.points.get(site);
     if (!assets) this.points.set(site, assets = new Map());
@@ -559,7 +585,8 @@ export class LiveAnalytics {
 
   private runScoring(st: PointState, ts: number, mean: number): void {
     if (st.detector) this.scoreBucket(st, ts, mean);
-    else this.startDetector(st);
+    // Unless the point was told to learn again while it waited (relearn): then it buffers anew.
+    else if (st.buffered >= st.buffer.length) this.startDetector(st);
   }
 
   /** A bucket mean left unscored: the start of a degraded episode if none is running. */

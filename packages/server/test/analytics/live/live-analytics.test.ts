@@ -349,6 +349,60 @@ describe('LiveAnalytics per asset (multivariate)', () => {
       + rec.moves!.map((m) => `${m.point} z ${m.z.toFixed(1)} (${(m.share * 100).toFixed(0)} %)`).join(', '));
   });
 
+  it('learns a new normal when told to (after a repair), so the next fault is recommended again', () => {
+    // The same asset; at hour 12 a repair moves it for good (the valve sits 6 of its noise higher
+    // at the same load), at hour 30 a fault begins against that new normal (the drift of the test
+    // above). Told at hour 14 that the new state is normal, the asset relearns and sees the fault;
+    // a twin that is not told stays in its first episode and never recommends the fault.
+    const run2 = (relearnAt: number | undefined) => {
+      const recs: RecommendationEvidence[] = [];
+      // Trained over 12 h: three whole periods of the load, so the learned mean is the load's middle.
+      const live = new LiveAnalytics({ ...UNLIMITED, multivariateTrainBuckets: 720, multivariateScreenBuckets: 30, onAssetSustained: (e) => recs.push(e) });
+      const rand = noise(5);
+      const phases: string[] = [];
+      for (let m = 0; m < 48 * 60; m++) {
+        const ts = T0 + m * MINUTE_MS;
+        if (m === relearnAt) {
+          expect(live.relearn(SITE, 'AHU-1')).toEqual({ points: 4, assetModel: true });
+          phases.push(JSON.stringify(live.stats().assetModels));
+          // Each point learns again too: its detector restarts and its drift baseline is relearned.
+          for (const p of live.snapshot(SITE)) expect(p, p.point).toMatchObject({ score: 0, scoring: false, baselineLearned: false });
+        }
+        const load = Math.sin((2 * Math.PI * m) / 240);
+        const repaired = m >= 12 * 60 ? 3 : 0;
+        const f = m >= 30 * 60 ? (ts - (T0 + 30 * HOUR_MS)) / HOUR_MS : 0;
+        live.ingestBatches([{ site: SITE, asset: 'AHU-1', samples: [
+          sample('valve', ts, 50 + 10 * load + 0.5 * rand() + repaired + 0.5 * f), sample('supply', ts, 18 - 0.5 * load + 0.05 * rand() + 0.05 * f),
+          sample('ret', ts, 24 + 1 * load + 0.1 * rand()), sample('setpoint', ts, 18),
+        ] }]);
+      }
+      return { recs, phases, live };
+    };
+    const told = run2(14 * 60);
+    // Screening again right after (the first vector of the new normal closes with the next bucket).
+    expect(told.phases).toEqual([JSON.stringify({ idle: 0, screening: 1, training: 0, scoring: 0 })]);
+    expect(told.live.stats().assetModels).toEqual({ idle: 0, screening: 0, training: 0, scoring: 1 });
+    const repairAt = T0 + 12 * HOUR_MS;
+    const faultAt = T0 + 30 * HOUR_MS;
+    const relearnAt = T0 + 14 * HOUR_MS;
+    // Before being told: the repair itself is a change, recommended once.
+    expect(told.recs.filter((r) => r.at < relearnAt)).toHaveLength(1);
+    expect(told.recs[0]!.since).toBeGreaterThanOrEqual(repairAt);
+    // After: nothing for the new normal, then the fault, against the new normal.
+    const after = told.recs.filter((r) => r.at >= relearnAt);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.since).toBeGreaterThan(faultAt);
+    expect(after[0]!.moves!.slice(0, 2).map((m) => m.point).sort()).toEqual(['supply', 'valve']);
+    const untold = run2(undefined);
+    expect(untold.recs).toHaveLength(1);
+    expect(untold.recs[0]!.since).toBeLessThan(faultAt);
+    // The new normal includes the repair's offset of 3.
+    const valveNormal = (r: RecommendationEvidence) => r.moves!.find((m) => m.point === 'valve')!.normalMean;
+    expect(valveNormal(untold.recs[0]!)).toBeCloseTo(50, 0);
+    expect(valveNormal(after[0]!)).toBeCloseTo(53, 0);
+    expect(told.live.relearn(SITE, 'no-such-asset')).toBeUndefined();
+  });
+
   it('recommends nothing for the same asset without a fault, and can be turned off', () => {
     const recs: RecommendationEvidence[] = [];
     const live = new LiveAnalytics({ ...UNLIMITED, multivariateTrainBuckets: 600, multivariateScreenBuckets: 30, onAssetSustained: (e) => recs.push(e) });

@@ -12,8 +12,15 @@ async function appWith(role: Role) {
   const app = Fastify().withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onRequest', async (req) => { (req as unknown as { principal: unknown }).principal = { kind: 'token', id: 't1', name: 't1', role }; });
   app.setErrorHandler(apiErrorHandler);
-  await app.register(analyticsRoutes, { prefix: '/api/v1', analytics: { health: () => [], peers: () => [], scores: () => [], maintenance: book } });
-  return { app, book };
+  /** What the route asked live analytics to relearn (the known asset is dc1/AHU-1). */
+  const relearned: Array<{ site: string; asset: string; actor: string }> = [];
+  const relearn = async (site: string, asset: string, actor: string) => {
+    if (site !== 'dc1' || asset !== 'AHU-1') return undefined;
+    relearned.push({ site, asset, actor });
+    return { points: 4, assetModel: true };
+  };
+  await app.register(analyticsRoutes, { prefix: '/api/v1', analytics: { health: () => [], peers: () => [], scores: () => [], maintenance: book, relearn } });
+  return { app, book, relearned };
 }
 
 describe('analyticsRoutes', () => {
@@ -31,6 +38,26 @@ describe('analyticsRoutes', () => {
     expect((await app.inject({ method: 'POST', url: '/api/v1/work-orders', payload: { site: 'dc1', asset: 'P', type: 'predictive', title: 'x' } })).statusCode).toBe(400);
     const kpi = await app.inject({ method: 'GET', url: '/api/v1/kpi/reactive-share?site=dc1' });
     expect(kpi.json().periods).toEqual([expect.objectContaining({ site: 'dc1', total: 2, reactive: 1, share: 0.5 })]);
+  });
+
+  it('declares an asset normal again for an engineer, says when there is no such asset, and refuses others', async () => {
+    const { app, relearned } = await appWith('engineer');
+    const done = await app.inject({ method: 'POST', url: '/api/v1/asset-models/relearn', payload: { site: 'dc1', asset: 'AHU-1' } });
+    expect(done.statusCode, done.body).toBe(200);
+    expect(done.json()).toEqual({ site: 'dc1', asset: 'AHU-1', points: 4, assetModel: true });
+    expect(relearned).toEqual([{ site: 'dc1', asset: 'AHU-1', actor: 'token:t1' }]);
+    const unknown = await app.inject({ method: 'POST', url: '/api/v1/asset-models/relearn', payload: { site: 'dc1', asset: 'nope' } });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error.message).toMatch(/no point of asset dc1\/nope/);
+    const malformed = await app.inject({ method: 'POST', url: '/api/v1/asset-models/relearn', payload: { site: 'dc1' } });
+    expect(malformed.statusCode).toBe(400);
+    for (const role of ['technician', 'manager', 'viewer'] as Role[]) {
+      const other = await appWith(role);
+      const res = await other.app.inject({ method: 'POST', url: '/api/v1/asset-models/relearn', payload: { site: 'dc1', asset: 'AHU-1' } });
+      expect(res.statusCode, role).toBe(403);
+      expect(other.relearned).toEqual([]);
+    }
+    expect(relearned).toHaveLength(1);
   });
 
   it('refuses work orders from a viewer', async () => {
