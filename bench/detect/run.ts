@@ -2,7 +2,7 @@
  * bench/detect: what each detector costs per sample in its worst case, and its memory per point
  * (issue 14: at least 20,000 samples/s per core for every detector, bounded memory per point).
  *
- *   npm run bench:detect -- [--warmup 20000] [--seconds 20] [--points 200] [--detectors a,b]
+ *   npm run bench:detect -- [--warmup 20000] [--seconds 20] [--points 200] [--detectors a,b] [--max-contexts N]
  *
  * Worst case: uniform noise, on which the contextual detectors learn a new context nearly every
  * step until their memory cap; each detector is fed `--warmup` samples, then timed for
@@ -14,14 +14,19 @@
  * The baseline in the same run is a bare loop over the same noise that computes a running mean
  * (what no detector can beat). `--detectors` (comma-separated names, e.g.
  * contextualAnomaly,shellguard) times only those detectors; multivariate is one of the names.
+ * `--max-contexts N`: the contextual detectors (contextualAnomaly, shellguard and the ensemble's
+ * shellguard member) with their context memory capped at N instead of the shipped 20,000 — what a
+ * smaller memory per point costs and saves (bench/nab/cap-sweep gives the NAB score at each cap).
  */
 import { parseArgs } from 'node:util';
 import { detectorFactories, MultivariateDetector, type DetectorFactory } from '@shellguard/server';
-import { seededUniform as noise } from '@shellguard/server/testing';
+import {
+  DEFAULT_CONTEXTUAL_ANOMALY, DEFAULT_ENSEMBLE, DEFAULT_SHELLGUARD, contextualAnomalyFactory, ensembleFactory, seededUniform as noise, shellguardFactory,
+} from '@shellguard/server/testing';
 
 const { values: args } = parseArgs({ options: {
   warmup: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '20' }, points: { type: 'string', default: '200' },
-  detectors: { type: 'string' },
+  detectors: { type: 'string' }, 'max-contexts': { type: 'string' },
 } });
 /** Noise samples before timing: fills every detector's memory to its cap. */
 const warmup = Number(args.warmup);
@@ -35,6 +40,19 @@ if (only !== undefined) {
   const known = new Set([...Object.keys(detectorFactories), 'multivariate']);
   const unknown = [...only].filter((n) => !known.has(n));
   if (unknown.length > 0) throw new Error(`unknown detector(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+}
+/** The contextual detectors' context cap, when not the shipped one. */
+const maxContexts = args['max-contexts'] === undefined ? undefined : Number(args['max-contexts']);
+if (maxContexts !== undefined && !(Number.isInteger(maxContexts) && maxContexts > 0)) throw new Error(`--max-contexts: a positive integer, not "${args['max-contexts']}"`);
+/** The catalog's detectors, the contextual ones capped at `maxContexts` when given. */
+function factories(): Record<string, DetectorFactory> {
+  if (maxContexts === undefined) return { ...detectorFactories };
+  const cad = { ...DEFAULT_CONTEXTUAL_ANOMALY, maxContexts };
+  const shellguard = { ...DEFAULT_SHELLGUARD, cad: { ...DEFAULT_SHELLGUARD.cad, maxContexts } };
+  return {
+    ...detectorFactories,
+    contextualAnomaly: contextualAnomalyFactory(cad), shellguard: shellguardFactory(shellguard), ensemble: ensembleFactory({ ...DEFAULT_ENSEMBLE, shellguard }),
+  };
 }
 const TARGET = 20_000;
 const MINUTE = 60_000;
@@ -118,7 +136,7 @@ function memoryPerDetector(name: string, factory: DetectorFactory, count: number
   return (heap() - before) / count;
 }
 
-for (const [name, factory] of Object.entries(detectorFactories)) {
+for (const [name, factory] of Object.entries(factories())) {
   if (!selected(name)) continue;
   const { rate, slowest } = timeAtCap(name, factory);
   // As many detectors as fit in ~10 s of feeding (at least 5), 3,000 noise samples each.
@@ -164,9 +182,9 @@ if (selected('multivariate')) {
 if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 if (retained.length === 0) throw new Error('no detectors were measured');
 
-process.stdout.write(`bench/detect: ${warmup.toLocaleString('en')} noise samples of warm-up, then ${seconds} s timed per detector${seconds < 20 ? ' (SHORT run)' : ''}${only === undefined ? '' : ` (only ${[...only].join(', ')})`}; target ${TARGET.toLocaleString('en')} samples/s per core\n\n`);
+process.stdout.write(`bench/detect: ${warmup.toLocaleString('en')} noise samples of warm-up, then ${seconds} s timed per detector${seconds < 20 ? ' (SHORT run)' : ''}${only === undefined ? '' : ` (only ${[...only].join(', ')})`}; target ${TARGET.toLocaleString('en')} samples/s per core${maxContexts === undefined ? '' : `; contextual detectors capped at ${maxContexts.toLocaleString('en')} contexts (shipped: ${DEFAULT_CONTEXTUAL_ANOMALY.maxContexts.toLocaleString('en')})`}\n\n`);
 process.stdout.write('detector                               samples/s/core   meets 20k   bytes/point  note\n');
 for (const r of rows) {
   process.stdout.write(`${r.detector.padEnd(38)} ${Math.round(r.samplesPerSecond).toLocaleString('en').padStart(14)}   ${(r.detector.startsWith('baseline') ? '' : r.samplesPerSecond >= TARGET ? 'yes' : 'NO').padStart(9)}   ${Math.round(r.bytesPerPoint).toLocaleString('en').padStart(11)}  ${r.note}\n`);
 }
-process.stdout.write(`${JSON.stringify({ warmup, seconds, points, rows })}\n`);
+process.stdout.write(`${JSON.stringify({ warmup, seconds, points, maxContexts: maxContexts ?? DEFAULT_CONTEXTUAL_ANOMALY.maxContexts, rows })}\n`);

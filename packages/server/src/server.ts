@@ -31,7 +31,7 @@ import { FleetService, sqlFleetStores, type CertificateIssuer } from './fleet/in
 import type { Pki } from './pki/index.ts';
 import { AlarmEngine, SqlAlarmStore, WebhookNotifier } from './alarms/index.ts';
 import { loadDefaultAlarmRules } from './alarms/default-rules.ts';
-import { DEFAULT_BUCKET_MS, LiveAnalytics, type LiveAnalyticsOptions, type RecommendationEvidence } from './analytics/live/live-analytics.ts';
+import { DEFAULT_BUCKET_MS, DEFAULT_MAX_POINTS, LiveAnalytics, type LiveAnalyticsOptions, type RecommendationEvidence } from './analytics/live/live-analytics.ts';
 import { MaintenanceBook } from './analytics/maintenance/maintenance-book.ts';
 import { SqlMaintenanceStore } from './analytics/maintenance/sql-maintenance-store.ts';
 import { assetHealth } from './analytics/health/asset-health.ts';
@@ -351,6 +351,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     (err: unknown) => logger.error({ err: errorMessage(err), site: evidence.site, asset: evidence.asset, point: evidence.point }, 'could not record a maintenance recommendation'),
   );
   const live = new LiveAnalytics({
+    ...config.analytics,
     ...options.analytics,
     onScore: (site, asset, point, ts, score) => alarms.evaluateScore(site, asset, point, ts, score),
     onSustained: (evidence) => {
@@ -367,6 +368,13 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   // Every second, whatever the bucket: closes buckets nobody follows and scores the points that
   // waited for the budget.
   const liveFlush = clock.setInterval(() => live.flush(now()), 1_000).unref();
+  {
+    const m = live.stats().detectorMemory;
+    const points = options.analytics?.maxPoints ?? config.analytics?.maxPoints ?? DEFAULT_MAX_POINTS;
+    logger.info({ maxPoints: points, detectorMemoryMiB: Math.round(m.budgetBytes / 1024 ** 2), contextsPerPoint: m.contextsPerPoint, bytesPerPoint: m.bytesPerPoint },
+      m.contextsPerPoint === null ? 'live analytics: its detector as given, outside the memory budget'
+        : `live analytics: up to ${points} points, each detector at most ${m.contextsPerPoint} contexts (~${Math.round((m.bytesPerPoint ?? 0) / 1024)} KiB), within the detector memory budget`);
+  }
   const analytics: AnalyticsApi = {
     health: (site) => assetHealth({ points: (s) => live.snapshot(s), alarms: (f) => alarms.list(f) }, site),
     peers: (profile) => rankPeers({

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ShellguardError } from '@shellguard/protocol';
 import { FLEET_KINDS, isFleetKind, type FleetKind } from '../federation/fleet-record.ts';
+import { DEFAULT_DETECTOR_MEMORY_BYTES, DEFAULT_MAX_POINTS } from '../analytics/live/live-analytics.ts';
+import { ensembleBytesAtCap, MIN_CONTEXTS_PER_POINT } from '../analytics/detectors/detector-memory.ts';
 import { NotificationError, parseNotificationEndpoints, type NotificationEndpoint } from '../notifications/index.ts';
 import { EXTERNAL_BROKER_FIELDS, parseExternalBrokerConfig, type ExternalBrokerConfig } from '../broker/mosquitto/external-broker-config.ts';
 
@@ -194,6 +196,8 @@ export interface ServerConfig {
   ingest?: Partial<IngestLimits>;
   /** Defaults: DEFAULT_DEVICE_QUOTAS. */
   quotas?: Partial<DeviceQuotas>;
+  /** Live analytics' bounds (defaults: 20,000 points, 8 GiB of detector memory between them). */
+  analytics?: AnalyticsLimits;
   /** Defaults: files in dataDir (see AuditConfig). */
   audit?: Partial<AuditConfig>;
   /** Defaults: raw 90 days, minute roll-ups 400 days, hour roll-ups 10 years; one read worker. */
@@ -206,6 +210,14 @@ export interface ServerConfig {
     /** The manager of each site (a username), to whom DMOP security tickets are assigned; default: the first enabled manager. */
     managers: Record<string, string>;
   };
+}
+
+/** server.yaml `analytics:` — how much of the server live analytics may hold. */
+export interface AnalyticsLimits {
+  /** Points scored at most; samples of further points are counted and not scored. */
+  maxPoints?: number;
+  /** Memory the per-point detectors may hold between them at their caps, bytes (server.yaml: `detectorMemoryMiB`). */
+  detectorMemoryBytes?: number;
 }
 
 const SECOND = 1000;
@@ -222,7 +234,8 @@ export const DEFAULT_DEVICE_QUOTAS: DeviceQuotas = {
   maxPacketBytes: 1 << 20,
   maxPointsPerAsset: 1_000,
   // A gateway box reads a few dozen devices of a few hundred points each; every point costs the
-  // server a few KB (ids, latest value, live analytics), so this bounds one guardian to ~15 MB.
+  // server a few KB (ids, latest value) plus, while live analytics scores it, its detector's share
+  // of the analytics memory budget (`analytics.detectorMemoryMiB`, which bounds all points together).
   maxPointsPerDevice: 5_000,
   maxAssetsPerDevice: 500,
   messagesPerSecond: 2_000,
@@ -396,7 +409,7 @@ function federationConfig(r: Reader, v: unknown): FederationConfig | undefined {
 
 export function validateServerConfig(doc: unknown, source: string, baseDir: string): ServerConfig {
   const r: Reader = new Reader(source, baseDir);
-  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'database', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth', 'procedures', 'notifications', 'bus', 'federation']);
+  const d = r.section('', doc ?? {}, ['dataDir', 'caDir', 'database', 'mqtt', 'api', 'tls', 'alarms', 'ingest', 'quotas', 'audit', 'telemetry', 'auth', 'procedures', 'notifications', 'bus', 'federation', 'analytics']);
   const database = databaseConfig(r, d.database);
   const bus = busConfig(r, d.bus, database);
   const federation = federationConfig(r, d.federation);
@@ -428,6 +441,18 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
     'maxPacketBytes', 'maxPointsPerAsset', 'maxPointsPerDevice', 'maxAssetsPerDevice', 'messagesPerSecond', 'messageBurst',
   ]);
   const audit = r.section('audit', d.audit, ['keyFile', 'anchorFile', 'anchorEveryEvents', 'anchorIntervalSeconds']);
+  const analytics = r.section('analytics', d.analytics, ['maxPoints', 'detectorMemoryMiB']);
+  const detectorMemoryMiB = r.int('analytics.detectorMemoryMiB', analytics.detectorMemoryMiB, 1, 16 * 1024 * 1024);
+  const maxPoints = r.int('analytics.maxPoints', analytics.maxPoints, 1, 10_000_000);
+  {
+    const budget = detectorMemoryMiB === undefined ? DEFAULT_DETECTOR_MEMORY_BYTES : detectorMemoryMiB * 1024 * 1024;
+    const points = maxPoints ?? DEFAULT_MAX_POINTS;
+    const need = ensembleBytesAtCap(MIN_CONTEXTS_PER_POINT);
+    if (budget / points < need) {
+      r.fail('analytics.detectorMemoryMiB', `${Math.floor(budget / 1024 / 1024)} MiB for ${points} points is ${Math.floor(budget / points)} bytes a point; `
+        + `each needs at least ${Math.ceil(need)}: raise it to ${Math.ceil((need * points) / 1024 / 1024)} or lower analytics.maxPoints`);
+    }
+  }
 
   const telemetry = r.section('telemetry', d.telemetry, ['retention', 'sites', 'readWorkers']);
   const retention = (at: string, v: unknown): Partial<RetentionConfig> => {
@@ -503,6 +528,10 @@ export function validateServerConfig(doc: unknown, source: string, baseDir: stri
       maxAssetsPerDevice: r.int('quotas.maxAssetsPerDevice', quotas.maxAssetsPerDevice, 1, 1_000_000),
       messagesPerSecond: r.int('quotas.messagesPerSecond', quotas.messagesPerSecond, 1, 10_000_000),
       messageBurst: r.int('quotas.messageBurst', quotas.messageBurst, 1, 100_000_000),
+    }),
+    analytics: defined<AnalyticsLimits>({
+      maxPoints,
+      detectorMemoryBytes: detectorMemoryMiB === undefined ? undefined : detectorMemoryMiB * 1024 * 1024,
     }),
     audit: defined<AuditConfig>({
       keyFile: r.optionalFile('audit.keyFile', audit.keyFile),

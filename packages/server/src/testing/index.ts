@@ -4,7 +4,7 @@ export { sqliteTelemetryStore } from './telemetry-store.ts';
 
 // Internals that benches (bench/) and root tests measure or drive directly; not public API.
 export { decodeChunk, describeChunk, encodeChunk, type SampleColumns } from '../telemetry/codec/chunk-codec.ts';
-export { ContextualAnomaly, DEFAULT_CONTEXTUAL_ANOMALY } from '../analytics/detectors/contextual-anomaly.ts';
+export { ContextualAnomaly, DEFAULT_CONTEXTUAL_ANOMALY, contextualAnomalyFactory } from '../analytics/detectors/contextual-anomaly.ts';
 export { windowedGaussian } from '../analytics/detectors/windowed-gaussian.ts';
 export { EvidenceVerifier, type VerifiedEvidence } from '../fleet/evidence-verifier.ts';
 // The fleet on the embedded engine, as bench/attest builds it (a FleetService needs its stores and a unit of work).

@@ -42,6 +42,7 @@ describe('validateServerConfig', () => {
       alarms: { webhooks: [] },
       ingest: {},
       quotas: {},
+      analytics: {},
       audit: {},
       telemetry: { retention: {}, sites: {} },
       auth: {},
@@ -104,6 +105,19 @@ describe('validateServerConfig', () => {
     expect(config.telemetry).toEqual({ retention: { rawMs: 30 * 86_400_000 }, sites: { 'site-2': { rawMs: 7 * 86_400_000, hourMs: 365 * 86_400_000 } }, readWorkers: 2 });
   });
 
+  it('reads live analytics\' bounds, the detector memory in MiB', () => {
+    expect(check({ ...minimal, analytics: { maxPoints: 5_000, detectorMemoryMiB: 2_048 } }).analytics).toEqual({ maxPoints: 5_000, detectorMemoryBytes: 2_048 * 1024 * 1024 });
+    expect(check({ ...minimal, analytics: { detectorMemoryMiB: 4096 } }).analytics).toEqual({ detectorMemoryBytes: 4096 * 1024 * 1024 });
+  });
+
+  it('refuses a detector memory too small for its points, saying what would do', () => {
+    // 20,000 points (the default) in 1 GiB: 53,687 bytes a point, where each needs ~111 KB.
+    const err = refusal({ ...minimal, analytics: { detectorMemoryMiB: 1024 } });
+    expect(err.details).toMatchObject({ field: 'analytics.detectorMemoryMiB' });
+    expect(err.message).toMatch(/1024 MiB for 20000 points is 53687 bytes a point; each needs at least \d+: raise it to \d+ or lower analytics\.maxPoints/);
+    expect(check({ ...minimal, analytics: { detectorMemoryMiB: 1024, maxPoints: 5_000 } }).analytics).toMatchObject({ maxPoints: 5_000 });
+  });
+
   it('keeps the defaults of the fields a section leaves out', () => {
     const config = check({ ...minimal, ingest: { maxAgeDays: 1 }, quotas: { messageBurst: 50 } });
     expect(ingestLimitsOf(config)).toEqual({ ...DEFAULT_INGEST_LIMITS, maxAgeMs: 86_400_000 });
@@ -117,7 +131,8 @@ describe('validateServerConfig', () => {
   describe('refuses a misspelt key in every section, naming it and the keys it knows', () => {
     const webhook = { id: 'ops', url: 'https://hooks.example.net/sg', secret: SECRET };
     it.each([
-      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, database, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth, procedures, notifications, bus, federation'],
+      ['root', { ...minimal, dataDri: 'x' }, 'dataDri', 'dataDir, caDir, database, mqtt, api, tls, alarms, ingest, quotas, audit, telemetry, auth, procedures, notifications, bus, federation, analytics'],
+      ['analytics', { ...minimal, analytics: { maxPoint: 10 } }, 'analytics.maxPoint', 'maxPoints, detectorMemoryMiB'],
       ['mqtt', { ...minimal, mqtt: { prot: 1883 } }, 'mqtt.prot', 'host, port, external'],
       ['api', { ...minimal, api: { hots: '0.0.0.0' } }, 'api.hots', 'host, port, certFile, keyFile'],
       ['auth', { ...minimal, auth: { lockout: 5 } }, 'auth.lockout', 'sessionIdleMinutes, sessionMaxHours, maxFailedSignIns, lockoutMinutes'],
@@ -173,6 +188,8 @@ describe('validateServerConfig', () => {
     [{ ...minimal, quotas: { maxPacketBytes: 1024 } }, 'quotas.maxPacketBytes', `must be a whole number from 4096 to ${256 << 20}`],
     [{ ...minimal, quotas: { messagesPerSecond: -1 } }, 'quotas.messagesPerSecond', 'must be a whole number from 1 to 10000000'],
     [{ ...minimal, audit: { anchorEveryEvents: 0 } }, 'audit.anchorEveryEvents', 'must be a whole number from 1 to 1000000'],
+    [{ ...minimal, analytics: { maxPoints: 0 } }, 'analytics.maxPoints', 'must be a whole number from 1 to 10000000'],
+    [{ ...minimal, analytics: { detectorMemoryMiB: 'lots' } }, 'analytics.detectorMemoryMiB', 'must be a whole number from 1 to 16777216'],
     [{ ...minimal, audit: { anchorFile: '' } }, 'audit.anchorFile', 'must be a file path'],
   ])('refuses a bad value, naming the file and the field (%#)', (doc, field, message) => {
     const err = refusal(doc);

@@ -13,7 +13,9 @@
  *    inputMin/inputMax (with a margin);
  * 3. then the detector (default `ensemble`: CAD + Gaussian surprise beside adaptive resonance, the
  *    univariate method that scored best held out on NAB, docs/benchmarks.md) is created and the
- *    buffer replayed; every bucket mean from then on gets a score.
+ *    buffer replayed; every bucket mean from then on gets a score. Its context memory is capped so
+ *    that `maxPoints` detectors fit `detectorMemoryBytes` (an authenticated guardian sending noise
+ *    fills every detector it reaches to its cap; the total stays within the budget).
  *
  * The score of a bucket is max(detector score, drift score). The detector catches changes of
  * pattern but learns a slow ramp as the new normal; the drift score catches the ramp: it maps the
@@ -53,7 +55,7 @@
 import { Quality, type Sample } from '@shellguard/protocol';
 import type { DetectorFactory, StreamingDetector } from '../detectors/detector.ts';
 import type { MultivariateConfig, PointMove } from '../detectors/multivariate.ts';
-import { ensemble } from '../detectors/ensemble.ts';
+import { ensembleWithin } from '../detectors/detector-memory.ts';
 import { AssetModel, type AssetModelPhase } from './asset-model.ts';
 import { ScoringBudget } from './scoring-budget.ts';
 
@@ -61,6 +63,10 @@ export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 /** The default bucket: a minute. */
 export const DEFAULT_BUCKET_MS = MINUTE_MS;
+/** What the per-point detectors may hold between them at their caps by default: 8 GiB. */
+export const DEFAULT_DETECTOR_MEMORY_BYTES = 8 * 1024 ** 3;
+/** Points live analytics scores at most by default. */
+export const DEFAULT_MAX_POINTS = 20_000;
 
 /** The part of a stored batch live analytics reads (ingest's `IncomingBatch` fits). */
 export interface StoredBatchView {
@@ -167,6 +173,13 @@ export interface LiveAnalyticsOptions {
   /** Hard cap on tracked points (default 20 000). */
   maxPoints?: number;
   /**
+   * Memory the per-point detectors may hold between them at their caps, bytes (default 8 GiB).
+   * With the default detector each point gets the most contexts whose memory fits
+   * `detectorMemoryBytes / maxPoints` (detectors/detector-memory.ts): the shipped 20,000 up to
+   * ~8,700 points, 6,500 at the default 20,000 points. A `detector` given explicitly is used as is.
+   */
+  detectorMemoryBytes?: number;
+  /**
    * Share of one core the per-point detectors may use (default 0.5: ingest, alarm evaluation and
    * the API share the event loop). Over it, points are scored in turn and the stats say so.
    * bench/live measures it: with more work than the share, the event loop's delay stays bounded and
@@ -227,6 +240,16 @@ export interface LiveAnalyticsStats extends ScoringHealth {
   lateSamples: number;
   /** Bucket means scored (minutes by default; the name predates `bucketMs`). */
   minutesScored: number;
+  /** The per-point detectors' memory: the budget, and what each point was given (null: a detector given explicitly). */
+  detectorMemory: DetectorMemory;
+}
+
+export interface DetectorMemory {
+  budgetBytes: number;
+  /** Context cap of each point's contextual member. */
+  contextsPerPoint: number | null;
+  /** Estimated bytes of one point's detector at its cap. */
+  bytesPerPoint: number | null;
 }
 
 const HOUR_RING = 60;
@@ -285,6 +308,7 @@ export class LiveAnalytics {
   private readonly onDegraded: NonNullable<LiveAnalyticsOptions['onDegraded']>;
   private readonly onRecovered: NonNullable<LiveAnalyticsOptions['onRecovered']>;
   private readonly detector: DetectorFactory;
+  private readonly detectorMemory: DetectorMemory;
   private readonly o: Required<Omit<LiveAnalyticsOptions,
     'onScore' | 'onSustained' | 'onAssetSustained' | 'onDegraded' | 'onRecovered' | 'clock' | 'detector' | 'multivariateDetector'>>;
   private readonly multivariateDetector: Partial<MultivariateConfig>;
@@ -306,7 +330,18 @@ export class LiveAnalytics {
     this.onAssetSustained = opts.onAssetSustained ?? (() => {});
     this.onDegraded = opts.onDegraded ?? (() => {});
     this.onRecovered = opts.onRecovered ?? (() => {});
-    this.detector = opts.detector ?? ensemble;
+    const maxPoints = opts.maxPoints ?? DEFAULT_MAX_POINTS;
+    if (!(Number.isInteger(maxPoints) && maxPoints > 0)) throw new RangeError(`maxPoints must be a positive whole number (got ${maxPoints})`);
+    const budgetBytes = opts.detectorMemoryBytes ?? DEFAULT_DETECTOR_MEMORY_BYTES;
+    if (!(budgetBytes > 0)) throw new RangeError(`detectorMemoryBytes must be positive (got ${budgetBytes})`);
+    if (opts.detector) {
+      this.detector = opts.detector;
+      this.detectorMemory = { budgetBytes, contextsPerPoint: null, bytesPerPoint: null };
+    } else {
+      const within = ensembleWithin(budgetBytes / maxPoints);
+      this.detector = within.factory;
+      this.detectorMemory = { budgetBytes, contextsPerPoint: within.maxContexts, bytesPerPoint: Math.round(within.bytesPerPoint) };
+    }
     this.multivariateDetector = opts.multivariateDetector ?? {};
     const bucketMs = opts.bucketMs ?? DEFAULT_BUCKET_MS;
     if (!Number.isInteger(bucketMs) || bucketMs < 100) throw new RangeError(`bucketMs must be a whole number of ms, 100 or more (got ${bucketMs})`);
@@ -326,7 +361,8 @@ export class LiveAnalytics {
       releaseThreshold: opts.releaseThreshold ?? 0.3,
       sustainMs: opts.sustainMs ?? 30 * bucketMs,
       recentBuckets: Math.min(HOUR_RING, Math.max(1, opts.recentBuckets ?? 15)),
-      maxPoints: opts.maxPoints ?? 20_000,
+      maxPoints,
+      detectorMemoryBytes: budgetBytes,
       scoreShare: opts.scoreShare ?? 0.5,
       scoreBurstMs: opts.scoreBurstMs ?? 100,
       multivariate: opts.multivariate ?? true,
@@ -467,7 +503,7 @@ export class LiveAnalytics {
   stats(): LiveAnalyticsStats {
     const assetModels: Record<AssetModelPhase, number> = { idle: 0, screening: 0, training: 0, scoring: 0 };
     for (const assets of this.points.values()) for (const entry of assets.values()) if (entry.model) assetModels[entry.model.phase]++;
-    return { ...this.stats_, assetModels, ...this.health() };
+    return { ...this.stats_, assetModels, detectorMemory: { ...this.detectorMemory }, ...this.health() };
   }
 
   private health(): ScoringHealth {
