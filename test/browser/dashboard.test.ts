@@ -193,6 +193,23 @@ describe('the web dashboard in Chromium against the demo site', () => {
     await screenshot(page, 'alarms-acknowledged');
   }, BEARING_WEAR_SCENARIO.alarmWithinMs + 120_000);
 
+  it('declares an asset normal again after a repair from its page, and the audit trail says who', async () => {
+    // Not the AHU of the scenario (its recommendation and alarm are the other tests' subject).
+    const other = demo.sim.assets.find((x) => x.type !== 'ahu')!.id;
+    await page.goto(`${demo.origin}/assets/site-1/${other}`);
+    await page.getByTestId('relearn-open').click();
+    const dialog = page.getByTestId('action-dialog').filter({ hasText: `Declare ${other} normal from now` });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Declare normal' }).click();
+    const done = page.getByTestId('relearn-done');
+    await done.waitFor({ timeout: 15_000 });
+    expect(await done.textContent()).toMatch(new RegExp(`^${other} is normal from now: \\d+ points? learn their baselines again`));
+    await screenshot(page, 'asset-relearn');
+    const audit = JSON.parse((await apiGet('/audit?limit=1000')).body) as { events: { action: string; target: string; actor: string }[] };
+    const event = audit.events.find((e) => e.action === 'analytics.relearn' && e.target === `asset:site-1/${other}`);
+    expect(event?.actor, 'the signed-in admin, not a token').toMatch(/^user:/);
+  });
+
   it('refuses a viewer the acknowledge action in the UI and at the API', async () => {
     expect((await apiPost('/users', { ...VIEWER, role: 'viewer' })).status).toBe(201);
     const alarms = JSON.parse((await apiGet('/alarms')).body) as { alarms: { id: number; acknowledged: boolean; active: boolean }[] };
@@ -211,6 +228,11 @@ describe('the web dashboard in Chromium against the demo site', () => {
       await viewer.page.getByTestId('alarm-row').first().waitFor({ timeout: 15_000 });
       await viewer.page.getByTestId('not-allowed').first().waitFor();
       expect(await viewer.page.getByRole('button', { name: /^Acknowledge/ }).count()).toBe(0);
+      // Nor is a viewer offered to declare an asset normal.
+      await viewer.page.goto(`${demo.origin}/assets/site-1/${ahu}`);
+      await viewer.page.getByTestId('relearn-not-allowed').waitFor({ timeout: 15_000 });
+      expect(await viewer.page.getByTestId('relearn-open').count()).toBe(0);
+      await viewer.page.goto(`${demo.origin}/alarms`);
       await screenshot(viewer.page, 'alarms-viewer');
       // Straight at the API with the viewer's own session and CSRF token: refused by role.
       const answer = await viewer.page.evaluate(async (id) => {

@@ -25,6 +25,8 @@ export const CAPABILITIES = {
   /** deployment-routes.ts: deploy, pause, resume, abort, start installs, defer a device (WRITER_ROLES). */
   'deployment.manage': WRITERS,
   'work-order.create': WORK_ORDER_AUTHORS,
+  /** analytics-routes.ts: POST /asset-models/relearn (WRITER_ROLES). */
+  'asset.relearn': WRITERS,
   'incident.assign': INCIDENT_HANDLERS,
   'incident.status': INCIDENT_HANDLERS,
   'incident.comment': INCIDENT_COMMENTERS,

@@ -1,7 +1,8 @@
 /**
  * One asset: its points with live latest values, a chart of the chosen points (several on one
  * chart, zoom by dragging, time range, raw or aggregated) with the alarm limits and anomaly
- * scores overlaid, CSV export of exactly what is charted, its alarms and its maintenance history.
+ * scores overlaid, CSV export of exactly what is charted, its alarms and its maintenance history,
+ * and, after a repair, declaring its behaviour normal again.
  * What the chart shows is kept in the address, so a link or a reload shows the same thing.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
@@ -19,6 +20,7 @@ import type { ViewProps } from '../../app/route.ts';
 import { Link, useSearchParams } from '../../app/router.tsx';
 import { useApi, useNow } from '../../app/use-api.ts';
 import { appendLive, bucketOf, RANGES, samplesPath, seriesOf, type RangeId, type Resolution } from './chart-data.ts';
+import { RelearnAsset } from './relearn-asset.tsx';
 
 
 const LEVEL_LABEL: Record<'hh' | 'h' | 'l' | 'll', string> = { hh: 'HH', h: 'H', l: 'L', ll: 'LL' };
@@ -250,6 +252,7 @@ export default function AssetView({ params }: ViewProps) {
               );
             })()}
             <Link to="/maintenance">All maintenance</Link>
+            <RelearnAsset site={site} asset={assetId} />
           </section>
         </div>
       </div>
