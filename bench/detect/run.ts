@@ -8,8 +8,8 @@
  * step until their memory cap; each detector is fed `--warmup` samples, then timed for
  * `--seconds` (at its cap). Memory per point: `--points` detectors each fed the same
  * noise, heap measured before and after (gc exposed with --expose-gc when available).
- * resonance and the ensemble (which holds one) are timed twice: as NAB runs them and without
- * resonance's downsampling (its worst case, as live analytics runs it).
+ * resonance, dual-vigilance and the ensemble (which holds a resonance) are timed twice: as NAB
+ * runs them and without their downsampling (the worst case, as live analytics runs them).
  * The multivariate detector is timed per asset-sample (an 11-point vector) and per point-sample.
  * The baseline in the same run is a bare loop over the same noise that computes a running mean
  * (what no detector can beat). `--detectors` (comma-separated names, e.g.
@@ -144,9 +144,10 @@ for (const [name, factory] of Object.entries(factories())) {
   const count = Math.min(points, Math.max(5, Math.floor((rate * 10) / fill)));
   const bytes = memoryPerDetector(name, factory, count, fill);
   rows.push({ detector: name, samplesPerSecond: rate, slowestSecond: slowest, bytesPerPoint: bytes, note: `slowest second ${Math.round(slowest).toLocaleString('en')}/s; memory: ${count} detectors after ${fill.toLocaleString('en')} noise samples each` });
-  if (name === 'resonance' || name === 'ensemble') {
-    // resonance's worst case is a short probationary period (live analytics: 120 bucket means): no
-    // downsampling, every sample matched against every category; the ensemble holds a resonance.
+  if (name === 'resonance' || name === 'ensemble' || name === 'dual-vigilance') {
+    // A downsampling detector's worst case is a short probationary period (live analytics: 120
+    // bucket means): no downsampling, every sample matched against every category; the ensemble
+    // holds a resonance.
     const short = { ...options, probationaryPeriod: 100 };
     const { rate: r, slowest: rs } = timeAtCap(`${name} no downsampling`, factory, short);
     const b = memoryPerDetector(name, factory, Math.min(points, 200), fill, short);

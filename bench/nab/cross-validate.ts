@@ -6,7 +6,7 @@
  * in-sample and badly held out; the held-out column is the one to believe.
  *
  *   node --import tsx bench/nab/cross-validate.ts [--data DIR] [--methods resonance,shellguard] [--profile standard]
- *   (methods: resonance, resonance-uncalibrated, shellguard, ensemble)
+ *   (methods: resonance, resonance-uncalibrated, shellguard, ensemble, dual-vigilance, dual-vigilance-fixed, ensemble-dual)
  *
  * Printed: per method, the held-out score of each category (normalised as NAB does: 0 = the null
  * detector, 100 = perfect, on that category alone), the pooled held-out score (every category held
@@ -18,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DetectorFactory } from '@shellguard/server';
 import {
-  DEFAULT_ENSEMBLE, DEFAULT_RESONANCE, DEFAULT_SHELLGUARD, ensembleFactory, resonanceFactory, shellguardFactory,
-  type ResonanceConfig,
+  DEFAULT_DUAL_VIGILANCE, DEFAULT_ENSEMBLE, DEFAULT_RESONANCE, DEFAULT_SHELLGUARD, dualVigilanceFactory, ensembleFactory, resonanceFactory, shellguardFactory,
+  type DualVigilanceConfig, type ResonanceConfig,
 } from '@shellguard/server/testing';
 import { runDetector } from './benchmark.ts';
 import {
@@ -75,12 +75,54 @@ function ensembleGrid(): Method['grid'] {
   return grid;
 }
 
+/**
+ * dual-vigilance's grid: ARTime's configuration first, then one change at a time: the score
+ * calibrated per point (as resonance's is), a smaller median snap, a smaller spike test, a higher
+ * initial vigilance, half the boxes.
+ */
+function dualVigilanceGrid(): Method['grid'] {
+  const grid: Method['grid'] = [{ label: 'default', factory: dualVigilanceFactory(DEFAULT_DUAL_VIGILANCE, 'dual-vigilance-cv-default') }];
+  const variants: Array<Partial<DualVigilanceConfig>> = [{ zHalf: 3 }, { snap: 0.04 }, { spike: 0.05 }, { initialVigilance: 0.85 }, { maxCategories: 128 }];
+  for (const v of variants) {
+    const label = Object.entries(v).map(([k, x]) => `${k}=${x}`).join(',');
+    grid.push({ label, factory: dualVigilanceFactory({ ...DEFAULT_DUAL_VIGILANCE, ...v }, `dual-vigilance-cv-${grid.length}`) });
+  }
+  return grid;
+}
+
+/** max(a's score / divisor, b's score) on the same samples: the ensemble's rule over any two detectors. */
+function maxOf(a: DetectorFactory, divisor: number, b: DetectorFactory, name: string): DetectorFactory {
+  return {
+    name,
+    create: (options) => {
+      const x = a.create(options);
+      const y = b.create(options);
+      return { update: (sample) => Math.max(x.update(sample) / divisor, y.update(sample)) };
+    },
+  };
+}
+
+/**
+ * ensemble-dual: the ensemble's rule with dual-vigilance (calibrated, so that its scores sit on
+ * resonance's scale) in resonance's place, the divisor from the ensemble's grid and beyond it.
+ */
+function ensembleDualGrid(): Method['grid'] {
+  const dual = dualVigilanceFactory({ ...DEFAULT_DUAL_VIGILANCE, zHalf: 3 });
+  return [1.6, 1.2, 1.4, 1.75, 2, 2.5, 3].map((d, i) => ({
+    label: `divisor=${d}`, factory: maxOf(shellguardFactory(DEFAULT_SHELLGUARD), d, dual, `ensemble-dual-cv-${i}`),
+  }));
+}
+
 const METHODS: Record<string, () => Method> = {
   resonance: () => ({ name: 'resonance', grid: resonanceGrid(DEFAULT_RESONANCE, 'resonance') }),
   // The same grid without the per-point calibration of the score (resonance before it had one).
   'resonance-uncalibrated': () => ({ name: 'resonance-uncalibrated', grid: resonanceGrid({ ...DEFAULT_RESONANCE, zHalf: 0 }, 'resonance-raw') }),
   shellguard: () => ({ name: 'shellguard', grid: shellguardGrid() }),
   ensemble: () => ({ name: 'ensemble', grid: ensembleGrid() }),
+  'dual-vigilance': () => ({ name: 'dual-vigilance', grid: dualVigilanceGrid() }),
+  // ARTime's configuration alone: only the threshold is chosen per fold.
+  'dual-vigilance-fixed': () => ({ name: 'dual-vigilance-fixed', grid: dualVigilanceGrid().slice(0, 1) }),
+  'ensemble-dual': () => ({ name: 'ensemble-dual', grid: ensembleDualGrid() }),
 };
 
 const categoryOf = (file: string): string => file.split('/')[0]!;

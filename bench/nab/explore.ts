@@ -6,11 +6,14 @@
  * at the threshold chosen on the other categories. Compare variants by the held-out figure; the
  * full-set one rewards fitting the shared files.
  *
- *   node --import tsx bench/nab/explore.ts '{"vigilance":0.85}' '{"vigilance":0.9}' …
+ *   node --import tsx bench/nab/explore.ts [--detector resonance|dual-vigilance] '{"vigilance":0.85}' '{"vigilance":0.9}' …
+ *
+ * (the JSON objects are changes to the detector's default configuration; resonance when not given)
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_RESONANCE, resonanceFactory } from '@shellguard/server/testing';
+import type { DetectorFactory } from '@shellguard/server';
+import { DEFAULT_DUAL_VIGILANCE, DEFAULT_RESONANCE, dualVigilanceFactory, resonanceFactory } from '@shellguard/server/testing';
 import { runDetector } from './benchmark.ts';
 import {
   loadNabCorpus, optimizeThreshold, scoreCorpus, scoreDetector, NULL_DETECTOR_SCORE,
@@ -40,10 +43,21 @@ function heldOutScore(files: readonly ScoredFile[], costs: CostMatrix): { pooled
   return { pooled: (100 * (raw - nullRaw)) / (perfect - nullRaw), thresholds };
 }
 
-for (const arg of process.argv.slice(2)) {
-  const config = { ...DEFAULT_RESONANCE, ...(JSON.parse(arg) as object) };
+const VARIANTS: Record<string, (change: object) => DetectorFactory> = {
+  resonance: (change) => resonanceFactory({ ...DEFAULT_RESONANCE, ...change }, 'resonance-explore'),
+  'dual-vigilance': (change) => dualVigilanceFactory({ ...DEFAULT_DUAL_VIGILANCE, ...change }, 'dual-vigilance-explore'),
+};
+let args = process.argv.slice(2);
+let detector = 'resonance';
+if (args[0] === '--detector') {
+  detector = args[1] ?? '';
+  args = args.slice(2);
+}
+const variant = VARIANTS[detector];
+if (variant === undefined) throw new Error(`--detector: one of ${Object.keys(VARIANTS).join(', ')}, not "${detector}"`);
+for (const arg of args) {
   const t0 = Date.now();
-  const results = runDetector({ corpus, factory: resonanceFactory(config, 'resonance-explore'), resultsDir: '/tmp/explore' });
+  const results = runDetector({ corpus, factory: variant(JSON.parse(arg) as object), resultsDir: '/tmp/explore' });
   const s = (Date.now() - t0) / 1000;
   const by = scoreDetector(results, corpus.profiles).map((p) => `${p.profile} ${p.score.toFixed(2)} (t ${p.threshold.toFixed(3)})`);
   const held = heldOutScore(results, corpus.profiles.standard!.CostMatrix);

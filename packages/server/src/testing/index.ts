@@ -15,6 +15,7 @@ export { TcpLink } from '../bus/testing/tcp-link.ts';
 export { ownerOf } from '../replicas/device-affinity.ts';
 export { shellguardFactory, DEFAULT_SHELLGUARD } from '../analytics/detectors/shellguard.ts';
 export { resonanceFactory, DEFAULT_RESONANCE, Resonance, type ResonanceConfig } from '../analytics/detectors/resonance.ts';
+export { dualVigilanceFactory, DEFAULT_DUAL_VIGILANCE, DualVigilance, type DualVigilanceConfig } from '../analytics/detectors/dual-vigilance.ts';
 export { ensembleFactory, DEFAULT_ENSEMBLE, type EnsembleConfig } from '../analytics/detectors/ensemble.ts';
 export { symmetricEigen } from '../analytics/detectors/multivariate.ts';
 export { seededUniform } from './seeded-uniform.ts';

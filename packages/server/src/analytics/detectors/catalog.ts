@@ -1,5 +1,6 @@
 import { contextualAnomaly } from './contextual-anomaly.ts';
 import type { DetectorFactory } from './detector.ts';
+import { dualVigilance } from './dual-vigilance.ts';
 import { ensemble } from './ensemble.ts';
 import { resonance } from './resonance.ts';
 import { shellguard } from './shellguard.ts';
@@ -12,4 +13,5 @@ export const detectorFactories: Readonly<Record<string, DetectorFactory>> = {
   shellguard,
   resonance,
   ensemble,
+  'dual-vigilance': dualVigilance,
 };

@@ -1,4 +1,5 @@
 import type { DetectorFactory, DetectorInput, DetectorOptions, StreamingDetector } from './detector.ts';
+import { Blocks, LevelHistogram } from './downsampling.ts';
 
 /**
  * `resonance`: a cheap, bounded detector in the adaptive-resonance family (the family of ARTime,
@@ -98,9 +99,7 @@ export class Resonance implements StreamingDetector {
   private readonly weights: Float32Array;
   private readonly lastUsed: Float64Array;
   private categories = 0;
-  private readonly block: Float64Array;
-  private blockFill = 0;
-  private runningMean = NaN;
+  private readonly blocks: Blocks;
   private readonly levelsWindow: Float64Array;
   private windowFill = 0;
   private readonly features: Float32Array;
@@ -110,8 +109,7 @@ export class Resonance implements StreamingDetector {
   private downsampled = 0;
   private readonly learnFor: number;
   private founded = false;
-  private readonly levelCounts: Float64Array;
-  private levelTotal = 0;
+  private readonly levelHistogram: LevelHistogram;
   private sinceCandidate = Infinity;
   private lastAnomalyAt = -Infinity;
   private lastAnomalyMatch = 0;
@@ -134,11 +132,11 @@ export class Resonance implements StreamingDetector {
     this.dims = 2 * config.window;
     this.weights = new Float32Array(config.maxCategories * 2 * this.dims);
     this.lastUsed = new Float64Array(config.maxCategories);
-    this.block = new Float64Array(this.step);
+    this.blocks = new Blocks(this.step);
     this.levelsWindow = new Float64Array(config.window);
     this.features = new Float32Array(this.dims);
     this.novelty = new Float64Array(Math.max(1, config.history));
-    this.levelCounts = new Float64Array(config.levels + 1);
+    this.levelHistogram = new LevelHistogram(config.levels, config.memory);
   }
 
   get categoryCount(): number {
@@ -148,46 +146,20 @@ export class Resonance implements StreamingDetector {
   update(sample: DetectorInput): number {
     const x = sample.value;
     if (!Number.isFinite(x)) return 0;
-    this.block[this.blockFill++] = x;
-    if (this.blockFill < this.step) return 0;
-    this.blockFill = 0;
-    return this.onDownsampled(this.representative());
-  }
-
-  /** The block's mean, or its extreme when that stands out from the running mean. */
-  private representative(): number {
-    let sum = 0;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < this.step; i++) {
-      const v = this.block[i]!;
-      sum += v;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    const mean = sum / this.step;
-    this.runningMean = Number.isNaN(this.runningMean) ? mean : (this.runningMean + mean) / 2;
-    const extreme = Math.abs(hi - this.runningMean) >= Math.abs(lo - this.runningMean) ? hi : lo;
-    return Math.abs(extreme - mean) > this.config.spike * this.span ? extreme : mean;
+    const b = this.blocks;
+    if (!b.push(x)) return 0;
+    // The block's extreme when it stands out from the block's mean, else the mean.
+    return this.onDownsampled(Math.abs(b.extreme - b.mean) > this.config.spike * this.span ? b.extreme : b.mean);
   }
 
   private onDownsampled(value: number): number {
     const { window, levels } = this.config;
-    let bin = Math.round(((value - this.min) / this.span) * levels);
-    if (!(bin >= 0)) bin = 0;
-    if (bin > levels) bin = levels;
-    this.levelCounts[bin]!++;
-    this.levelTotal++;
-    if ((this.downsampled & 63) === 63 && this.levelTotal > this.config.memory) {
-      // Fade the histogram: the median follows the last `memory` samples or so.
-      const keep = 1 - 64 / this.config.memory;
-      for (let b = 0; b < this.levelCounts.length; b++) this.levelCounts[b]! *= keep;
-      this.levelTotal *= keep;
-    }
+    const bin = this.levelHistogram.bin(value, this.min, this.span);
+    this.levelHistogram.add(bin);
     let level = bin / levels;
     if (this.config.snap > 0) {
       // Levels near the signal's median are the median: ordinary wobble founds no categories.
-      const median = this.medianLevel() / levels;
+      const median = this.levelHistogram.median() / levels;
       if (Math.abs(level - median) < this.config.snap) level = median;
     }
     this.levelsWindow.copyWithin(0, 1);
@@ -318,17 +290,6 @@ export class Resonance implements StreamingDetector {
     this.lastUsed[slot] = t;
     this.founded = best >= 0;
     return best >= 0 ? bestMatch : 1;
-  }
-
-  /** The running median level (a fading histogram of `levels` + 1 bins). */
-  private medianLevel(): number {
-    const half = this.levelTotal / 2;
-    let seen = 0;
-    for (let b = 0; b < this.levelCounts.length; b++) {
-      seen += this.levelCounts[b]!;
-      if (seen >= half) return b;
-    }
-    return this.levelCounts.length - 1;
   }
 
   /** Fraction of the remembered novelties strictly below this one (1: the most novel in the history). */
