@@ -517,8 +517,9 @@ export class LiveAnalytics {
   /**
    * Declares an asset's behaviour normal again from now (after a repair, a replaced sensor, a
    * changed duty): its asset model screens and trains again, and each of its points learns its
-   * drift baseline and restarts its detector from its next buckets, as a new point would. Open
-   * episodes end without a recommendation; the next ones compare against the new normal. Returns
+   * drift baseline and restarts its detector from its next buckets, as a new point would; its
+   * score is reported as 0 at once (`onScore`). Open episodes end without a recommendation; the
+   * next ones compare against the new normal. Returns
    * what was reset, or undefined when live analytics has seen no point of that asset.
    */
   relearn(site: string, asset: string): { points: number; assetModel: boolean } | undefined {
@@ -526,6 +527,9 @@ export class LiveAnalytics {
     if (!entry) return undefined;
     entry.model?.relearn();
     for (const st of entry.points.values()) {
+      // The score falls to 0 now, where the point stood: an anomaly alarm on it returns to normal
+      // (through its own off-delay) instead of staying up until the restarted detector scores.
+      if (st.score > 0 && st.lastBucketTs > 0) this.onScore(st.site, st.asset, st.point, st.lastBucketTs, 0);
       st.detector = null;
       st.buffered = 0;
       st.baselineN = 0;

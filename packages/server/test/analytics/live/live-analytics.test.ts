@@ -424,6 +424,33 @@ describe('LiveAnalytics per asset (multivariate)', () => {
     expect(told.live.relearn(SITE, 'no-such-asset')).toBeUndefined();
   });
 
+  it('reports a relearned point\'s score as 0 at once, so an anomaly alarm on it can return to normal', () => {
+    const scores: Array<{ point: string; ts: number; score: number }> = [];
+    const live = new LiveAnalytics({ ...UNLIMITED, multivariate: false, onScore: (_s, _a, point, ts, score) => scores.push({ point, ts, score }) });
+    const rand = noise(9);
+    let ts = T0;
+    const feed = (minutes: number, level: (m: number) => number) => {
+      for (let m = 0; m < minutes; m++, ts += MINUTE_MS) {
+        live.ingestBatches([{ site: SITE, asset: 'AHU-1', samples: [sample('fan_vibration', ts, level(m) + 0.05 * rand()), sample('quiet', ts, 5 + 0.05 * rand())] }]);
+      }
+    };
+    feed(26 * 60, () => 2);
+    // A step far outside anything learned: the vibration point's score climbs.
+    feed(120, () => 6);
+    const vib = live.snapshot(SITE).find((p) => p.point === 'fan_vibration')!;
+    expect(vib.score).toBeGreaterThan(0.5);
+    const before = scores.length;
+    const lastTs = scores.filter((s) => s.point === 'fan_vibration').at(-1)!.ts;
+    live.relearn(SITE, 'AHU-1');
+    const told = scores.slice(before);
+    // The vibration point (and any other with a score above 0) is told 0 at its last bucket's time...
+    expect(told.find((s) => s.point === 'fan_vibration')).toEqual({ point: 'fan_vibration', ts: lastTs, score: 0 });
+    expect(told.every((s) => s.score === 0)).toBe(true);
+    // ...and nothing more is scored until its restarted detector has its probationary buckets.
+    feed(30, () => 6);
+    expect(scores.length).toBe(before + told.length);
+  });
+
   it('recommends nothing for the same asset without a fault, and can be turned off', () => {
     const recs: RecommendationEvidence[] = [];
     const live = new LiveAnalytics({ ...UNLIMITED, multivariateTrainBuckets: 600, multivariateScreenBuckets: 30, onAssetSustained: (e) => recs.push(e) });
