@@ -28,9 +28,10 @@ import { Blocks, LevelHistogram } from './downsampling.ts';
  *    than the last anomaly. An anomaly's score mixes how far its match lies below each vigilance
  *    (relative to 1 − match) with how poorly its newest level fits; every other sample scores 0.
  *
- * Cost per sample: O(maxCategories × window) every `step` samples, plus one O(window² × probation)
- * pass when the probationary period ends. Memory per point: ~the boxes (maxCategories × 4 × window
- * numbers) and short histories.
+ * Cost per sample: O(maxCategories × window) every `step` samples, plus one O(window × probation²)
+ * pass when the probationary period ends; ~148,000 samples/s at worst (no downsampling, noise:
+ * bench/detect). Memory per point: the boxes (maxCategories × 4 × window float64s) and short
+ * histories, ~74 KB with the defaults.
  */
 export interface DualVigilanceConfig {
   /** downsampled levels in one feature window (a power of two: the Haar transform) */
