@@ -1,5 +1,6 @@
 import type { DetectorFactory, DetectorInput, DetectorOptions, StreamingDetector } from './detector.ts';
 import { Blocks, LevelHistogram } from './downsampling.ts';
+import { RunningZ } from './running-z.ts';
 
 /**
  * `dual-vigilance`: ARTime's method (M. Hampton, the record holder on NAB's scoreboard: a
@@ -85,9 +86,6 @@ const MAX_SHORTFALL = 0.37;
 const UPPER_WEIGHT = 0.35;
 const LOWER_WEIGHT = 0.65;
 const ENERGY_WEIGHT = 1.5;
-/** Floor of the novelty's standard deviation in the calibration (a near-constant signal's is ~0). */
-const MIN_SPREAD = 0.01;
-
 /**
  * The fuzzy ART memory: boxes in complement code (the lower corner, then 1 − the upper corner),
  * matched against a vector's complement code. `energyIndex` is the feature whose fit alone is the
@@ -278,22 +276,6 @@ class Ring {
   }
 }
 
-/** Running mean and variance (equal weight, then fading over `memory` values): the z of each new value against those before it. */
-class RunningZ {
-  private mean = 0;
-  private variance = 0;
-  private count = 0;
-  constructor(private readonly memory: number) {}
-  z(x: number): number {
-    const z = this.count > 1 ? (x - this.mean) / Math.max(MIN_SPREAD, Math.sqrt(this.variance)) : 0;
-    this.count = Math.min(this.count + 1, this.memory);
-    const d = x - this.mean;
-    this.mean += d / this.count;
-    this.variance += (d * (x - this.mean) - this.variance) / this.count;
-    return z;
-  }
-}
-
 export class DualVigilance implements StreamingDetector {
   private readonly step: number;
   /** downsampled samples in the probationary period: learned in one batch when it ends */
@@ -310,6 +292,9 @@ export class DualVigilance implements StreamingDetector {
   private readonly scratch: Float64Array;
   /** the probationary period's features, replayed when it ends */
   private readonly batch: Float64Array[] = [];
+  /** the features of each sample after the probationary period (not retained: one buffer reused) */
+  private readonly current: Float64Array;
+  private readonly currentShape: Float64Array;
   /** downsampled samples so far (ARTime's 1-based index) */
   private index = 0;
   private lastAnomaly = 0;
@@ -343,6 +328,8 @@ export class DualVigilance implements StreamingDetector {
     this.levelHistogram = new LevelHistogram(config.levels, config.memory);
     this.levelWindow = new Float64Array(window);
     this.scratch = new Float64Array(window);
+    this.current = new Float64Array(this.dims);
+    this.currentShape = this.current.subarray(0, window);
     this.recentMatches = new Ring(Math.floor(this.trendWindow / 2) + 1, 1);
     this.recentShortfalls = new Ring(this.trendWindow + 1, 0);
     this.novelty = new RunningZ(config.memory);
@@ -387,9 +374,12 @@ export class DualVigilance implements StreamingDetector {
     if (Math.abs(level - median) < this.config.snap) level = median;
     this.levelWindow.copyWithin(0, 1);
     this.levelWindow[window - 1] = level;
-    const f = new Float64Array(this.dims);
-    if (this.index >= window) {
-      const shape = f.subarray(0, window);
+    // Probationary features are kept for the replay; later ones are used once.
+    const f = this.index <= this.trendWindow ? new Float64Array(this.dims) : this.current;
+    if (this.index < window) {
+      f.fill(0);
+    } else {
+      const shape = f === this.current ? this.currentShape : f.subarray(0, window);
       shape.set(this.levelWindow);
       rescale(shape);
       haar(shape, this.scratch);

@@ -1,5 +1,6 @@
 import type { DetectorFactory, DetectorInput, DetectorOptions, StreamingDetector } from './detector.ts';
 import { Blocks, LevelHistogram } from './downsampling.ts';
+import { RunningZ } from './running-z.ts';
 
 /**
  * `resonance`: a cheap, bounded detector in the adaptive-resonance family (the family of ARTime,
@@ -69,9 +70,6 @@ export interface ResonanceConfig {
   zHalf: number;
 }
 
-/** Floor of the novelty's standard deviation in the calibration (a near-constant signal's is ~0). */
-const MIN_SPREAD = 0.01;
-
 export const DEFAULT_RESONANCE: ResonanceConfig = {
   window: 8,
   windowsPerProbation: 13,
@@ -117,9 +115,7 @@ export class Resonance implements StreamingDetector {
   private matchMean = 0;
   private matchCount = 0;
   /** running mean and variance of the novelty (1 − match) of the downsampled samples: the calibration */
-  private noveltyMean = 0;
-  private noveltyVariance = 0;
-  private noveltyCount = 0;
+  private readonly calibration: RunningZ;
 
   constructor(options: DetectorOptions, private readonly config: ResonanceConfig = DEFAULT_RESONANCE) {
     const probation = Math.max(1, Math.floor(options.probationaryPeriod));
@@ -136,6 +132,7 @@ export class Resonance implements StreamingDetector {
     this.levelsWindow = new Float64Array(config.window);
     this.features = new Float32Array(this.dims);
     this.novelty = new Float64Array(Math.max(1, config.history));
+    this.calibration = new RunningZ(config.memory);
     this.levelHistogram = new LevelHistogram(config.levels, config.memory);
   }
 
@@ -189,13 +186,7 @@ export class Resonance implements StreamingDetector {
     const rank = this.rank(novelty);
     this.remember(novelty);
     // The calibration reference is the history before this sample (it does not dilute itself).
-    const z = this.noveltyCount > 1
-      ? (novelty - this.noveltyMean) / Math.max(MIN_SPREAD, Math.sqrt(this.noveltyVariance))
-      : 0;
-    this.noveltyCount = Math.min(this.noveltyCount + 1, this.config.memory);
-    const delta = novelty - this.noveltyMean;
-    this.noveltyMean += delta / this.noveltyCount;
-    this.noveltyVariance += (delta * (novelty - this.noveltyMean) - this.noveltyVariance) / this.noveltyCount;
+    const z = this.calibration.z(novelty);
     // A candidate: no category resonated and the match is below every match of the recent history
     // (rank 1). Candidates while masked (just after another candidate) are anomalies only when much
     // farther than the last anomaly.
