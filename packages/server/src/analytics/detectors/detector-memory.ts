@@ -3,17 +3,18 @@
  * budget (issue 14: bounded memory per point; an authenticated guardian sending noise on thousands
  * of points fills every detector to its cap).
  *
- * The ensemble's memory per point is almost all its contextual member's context memory, which
- * grows with what a signal teaches it until `maxContexts`; on noise it reaches the cap within a few
- * thousand samples. Measured by bench/detect (`--max-contexts`, 2026-12-06: the ensemble after
- * 3,000 noise samples, 200 detectors): 169,691 bytes at 2,000 contexts, 344,390 at 5,000, 986,006
- * at the shipped 20,000. Between the measured caps the estimate is linear; below them it follows
- * the lower slope.
+ * The ensemble's memory per point is mostly its contextual member's context memory, which grows
+ * with what a signal teaches it until `maxContexts`; on noise it reaches the cap within a few
+ * thousand samples. Its two resonance members add a fixed ~75 KB (dual-vigilance's 256 boxes, most
+ * of it). Measured by bench/detect (`--detectors ensemble --max-contexts N`, 2026-12-07: the
+ * ensemble after 3,000 noise samples, up to 200 detectors): 246,423 bytes at 2,000 contexts, 421,342
+ * at 5,000, 1,055,148 at the shipped 20,000. Between the measured caps the estimate is linear; below
+ * them it follows the lower slope.
  */
 import { DEFAULT_ENSEMBLE, ensembleFactory } from './ensemble.ts';
 import type { DetectorFactory } from './detector.ts';
 
-const MEASURED: ReadonlyArray<readonly [contexts: number, bytes: number]> = [[2_000, 169_691], [5_000, 344_390], [20_000, 986_006]];
+const MEASURED: ReadonlyArray<readonly [contexts: number, bytes: number]> = [[2_000, 246_423], [5_000, 421_342], [20_000, 1_055_148]];
 
 /** The fewest contexts live analytics will give a point: below it the detector loses too much (bench/nab/cap-sweep). */
 export const MIN_CONTEXTS_PER_POINT = 1_000;

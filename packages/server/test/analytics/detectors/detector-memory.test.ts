@@ -4,9 +4,9 @@ import { DEFAULT_ENSEMBLE } from '../../../src/analytics/detectors/ensemble.ts';
 
 describe('the per-point detector memory estimate', () => {
   it('passes through bench/detect\'s measurements and grows with the cap', () => {
-    expect(ensembleBytesAtCap(2_000)).toBeCloseTo(169_691, 0);
-    expect(ensembleBytesAtCap(5_000)).toBeCloseTo(344_390, 0);
-    expect(ensembleBytesAtCap(20_000)).toBeCloseTo(986_006, 0);
+    expect(ensembleBytesAtCap(2_000)).toBeCloseTo(246_423, 0);
+    expect(ensembleBytesAtCap(5_000)).toBeCloseTo(421_342, 0);
+    expect(ensembleBytesAtCap(20_000)).toBeCloseTo(1_055_148, 0);
     let last = 0;
     for (let c = MIN_CONTEXTS_PER_POINT; c <= 20_000; c += 500) {
       expect(ensembleBytesAtCap(c)).toBeGreaterThan(last);
@@ -23,6 +23,6 @@ describe('the per-point detector memory estimate', () => {
   });
 
   it('refuses a share below what the fewest contexts need, saying what would do', () => {
-    expect(() => ensembleWithin(50_000)).toThrow(/gives each point 50,000 bytes; the detector needs at least 111,458 \(1,000 contexts\): raise the budget or lower the number of points/);
+    expect(() => ensembleWithin(50_000)).toThrow(/gives each point 50,000 bytes; the detector needs at least 188,117 \(1,000 contexts\): raise the budget or lower the number of points/);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { dualVigilanceFactory } from '../../../src/analytics/detectors/dual-vigilance.ts';
 import { DEFAULT_ENSEMBLE, ensembleFactory } from '../../../src/analytics/detectors/ensemble.ts';
 import { resonanceFactory } from '../../../src/analytics/detectors/resonance.ts';
 import { shellguardFactory } from '../../../src/analytics/detectors/shellguard.ts';
@@ -24,19 +25,30 @@ function signal(): number[] {
 describe('ensemble detector', () => {
   const options = { inputMin: -8, inputMax: 12, probationaryPeriod: 600 };
 
-  it('scores each sample as max(shellguard / divisor, resonance), the members run on the same samples', () => {
+  it('scores each sample as max(shellguard / divisor, noisy-or of the two resonance members), all on the same samples', () => {
     const values = signal();
+    const d = DEFAULT_ENSEMBLE.shellguardDivisor;
     const a = run(shellguardFactory(DEFAULT_ENSEMBLE.shellguard), values, options);
-    const b = run(resonanceFactory(DEFAULT_ENSEMBLE.resonance), values, options);
-    const both = run(ensembleFactory(), values, options);
-    const expected = a.map((x, i) => Math.max(x / DEFAULT_ENSEMBLE.shellguardDivisor, b[i]!));
-    expect(both).toEqual(expected);
-    // Not vacuous: each member leads somewhere on this signal.
-    expect(a.some((x, i) => x / DEFAULT_ENSEMBLE.shellguardDivisor > b[i]!)).toBe(true);
-    expect(b.some((x, i) => x > a[i]! / DEFAULT_ENSEMBLE.shellguardDivisor)).toBe(true);
+    const r = run(resonanceFactory(DEFAULT_ENSEMBLE.resonance), values, options);
+    const v = run(dualVigilanceFactory(DEFAULT_ENSEMBLE.dualVigilance!), values, options);
+    const all = run(ensembleFactory(), values, options);
+    const adaptive = r.map((x, i) => 1 - (1 - x) * (1 - v[i]!));
+    expect(all).toEqual(a.map((x, i) => Math.max(x / d, adaptive[i]!)));
+    // Not vacuous: each member scores somewhere the others do not, and shellguard leads somewhere.
+    expect(a.some((x, i) => x / d > adaptive[i]!)).toBe(true);
+    expect(r.some((x, i) => x > 0 && v[i] === 0)).toBe(true);
+    expect(v.some((x, i) => x > 0 && r[i] === 0)).toBe(true);
   });
 
-  it('a non-finite sample scores 0 and leaves both members as they were', () => {
+  it('without the dual-vigilance member is the two-member rule max(shellguard / divisor, resonance)', () => {
+    const values = signal();
+    const a = run(shellguardFactory(DEFAULT_ENSEMBLE.shellguard), values, options);
+    const r = run(resonanceFactory(DEFAULT_ENSEMBLE.resonance), values, options);
+    const two = run(ensembleFactory({ ...DEFAULT_ENSEMBLE, dualVigilance: null, shellguardDivisor: 1.6 }), values, options);
+    expect(two).toEqual(a.map((x, i) => Math.max(x / 1.6, r[i]!)));
+  });
+
+  it('a non-finite sample scores 0 and leaves every member as it was', () => {
     const values = signal();
     const clean = run(ensembleFactory(), values, options);
     const withGaps = run(ensembleFactory(), [...values.slice(0, 3000), NaN, Infinity, -Infinity, ...values.slice(3000)], options);
@@ -47,5 +59,10 @@ describe('ensemble detector', () => {
   it('refuses a divisor below 1 (the score would leave [0, 1])', () => {
     expect(() => ensembleFactory({ ...DEFAULT_ENSEMBLE, shellguardDivisor: 0.5 }).create(options)).toThrow(/shellguardDivisor must be at least 1/);
     expect(() => ensembleFactory({ ...DEFAULT_ENSEMBLE, shellguardDivisor: Number.NaN }).create(options)).toThrow(/at least 1/);
+  });
+
+  it('refuses an uncalibrated dual-vigilance member (its scores are not on resonance\'s scale)', () => {
+    expect(() => ensembleFactory({ ...DEFAULT_ENSEMBLE, dualVigilance: { ...DEFAULT_ENSEMBLE.dualVigilance!, zHalf: 0 } }).create(options))
+      .toThrow(/must be calibrated/);
   });
 });

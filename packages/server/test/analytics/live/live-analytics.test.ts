@@ -302,8 +302,8 @@ describe('LiveAnalytics scoring budget', () => {
   });
 
   it('holds its points\' detectors within the memory budget: fewer contexts each when there may be many points', () => {
-    // The default: 20,000 points in 8 GiB, 6,500 contexts each (detectors/detector-memory.ts).
-    expect(new LiveAnalytics(UNLIMITED).stats().detectorMemory).toEqual({ budgetBytes: 8 * 1024 ** 3, contextsPerPoint: 6_500, bytesPerPoint: expect.any(Number) as number });
+    // The default: 20,000 points in 8 GiB, 5,000 contexts each (detectors/detector-memory.ts).
+    expect(new LiveAnalytics(UNLIMITED).stats().detectorMemory).toEqual({ budgetBytes: 8 * 1024 ** 3, contextsPerPoint: 5_000, bytesPerPoint: expect.any(Number) as number });
     const def = new LiveAnalytics(UNLIMITED).stats().detectorMemory;
     expect(def.bytesPerPoint! * 20_000).toBeLessThanOrEqual(def.budgetBytes);
     // A site of 5,000 points keeps the shipped cap.
@@ -315,7 +315,7 @@ describe('LiveAnalytics scoring budget', () => {
     expect(() => new LiveAnalytics({ ...UNLIMITED, maxPoints: 0 })).toThrow(RangeError);
     // Capped, it still recommends a wearing bearing (the test above, with the default detector).
     const recs: RecommendationEvidence[] = [];
-    const small = new LiveAnalytics({ ...UNLIMITED, maxPoints: 100, detectorMemoryBytes: 100 * 120_000, onSustained: (e) => recs.push(e) });
+    const small = new LiveAnalytics({ ...UNLIMITED, maxPoints: 100, detectorMemoryBytes: 100 * 200_000, onSustained: (e) => recs.push(e) });
     expect(small.stats().detectorMemory.contextsPerPoint).toBe(1_000);
     const rand = noise(11);
     run(small, 30, (ts) => 1.2 + 0.05 * rand() + (ts > T0 + 25 * HOUR_MS ? (0.3 * (ts - T0 - 25 * HOUR_MS)) / HOUR_MS : 0));
