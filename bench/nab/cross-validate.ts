@@ -6,7 +6,7 @@
  * in-sample and badly held out; the held-out column is the one to believe.
  *
  *   node --import tsx bench/nab/cross-validate.ts [--data DIR] [--methods resonance,shellguard] [--profile standard]
- *   (methods: resonance, resonance-uncalibrated, shellguard, ensemble, dual-vigilance, dual-vigilance-fixed, ensemble-dual)
+ *   (methods: resonance, resonance-uncalibrated, shellguard, ensemble, ensemble-two, dual-vigilance, dual-vigilance-fixed, ensemble-dual)
  *
  * Printed: per method, the held-out score of each category (normalised as NAB does: 0 = the null
  * detector, 100 = perfect, on that category alone), the pooled held-out score (every category held
@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import type { DetectorFactory } from '@shellguard/server';
 import {
   DEFAULT_DUAL_VIGILANCE, DEFAULT_ENSEMBLE, DEFAULT_RESONANCE, DEFAULT_SHELLGUARD, dualVigilanceFactory, ensembleFactory, resonanceFactory, shellguardFactory,
-  type DualVigilanceConfig, type ResonanceConfig,
+  type DualVigilanceConfig, type EnsembleConfig, type ResonanceConfig,
 } from '@shellguard/server/testing';
 import { runDetector } from './benchmark.ts';
 import {
@@ -64,15 +64,17 @@ function shellguardGrid(): Method['grid'] {
 }
 
 /**
- * ensemble's grid: the scale that puts shellguard's scores beside resonance's (max(shellguard /
- * divisor, resonance)), the shipped 1.6 first, then wider and narrower; the members as they ship.
+ * ensemble's grid: the scale that puts shellguard's scores beside the resonance members' (max(
+ * shellguard / divisor, …)), the shipped divisor first, then the others; the members as they ship.
+ * `two`: the two-member rule that shipped before (shellguard and resonance only).
  */
-function ensembleGrid(): Method['grid'] {
-  const grid: Method['grid'] = [{ label: `divisor=${DEFAULT_ENSEMBLE.shellguardDivisor}`, factory: ensembleFactory(DEFAULT_ENSEMBLE, 'ensemble-cv-default') }];
-  for (const shellguardDivisor of [1.2, 1.4, 1.75, 2, 2.5]) {
-    grid.push({ label: `divisor=${shellguardDivisor}`, factory: ensembleFactory({ ...DEFAULT_ENSEMBLE, shellguardDivisor }, `ensemble-cv-${grid.length}`) });
-  }
-  return grid;
+function ensembleGrid(two = false): Method['grid'] {
+  const base: EnsembleConfig = two ? { ...DEFAULT_ENSEMBLE, dualVigilance: null } : DEFAULT_ENSEMBLE;
+  const tag = two ? 'ensemble-two' : 'ensemble';
+  const shipped = two ? 1.6 : DEFAULT_ENSEMBLE.shellguardDivisor;
+  return [shipped, ...[1.2, 1.4, 1.6, 1.75, 2, 2.5, 3].filter((d) => d !== shipped)].map((shellguardDivisor, i) => ({
+    label: `divisor=${shellguardDivisor}`, factory: ensembleFactory({ ...base, shellguardDivisor }, `${tag}-cv-${i}`),
+  }));
 }
 
 /**
@@ -119,6 +121,7 @@ const METHODS: Record<string, () => Method> = {
   'resonance-uncalibrated': () => ({ name: 'resonance-uncalibrated', grid: resonanceGrid({ ...DEFAULT_RESONANCE, zHalf: 0 }, 'resonance-raw') }),
   shellguard: () => ({ name: 'shellguard', grid: shellguardGrid() }),
   ensemble: () => ({ name: 'ensemble', grid: ensembleGrid() }),
+  'ensemble-two': () => ({ name: 'ensemble-two', grid: ensembleGrid(true) }),
   'dual-vigilance': () => ({ name: 'dual-vigilance', grid: dualVigilanceGrid() }),
   // ARTime's configuration alone: only the threshold is chosen per fold.
   'dual-vigilance-fixed': () => ({ name: 'dual-vigilance-fixed', grid: dualVigilanceGrid().slice(0, 1) }),

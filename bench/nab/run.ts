@@ -6,7 +6,7 @@
  *
  *   --data DIR       NAB-layout folder (data/, labels/combined_windows.json, config/profiles.json);
  *                    default ../shared/datasets/nab beside the repository
- *   --detector NAME  a name from bench/nab/detectors.ts; default shellguard
+ *   --detector NAME  a name from bench/nab/detectors.ts; default ensemble (live analytics' detector)
  *   --out DIR        results root; default bench/nab/results (files under <out>/<detector>/...)
  *   --score-only     do not run: score the results already in <out>/<detector>/ (writing nothing), e.g.
  *                    --out ../shared/datasets/nab/results --detector numenta
@@ -40,7 +40,7 @@ function main(): void {
   const { values } = parseArgs({
     options: {
       data: { type: 'string', default: DEFAULT_DATA },
-      detector: { type: 'string', default: 'shellguard' },
+      detector: { type: 'string', default: 'ensemble' },
       out: { type: 'string', default: path.join(ROOT, 'bench/nab/results') },
       'score-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
