@@ -15,7 +15,8 @@
  * (what no detector can beat). `--detectors` (comma-separated names, e.g.
  * contextualAnomaly,shellguard) times only those detectors; multivariate is one of the names.
  * `--max-contexts N`: the contextual detectors (contextualAnomaly, shellguard and the ensemble's
- * shellguard member) with their context memory capped at N instead of the shipped 20,000 — what a
+ * shellguard member) with their context memory capped at N instead of the shipped 20,000 (the
+ * ensemble's: 10,000) — what a
  * smaller memory per point costs and saves (bench/nab/cap-sweep gives the NAB score at each cap).
  */
 import { parseArgs } from 'node:util';
@@ -183,9 +184,9 @@ if (selected('multivariate')) {
 if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 if (retained.length === 0) throw new Error('no detectors were measured');
 
-process.stdout.write(`bench/detect: ${warmup.toLocaleString('en')} noise samples of warm-up, then ${seconds} s timed per detector${seconds < 20 ? ' (SHORT run)' : ''}${only === undefined ? '' : ` (only ${[...only].join(', ')})`}; target ${TARGET.toLocaleString('en')} samples/s per core${maxContexts === undefined ? '' : `; contextual detectors capped at ${maxContexts.toLocaleString('en')} contexts (shipped: ${DEFAULT_CONTEXTUAL_ANOMALY.maxContexts.toLocaleString('en')})`}\n\n`);
+process.stdout.write(`bench/detect: ${warmup.toLocaleString('en')} noise samples of warm-up, then ${seconds} s timed per detector${seconds < 20 ? ' (SHORT run)' : ''}${only === undefined ? '' : ` (only ${[...only].join(', ')})`}; target ${TARGET.toLocaleString('en')} samples/s per core${maxContexts === undefined ? '' : `; contextual detectors capped at ${maxContexts.toLocaleString('en')} contexts (shipped: ${DEFAULT_CONTEXTUAL_ANOMALY.maxContexts.toLocaleString('en')}, the ensemble's ${DEFAULT_ENSEMBLE.shellguard.cad.maxContexts.toLocaleString('en')})`}\n\n`);
 process.stdout.write('detector                               samples/s/core   meets 20k   bytes/point  note\n');
 for (const r of rows) {
   process.stdout.write(`${r.detector.padEnd(38)} ${Math.round(r.samplesPerSecond).toLocaleString('en').padStart(14)}   ${(r.detector.startsWith('baseline') ? '' : r.samplesPerSecond >= TARGET ? 'yes' : 'NO').padStart(9)}   ${Math.round(r.bytesPerPoint).toLocaleString('en').padStart(11)}  ${r.note}\n`);
 }
-process.stdout.write(`${JSON.stringify({ warmup, seconds, points, maxContexts: maxContexts ?? DEFAULT_CONTEXTUAL_ANOMALY.maxContexts, rows })}\n`);
+process.stdout.write(`${JSON.stringify({ warmup, seconds, points, maxContexts: maxContexts ?? DEFAULT_CONTEXTUAL_ANOMALY.maxContexts, ensembleMaxContexts: maxContexts ?? DEFAULT_ENSEMBLE.shellguard.cad.maxContexts, rows })}\n`);

@@ -1,6 +1,6 @@
 /**
  * bench/nab/cap-sweep: a contextual detector (`shellguard`: CAD + Gaussian, or `ensemble`: shellguard
- * beside resonance, whose shellguard member is capped) on the NAB files with its context memory
+ * beside the two resonance members, whose shellguard member is capped) on the NAB files with its context memory
  * capped lower and lower. Bounded memory per point is what issue 14 asks for;
  * this measures what the cap costs in NAB score (and detection time), beside the default cap.
  *
@@ -20,7 +20,7 @@ const { values } = parseArgs({ options: {
 } });
 const corpus = loadNabCorpus(path.resolve(values.data));
 if (values.detector !== 'shellguard' && values.detector !== 'ensemble') throw new Error(`--detector: shellguard or ensemble, not ${values.detector}`);
-console.log(`bench/nab/cap-sweep: ${values.detector} on ${corpus.files.length} files; default cap ${DEFAULT_SHELLGUARD.cad.maxContexts}`);
+console.log(`bench/nab/cap-sweep: ${values.detector} on ${corpus.files.length} files; default cap ${(values.detector === 'ensemble' ? DEFAULT_ENSEMBLE.shellguard : DEFAULT_SHELLGUARD).cad.maxContexts}`);
 console.log('max contexts  detection s  standard  reward_low_FP_rate  reward_low_FN_rate');
 for (const cap of values.caps.split(',').map(Number)) {
   const shellguard = { ...DEFAULT_SHELLGUARD, cad: { ...DEFAULT_SHELLGUARD.cad, maxContexts: cap } };

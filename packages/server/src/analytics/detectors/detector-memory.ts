@@ -8,13 +8,13 @@
  * thousand samples. Its two resonance members add a fixed ~75 KB (dual-vigilance's 256 boxes, most
  * of it). Measured by bench/detect (`--detectors ensemble --max-contexts N`, 2026-12-07: the
  * ensemble after 3,000 noise samples, up to 200 detectors): 246,423 bytes at 2,000 contexts, 421,342
- * at 5,000, 1,055,148 at the shipped 20,000. Between the measured caps the estimate is linear; below
- * them it follows the lower slope.
+ * at 5,000, 619,555 at the shipped 10,000, 1,055,148 at 20,000. Between the measured caps the
+ * estimate is linear; below them it follows the lower slope.
  */
 import { DEFAULT_ENSEMBLE, ensembleFactory } from './ensemble.ts';
 import type { DetectorFactory } from './detector.ts';
 
-const MEASURED: ReadonlyArray<readonly [contexts: number, bytes: number]> = [[2_000, 246_423], [5_000, 421_342], [20_000, 1_055_148]];
+const MEASURED: ReadonlyArray<readonly [contexts: number, bytes: number]> = [[2_000, 246_423], [5_000, 421_342], [10_000, 619_555], [20_000, 1_055_148]];
 
 /** The fewest contexts live analytics will give a point: below it the detector loses too much (bench/nab/cap-sweep). */
 export const MIN_CONTEXTS_PER_POINT = 1_000;

@@ -175,8 +175,8 @@ export interface LiveAnalyticsOptions {
   /**
    * Memory the per-point detectors may hold between them at their caps, bytes (default 8 GiB).
    * With the default detector each point gets the most contexts whose memory fits
-   * `detectorMemoryBytes / maxPoints` (detectors/detector-memory.ts): the shipped 20,000 up to
-   * ~8,100 points, 5,000 at the default 20,000 points. A `detector` given explicitly is used as is.
+   * `detectorMemoryBytes / maxPoints` (detectors/detector-memory.ts): the shipped 10,000 up to
+   * ~13,800 points, 5,000 at the default 20,000 points. A `detector` given explicitly is used as is.
    */
   detectorMemoryBytes?: number;
   /**

@@ -6,6 +6,7 @@ describe('the per-point detector memory estimate', () => {
   it('passes through bench/detect\'s measurements and grows with the cap', () => {
     expect(ensembleBytesAtCap(2_000)).toBeCloseTo(246_423, 0);
     expect(ensembleBytesAtCap(5_000)).toBeCloseTo(421_342, 0);
+    expect(ensembleBytesAtCap(10_000)).toBeCloseTo(619_555, 0);
     expect(ensembleBytesAtCap(20_000)).toBeCloseTo(1_055_148, 0);
     let last = 0;
     for (let c = MIN_CONTEXTS_PER_POINT; c <= 20_000; c += 500) {

@@ -306,8 +306,8 @@ describe('LiveAnalytics scoring budget', () => {
     expect(new LiveAnalytics(UNLIMITED).stats().detectorMemory).toEqual({ budgetBytes: 8 * 1024 ** 3, contextsPerPoint: 5_000, bytesPerPoint: expect.any(Number) as number });
     const def = new LiveAnalytics(UNLIMITED).stats().detectorMemory;
     expect(def.bytesPerPoint! * 20_000).toBeLessThanOrEqual(def.budgetBytes);
-    // A site of 5,000 points keeps the shipped cap.
-    expect(new LiveAnalytics({ ...UNLIMITED, maxPoints: 5_000 }).stats().detectorMemory.contextsPerPoint).toBe(20_000);
+    // A site of 5,000 points keeps the shipped cap (the ensemble's 10,000 contexts).
+    expect(new LiveAnalytics({ ...UNLIMITED, maxPoints: 5_000 }).stats().detectorMemory.contextsPerPoint).toBe(10_000);
     // A detector given explicitly is used as it is.
     const given: DetectorFactory = { name: 'zero', create: () => ({ update: () => 0 }) };
     expect(new LiveAnalytics({ ...UNLIMITED, detector: given }).stats().detectorMemory).toMatchObject({ contextsPerPoint: null, bytesPerPoint: null });
