@@ -19,14 +19,14 @@ import { DEFAULT_SHELLGUARD, shellguardFactory, type ShellguardConfig } from './
  *
  * Chosen by leave-one-category-out cross-validation on the shared NAB files (bench/nab/
  * cross-validate, method `ensemble`: each fold chooses the divisor from a small grid on five
- * categories; every fold chose 1.2), against the two-member rule that shipped before it (method
+ * categories; five folds of six chose 1.2), against the two-member rule that shipped before it (method
  * `ensemble-two`, with `dualVigilance: null`). Several ways of combining the same members were
  * tried on those files before this one was kept, so its held-out figure is somewhat flattering too.
  *
  * Cost: the sum of the members' (all bounded); memory: the sum of theirs. The contextual member is
  * capped at 10,000 contexts here (shellguard alone keeps CAD's 20,000): its cost at the cap grows
  * with the cap, and at 20,000 the three members together scored 17,917 samples/s per core on noise
- * (bench/detect, 2026-12-07), below the 20,000 goal; at 10,000, 29,139 — and the same NAB scores
+ * (bench/detect, 2026-12-07), below the 20,000 goal; at 10,000, 28,092-29,139 — and the same NAB scores
  * on every profile (bench/nab/cap-sweep: 80.38 / 76.30 / 83.97 at both caps; NAB's files teach
  * fewer than 10,000 contexts but for pure noise). What NAB cannot show is months of minute means,
  * where every point reaches its cap: there the memory is half as long.
