@@ -14,7 +14,12 @@ import { DYNSEC_RESPONSE_TOPIC, deviceRoleName } from '../../src/broker/mosquitt
 import { eventually, type DeviceFiles } from './broker-fixture.ts';
 import { startMosquittoFixture, type MosquittoFixture } from './mosquitto-fixture.ts';
 
-const WITHIN_MS = 10_000;
+/**
+ * How long a session end is waited for before the test says so: a bound under the test's 60 s
+ * timeout, not a speed claim (on a loaded CI host the late-grant restart once took over 10 s; the
+ * revocation test prints the latencies it measures).
+ */
+const WITHIN_MS = 50_000;
 
 /** Polls an async condition; the test's timeout bounds it. */
 async function eventuallyAsync(condition: () => Promise<boolean>): Promise<void> {
